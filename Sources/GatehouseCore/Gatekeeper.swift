@@ -1,0 +1,258 @@
+/// The in-memory index of key records plus every counter the verify decision reads:
+/// one node's whole decision state, as a value type with no clock and no locks.
+///
+/// The shell owns one and serialises access to it; time arrives as an argument.
+public struct Gatekeeper: Sendable {
+    /// Tunables of the decision.
+    public struct Settings: Sendable {
+        public var failedAttemptLimit: Int64
+        public var failedAttemptWindowMs: Int64
+        public var throttleBucketCapacity: Int
+        /// `last_used_at` is only refreshed when it is at least this old.
+        public var lastUsedResolutionMs: Int64
+
+        public init(
+            failedAttemptLimit: Int64 = 50, failedAttemptWindowMs: Int64 = 60_000,
+            throttleBucketCapacity: Int = 1_000_000, lastUsedResolutionMs: Int64 = 60_000
+        ) {
+            self.failedAttemptLimit = failedAttemptLimit
+            self.failedAttemptWindowMs = failedAttemptWindowMs
+            self.throttleBucketCapacity = throttleBucketCapacity
+            self.lastUsedResolutionMs = lastUsedResolutionMs
+        }
+    }
+
+    /// Where a lookup hash points: a record slot, and for a rotated-out secret, until when.
+    struct LookupTarget: Sendable {
+        var slot: Int
+        var retiredUntil: Int64?
+    }
+
+    /// Usage counted against a key's credits since the quota was last set.
+    public struct CreditUsage: Sendable, Hashable {
+        public var epoch: HybridTimestamp
+        public var used: Int64
+
+        public init(epoch: HybridTimestamp, used: Int64) {
+            self.epoch = epoch
+            self.used = used
+        }
+    }
+
+    public let hasher: LookupHasher
+    public let settings: Settings
+    private var records: [KeyRecord] = []
+    /// One sliding window per limit of the record in the same slot.
+    private var limitWindows: [[SlidingWindow]] = []
+    private var creditUsage: [CreditUsage?] = []
+    private var slotByID: [String: Int] = [:]
+    private var targetByLookup: [LookupHash: LookupTarget] = [:]
+    private var idsByOwner: [String: Set<String>] = [:]
+    public private(set) var throttleBuckets: ThrottleBuckets
+    private var sourceThrottle: SourceThrottle
+    /// Key ids whose `last_used_at` or credit usage changed since the last `takeUsageChanges`.
+    private var usageChanged: Set<Int> = []
+
+    public init(hasher: LookupHasher, settings: Settings = Settings(), throttleSeeds: [UInt64]) {
+        self.hasher = hasher
+        self.settings = settings
+        throttleBuckets = ThrottleBuckets(capacity: settings.throttleBucketCapacity)
+        sourceThrottle = SourceThrottle(
+            limit: settings.failedAttemptLimit, windowMs: settings.failedAttemptWindowMs, seeds: throttleSeeds
+        )
+    }
+
+    public var keyCount: Int { records.count }
+
+    // MARK: - Records
+
+    public func record(id: String) -> KeyRecord? {
+        slotByID[id].map { records[$0] }
+    }
+
+    /// Credits left on a key, or `nil` when it has no quota.
+    public func creditsRemaining(id: String) -> Int64? {
+        guard let slot = slotByID[id] else { return nil }
+        return creditsRemaining(slot: slot)
+    }
+
+    private func creditsRemaining(slot: Int) -> Int64? {
+        let record = records[slot]
+        guard let credits = record.credits else { return nil }
+        guard let usage = creditUsage[slot], usage.epoch == record.creditsSetAt else { return credits }
+        return max(0, credits - usage.used)
+    }
+
+    /// Keys in id order, after `cursor` (exclusive), optionally only one owner's.
+    public func list(owner: String?, after cursor: String?, limit: Int) -> [KeyRecord] {
+        let ids: [String]
+        if let owner {
+            ids = idsByOwner[owner].map { Array($0) } ?? []
+        } else {
+            ids = Array(slotByID.keys)
+        }
+        return ids.filter { cursor == nil || $0 > cursor! }.sorted().prefix(limit).map { records[slotByID[$0]!] }
+    }
+
+    /// Installs a record if it is newer than what is held (last writer wins by version).
+    /// Returns whether anything changed.
+    @discardableResult
+    public mutating func apply(_ record: KeyRecord) -> Bool {
+        if let slot = slotByID[record.id] {
+            let old = records[slot]
+            guard record.version > old.version else { return false }
+            for lookup in Self.lookups(of: old) { targetByLookup[lookup] = nil }
+            if old.owner != record.owner {
+                idsByOwner[old.owner]?.remove(old.id)
+                if idsByOwner[old.owner]?.isEmpty == true { idsByOwner[old.owner] = nil }
+                idsByOwner[record.owner, default: []].insert(record.id)
+            }
+            if old.limits != record.limits {
+                limitWindows[slot] = record.limits.map { limit in
+                    old.limits.firstIndex(of: limit).map { limitWindows[slot][$0] } ?? SlidingWindow()
+                }
+            }
+            var merged = record
+            merged.lastUsedAt = max(old.lastUsedAt ?? Int64.min, record.lastUsedAt ?? Int64.min) == Int64.min
+                ? nil : max(old.lastUsedAt ?? Int64.min, record.lastUsedAt ?? Int64.min)
+            records[slot] = merged
+            index(merged, slot: slot)
+        } else {
+            let slot = records.count
+            records.append(record)
+            limitWindows.append(record.limits.map { _ in SlidingWindow() })
+            creditUsage.append(nil)
+            slotByID[record.id] = slot
+            idsByOwner[record.owner, default: []].insert(record.id)
+            index(record, slot: slot)
+        }
+        return true
+    }
+
+    private mutating func index(_ record: KeyRecord, slot: Int) {
+        targetByLookup[record.lookup] = LookupTarget(slot: slot, retiredUntil: nil)
+        for retired in record.retiredSecrets {
+            targetByLookup[retired.lookup] = LookupTarget(slot: slot, retiredUntil: retired.validUntil)
+        }
+    }
+
+    private static func lookups(of record: KeyRecord) -> [LookupHash] {
+        [record.lookup] + record.retiredSecrets.map(\.lookup)
+    }
+
+    /// Restores credit usage counted before a restart.
+    public mutating func restoreCreditUsage(id: String, _ usage: CreditUsage) {
+        guard let slot = slotByID[id] else { return }
+        creditUsage[slot] = usage
+    }
+
+    /// Records whose `last_used_at` or credit usage changed since the last call, for the
+    /// shell to persist in batches.
+    public mutating func takeUsageChanges() -> [(record: KeyRecord, creditUsage: CreditUsage?)] {
+        defer { usageChanged.removeAll(keepingCapacity: true) }
+        return usageChanged.sorted().map { (records[$0], creditUsage[$0]) }
+    }
+
+    // MARK: - The decision
+
+    /// The verify decision of DESIGN §4, in its order.
+    public mutating func verify(key: UnsafeRawBufferPointer, _ request: VerifyRequest, nowMs: Int64) -> VerifyAnswer {
+        guard APIKeyFormat.isWellFormed(key) else {
+            return failedAttempt(.malformed, source: request.source, nowMs: nowMs)
+        }
+        if let source = request.source, sourceThrottle.isThrottled(source, nowMs: nowMs) {
+            return VerifyAnswer(code: .sourceThrottled)
+        }
+        guard let target = targetByLookup[hasher.hash(key)] else {
+            return failedAttempt(.notFound, source: request.source, nowMs: nowMs)
+        }
+        let slot = target.slot
+        let record = records[slot]
+        var answer = VerifyAnswer(code: .valid)
+        answer.keyID = record.id
+        answer.owner = record.owner
+        answer.scopes = record.scopes
+        answer.meta = record.meta
+
+        if record.isRevoked {
+            answer.code = .revoked
+        } else if !record.enabled {
+            answer.code = .disabled
+        } else if let expiresAt = record.expiresAt, nowMs >= expiresAt {
+            answer.code = .expired
+        } else if let retiredUntil = target.retiredUntil, nowMs >= retiredUntil {
+            answer.code = .expired
+        } else if !ScopeMatcher.allows(granted: record.scopes, required: request.scopes) {
+            answer.code = .insufficientScope
+        }
+        guard answer.code == .valid else { return answer }
+
+        let cost = max(0, request.cost)
+        // Every limit is checked before any is counted: all or nothing.
+        var tightest: SlidingWindow.Check?
+        var refusing: SlidingWindow.Check?
+        for position in record.limits.indices {
+            let limit = record.limits[position]
+            let check = limitWindows[slot][position].check(cost: cost, limit: limit.limit, windowMs: limit.windowMs, nowMs: nowMs)
+            if !check.allowed {
+                if refusing == nil || check.retryAfterMs > refusing!.retryAfterMs { refusing = check }
+            } else if tightest == nil || check.remaining < tightest!.remaining {
+                tightest = check
+            }
+        }
+        if let refusing {
+            answer.code = .rateLimited
+            fill(&answer, from: refusing)
+            return answer
+        }
+        if let tightest { fill(&answer, from: tightest) }
+
+        if let left = creditsRemaining(slot: slot) {
+            guard left >= cost else {
+                answer.code = .usageExceeded
+                answer.creditsRemaining = left
+                return answer
+            }
+            let epoch = record.creditsSetAt ?? record.version
+            let used = (creditUsage[slot]?.epoch == epoch ? creditUsage[slot]!.used : 0) + cost
+            creditUsage[slot] = CreditUsage(epoch: epoch, used: used)
+            answer.creditsRemaining = left - cost
+            usageChanged.insert(slot)
+        }
+        for position in record.limits.indices {
+            limitWindows[slot][position].record(cost: cost)
+        }
+        if nowMs - (record.lastUsedAt ?? Int64.min / 2) >= settings.lastUsedResolutionMs {
+            records[slot].lastUsedAt = nowMs
+            usageChanged.insert(slot)
+        }
+        return answer
+    }
+
+    public mutating func verify(key: String, _ request: VerifyRequest, nowMs: Int64) -> VerifyAnswer {
+        var key = key
+        return key.withUTF8 { verify(key: UnsafeRawBufferPointer($0), request, nowMs: nowMs) }
+    }
+
+    private func fill(_ answer: inout VerifyAnswer, from check: SlidingWindow.Check) {
+        answer.limit = check.limit
+        answer.remaining = check.remaining
+        answer.resetMs = check.resetMs
+        answer.retryAfterMs = check.retryAfterMs
+    }
+
+    private mutating func failedAttempt(_ code: VerifyCode, source: SourceIdentity?, nowMs: Int64) -> VerifyAnswer {
+        if let source { sourceThrottle.recordFailure(source, nowMs: nowMs) }
+        return VerifyAnswer(code: code)
+    }
+
+    /// A free-form rate limit: `THROTTLE bucket limit window_ms [COST n]`.
+    public mutating func throttle(bucket: String, limit: Int64, windowMs: Int64, cost: Int64, nowMs: Int64) -> ThrottleAnswer {
+        ThrottleAnswer(throttleBuckets.hit(BucketKey(name: bucket, windowMs: windowMs), limit: limit, cost: cost, nowMs: nowMs))
+    }
+
+    /// Drops ended throttle windows; the shell calls it on a timer.
+    public mutating func sweep(nowMs: Int64) {
+        throttleBuckets.sweep(nowMs: nowMs)
+    }
+}

@@ -1,0 +1,115 @@
+/// One named sliding-window limit of a key, e.g. 1000 per hour.
+public struct RateLimit: Hashable, Sendable, Codable {
+    public var name: String
+    public var limit: Int64
+    public var windowMs: Int64
+
+    public init(name: String, limit: Int64, windowMs: Int64) {
+        self.name = name
+        self.limit = limit
+        self.windowMs = windowMs
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case name, limit
+        case windowMs = "window_ms"
+    }
+
+    /// The seed default for keys created without limits: 1000 per hour.
+    public static let defaultHourly = RateLimit(name: "hour", limit: 1000, windowMs: 3_600_000)
+}
+
+/// A secret replaced by rotation that still verifies until `validUntil`.
+public struct RetiredSecret: Hashable, Sendable, Codable {
+    public var lookup: LookupHash
+    public var start: String
+    public var validUntil: Int64
+
+    public init(lookup: LookupHash, start: String, validUntil: Int64) {
+        self.lookup = lookup
+        self.start = start
+        self.validUntil = validUntil
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case lookup, start
+        case validUntil = "valid_until"
+    }
+}
+
+/// Everything known about one API key. The secret itself is never part of it.
+///
+/// Times are Unix milliseconds. `version` orders writes across the cluster (last writer wins).
+public struct KeyRecord: Hashable, Sendable, Codable {
+    public var id: String
+    public var lookup: LookupHash
+    public var start: String
+    public var name: String
+    public var owner: String
+    public var scopes: [String]
+    public var enabled: Bool
+    public var createdAt: Int64
+    public var expiresAt: Int64?
+    public var limits: [RateLimit]
+    /// The usage quota as last set; what is left is this minus the usage counted since.
+    public var credits: Int64?
+    /// The write that last set `credits`; usage is counted per setting, so a new quota starts fresh.
+    public var creditsSetAt: HybridTimestamp?
+    public var meta: [String: String]
+    public var revokedAt: Int64?
+    public var lastUsedAt: Int64?
+    public var retiredSecrets: [RetiredSecret]
+    public var version: HybridTimestamp
+
+    public init(
+        id: String, lookup: LookupHash, start: String, name: String, owner: String,
+        scopes: [String], enabled: Bool, createdAt: Int64, expiresAt: Int64?, limits: [RateLimit],
+        credits: Int64?, creditsSetAt: HybridTimestamp?, meta: [String: String], revokedAt: Int64?,
+        lastUsedAt: Int64?, retiredSecrets: [RetiredSecret], version: HybridTimestamp
+    ) {
+        self.id = id
+        self.lookup = lookup
+        self.start = start
+        self.name = name
+        self.owner = owner
+        self.scopes = scopes
+        self.enabled = enabled
+        self.createdAt = createdAt
+        self.expiresAt = expiresAt
+        self.limits = limits
+        self.credits = credits
+        self.creditsSetAt = creditsSetAt
+        self.meta = meta
+        self.revokedAt = revokedAt
+        self.lastUsedAt = lastUsedAt
+        self.retiredSecrets = retiredSecrets
+        self.version = version
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case id, lookup, start, name, owner, scopes, enabled, limits, credits, meta, version
+        case createdAt = "created_at"
+        case expiresAt = "expires_at"
+        case creditsSetAt = "credits_set_at"
+        case revokedAt = "revoked_at"
+        case lastUsedAt = "last_used_at"
+        case retiredSecrets = "retired_secrets"
+    }
+
+    public var isRevoked: Bool { revokedAt != nil }
+}
+
+extension LookupHash: Codable {
+    public init(from decoder: any Decoder) throws {
+        let text = try decoder.singleValueContainer().decode(String.self)
+        guard let parsed = LookupHash(hex: text) else {
+            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "not 64 hex digits"))
+        }
+        self = parsed
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(hex)
+    }
+}

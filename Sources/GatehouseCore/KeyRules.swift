@@ -1,0 +1,91 @@
+/// The limits every key record must respect, checked on every write before anything is stored.
+public enum KeyRules {
+    public static let maxNameBytes = 256
+    public static let maxOwnerBytes = 256
+    public static let maxScopes = 64
+    public static let maxScopeBytes = 128
+    public static let maxLimits = 16
+    public static let maxLimitNameBytes = 64
+    public static let maxWindowMs: Int64 = 366 * 24 * 3_600_000
+    /// `meta` keys and values together, in UTF-8 bytes.
+    public static let maxMetaBytes = 4096
+    public static let maxRetiredSecrets = 4
+    public static let maxGraceMs: Int64 = 30 * 24 * 3_600_000
+
+    public static func validateName(_ name: String) throws(KeyError) {
+        guard name.utf8.count <= maxNameBytes else {
+            throw .invalid("name", "is longer than \(maxNameBytes) bytes; shorten it")
+        }
+    }
+
+    public static func validateOwner(_ owner: String) throws(KeyError) {
+        guard owner.utf8.count <= maxOwnerBytes else {
+            throw .invalid("owner", "is longer than \(maxOwnerBytes) bytes; use a shorter account id")
+        }
+    }
+
+    public static func validateScopes(_ scopes: [String]) throws(KeyError) {
+        guard scopes.count <= maxScopes else {
+            throw .invalid("scopes", "has \(scopes.count) entries; at most \(maxScopes) are allowed, use wildcards like \"orders:*\"")
+        }
+        for scope in scopes {
+            guard !scope.isEmpty, scope.utf8.count <= maxScopeBytes else {
+                throw .invalid("scopes", "entries must be 1 to \(maxScopeBytes) bytes")
+            }
+            guard !scope.utf8.contains(where: { $0 <= 0x20 || $0 == 0x7F }) else {
+                throw .invalid("scopes", "entries must not contain spaces or control characters")
+            }
+            if let star = scope.firstIndex(of: "*"), scope.index(after: star) != scope.endIndex {
+                throw .invalid("scopes", "a \"*\" is only allowed at the end of a scope, as in \"orders:*\"")
+            }
+        }
+    }
+
+    public static func validateLimits(_ limits: [RateLimit]) throws(KeyError) {
+        guard limits.count <= maxLimits else {
+            throw .invalid("limits", "has \(limits.count) entries; at most \(maxLimits) are allowed")
+        }
+        var names = Set<String>()
+        for limit in limits {
+            guard !limit.name.isEmpty, limit.name.utf8.count <= maxLimitNameBytes,
+                limit.name.utf8.allSatisfy({ Base62.value(of: $0) != nil || $0 == UInt8(ascii: "_") || $0 == UInt8(ascii: "-") })
+            else {
+                throw .invalid("limits", "a limit name must be 1 to \(maxLimitNameBytes) of [A-Za-z0-9_-]")
+            }
+            guard names.insert(limit.name).inserted else {
+                throw .invalid("limits", "the limit name \"\(limit.name)\" appears twice; names must be unique")
+            }
+            guard limit.limit >= 1 else {
+                throw .invalid("limits", "limit \"\(limit.name)\" must allow at least 1 request")
+            }
+            guard (1...maxWindowMs).contains(limit.windowMs) else {
+                throw .invalid("limits", "window_ms of \"\(limit.name)\" must be between 1 and \(maxWindowMs)")
+            }
+        }
+    }
+
+    public static func validateCredits(_ credits: Int64?) throws(KeyError) {
+        if let credits, credits < 0 {
+            throw .invalid("credits", "must be 0 or more; leave it out for unlimited usage")
+        }
+    }
+
+    public static func validateMeta(_ meta: [String: String]) throws(KeyError) {
+        let bytes = meta.reduce(0) { $0 + $1.key.utf8.count + $1.value.utf8.count }
+        guard bytes <= maxMetaBytes else {
+            throw .invalid("meta", "holds \(bytes) bytes; keys and values together must stay within \(maxMetaBytes)")
+        }
+    }
+
+    public static func validateExpiry(_ expiresAt: Int64?, nowMs: Int64) throws(KeyError) {
+        if let expiresAt, expiresAt <= nowMs {
+            throw .invalid("expires_at", "is in the past; give a future time or leave it out")
+        }
+    }
+
+    public static func validateGrace(_ graceMs: Int64) throws(KeyError) {
+        guard (0...maxGraceMs).contains(graceMs) else {
+            throw .invalid("grace_ms", "must be between 0 and \(maxGraceMs) (30 days)")
+        }
+    }
+}

@@ -1,0 +1,104 @@
+import Crypto
+import Foundation
+
+/// `HMAC-SHA256(pepper, key)`: the only form of a key that is kept, stored or gossiped.
+///
+/// Four words instead of `Data` so it hashes and compares without touching the heap.
+public struct LookupHash: Hashable, Sendable, CustomStringConvertible {
+    public var w0: UInt64
+    public var w1: UInt64
+    public var w2: UInt64
+    public var w3: UInt64
+
+    public init(w0: UInt64, w1: UInt64, w2: UInt64, w3: UInt64) {
+        self.w0 = w0
+        self.w1 = w1
+        self.w2 = w2
+        self.w3 = w3
+    }
+
+    /// From exactly 32 bytes, big-endian words.
+    public init?(bytes: some Collection<UInt8>) {
+        guard bytes.count == 32 else { return nil }
+        var words: [UInt64] = [0, 0, 0, 0]
+        for (index, byte) in bytes.enumerated() {
+            words[index / 8] = (words[index / 8] << 8) | UInt64(byte)
+        }
+        self.init(w0: words[0], w1: words[1], w2: words[2], w3: words[3])
+    }
+
+    public init?(hex: String) {
+        let chars = Array(hex.utf8)
+        guard chars.count == 64 else { return nil }
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(32)
+        var index = 0
+        while index < 64 {
+            guard let high = Self.nibble(chars[index]), let low = Self.nibble(chars[index + 1]) else { return nil }
+            bytes.append(high << 4 | low)
+            index += 2
+        }
+        self.init(bytes: bytes)
+    }
+
+    private static func nibble(_ char: UInt8) -> UInt8? {
+        switch char {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): return char - UInt8(ascii: "0")
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): return char - UInt8(ascii: "a") + 10
+        case UInt8(ascii: "A")...UInt8(ascii: "F"): return char - UInt8(ascii: "A") + 10
+        default: return nil
+        }
+    }
+
+    public var bytes: [UInt8] {
+        [w0, w1, w2, w3].flatMap { word in (0..<8).reversed().map { UInt8(truncatingIfNeeded: word >> (UInt64($0) * 8)) } }
+    }
+
+    public var hex: String {
+        let digits = Array("0123456789abcdef".utf8)
+        var out: [UInt8] = []
+        out.reserveCapacity(64)
+        for byte in bytes {
+            out.append(digits[Int(byte >> 4)])
+            out.append(digits[Int(byte & 0x0F)])
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// Not the hash itself: a lookup hash is not secret, but there is no reason to print it whole.
+    public var description: String { "LookupHash(\(String(hex.prefix(8)))…)" }
+}
+
+/// Computes lookup hashes with the pepper's HMAC key schedule done once, at start.
+///
+/// `@unchecked Sendable`: `HMAC` is a value type whose hash state is copy-on-write, so each
+/// `hash` call mutates its own copy and the shared keyed state is only ever read.
+public struct LookupHasher: @unchecked Sendable {
+    private let keyed: HMAC<SHA256>
+
+    /// `pepper` must be at least 32 bytes; it is the cluster-wide secret that makes a
+    /// stolen database of lookup hashes useless without the pepper.
+    public init(pepper: [UInt8]) {
+        precondition(pepper.count >= 32, "the pepper must be at least 32 bytes")
+        keyed = HMAC<SHA256>(key: SymmetricKey(data: pepper))
+    }
+
+    public func hash(_ key: UnsafeRawBufferPointer) -> LookupHash {
+        var mac = keyed
+        mac.update(data: key)
+        let code = mac.finalize()
+        return code.withUnsafeBytes { raw in
+            LookupHash(
+                w0: UInt64(bigEndian: raw.loadUnaligned(fromByteOffset: 0, as: UInt64.self)),
+                w1: UInt64(bigEndian: raw.loadUnaligned(fromByteOffset: 8, as: UInt64.self)),
+                w2: UInt64(bigEndian: raw.loadUnaligned(fromByteOffset: 16, as: UInt64.self)),
+                w3: UInt64(bigEndian: raw.loadUnaligned(fromByteOffset: 24, as: UInt64.self))
+            )
+        }
+    }
+
+    public func hash(_ key: String) -> LookupHash {
+        var key = key
+        return key.withUTF8 { hash(UnsafeRawBufferPointer($0)) }
+    }
+}

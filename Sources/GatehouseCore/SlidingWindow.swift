@@ -1,0 +1,115 @@
+/// A sliding-window counter: the previous fixed window weighted by how much of it still
+/// overlaps the sliding window, plus the current fixed window.
+///
+/// Pure value type: the caller passes the time, the window length and the limit.
+public struct SlidingWindow: Hashable, Sendable {
+    public private(set) var current: WindowSlots
+    public private(set) var previous: WindowSlots
+
+    public init() {
+        current = WindowSlots(index: Int64.min)
+        previous = WindowSlots(index: Int64.min)
+    }
+
+    /// What a check would do at a given time, and what it tells the caller.
+    public struct Check: Hashable, Sendable {
+        public var allowed: Bool
+        public var limit: Int64
+        /// What stays available after this request (if it is admitted).
+        public var remaining: Int64
+        /// Milliseconds until the current fixed window ends.
+        public var resetMs: Int64
+        /// When refused: milliseconds until the same request would fit, assuming no other
+        /// traffic. `0` when allowed.
+        public var retryAfterMs: Int64
+    }
+
+    @inlinable
+    static func windowIndex(nowMs: Int64, windowMs: Int64) -> Int64 {
+        let quotient = nowMs / windowMs
+        return (nowMs % windowMs < 0) ? quotient - 1 : quotient
+    }
+
+    /// Moves the fixed windows forward to the one containing `nowMs`.
+    public mutating func advance(nowMs: Int64, windowMs: Int64) {
+        let index = Self.windowIndex(nowMs: nowMs, windowMs: windowMs)
+        if index == current.index { return }
+        if index == current.index &+ 1 {
+            previous = current
+        } else if index > current.index {
+            previous = WindowSlots(index: index - 1)
+        } else {
+            // Time went backwards past a window edge: keep the counts, they are still the best estimate.
+            return
+        }
+        current = WindowSlots(index: index)
+    }
+
+    /// The weighted count at `nowMs`, assuming `advance` was called for that time.
+    public func estimate(nowMs: Int64, windowMs: Int64) -> Double {
+        let elapsed = nowMs - current.index &* windowMs
+        let overlap = Double(max(0, windowMs - elapsed)) / Double(windowMs)
+        return Double(previous.total) * overlap + Double(current.total)
+    }
+
+    /// Advances to `nowMs` and checks whether `cost` more fits under `limit`, without counting it.
+    public mutating func check(cost: Int64, limit: Int64, windowMs: Int64, nowMs: Int64) -> Check {
+        advance(nowMs: nowMs, windowMs: windowMs)
+        let elapsed = max(0, nowMs - current.index &* windowMs)
+        let resetMs = max(0, windowMs - elapsed)
+        let count = estimate(nowMs: nowMs, windowMs: windowMs)
+        let after = count + Double(cost)
+        if after <= Double(limit) {
+            let remaining = Int64((Double(limit) - after).rounded(.down))
+            return Check(allowed: true, limit: limit, remaining: max(0, remaining), resetMs: resetMs, retryAfterMs: 0)
+        }
+        let remaining = max(0, Int64((Double(limit) - count).rounded(.down)))
+        return Check(
+            allowed: false, limit: limit, remaining: remaining, resetMs: resetMs,
+            retryAfterMs: retryAfter(cost: cost, limit: limit, windowMs: windowMs, elapsed: elapsed)
+        )
+    }
+
+    /// The earliest wait after which `cost` fits, if nothing else is counted meanwhile.
+    /// A cost above the limit never fits; it gets two windows, the longest any estimate lasts.
+    func retryAfter(cost: Int64, limit: Int64, windowMs: Int64, elapsed: Int64) -> Int64 {
+        guard cost <= limit else { return 2 * windowMs }
+        let window = Double(windowMs)
+        let untilEdge = Double(windowMs - elapsed)
+        let previousTotal = Double(previous.total)
+        let currentTotal = Double(current.total)
+        let headroomNow = Double(limit) - currentTotal - Double(cost)
+        // Still inside this window: the previous window's weight decays linearly.
+        if headroomNow >= 0 && previousTotal > 0 {
+            let wait = untilEdge - headroomNow * window / previousTotal
+            return max(1, Int64(wait.rounded(.up)))
+        }
+        // After the edge: today's count becomes the decaying previous window.
+        guard currentTotal > 0 else { return max(1, Int64(untilEdge.rounded(.up))) }
+        let intoNext = max(0, window - (Double(limit) - Double(cost)) * window / currentTotal)
+        return max(1, Int64((untilEdge + intoNext).rounded(.up)))
+    }
+
+    /// Counts `cost` in this node's slot of the current window.
+    public mutating func record(cost: Int64) {
+        current.own &+= cost
+    }
+
+    /// Merges a slot received from elsewhere. Windows older than the previous one are ignored.
+    public mutating func merge(windowIndex: Int64, node: NodeOrdinal, count: Int64) {
+        if windowIndex == current.index {
+            current.merge(node: node, count: count)
+        } else if windowIndex == previous.index {
+            previous.merge(node: node, count: count)
+        } else if windowIndex > current.index {
+            previous = windowIndex == current.index &+ 1 ? current : WindowSlots(index: windowIndex - 1)
+            current = WindowSlots(index: windowIndex)
+            current.merge(node: node, count: count)
+        }
+    }
+
+    /// Whether both windows lie wholly in the past at `nowMs`, so the counter can be dropped.
+    public func isExpired(nowMs: Int64, windowMs: Int64) -> Bool {
+        Self.windowIndex(nowMs: nowMs, windowMs: windowMs) > current.index &+ 1
+    }
+}

@@ -1,0 +1,52 @@
+/// Identifies a node's slot in a shared counter. `0` is always this node; the shell maps
+/// peer node ids to the other ordinals.
+public typealias NodeOrdinal = UInt16
+
+/// The counts of one fixed window, one slot per node (a G-counter).
+///
+/// Each node only ever raises its own slot; a peer's slot is only ever replaced by a larger
+/// value of the same window. The window's total is the sum of the slots.
+public struct WindowSlots: Hashable, Sendable {
+    /// The fixed window's number: `floor(time / window)`.
+    public var index: Int64
+    public var own: Int64
+    /// Slots of other nodes, sparse: most windows only ever see this node.
+    public private(set) var peers: [PeerSlot]
+    public private(set) var peerTotal: Int64
+
+    public struct PeerSlot: Hashable, Sendable {
+        public var node: NodeOrdinal
+        public var count: Int64
+    }
+
+    public init(index: Int64) {
+        self.index = index
+        own = 0
+        peers = []
+        peerTotal = 0
+    }
+
+    public var total: Int64 { own &+ peerTotal }
+
+    /// G-counter merge of one slot: keeps the larger count.
+    public mutating func merge(node: NodeOrdinal, count: Int64) {
+        if node == 0 {
+            own = max(own, count)
+            return
+        }
+        if let position = peers.firstIndex(where: { $0.node == node }) {
+            let old = peers[position].count
+            if count > old {
+                peers[position].count = count
+                peerTotal += count - old
+            }
+        } else if count > 0 {
+            peers.append(PeerSlot(node: node, count: count))
+            peerTotal += count
+        }
+    }
+
+    public func count(of node: NodeOrdinal) -> Int64 {
+        node == 0 ? own : (peers.first(where: { $0.node == node })?.count ?? 0)
+    }
+}

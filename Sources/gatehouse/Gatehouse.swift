@@ -1,0 +1,2 @@
+import ArgumentParser
+@main struct Gatehouse: AsyncParsableCommand { func run() async throws {} }
