@@ -22,6 +22,14 @@ public struct SlidingWindow: Hashable, Sendable {
         /// When refused: milliseconds until the same request would fit, assuming no other
         /// traffic. `0` when allowed.
         public var retryAfterMs: Int64
+
+        public init(allowed: Bool, limit: Int64, remaining: Int64, resetMs: Int64, retryAfterMs: Int64) {
+            self.allowed = allowed
+            self.limit = limit
+            self.remaining = remaining
+            self.resetMs = resetMs
+            self.retryAfterMs = retryAfterMs
+        }
     }
 
     @inlinable
