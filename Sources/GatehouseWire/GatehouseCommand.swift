@@ -2,7 +2,7 @@ import NIOCore
 
 /// The commands a Gatehouse RPC connection understands.
 public enum GatehouseCommandName: Sendable, CaseIterable {
-    case verify, throttle, ping, hello, auth, info, quit, command, client, select
+    case verify, throttle, ping, hello, auth, info, quit, command, client, select, config
 
     var spelling: StaticString {
         switch self {
@@ -16,6 +16,7 @@ public enum GatehouseCommandName: Sendable, CaseIterable {
         case .command: "COMMAND"
         case .client: "CLIENT"
         case .select: "SELECT"
+        case .config: "CONFIG"
         }
     }
 

@@ -164,8 +164,15 @@ public struct RESPCommandDecoder: ByteToMessageDecoder {
         return .continue
     }
 
+    /// The message of the error raised when a peer hangs up in the middle of a command.
+    public static let truncatedMessage = "connection closed in the middle of a command"
+
     public mutating func decodeLast(context: ChannelHandlerContext, buffer: inout ByteBuffer, seenEOF: Bool) throws -> DecodingState {
         while try decode(context: context, buffer: &buffer) == .continue {}
+        if buffer.readableBytes > 0 {
+            buffer.moveReaderIndex(forwardBy: buffer.readableBytes)
+            throw RESPProtocolError(.malformed, Self.truncatedMessage)
+        }
         return .needMoreData
     }
 }

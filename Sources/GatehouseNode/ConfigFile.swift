@@ -1,0 +1,109 @@
+import GatehouseCore
+import Yams
+
+/// The shape of `cluster.yaml`, as written by operators (snake_case).
+struct ConfigFile: Decodable {
+    struct Cluster: Decodable {
+        var name: String?
+    }
+
+    struct Defaults: Decodable {
+        var limits: [RateLimit]?
+        var keyPrefix: String?
+        enum CodingKeys: String, CodingKey {
+            case limits
+            case keyPrefix = "key_prefix"
+        }
+    }
+
+    struct FailedAttempts: Decodable {
+        var limit: Int64?
+        var windowMs: Int64?
+        enum CodingKeys: String, CodingKey {
+            case limit
+            case windowMs = "window_ms"
+        }
+    }
+
+    struct Limits: Decodable {
+        var maxConnections: Int?
+        var maxBodyBytes: Int?
+        var maxArguments: Int?
+        var maxBulkBytes: Int?
+        var throttleBuckets: Int?
+        enum CodingKeys: String, CodingKey {
+            case maxConnections = "max_connections"
+            case maxBodyBytes = "max_body_bytes"
+            case maxArguments = "max_arguments"
+            case maxBulkBytes = "max_bulk_bytes"
+            case throttleBuckets = "throttle_buckets"
+        }
+    }
+
+    struct Node: Decodable {
+        var id: String
+        var rpc: String?
+        var http: String?
+        var gossip: String?
+        var dataDir: String?
+        enum CodingKeys: String, CodingKey {
+            case id, rpc, http, gossip
+            case dataDir = "data_dir"
+        }
+    }
+
+    var cluster: Cluster?
+    var pepper: String?
+    var adminToken: String?
+    var gatewayTokens: [String]?
+    var gossipKeys: [String]?
+    var seeds: [String]?
+    var timing: [String: Int64]?
+    var defaults: Defaults?
+    var failedAttempts: FailedAttempts?
+    var limits: Limits?
+    var logLevel: String?
+    var nodes: [Node]?
+
+    enum CodingKeys: String, CodingKey {
+        case cluster, pepper, seeds, timing, defaults, limits, nodes
+        case adminToken = "admin_token"
+        case gatewayTokens = "gateway_tokens"
+        case gossipKeys = "gossip_keys"
+        case failedAttempts = "failed_attempts"
+        case logLevel = "log_level"
+    }
+
+    /// Field names each section accepts; anything else is a typo we refuse rather than ignore.
+    static let knownFields: [String: Set<String>] = [
+        "": ["cluster", "pepper", "admin_token", "gateway_tokens", "gossip_keys", "seeds", "timing", "defaults", "failed_attempts", "limits", "log_level", "nodes"],
+        "cluster": ["name"],
+        "defaults": ["limits", "key_prefix"],
+        "failed_attempts": ["limit", "window_ms"],
+        "limits": ["max_connections", "max_body_bytes", "max_arguments", "max_bulk_bytes", "throttle_buckets"],
+        "nodes[]": ["id", "rpc", "http", "gossip", "data_dir"],
+        "defaults.limits[]": ["name", "limit", "window_ms"],
+    ]
+
+    /// Rejects fields no section knows, naming the first one found.
+    static func checkFieldNames(_ node: Yams.Node, section: String = "", path: String = "") throws(ConfigError) {
+        if let mapping = node.mapping {
+            guard let known = knownFields[section] else { return }
+            for (key, value) in mapping {
+                let name = key.string ?? "?"
+                let fieldPath = path.isEmpty ? name : "\(path).\(name)"
+                guard known.contains(name) else {
+                    throw ConfigError(
+                        field: fieldPath, problem: "is not a known setting",
+                        fix: "check the spelling; known here: \(known.sorted().joined(separator: ", "))")
+                }
+                let childSection = section.isEmpty ? name : "\(section).\(name)"
+                try checkFieldNames(value, section: childSection, path: fieldPath)
+            }
+        } else if let sequence = node.sequence {
+            for (index, item) in sequence.enumerated() {
+                try checkFieldNames(item, section: "\(section)[]", path: "\(path)[\(index)]")
+            }
+        }
+    }
+}

@@ -1,0 +1,56 @@
+import Foundation
+import Logging
+
+/// One JSON object per line on standard error: time, level, message, label and metadata.
+///
+/// Secrets never reach here: callers log ids and codes, never keys or tokens.
+public struct JSONLogHandler: LogHandler {
+    public var metadata: Logger.Metadata = [:]
+    public var logLevel: Logger.Level
+    public var metadataProvider: Logger.MetadataProvider?
+    private let label: String
+    private let sink: @Sendable (String) -> Void
+
+    public init(label: String, level: Logger.Level = .info, sink: @escaping @Sendable (String) -> Void = JSONLogHandler.standardError) {
+        self.label = label
+        self.logLevel = level
+        self.sink = sink
+    }
+
+    public static let standardError: @Sendable (String) -> Void = { line in
+        FileHandle.standardError.write(Data((line + "\n").utf8))
+    }
+
+    public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+
+    public func log(event: LogEvent) {
+        var merged = metadata
+        if let provided = metadataProvider?.get() { merged.merge(provided) { $1 } }
+        if let extra = event.metadata { merged.merge(extra) { $1 } }
+        var object: [String: Any] = [
+            "ts": Self.timestamp(),
+            "level": event.level.rawValue,
+            "msg": "\(event.message)",
+            "logger": label,
+        ]
+        for (key, value) in merged { object[key] = Self.plain(value) }
+        guard let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes]) else { return }
+        sink(String(decoding: data, as: UTF8.self))
+    }
+
+    private static func plain(_ value: Logger.Metadata.Value) -> Any {
+        switch value {
+        case .string(let text): return text
+        case .stringConvertible(let convertible): return convertible.description
+        case .array(let items): return items.map(plain)
+        case .dictionary(let dictionary): return dictionary.mapValues(plain)
+        }
+    }
+
+    private static func timestamp() -> String {
+        Date().formatted(.iso8601.year().month().day().time(includingFractionalSeconds: true).timeZone(separator: .omitted))
+    }
+}

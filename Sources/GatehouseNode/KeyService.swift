@@ -1,0 +1,162 @@
+import GatehouseCore
+import Logging
+
+/// Why a key operation failed in the node: a rule of the core, or the disk.
+public enum KeyServiceError: Error, Sendable {
+    case rejected(KeyError)
+    /// Persisting failed; nothing was changed in memory.
+    case storage(String)
+}
+
+/// The node's key state: the core `Gatekeeper` behind a lock for the hot path, and the
+/// write path (validate → persist → apply) serialised behind another, so a verify never
+/// waits for a disk write.
+public final class KeyService: Sendable {
+    private let state: LockedBox<Gatekeeper>
+    private let writer: LockedBox<HybridClock>
+    private let storage: any KeyStorage
+    private let now: @Sendable () -> Int64
+    public let defaultLimits: [RateLimit]
+    public let defaultPrefix: String
+    private let logger: Logger
+
+    public init(
+        nodeID: String, hasher: LookupHasher, settings: Gatekeeper.Settings, defaultLimits: [RateLimit],
+        defaultPrefix: String, storage: any KeyStorage, now: @escaping @Sendable () -> Int64, logger: Logger
+    ) throws {
+        var random = SystemRandomNumberGenerator()
+        var gatekeeper = Gatekeeper(
+            hasher: hasher, settings: settings, throttleSeeds: (0..<4).map { _ in random.next() })
+        var clock = HybridClock(node: nodeID)
+        let nowMs = now()
+        for record in try storage.loadRecords() {
+            gatekeeper.apply(record)
+            clock.observe(record.version, nowMs: nowMs)
+        }
+        for (id, usage) in try storage.loadCreditUsage() {
+            gatekeeper.restoreCreditUsage(id: id, usage)
+        }
+        state = LockedBox(gatekeeper)
+        writer = LockedBox(clock)
+        self.storage = storage
+        self.now = now
+        self.defaultLimits = defaultLimits
+        self.defaultPrefix = defaultPrefix
+        self.logger = logger
+    }
+
+    public var keyCount: Int { state.withLock { $0.keyCount } }
+
+    // MARK: Hot path
+
+    public func verify(key: UnsafeRawBufferPointer, _ request: VerifyRequest) -> VerifyAnswer {
+        let nowMs = now()
+        return state.withLock { $0.verify(key: key, request, nowMs: nowMs) }
+    }
+
+    public func verify(key: String, _ request: VerifyRequest) -> VerifyAnswer {
+        var key = key
+        return key.withUTF8 { verify(key: UnsafeRawBufferPointer($0), request) }
+    }
+
+    public func throttle(_ bucket: String, limit: Int64, windowMs: Int64, cost: Int64) -> ThrottleAnswer {
+        let nowMs = now()
+        return state.withLock { $0.throttle(bucket: bucket, limit: limit, windowMs: windowMs, cost: cost, nowMs: nowMs) }
+    }
+
+    // MARK: Reads
+
+    /// A record and the credits it has left.
+    public func key(id: String) -> (record: KeyRecord, creditsRemaining: Int64?)? {
+        state.withLock { gatekeeper in
+            gatekeeper.record(id: id).map { ($0, gatekeeper.creditsRemaining(id: id)) }
+        }
+    }
+
+    public func list(owner: String?, after cursor: String?, limit: Int) -> [(record: KeyRecord, creditsRemaining: Int64?)] {
+        state.withLock { gatekeeper in
+            gatekeeper.list(owner: owner, after: cursor, limit: limit).map { ($0, gatekeeper.creditsRemaining(id: $0.id)) }
+        }
+    }
+
+    // MARK: Writes
+
+    public func create(_ draft: KeyDraft) throws(KeyServiceError) -> (record: KeyRecord, secret: String) {
+        try write { version, nowMs, random throws(KeyError) in
+            try KeyLifecycle.create(
+                draft, defaultLimits: defaultLimits, hasher: hasher, nowMs: nowMs, version: version, using: &random)
+        }
+    }
+
+    public func update(id: String, _ changes: KeyChanges) throws(KeyServiceError) -> KeyRecord {
+        try write { version, nowMs, _ throws(KeyError) in
+            (try KeyLifecycle.update(try existing(id), with: changes, nowMs: nowMs, version: version), "")
+        }.record
+    }
+
+    public func revoke(id: String) throws(KeyServiceError) -> KeyRecord {
+        try write { version, nowMs, _ throws(KeyError) in
+            (KeyLifecycle.revoke(try existing(id), nowMs: nowMs, version: version), "")
+        }.record
+    }
+
+    public func rotate(id: String, graceMs: Int64) throws(KeyServiceError) -> (record: KeyRecord, secret: String) {
+        try write { version, nowMs, random throws(KeyError) in
+            try KeyLifecycle.rotate(try existing(id), graceMs: graceMs, hasher: hasher, nowMs: nowMs, version: version, using: &random)
+        }
+    }
+
+    private var hasher: LookupHasher { state.withLock { $0.hasher } }
+
+    private func existing(_ id: String) throws(KeyError) -> KeyRecord {
+        guard let record = state.withLock({ $0.record(id: id) }) else {
+            throw KeyError(.notFound, "no key with id \(id.prefix(64)); list keys with GET /v1/keys")
+        }
+        return record
+    }
+
+    /// Runs one write: a version from the hybrid clock, the change, durable storage, and only
+    /// then the in-memory index. Writers are serialised so read-modify-write is safe.
+    private func write(
+        _ change: (HybridTimestamp, Int64, inout SystemRandomNumberGenerator) throws(KeyError) -> (record: KeyRecord, secret: String)
+    ) throws(KeyServiceError) -> (record: KeyRecord, secret: String) {
+        let result: Result<(record: KeyRecord, secret: String), KeyServiceError> = writer.withLock { clock in
+            let nowMs = now()
+            let version = clock.tick(nowMs: nowMs)
+            var random = SystemRandomNumberGenerator()
+            let outcome: (record: KeyRecord, secret: String)
+            do throws(KeyError) {
+                outcome = try change(version, nowMs, &random)
+            } catch {
+                return .failure(.rejected(error))
+            }
+            let unchanged = state.withLock { $0.record(id: outcome.record.id) } == outcome.record
+            if unchanged { return .success(outcome) }
+            do {
+                try storage.save(outcome.record)
+            } catch {
+                logger.error("key write failed", metadata: ["key_id": "\(outcome.record.id)", "error": "\(error)"])
+                return .failure(.storage("the key store could not be written; retry, and check the node's disk"))
+            }
+            state.withLock { _ = $0.apply(outcome.record) }
+            return .success(outcome)
+        }
+        return try result.get()
+    }
+
+    // MARK: Housekeeping
+
+    /// Persists usage coalesced since the last call and drops ended throttle windows.
+    public func flushUsage() throws {
+        let nowMs = now()
+        let changes = state.withLock { gatekeeper in
+            gatekeeper.sweep(nowMs: nowMs)
+            return gatekeeper.takeUsageChanges()
+        }
+        try storage.saveUsage(changes)
+    }
+
+    /// How many THROTTLE buckets were refused tracking because the table was full.
+    public var throttleCapacityRefusals: Int { state.withLock { $0.throttleBuckets.capacityRefusals } }
+    public var throttleBucketCount: Int { state.withLock { $0.throttleBuckets.count } }
+}

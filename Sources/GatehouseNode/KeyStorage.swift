@@ -1,0 +1,47 @@
+import GatehouseCore
+
+/// Where a node keeps its replica of key records. The node writes through it before it
+/// answers, and loads everything from it at start.
+public protocol KeyStorage: Sendable {
+    /// Every record, with usage (`last_used_at`) folded in.
+    func loadRecords() throws -> [KeyRecord]
+    /// Credit usage counted by this node, by key id.
+    func loadCreditUsage() throws -> [String: Gatekeeper.CreditUsage]
+    /// Inserts or replaces one record; durable when it returns.
+    func save(_ record: KeyRecord) throws
+    /// Writes coalesced usage: `last_used_at` and credit usage of the given keys.
+    func saveUsage(_ changes: [(record: KeyRecord, creditUsage: Gatekeeper.CreditUsage?)]) throws
+}
+
+/// Keys in memory only: for tests, and for nodes that must leave nothing on disk.
+public final class InMemoryKeyStorage: KeyStorage {
+    private struct Contents {
+        var records: [String: KeyRecord] = [:]
+        var usage: [String: Gatekeeper.CreditUsage] = [:]
+    }
+
+    private let contents = LockedBox(Contents())
+
+    public init() {}
+
+    public func loadRecords() throws -> [KeyRecord] {
+        contents.withLock { Array($0.records.values) }
+    }
+
+    public func loadCreditUsage() throws -> [String: Gatekeeper.CreditUsage] {
+        contents.withLock { $0.usage }
+    }
+
+    public func save(_ record: KeyRecord) throws {
+        contents.withLock { $0.records[record.id] = record }
+    }
+
+    public func saveUsage(_ changes: [(record: KeyRecord, creditUsage: Gatekeeper.CreditUsage?)]) throws {
+        contents.withLock { contents in
+            for change in changes {
+                contents.records[change.record.id]?.lastUsedAt = change.record.lastUsedAt
+                if let usage = change.creditUsage { contents.usage[change.record.id] = usage }
+            }
+        }
+    }
+}

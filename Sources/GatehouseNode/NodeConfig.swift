@@ -1,0 +1,72 @@
+import GatehouseCore
+import GatehouseWire
+import Logging
+
+/// Everything one node needs to run, resolved from embedded defaults, the config file and
+/// the environment. Secrets left `nil` are generated on first start and kept in the data
+/// directory (see `NodeSecrets`).
+public struct NodeConfig: Sendable {
+    public var nodeID = "n1"
+    public var clusterName = "gatehouse"
+    public var rpcAddress = HostPort(host: "127.0.0.1", port: 7379)
+    public var httpAddress = HostPort(host: "127.0.0.1", port: 7380)
+    public var dataDirectory = "./gatehouse-data"
+    /// `nil`: use (or create) the pepper stored in the data directory.
+    public var pepper: [UInt8]?
+    /// `nil`: use (or create) the admin token stored in the data directory.
+    public var adminToken: String?
+    /// When non-empty, RESP connections must `AUTH` and `POST /v1/verify` must carry one.
+    public var gatewayTokens: [String] = []
+    public var defaultLimits: [RateLimit] = [.defaultHourly]
+    public var defaultKeyPrefix = APIKeyFormat.defaultPrefix
+    public var decision = Gatekeeper.Settings()
+    public var respLimits = RESPLimits.default
+    public var maxConnections = 10_000
+    public var maxBodyBytes = 64 * 1024
+    /// How often coalesced usage (`last_used_at`, credits) is written to disk.
+    public var usageFlushIntervalMs: Int64 = 1_000
+    public var logLevel: Logger.Level = .info
+    /// `false` keeps keys in memory only (tests); production nodes always persist.
+    public var persistent = true
+
+    public init() {}
+
+    public static let minimumPepperBytes = 32
+    public static let minimumTokenBytes = 16
+
+    /// Checks what the types cannot: sizes of secrets and sane numbers.
+    public func validate() throws(ConfigError) {
+        if let pepper, pepper.count < Self.minimumPepperBytes {
+            throw ConfigError(
+                field: "pepper", problem: "is \(pepper.count) bytes, shorter than \(Self.minimumPepperBytes)",
+                fix: "use at least 32 random characters, e.g. the output of `openssl rand -hex 32`")
+        }
+        if let adminToken, adminToken.utf8.count < Self.minimumTokenBytes {
+            throw ConfigError(
+                field: "admin_token", problem: "is shorter than \(Self.minimumTokenBytes) characters",
+                fix: "use a long random token, e.g. `openssl rand -hex 24`, or leave it out to have one generated")
+        }
+        for (index, token) in gatewayTokens.enumerated() where token.utf8.count < Self.minimumTokenBytes {
+            throw ConfigError(
+                field: "gateway_tokens[\(index)]", problem: "is shorter than \(Self.minimumTokenBytes) characters",
+                fix: "use long random tokens, e.g. `openssl rand -hex 24`")
+        }
+        do {
+            try KeyRules.validateLimits(defaultLimits)
+        } catch {
+            throw ConfigError(field: "defaults.limits", problem: error.message, fix: "give each limit a unique name, a positive limit and window_ms")
+        }
+        guard APIKeyFormat.isValidPrefix(defaultKeyPrefix) else {
+            throw ConfigError(field: "defaults.key_prefix", problem: "must be 1 to 16 of [a-z0-9]", fix: "use something like \"gk\"")
+        }
+        guard maxConnections > 0 else {
+            throw ConfigError(field: "limits.max_connections", problem: "must be positive", fix: "set it to e.g. 10000")
+        }
+        guard maxBodyBytes >= 1024 else {
+            throw ConfigError(field: "limits.max_body_bytes", problem: "must be at least 1024", fix: "set it to e.g. 65536")
+        }
+        guard decision.failedAttemptWindowMs > 0, decision.failedAttemptLimit >= 0 else {
+            throw ConfigError(field: "failed_attempts", problem: "needs limit >= 0 and window_ms > 0", fix: "e.g. limit: 50, window_ms: 60000; limit 0 turns it off")
+        }
+    }
+}

@@ -1,0 +1,85 @@
+import GatehouseCore
+import Prometheus
+
+/// Every metric a node exposes at `/metrics`. One registry per node, so several nodes can
+/// run in one process (tests, simulations) without sharing counters.
+///
+/// Label values are fixed words chosen here; nothing from a request (and so no secret)
+/// ever becomes a label.
+public final class NodeMetrics: Sendable {
+    public let registry: PrometheusCollectorRegistry
+
+    /// Why a RESP connection or command was refused.
+    public enum RESPErrorKind: String, CaseIterable, Sendable {
+        case malformed, tooLarge = "too_large", wrongArguments = "wrong_arguments", unknownCommand = "unknown_command"
+        case noAuth = "noauth", wrongPassword = "wrong_password", connectionLimit = "connection_limit"
+        case truncated, noProto = "noproto"
+    }
+
+    /// Why an HTTP request was refused.
+    public enum HTTPErrorKind: String, CaseIterable, Sendable {
+        case badJSON = "bad_json", unknownField = "unknown_field", tooLarge = "too_large"
+        case unauthorized, notFound = "not_found", invalidField = "invalid_field", revoked, storage
+        case badRequest = "bad_request"
+    }
+
+    private let verifyByCode: [Counter]
+    private let respErrors: [RESPErrorKind: Counter]
+    private let httpErrors: [HTTPErrorKind: Counter]
+    public let verifyDuration: DurationHistogram
+    public let throttleAllowed: Counter
+    public let throttleRefused: Counter
+    public let respConnectionsOpen: Gauge
+    public let respConnectionsTotal: Counter
+    public let respCommands: Counter
+    public let keys: Gauge
+    public let throttleBuckets: Gauge
+    public let throttleCapacityRefusals: Gauge
+    public let adminWrites: Counter
+    public let usageFlushFailures: Counter
+
+    public init() {
+        let registry = PrometheusCollectorRegistry()
+        self.registry = registry
+        func counter(_ name: String, _ help: String, _ labels: [(String, String)] = []) -> Counter {
+            registry.makeCounter(descriptor: MetricNameDescriptor(namespace: "gatehouse", metricName: name, unitName: "total", helpText: help), labels: labels)
+        }
+        func gauge(_ name: String, _ help: String) -> Gauge {
+            registry.makeGauge(descriptor: MetricNameDescriptor(namespace: "gatehouse", metricName: name, unitName: "", helpText: help))
+        }
+        verifyByCode = VerifyCode.allCases.map { counter("verify", "Verify decisions by code", [("code", $0.rawValue)]) }
+        respErrors = Dictionary(uniqueKeysWithValues: RESPErrorKind.allCases.map {
+            ($0, counter("resp_errors", "RESP commands or connections refused, by reason", [("reason", $0.rawValue)]))
+        })
+        httpErrors = Dictionary(uniqueKeysWithValues: HTTPErrorKind.allCases.map {
+            ($0, counter("http_errors", "HTTP requests refused, by reason", [("reason", $0.rawValue)]))
+        })
+        verifyDuration = registry.makeDurationHistogram(
+            descriptor: MetricNameDescriptor(namespace: "gatehouse", metricName: "verify_duration", unitName: "seconds", helpText: "Time to decide a verify, in process"),
+            buckets: [.nanoseconds(500), .microseconds(1), .microseconds(2), .microseconds(5), .microseconds(10), .microseconds(50), .microseconds(100), .milliseconds(1)]
+        )
+        throttleAllowed = counter("throttle", "THROTTLE decisions", [("allowed", "true")])
+        throttleRefused = counter("throttle", "THROTTLE decisions", [("allowed", "false")])
+        respConnectionsOpen = gauge("resp_connections_open", "RESP connections open now")
+        respConnectionsTotal = counter("resp_connections", "RESP connections accepted")
+        respCommands = counter("resp_commands", "RESP commands received")
+        keys = gauge("keys", "Key records held by this node")
+        throttleBuckets = gauge("throttle_buckets", "THROTTLE buckets tracked")
+        throttleCapacityRefusals = gauge("throttle_capacity_refusals", "THROTTLE buckets not tracked because the table was full")
+        adminWrites = counter("admin_writes", "Key writes through the admin API")
+        usageFlushFailures = counter("usage_flush_failures", "Failed writes of coalesced usage to disk")
+    }
+
+    @inline(__always)
+    public func countVerify(_ code: VerifyCode) {
+        verifyByCode[code.ordinal].increment()
+    }
+
+    public func countRESPError(_ kind: RESPErrorKind) {
+        respErrors[kind]?.increment()
+    }
+
+    public func countHTTPError(_ kind: HTTPErrorKind) {
+        httpErrors[kind]?.increment()
+    }
+}
