@@ -158,5 +158,6 @@ public final class KeyService: Sendable {
 
     /// How many THROTTLE buckets were refused tracking because the table was full.
     public var throttleCapacityRefusals: Int { state.withLock { $0.throttleBuckets.capacityRefusals } }
+    public var failedAttemptWindowMs: Int64 { state.withLock { $0.settings.failedAttemptWindowMs } }
     public var throttleBucketCount: Int { state.withLock { $0.throttleBuckets.count } }
 }

@@ -1,0 +1,301 @@
+import Foundation
+import GatehouseCore
+import HTTPTypes
+import Hummingbird
+import Logging
+import NIOCore
+
+/// Whether the node has finished starting (storage loaded, listeners bound).
+public final class Readiness: Sendable {
+    private let ready = LockedBox(false)
+    public init() {}
+    public var isReady: Bool { ready.withLock { $0 } }
+    public func markReady() { ready.withLock { $0 = true } }
+}
+
+/// The HTTP API's routes (see `openapi.yaml`).
+struct HTTPAPI: Sendable {
+    var service: KeyService
+    var metrics: NodeMetrics
+    var authenticator: GatewayAuthenticator
+    var readiness: Readiness
+    var nodeID: String
+    var maxBodyBytes: Int
+    var logger: Logger
+
+    static let maxListLimit = 1000
+    static let defaultListLimit = 100
+
+    func router() -> Router<BasicRequestContext> {
+        let router = Router(context: BasicRequestContext.self)
+        router.add(middleware: RequestIDMiddleware())
+        router.add(middleware: ErrorMetricsMiddleware(metrics: metrics))
+        router.get("/healthz") { _, _ in
+            try JSONBody.response(["status": "ok", "node_id": nodeID, "version": GatehouseVersion.current])
+        }
+        router.get("/readyz") { _, _ in
+            try JSONBody.response(["ready": readiness.isReady], status: readiness.isReady ? .ok : .serviceUnavailable)
+        }
+        router.get("/metrics") { _, _ in
+            metrics.keys.set(to: Double(service.keyCount))
+            metrics.throttleBuckets.set(to: Double(service.throttleBucketCount))
+            metrics.throttleCapacityRefusals.set(to: Double(service.throttleCapacityRefusals))
+            return Response(
+                status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
+                body: .init(byteBuffer: ByteBuffer(bytes: metrics.registry.emitToBuffer())))
+        }
+
+        router.post("/v1/keys") { request, context in
+            try requireAdmin(request)
+            let body = try await JSONBody.decode(CreateKeyBody.self, from: request, limit: maxBodyBytes)
+            let created = try keyCall { () throws(KeyServiceError) in try service.create(body.draft) }
+            metrics.adminWrites.increment()
+            context.logger.info("key created", metadata: ["key_id": "\(created.record.id)", "owner": "\(created.record.owner)"])
+            return try JSONBody.response(
+                KeyView(record: created.record, creditsRemaining: created.record.credits, secret: created.secret), status: .created)
+        }
+        router.get("/v1/keys") { request, _ in
+            try requireAdmin(request)
+            let query = request.uri.queryParameters
+            var limit = Self.defaultListLimit
+            if let text = query["limit"] {
+                guard let value = Int(text), (1...Self.maxListLimit).contains(value) else {
+                    throw APIError.invalid("limit", "must be an integer from 1 to \(Self.maxListLimit)")
+                }
+                limit = value
+            }
+            let owner = query["owner"].map(String.init)
+            let cursor = query["cursor"].map(String.init)
+            let page = service.list(owner: owner, after: cursor, limit: limit + 1)
+            let shown = page.prefix(limit)
+            return try JSONBody.response(KeyListView(
+                keys: shown.map { KeyView(record: $0.record, creditsRemaining: $0.creditsRemaining) },
+                nextCursor: page.count > limit ? shown.last?.record.id : nil))
+        }
+        router.get("/v1/keys/:id") { request, context in
+            try requireAdmin(request)
+            let id = try context.parameters.require("id")
+            guard let found = service.key(id: id) else { throw notFound(id) }
+            return try JSONBody.response(KeyView(record: found.record, creditsRemaining: found.creditsRemaining))
+        }
+        router.patch("/v1/keys/:id") { request, context in
+            try requireAdmin(request)
+            let id = try context.parameters.require("id")
+            let body = try await JSONBody.decode(UpdateKeyBody.self, from: request, limit: maxBodyBytes)
+            let record = try keyCall { () throws(KeyServiceError) in try service.update(id: id, body.changes) }
+            metrics.adminWrites.increment()
+            context.logger.info("key updated", metadata: ["key_id": "\(id)"])
+            return try JSONBody.response(KeyView(record: record, creditsRemaining: service.key(id: id)?.creditsRemaining))
+        }
+        router.post("/v1/keys/:id/revoke") { request, context in
+            try requireAdmin(request)
+            let id = try context.parameters.require("id")
+            let record = try keyCall { () throws(KeyServiceError) in try service.revoke(id: id) }
+            metrics.adminWrites.increment()
+            context.logger.info("key revoked", metadata: ["key_id": "\(id)"])
+            return try JSONBody.response(KeyView(record: record, creditsRemaining: service.key(id: id)?.creditsRemaining))
+        }
+        router.post("/v1/keys/:id/rotate") { request, context in
+            try requireAdmin(request)
+            let id = try context.parameters.require("id")
+            let body = try await decodeOptional(RotateKeyBody.self, from: request) ?? RotateKeyBody()
+            let rotated = try keyCall { () throws(KeyServiceError) in try service.rotate(id: id, graceMs: body.graceMs) }
+            metrics.adminWrites.increment()
+            context.logger.info("key rotated", metadata: ["key_id": "\(id)", "grace_ms": "\(body.graceMs)"])
+            return try JSONBody.response(KeyView(
+                record: rotated.record, creditsRemaining: service.key(id: id)?.creditsRemaining, secret: rotated.secret))
+        }
+
+        router.post("/v1/verify") { request, context in
+            try requireGateway(request.headers[.authorization].flatMap(bearerToken))
+            let body = try await JSONBody.decode(VerifyBody.self, from: request, limit: maxBodyBytes)
+            guard body.cost >= 0 else { throw APIError.invalid("cost", "must be 0 or more") }
+            let verify = VerifyRequest(scopes: body.scopes, cost: body.cost, source: body.ip.map(SourceAddress.identity))
+            let answer = service.verify(key: body.key, verify)
+            metrics.countVerify(answer.code)
+            if let requestID = body.requestID, context.logger.logLevel <= .debug {
+                context.logger.debug("verify", metadata: ["client_request_id": "\(requestID.prefix(128))", "code": "\(answer.code.rawValue)"])
+            }
+            return try JSONBody.response(VerifyView(answer: answer))
+        }
+        router.get("/v1/auth") { request, _ in
+            try requireGateway(request.headers[.gatehouseToken])
+            return try forwardAuth(request)
+        }
+        return router
+    }
+
+    // MARK: Forward auth
+
+    /// nginx `auth_request`, Traefik ForwardAuth, Envoy ext_authz: the answer is the status.
+    func forwardAuth(_ request: Request) throws -> Response {
+        let key = request.headers[.authorization].flatMap(bearerToken) ?? request.headers[.apiKey] ?? ""
+        let query = request.uri.queryParameters
+        var scopes: [String] = []
+        for value in query[values: "scope"] {
+            scopes.append(contentsOf: value.split(separator: ",").map(String.init))
+        }
+        var cost: Int64 = 1
+        if let text = query["cost"] {
+            guard let value = Int64(text), value >= 0 else { throw APIError.invalid("cost", "must be an integer, 0 or more") }
+            cost = value
+        }
+        let source = forwardedSource(request.headers).map(SourceAddress.identity)
+        let answer = service.verify(key: key, VerifyRequest(scopes: scopes, cost: cost, source: source))
+        metrics.countVerify(answer.code)
+        var headers: HTTPFields = [.gatehouseCode: answer.code.rawValue]
+        if let keyID = answer.keyID { headers[.gatehouseKeyID] = keyID }
+        if answer.valid, let owner = answer.owner { headers[.gatehouseOwner] = owner }
+        if let limit = answer.limit, let remaining = answer.remaining, let reset = answer.resetMs {
+            headers[.rateLimitLimit] = String(limit)
+            headers[.rateLimitRemaining] = String(remaining)
+            headers[.rateLimitReset] = String((reset + 999) / 1000)
+        }
+        let status: HTTPResponse.Status
+        switch answer.code {
+        case .valid:
+            status = .ok
+        case .insufficientScope:
+            status = .forbidden
+        case .rateLimited, .usageExceeded, .sourceThrottled:
+            status = .tooManyRequests
+            let retryMs = answer.code == VerifyCode.sourceThrottled ? service.failedAttemptWindowMs : (answer.retryAfterMs ?? 0)
+            if retryMs > 0 { headers[.retryAfter] = String((retryMs + 999) / 1000) }
+        case .malformed, .notFound, .revoked, .disabled, .expired:
+            status = .unauthorized
+            headers[.wwwAuthenticate] = "Bearer"
+        }
+        return try JSONBody.response(VerifyView(answer: answer), status: status, headers: headers)
+    }
+
+    /// The client address a proxy passed on: the first `X-Forwarded-For` entry, else `X-Real-IP`.
+    private func forwardedSource(_ headers: HTTPFields) -> String? {
+        if let forwarded = headers[.xForwardedFor], let first = forwarded.split(separator: ",").first {
+            let trimmed = String(first).trimmingSpaces()
+            if !trimmed.isEmpty { return trimmed }
+        }
+        return headers[.xRealIP]
+    }
+
+    // MARK: Helpers
+
+    private func requireAdmin(_ request: Request) throws {
+        guard let token = request.headers[.authorization].flatMap(bearerToken) else {
+            throw APIError.unauthorized("this endpoint needs the admin token: Authorization: Bearer <admin token>")
+        }
+        guard authenticator.acceptsAdmin(token.utf8) else {
+            throw APIError.unauthorized("the admin token is not valid")
+        }
+    }
+
+    private func requireGateway(_ token: String?) throws {
+        guard authenticator.isRequired else { return }
+        guard let token else {
+            throw APIError.unauthorized("this endpoint needs a gateway token")
+        }
+        guard authenticator.acceptsGateway(token.utf8) else {
+            throw APIError.unauthorized("the gateway token is not valid")
+        }
+    }
+
+    private func bearerToken(_ header: String) -> String? {
+        let parts = header.split(separator: " ", maxSplits: 1)
+        guard parts.count == 2, parts[0].lowercased() == "bearer" else { return nil }
+        return String(parts[1]).trimmingSpaces()
+    }
+
+    private func notFound(_ id: String) -> APIError {
+        APIError(.notFound, code: "not_found", "no key with id \(id.prefix(64)); list keys with GET /v1/keys", kind: .notFound)
+    }
+
+    private func keyCall<Value>(_ body: () throws(KeyServiceError) -> Value) throws(APIError) -> Value {
+        do {
+            return try body()
+        } catch {
+            switch error {
+            case .rejected(let keyError):
+                switch keyError.code {
+                case .notFound:
+                    throw APIError(.notFound, code: keyError.code.rawValue, keyError.message, kind: .notFound)
+                case .revoked:
+                    throw APIError(.conflict, code: keyError.code.rawValue, keyError.message, kind: .revoked)
+                default:
+                    throw APIError(.badRequest, code: keyError.code.rawValue, field: keyError.field, keyError.message, kind: .invalidField)
+                }
+            case .storage(let message):
+                throw APIError(.serviceUnavailable, code: "storage", message, kind: .storage)
+            }
+        }
+    }
+
+    private func decodeOptional<Body: Decodable>(_ type: Body.Type, from request: Request) async throws -> Body? {
+        let buffer: ByteBuffer
+        do {
+            buffer = try await request.body.collect(upTo: maxBodyBytes)
+        } catch is NIOTooManyBytesError {
+            throw APIError.bodyTooLarge(limit: maxBodyBytes)
+        }
+        guard buffer.readableBytes > 0 else { return nil }
+        return try await JSONBody.decode(type, from: Request(head: request.head, body: .init(buffer: buffer)), limit: maxBodyBytes)
+    }
+}
+
+extension HTTPField.Name {
+    static let apiKey = Self("X-API-Key")!
+    static let gatehouseToken = Self("X-Gatehouse-Token")!
+    static let gatehouseKeyID = Self("X-Gatehouse-Key-Id")!
+    static let gatehouseOwner = Self("X-Gatehouse-Owner")!
+    static let gatehouseCode = Self("X-Gatehouse-Code")!
+    static let rateLimitLimit = Self("RateLimit-Limit")!
+    static let rateLimitRemaining = Self("RateLimit-Remaining")!
+    static let rateLimitReset = Self("RateLimit-Reset")!
+    static let xForwardedFor = Self("X-Forwarded-For")!
+    static let xRealIP = Self("X-Real-IP")!
+    static let requestID = Self("X-Request-Id")!
+}
+
+/// Carries the caller's `X-Request-Id` (or a new one) into the logs and back in the response.
+struct RequestIDMiddleware: RouterMiddleware {
+    typealias Context = BasicRequestContext
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        var context = context
+        let given = request.headers[.requestID].flatMap { value in
+            !value.isEmpty && value.utf8.count <= 128 && value.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F }) ? value : nil
+        }
+        let id = given ?? String(UInt64.random(in: 0...UInt64.max), radix: 16)
+        context.logger[metadataKey: "request_id"] = "\(id)"
+        do {
+            var response = try await next(request, context)
+            response.headers[.requestID] = id
+            return response
+        } catch var error as APIError {
+            error.extraHeaders[.requestID] = id
+            throw error
+        }
+    }
+}
+
+/// Counts refused requests by reason, and turns body-size errors into JSON errors.
+struct ErrorMetricsMiddleware: RouterMiddleware {
+    typealias Context = BasicRequestContext
+    let metrics: NodeMetrics
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        do {
+            return try await next(request, context)
+        } catch let error as APIError {
+            metrics.countHTTPError(error.kind)
+            throw error
+        } catch let error as HTTPError where error.status == .notFound {
+            metrics.countHTTPError(.notFound)
+            throw APIError(.notFound, code: "not_found", "no such endpoint; see openapi.yaml", kind: .notFound)
+        } catch is NIOTooManyBytesError {
+            metrics.countHTTPError(.tooLarge)
+            throw APIError.bodyTooLarge(limit: context.maxUploadSize)
+        } catch {
+            metrics.countHTTPError(.badRequest)
+            throw error
+        }
+    }
+}

@@ -1,0 +1,215 @@
+import GatehouseCore
+
+/// Decodes an RFC 3339 time field as Unix milliseconds, naming the field when it is not one.
+private func decodeTime<Key: CodingKey>(_ container: KeyedDecodingContainer<Key>, _ key: Key) throws -> Int64 {
+    let text = try container.decode(String.self, forKey: key)
+    guard let ms = JSONTime.parse(text) else {
+        throw APIError.invalid(key.stringValue, "is not an RFC 3339 time such as 2027-01-01T00:00:00Z")
+    }
+    return ms
+}
+
+/// `POST /v1/keys`.
+struct CreateKeyBody: Decodable {
+    var draft = KeyDraft()
+
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case prefix, name, owner, scopes, limits, credits, meta, enabled
+        case expiresAt = "expires_at"
+    }
+
+    init(from decoder: any Decoder) throws {
+        try decoder.rejectUnknownFields(CodingKeys.allCases.map(\.rawValue))
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        if let prefix = try container.decodeIfPresent(String.self, forKey: .prefix) { draft.prefix = prefix }
+        draft.name = try container.decodeIfPresent(String.self, forKey: .name) ?? ""
+        draft.owner = try container.decodeIfPresent(String.self, forKey: .owner) ?? ""
+        draft.scopes = try container.decodeIfPresent([String].self, forKey: .scopes) ?? []
+        draft.limits = try container.decodeIfPresent([RateLimitBody].self, forKey: .limits)?.map(\.limit)
+        draft.credits = try container.decodeIfPresent(Int64.self, forKey: .credits)
+        draft.meta = try container.decodeIfPresent([String: String].self, forKey: .meta) ?? [:]
+        draft.enabled = try container.decodeIfPresent(Bool.self, forKey: .enabled) ?? true
+        if try container.contains(.expiresAt) && !container.decodeNil(forKey: .expiresAt) {
+            draft.expiresAt = try decodeTime(container, .expiresAt)
+        }
+    }
+}
+
+/// One element of `limits`: `{"name", "limit", "window_ms"}`, all required.
+struct RateLimitBody: Decodable {
+    var limit: RateLimit
+
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case name, limit
+        case windowMs = "window_ms"
+    }
+
+    init(from decoder: any Decoder) throws {
+        try decoder.rejectUnknownFields(CodingKeys.allCases.map(\.rawValue))
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        limit = RateLimit(
+            name: try container.decode(String.self, forKey: .name),
+            limit: try container.decode(Int64.self, forKey: .limit),
+            windowMs: try container.decode(Int64.self, forKey: .windowMs))
+    }
+}
+
+/// `PATCH /v1/keys/{id}`: only the fields present change; `null` clears `expires_at` or `credits`.
+struct UpdateKeyBody: Decodable {
+    var changes = KeyChanges()
+
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case name, owner, scopes, limits, credits, meta, enabled
+        case expiresAt = "expires_at"
+    }
+
+    init(from decoder: any Decoder) throws {
+        try decoder.rejectUnknownFields(CodingKeys.allCases.map(\.rawValue))
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        changes.name = try container.decodeIfPresent(String.self, forKey: .name)
+        changes.owner = try container.decodeIfPresent(String.self, forKey: .owner)
+        changes.scopes = try container.decodeIfPresent([String].self, forKey: .scopes)
+        changes.limits = try container.decodeIfPresent([RateLimitBody].self, forKey: .limits)?.map(\.limit)
+        changes.meta = try container.decodeIfPresent([String: String].self, forKey: .meta)
+        changes.enabled = try container.decodeIfPresent(Bool.self, forKey: .enabled)
+        if container.contains(.expiresAt) {
+            changes.expiresAt = try container.decodeNil(forKey: .expiresAt) ? .clear : .set(try decodeTime(container, .expiresAt))
+        }
+        if container.contains(.credits) {
+            changes.credits = try container.decodeNil(forKey: .credits) ? .clear : .set(try container.decode(Int64.self, forKey: .credits))
+        }
+    }
+}
+
+/// `POST /v1/keys/{id}/rotate`; the body may be empty.
+struct RotateKeyBody: Decodable {
+    var graceMs: Int64 = 0
+
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case graceMs = "grace_ms"
+    }
+
+    init() {}
+
+    init(from decoder: any Decoder) throws {
+        try decoder.rejectUnknownFields(CodingKeys.allCases.map(\.rawValue))
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        graceMs = try container.decodeIfPresent(Int64.self, forKey: .graceMs) ?? 0
+    }
+}
+
+/// `POST /v1/verify`.
+struct VerifyBody: Decodable {
+    var key: String
+    var scopes: [String]
+    var cost: Int64
+    var ip: String?
+    var requestID: String?
+
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case key, scopes, cost, ip
+        case requestID = "request_id"
+    }
+
+    init(from decoder: any Decoder) throws {
+        try decoder.rejectUnknownFields(CodingKeys.allCases.map(\.rawValue))
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        key = try container.decode(String.self, forKey: .key)
+        scopes = try container.decodeIfPresent([String].self, forKey: .scopes) ?? []
+        cost = try container.decodeIfPresent(Int64.self, forKey: .cost) ?? 1
+        ip = try container.decodeIfPresent(String.self, forKey: .ip)
+        requestID = try container.decodeIfPresent(String.self, forKey: .requestID)
+    }
+}
+
+/// A key record as the API shows it; `key` (the secret) only in the answer that created it.
+struct KeyView: Encodable {
+    var record: KeyRecord
+    var creditsRemaining: Int64?
+    var secret: String?
+
+    enum CodingKeys: String, CodingKey {
+        case id, key, start, name, owner, scopes, enabled, limits, credits, meta, version
+        case createdAt = "created_at"
+        case expiresAt = "expires_at"
+        case revokedAt = "revoked_at"
+        case lastUsedAt = "last_used_at"
+        case retiredSecrets = "retired_secrets"
+    }
+
+    struct RetiredView: Encodable {
+        var start: String
+        var validUntil: String
+        enum CodingKeys: String, CodingKey {
+            case start
+            case validUntil = "valid_until"
+        }
+    }
+
+    func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(record.id, forKey: .id)
+        if let secret { try container.encode(secret, forKey: .key) }
+        try container.encode(record.start, forKey: .start)
+        try container.encode(record.name, forKey: .name)
+        try container.encode(record.owner, forKey: .owner)
+        try container.encode(record.scopes, forKey: .scopes)
+        try container.encode(record.enabled, forKey: .enabled)
+        try container.encode(record.limits, forKey: .limits)
+        try container.encode(creditsRemaining, forKey: .credits)
+        try container.encode(record.meta, forKey: .meta)
+        try container.encode(record.version, forKey: .version)
+        try container.encode(JSONTime.format(record.createdAt), forKey: .createdAt)
+        try container.encode(record.expiresAt.map(JSONTime.format), forKey: .expiresAt)
+        try container.encode(record.revokedAt.map(JSONTime.format), forKey: .revokedAt)
+        try container.encode(record.lastUsedAt.map(JSONTime.format), forKey: .lastUsedAt)
+        try container.encode(
+            record.retiredSecrets.map { RetiredView(start: $0.start, validUntil: JSONTime.format($0.validUntil)) },
+            forKey: .retiredSecrets)
+    }
+}
+
+/// `GET /v1/keys`.
+struct KeyListView: Encodable {
+    var keys: [KeyView]
+    var nextCursor: String?
+
+    enum CodingKeys: String, CodingKey {
+        case keys
+        case nextCursor = "next_cursor"
+    }
+
+    func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(keys, forKey: .keys)
+        try container.encode(nextCursor, forKey: .nextCursor)
+    }
+}
+
+/// A verify answer in JSON, with the same field names as the RESP reply.
+struct VerifyView: Encodable {
+    var answer: VerifyAnswer
+
+    enum CodingKeys: String, CodingKey {
+        case valid, code, owner, scopes, meta, limit, remaining
+        case keyID = "key_id"
+        case resetMs = "reset_ms"
+        case retryAfterMs = "retry_after_ms"
+        case creditsRemaining = "credits_remaining"
+    }
+
+    func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(answer.valid, forKey: .valid)
+        try container.encode(answer.code.rawValue, forKey: .code)
+        try container.encode(answer.keyID, forKey: .keyID)
+        try container.encode(answer.owner, forKey: .owner)
+        try container.encode(answer.scopes, forKey: .scopes)
+        try container.encode(answer.meta, forKey: .meta)
+        try container.encode(answer.limit, forKey: .limit)
+        try container.encode(answer.remaining, forKey: .remaining)
+        try container.encode(answer.resetMs, forKey: .resetMs)
+        try container.encode(answer.retryAfterMs, forKey: .retryAfterMs)
+        try container.encode(answer.creditsRemaining, forKey: .creditsRemaining)
+    }
+}

@@ -1,0 +1,111 @@
+import Foundation
+import Hummingbird
+import NIOCore
+
+/// A coding key for any field name, to list what a JSON object actually contains.
+struct AnyCodingKey: CodingKey {
+    var stringValue: String
+    var intValue: Int?
+    init(stringValue: String) { self.stringValue = stringValue }
+    init?(intValue: Int) {
+        self.stringValue = String(intValue)
+        self.intValue = intValue
+    }
+}
+
+/// Thrown while decoding a body that has a field the endpoint does not know.
+struct UnknownFieldError: Error {
+    var field: String
+    var known: [String]
+}
+
+extension Decoder {
+    /// Refuses fields outside `known`: a typo like `"scope"` for `"scopes"` must not be
+    /// silently ignored on an API that grants access.
+    func rejectUnknownFields(_ known: [String]) throws {
+        let container = try self.container(keyedBy: AnyCodingKey.self)
+        for key in container.allKeys where !known.contains(key.stringValue) {
+            throw UnknownFieldError(field: key.stringValue, known: known)
+        }
+    }
+}
+
+/// Reading and writing JSON bodies with the node's size limit and error shapes.
+enum JSONBody {
+    static func decode<Body: Decodable>(_ type: Body.Type, from request: Request, limit: Int) async throws -> Body {
+        let buffer: ByteBuffer
+        do {
+            buffer = try await request.body.collect(upTo: limit)
+        } catch is NIOTooManyBytesError {
+            throw APIError.bodyTooLarge(limit: limit)
+        }
+        guard buffer.readableBytes > 0 else { throw APIError.badJSON("the request needs a JSON object body") }
+        do {
+            return try JSONDecoder().decode(Body.self, from: Data(buffer.readableBytesView))
+        } catch let error as UnknownFieldError {
+            throw APIError(
+                .badRequest, code: "unknown_field", field: error.field,
+                "is not a field of this request; known fields: \(error.known.joined(separator: ", "))", kind: .unknownField)
+        } catch let error as APIError {
+            throw error
+        } catch let error as DecodingError {
+            throw describe(error)
+        } catch {
+            throw APIError.badJSON("the body is not valid JSON")
+        }
+    }
+
+    static func describe(_ error: DecodingError) -> APIError {
+        func path(_ context: DecodingError.Context) -> String {
+            context.codingPath.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }.joined(separator: ".")
+        }
+        switch error {
+        case .typeMismatch(let type, let context):
+            return .invalid(path(context), "has the wrong type; expected \(typeName(type))")
+        case .valueNotFound(let type, let context):
+            return .invalid(path(context), "must not be null; expected \(typeName(type))")
+        case .keyNotFound(let key, let context):
+            let prefix = path(context)
+            return .invalid(prefix.isEmpty ? key.stringValue : "\(prefix).\(key.stringValue)", "is required")
+        case .dataCorrupted(let context):
+            if context.codingPath.isEmpty { return .badJSON("the body is not valid JSON") }
+            return .invalid(path(context), context.debugDescription)
+        @unknown default:
+            return .badJSON("the body could not be read")
+        }
+    }
+
+    private static func typeName(_ type: Any.Type) -> String {
+        switch type {
+        case is String.Type: "a string"
+        case is Int64.Type, is Int.Type: "an integer"
+        case is Bool.Type: "true or false"
+        case is [String].Type: "an array of strings"
+        case is [String: String].Type: "an object of strings"
+        default: "\(type)"
+        }
+    }
+
+    static func response<Body: Encodable>(_ body: Body, status: HTTPResponse.Status = .ok, headers: HTTPFields = [:]) throws -> Response {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        var headers = headers
+        headers[.contentType] = "application/json"
+        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: try encoder.encode(body))))
+    }
+}
+
+/// RFC 3339 times in JSON; Unix milliseconds inside.
+enum JSONTime {
+    static func format(_ ms: Int64) -> String {
+        Date(timeIntervalSince1970: Double(ms) / 1000)
+            .formatted(.iso8601.year().month().day().time(includingFractionalSeconds: true).timeZone(separator: .omitted))
+    }
+
+    static func parse(_ text: String) -> Int64? {
+        let withFraction = Date.ISO8601FormatStyle(includingFractionalSeconds: true)
+        let plain = Date.ISO8601FormatStyle()
+        guard let date = (try? withFraction.parse(text)) ?? (try? plain.parse(text)) else { return nil }
+        return Int64((date.timeIntervalSince1970 * 1000).rounded())
+    }
+}
