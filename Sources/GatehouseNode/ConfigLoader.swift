@@ -38,6 +38,18 @@ public enum ConfigLoader {
         return try resolve(file, nodeID: nodeID, environment: environment, baseDirectory: baseDirectory)
     }
 
+    /// The embedded single-node defaults, with secrets from the environment when set.
+    public static func defaults(environment: [String: String]) throws(ConfigError) -> NodeConfig {
+        var config = NodeConfig()
+        if let pepper = environment[Environment.pepper] { config.pepper = Array(pepper.utf8) }
+        config.adminToken = environment[Environment.adminToken]
+        if let tokens = environment[Environment.gatewayTokens] {
+            config.gatewayTokens = tokens.split(separator: ",").map { String($0).trimmingSpaces() }.filter { !$0.isEmpty }
+        }
+        try config.validate()
+        return config
+    }
+
     static func resolve(
         _ file: ConfigFile, nodeID: String?, environment: [String: String], baseDirectory: String
     ) throws(ConfigError) -> NodeConfig {

@@ -98,8 +98,13 @@ final class RESPConnectionHandler: ChannelInboundHandler {
             }
             replies.writeRESPSimpleString("OK")
         case .config:
-            // `CONFIG GET` from benchmarking tools: there is nothing to report.
-            replies.writeRESPArrayHeader(count: 0)
+            // `CONFIG GET name` from benchmarking tools: every setting reads as empty.
+            guard command.arguments.count == 3, command.arguments[1].equalsIgnoringASCIICase("GET") else {
+                throw CommandError(.generic, "CONFIG supports only GET; Gatehouse is configured by cluster.yaml")
+            }
+            replies.writeRESPArrayHeader(count: 2)
+            replies.writeRESPBulkString(bytes: command.arguments[2])
+            replies.writeRESPBulkString("")
         case nil:
             shared.metrics.countRESPError(.unknownCommand)
             replies.writeRESPError("ERR unknown command; Gatehouse understands VERIFY, THROTTLE, PING, HELLO, AUTH, INFO, QUIT")

@@ -81,7 +81,8 @@ final class RESPServer: Service {
             .bind(host: address.host, port: address.port)
             .get()
         if let local = channel.localAddress { onBound(local) }
-        shared.logger.info("RESP listening", metadata: ["address": "\(channel.localAddress.map { "\($0)" } ?? "?")"])
+        let shown = channel.localAddress.map { HostPort($0, fallback: address) } ?? address
+        shared.logger.info("RESP listening", metadata: ["address": "\(shown)"])
         try await withGracefulShutdownHandler {
             try await channel.closeFuture.get()
         } onGracefulShutdown: {

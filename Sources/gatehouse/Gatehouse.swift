@@ -1,2 +1,13 @@
 import ArgumentParser
-@main struct Gatehouse: AsyncParsableCommand { func run() async throws {} }
+import GatehouseNode
+
+/// The `gatehouse` command: a node (`serve`) and the tools to manage and query one.
+@main
+struct Gatehouse: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "gatehouse",
+        abstract: "API-key validation and rate limiting for API gateways.",
+        version: GatehouseVersion.current,
+        subcommands: [Serve.self, Keys.self, Verify.self]
+    )
+}

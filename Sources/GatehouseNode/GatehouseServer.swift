@@ -1,0 +1,117 @@
+import GatehouseCore
+import Hummingbird
+import Logging
+import NIOCore
+import NIOPosix
+import ServiceLifecycle
+
+/// Where a running node listens (the real ports, also when the config asked for port 0).
+public struct NodeEndpoints: Sendable, Hashable {
+    public var rpc: HostPort
+    public var http: HostPort
+}
+
+/// One Gatehouse node: key state loaded from storage, the RESP and HTTP listeners and the
+/// housekeeping, run as one `ServiceGroup` that shuts down gracefully on SIGINT/SIGTERM.
+public final class GatehouseServer: Sendable {
+    public let config: NodeConfig
+    public let secrets: NodeSecrets
+    public let service: KeyService
+    public let metrics: NodeMetrics
+    public let readiness = Readiness()
+    private let logger: Logger
+    private let group: any EventLoopGroup
+    private let serviceGroup = LockedBox<ServiceGroup?>(nil)
+
+    /// Loads secrets and keys. `storage` defaults to SQLite in the data directory (or memory
+    /// when the config is not persistent); `now` defaults to the wall clock.
+    public init(
+        config: NodeConfig, logger: Logger, storage: (any KeyStorage)? = nil,
+        now: @escaping @Sendable () -> Int64 = WallClock.nowMs,
+        group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
+    ) throws {
+        try config.validate()
+        self.config = config
+        self.logger = logger
+        self.group = group
+        secrets = try NodeSecrets.resolve(for: config)
+        let chosenStorage: any KeyStorage
+        if let storage {
+            chosenStorage = storage
+        } else if config.persistent {
+            chosenStorage = try SQLiteKeyStorage(directory: config.dataDirectory)
+        } else {
+            chosenStorage = InMemoryKeyStorage()
+        }
+        let started = ContinuousClock.now
+        service = try KeyService(
+            nodeID: config.nodeID, hasher: LookupHasher(pepper: secrets.pepper), settings: config.decision,
+            defaultLimits: config.defaultLimits, defaultPrefix: config.defaultKeyPrefix, storage: chosenStorage,
+            now: now, logger: logger)
+        metrics = NodeMetrics()
+        logger.info("keys loaded", metadata: ["keys": "\(service.keyCount)", "took": "\(ContinuousClock.now - started)"])
+    }
+
+    /// Runs the node until it is shut down; `onReady` gets the bound addresses once both
+    /// listeners are up.
+    public func run(handleSignals: Bool = true, onReady: @escaping @Sendable (NodeEndpoints) -> Void = { _ in }) async throws {
+        let bound = LockedBox<(rpc: HostPort?, http: HostPort?)>((nil, nil))
+        let readiness = readiness
+        let report: @Sendable (HostPort?, HostPort?) -> Void = { rpc, http in
+            let both = bound.withLock { state -> NodeEndpoints? in
+                if let rpc { state.rpc = rpc }
+                if let http { state.http = http }
+                guard let rpc = state.rpc, let http = state.http else { return nil }
+                return NodeEndpoints(rpc: rpc, http: http)
+            }
+            if let both {
+                readiness.markReady()
+                onReady(both)
+            }
+        }
+        let authenticator = GatewayAuthenticator(gatewayTokens: config.gatewayTokens, adminToken: secrets.adminToken)
+        let resp = RESPServer(
+            address: config.rpcAddress, limits: config.respLimits, maxConnections: config.maxConnections,
+            shared: RESPServerContext(
+                service: service, metrics: metrics, authenticator: authenticator, logger: logger,
+                nodeID: config.nodeID, connections: ConnectionRegistry()),
+            group: group,
+            onBound: { address in report(HostPort(address, fallback: self.config.rpcAddress), nil) })
+        let api = HTTPAPI(
+            service: service, metrics: metrics, authenticator: authenticator, readiness: readiness,
+            nodeID: config.nodeID, maxBodyBytes: config.maxBodyBytes, logger: logger)
+        let httpAddress = config.httpAddress
+        let http = Application(
+            router: api.router(),
+            configuration: ApplicationConfiguration(address: .hostname(httpAddress.host, port: httpAddress.port)),
+            onServerRunning: { channel in
+                report(nil, channel.localAddress.map { HostPort($0, fallback: httpAddress) })
+            },
+            eventLoopGroupProvider: .shared(group),
+            logger: logger)
+        let flusher = UsageFlusher(service: service, intervalMs: config.usageFlushIntervalMs, metrics: metrics, logger: logger)
+        let group = ServiceGroup(configuration: ServiceGroupConfiguration(
+            services: [
+                .init(service: resp),
+                .init(service: http),
+                .init(service: flusher),
+            ],
+            gracefulShutdownSignals: handleSignals ? [.sigterm, .sigint] : [],
+            logger: logger))
+        serviceGroup.withLock { $0 = group }
+        try await group.run()
+        logger.info("node stopped", metadata: ["node_id": "\(config.nodeID)"])
+    }
+
+    /// Starts a graceful shutdown of a running node (what SIGTERM does).
+    public func shutdown() async {
+        await serviceGroup.withLock { $0 }?.triggerGracefulShutdown()
+    }
+}
+
+extension HostPort {
+    /// The host and real port of a bound socket.
+    init(_ address: SocketAddress, fallback: HostPort) {
+        self.init(host: address.ipAddress ?? fallback.host, port: address.port ?? fallback.port)
+    }
+}

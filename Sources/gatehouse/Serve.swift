@@ -1,0 +1,99 @@
+import ArgumentParser
+import Foundation
+import GatehouseNode
+import Logging
+
+/// `gatehouse serve`: run one node, on embedded defaults or from a `cluster.yaml`.
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run a Gatehouse node (defaults: RESP on 127.0.0.1:7379, HTTP on 127.0.0.1:7380, data in ./gatehouse-data).")
+
+    @Option(help: "A cluster.yaml describing the node(s).")
+    var config: String?
+
+    @Option(help: "Which node of the config file to run.")
+    var node: String?
+
+    @Option(help: "RESP listen address, host:port (overrides the config).")
+    var rpc: String?
+
+    @Option(help: "HTTP listen address, host:port (overrides the config).")
+    var http: String?
+
+    @Option(help: "Data directory (overrides the config).")
+    var dataDir: String?
+
+    @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
+    var logLevel: String?
+
+    func run() async throws {
+        let nodeConfig: NodeConfig
+        do {
+            nodeConfig = try resolveConfig()
+        } catch let error as ConfigError {
+            FileHandle.standardError.write(Data("gatehouse: \(error)\n".utf8))
+            throw ExitCode(78)
+        }
+        let level = nodeConfig.logLevel
+        LoggingSystem.bootstrap { label in JSONLogHandler(label: label, level: level) }
+        var logger = Logger(label: "gatehouse")
+        logger[metadataKey: "node_id"] = "\(nodeConfig.nodeID)"
+        let server: GatehouseServer
+        do {
+            server = try GatehouseServer(config: nodeConfig, logger: logger)
+        } catch let error as ConfigError {
+            FileHandle.standardError.write(Data("gatehouse: \(error)\n".utf8))
+            throw ExitCode(78)
+        }
+        if let token = server.secrets.newlyGeneratedAdminToken {
+            let notice = """
+                Admin token (shown once; kept in \(nodeConfig.dataDirectory)/\(NodeSecrets.fileName), mode 0600):
+                  \(token)
+
+                """
+            FileHandle.standardOutput.write(Data(notice.utf8))
+        }
+        try await server.run { endpoints in
+            let line = "gatehouse \(GatehouseVersion.current) node \(nodeConfig.nodeID): RESP on \(endpoints.rpc), HTTP on \(endpoints.http)\n"
+            FileHandle.standardOutput.write(Data(line.utf8))
+        }
+    }
+
+    private func resolveConfig() throws -> NodeConfig {
+        var resolved: NodeConfig
+        let environment = ProcessInfo.processInfo.environment
+        if let path = config {
+            guard let yaml = try? String(contentsOfFile: path, encoding: .utf8) else {
+                throw ConfigError(field: "--config", problem: "\(path) cannot be read", fix: "give the path of a readable cluster.yaml")
+            }
+            let base = URL(fileURLWithPath: path).deletingLastPathComponent().path
+            resolved = try ConfigLoader.load(yaml: yaml, nodeID: node, environment: environment, baseDirectory: base)
+        } else {
+            guard node == nil else {
+                throw ConfigError(field: "--node", problem: "needs a config file", fix: "add --config cluster.yaml")
+            }
+            resolved = try ConfigLoader.defaults(environment: environment)
+        }
+        if let rpc {
+            guard let address = HostPort(parsing: rpc) else {
+                throw ConfigError(field: "--rpc", problem: "\"\(rpc)\" is not host:port", fix: "write it like 127.0.0.1:7379")
+            }
+            resolved.rpcAddress = address
+        }
+        if let http {
+            guard let address = HostPort(parsing: http) else {
+                throw ConfigError(field: "--http", problem: "\"\(http)\" is not host:port", fix: "write it like 127.0.0.1:7380")
+            }
+            resolved.httpAddress = address
+        }
+        if let dataDir { resolved.dataDirectory = dataDir }
+        if let logLevel {
+            guard let level = Logger.Level(rawValue: logLevel) else {
+                throw ConfigError(field: "--log-level", problem: "\"\(logLevel)\" is not a level", fix: "use one of trace, debug, info, notice, warning, error, critical")
+            }
+            resolved.logLevel = level
+        }
+        try resolved.validate()
+        return resolved
+    }
+}
