@@ -95,7 +95,11 @@ let package = Package(
         ),
         .testTarget(
             name: "GatehouseWireTests",
-            dependencies: ["GatehouseWire", "GatehouseTestKit"],
+            dependencies: [
+                "GatehouseWire",
+                "GatehouseTestKit",
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
             swiftSettings: strict
         ),
         .testTarget(
@@ -104,7 +108,9 @@ let package = Package(
                 "GatehouseNode",
                 "GatehouseClient",
                 "GatehouseTestKit",
-                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict
         ),

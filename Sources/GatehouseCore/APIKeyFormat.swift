@@ -55,6 +55,14 @@ public enum APIKeyFormat {
         return key.withUTF8 { isWellFormed(UnsafeRawBufferPointer($0)) }
     }
 
+    /// Caller-supplied text fit to repeat in an error: a well-formed key becomes
+    /// `(redacted key)` and anything else is cut to 64 bytes.
+    public static func redacted(_ text: String) -> String {
+        if isWellFormed(text) { return "(redacted key)" }
+        let bytes = Array(text.utf8.prefix(64))
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
     /// The part shown for display: prefix, underscore and the first four random digits.
     public static func displayStart(of key: String) -> String {
         let bytes = Array(key.utf8)

@@ -9,6 +9,11 @@ import ServiceLifecycle
 public struct NodeEndpoints: Sendable, Hashable {
     public var rpc: HostPort
     public var http: HostPort
+
+    public init(rpc: HostPort, http: HostPort) {
+        self.rpc = rpc
+        self.http = http
+    }
 }
 
 /// One Gatehouse node: key state loaded from storage, the RESP and HTTP listeners and the

@@ -205,7 +205,7 @@ struct HTTPAPI: Sendable {
     }
 
     private func notFound(_ id: String) -> APIError {
-        APIError(.notFound, code: "not_found", "no key with id \(id.prefix(64)); list keys with GET /v1/keys", kind: .notFound)
+        APIError(.notFound, code: "not_found", "no key with id \(APIKeyFormat.redacted(id)); list keys with GET /v1/keys", kind: .notFound)
     }
 
     private func keyCall<Value>(_ body: () throws(KeyServiceError) -> Value) throws(APIError) -> Value {

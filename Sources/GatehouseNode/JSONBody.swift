@@ -1,4 +1,5 @@
 import Foundation
+import GatehouseCore
 import Hummingbird
 import NIOCore
 
@@ -44,7 +45,7 @@ enum JSONBody {
             return try JSONDecoder().decode(Body.self, from: Data(buffer.readableBytesView))
         } catch let error as UnknownFieldError {
             throw APIError(
-                .badRequest, code: "unknown_field", field: error.field,
+                .badRequest, code: "unknown_field", field: APIKeyFormat.redacted(error.field),
                 "is not a field of this request; known fields: \(error.known.joined(separator: ", "))", kind: .unknownField)
         } catch let error as APIError {
             throw error
@@ -57,7 +58,7 @@ enum JSONBody {
 
     static func describe(_ error: DecodingError) -> APIError {
         func path(_ context: DecodingError.Context) -> String {
-            context.codingPath.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }.joined(separator: ".")
+            context.codingPath.map { $0.intValue.map { "[\($0)]" } ?? APIKeyFormat.redacted($0.stringValue) }.joined(separator: ".")
         }
         switch error {
         case .typeMismatch(let type, let context):

@@ -110,7 +110,7 @@ public final class KeyService: Sendable {
 
     private func existing(_ id: String) throws(KeyError) -> KeyRecord {
         guard let record = state.withLock({ $0.record(id: id) }) else {
-            throw KeyError(.notFound, "no key with id \(id.prefix(64)); list keys with GET /v1/keys")
+            throw KeyError(.notFound, "no key with id \(APIKeyFormat.redacted(id)); list keys with GET /v1/keys")
         }
         return record
     }

@@ -1,0 +1,103 @@
+import Foundation
+import GatehouseNode
+import Testing
+
+@Suite("Config")
+struct ConfigTests {
+    static let threeNodes = """
+        cluster:
+          name: test-cluster
+        pepper: "0123456789abcdef0123456789abcdef-pepper"
+        admin_token: "admin-token-0123456789"
+        gateway_tokens: ["gateway-token-0123456789"]
+        defaults:
+          limits:
+            - {name: minute, limit: 60, window_ms: 60000}
+        failed_attempts: {limit: 10, window_ms: 30000}
+        nodes:
+          - {id: n1, rpc: "127.0.0.1:17379", http: "127.0.0.1:17380", data_dir: ./data/n1}
+          - {id: n2, rpc: "127.0.0.1:17389", http: "127.0.0.1:17390", data_dir: /var/lib/gatehouse/n2}
+        """
+
+    @Test func picksTheNamedNodeAndResolvesItsSettings() throws {
+        let config = try ConfigLoader.load(yaml: Self.threeNodes, nodeID: "n1", environment: [:], baseDirectory: "/etc/gh")
+        #expect(config.nodeID == "n1")
+        #expect(config.clusterName == "test-cluster")
+        #expect(config.rpcAddress == HostPort(host: "127.0.0.1", port: 17379))
+        #expect(config.dataDirectory == "/etc/gh/./data/n1")
+        #expect(config.gatewayTokens == ["gateway-token-0123456789"])
+        #expect(config.defaultLimits.map(\.name) == ["minute"])
+        #expect(config.decision.failedAttemptLimit == 10)
+        let second = try ConfigLoader.load(yaml: Self.threeNodes, nodeID: "n2", environment: [:], baseDirectory: "/etc/gh")
+        #expect(second.dataDirectory == "/var/lib/gatehouse/n2")
+    }
+
+    @Test func environmentSecretsWinOverTheFile() throws {
+        let config = try ConfigLoader.load(
+            yaml: Self.threeNodes, nodeID: "n1",
+            environment: [
+                "GATEHOUSE_ADMIN_TOKEN": "env-admin-token-0123456789",
+                "GATEHOUSE_GATEWAY_TOKENS": "gw-one-0123456789abc, gw-two-0123456789abc",
+                "GATEHOUSE_PEPPER": "env-pepper-env-pepper-env-pepper-0123",
+            ],
+            baseDirectory: ".")
+        #expect(config.adminToken == "env-admin-token-0123456789")
+        #expect(config.gatewayTokens == ["gw-one-0123456789abc", "gw-two-0123456789abc"])
+        #expect(config.pepper == Array("env-pepper-env-pepper-env-pepper-0123".utf8))
+    }
+
+    @Test(arguments: [
+        ("nodes:\n  - {id: n1, rpc: nowhere}\n", "nodes[0].rpc"),
+        ("nodes:\n  - {id: n1, rpx: \"127.0.0.1:1\"}\n", "nodes[0].rpx"),
+        ("limitz: {}\nnodes:\n  - {id: n1}\n", "limitz"),
+        ("pepper: short\nnodes:\n  - {id: n1}\n", "pepper"),
+        ("nodes: []\n", "nodes"),
+        ("nodes:\n  - {id: n1}\n  - {id: n1}\n", "nodes[1].id"),
+        ("log_level: loud\nnodes:\n  - {id: n1}\n", "log_level"),
+        ("limits: {max_connections: many}\nnodes:\n  - {id: n1}\n", "limits.max_connections"),
+        ("defaults:\n  limits:\n    - {name: h, limit: 0, window_ms: 1}\nnodes:\n  - {id: n1}\n", "defaults.limits"),
+        ("nodes: [\n", "(file)"),
+    ])
+    func badConfigsNameTheField(yaml: String, field: String) throws {
+        do {
+            _ = try ConfigLoader.load(yaml: yaml, nodeID: nil, environment: [:], baseDirectory: ".")
+            Issue.record("expected a config error for \(field)")
+        } catch {
+            #expect(error.field == field)
+            #expect(!error.fix.isEmpty)
+            #expect(error.description.contains(field))
+        }
+    }
+
+    @Test func aMultiNodeFileNeedsANodeChoice() {
+        #expect(throws: ConfigError.self) {
+            try ConfigLoader.load(yaml: Self.threeNodes, nodeID: nil, environment: [:], baseDirectory: ".")
+        }
+        #expect(throws: ConfigError.self) {
+            try ConfigLoader.load(yaml: Self.threeNodes, nodeID: "n9", environment: [:], baseDirectory: ".")
+        }
+    }
+
+    @Test func secretsAreGeneratedOnceWithOwnerOnlyPermissions() throws {
+        var config = NodeConfig()
+        config.dataDirectory = TemporaryDirectory.make() + "/data"
+        let first = try NodeSecrets.resolve(for: config)
+        let token = try #require(first.newlyGeneratedAdminToken)
+        #expect(first.adminToken == token)
+        #expect(first.pepper.count >= 32)
+        let attributes = try FileManager.default.attributesOfItem(atPath: config.dataDirectory + "/secrets.json")
+        #expect((attributes[.posixPermissions] as? Int) == 0o600)
+        let second = try NodeSecrets.resolve(for: config)
+        #expect(second.newlyGeneratedAdminToken == nil)
+        #expect(second.adminToken == token)
+        #expect(second.pepper == first.pepper)
+    }
+
+    @Test func theRepositoryClusterFileLoads() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let path = root.appendingPathComponent("cluster.yaml").path
+        let yaml = try String(contentsOfFile: path, encoding: .utf8)
+        let config = try ConfigLoader.load(yaml: yaml, nodeID: "n1", environment: [:], baseDirectory: root.path)
+        #expect(config.nodeID == "n1")
+    }
+}

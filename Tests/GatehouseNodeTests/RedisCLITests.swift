@@ -1,0 +1,41 @@
+import Foundation
+import Testing
+
+/// A real Redis client, `redis-cli`, is a Gatehouse client.
+@Suite("redis-cli")
+struct RedisCLITests {
+    private func redisCLI() throws -> String {
+        try #require(Subprocess.locate("redis-cli"), "redis-cli is missing: install redis-tools (scripts/test does)")
+    }
+
+    @Test func redisCLIVerifiesAndPings() async throws {
+        let cli = try redisCLI()
+        let node = try await TestNode.start()
+        let key = try await node.createKey(["owner": "acct_cli", "scopes": ["read"]])
+        let port = String(node.endpoints.rpc.port)
+        let ping = try Subprocess.run(cli, ["-h", "127.0.0.1", "-p", port, "PING"])
+        #expect(ping.output.trimmingCharacters(in: .whitespacesAndNewlines) == "PONG")
+        let verify = try Subprocess.run(cli, ["-h", "127.0.0.1", "-p", port, "VERIFY", key.secret, "SCOPE", "read"])
+        let lines = verify.output.split(separator: "\n").map(String.init)
+        #expect(lines.prefix(4) == ["valid", "1", "code", "VALID"])
+        #expect(lines.contains("acct_cli"))
+        let resp3 = try Subprocess.run(cli, ["-3", "-h", "127.0.0.1", "-p", port, "VERIFY", key.secret, "SCOPE", "write"])
+        #expect(resp3.output.contains("INSUFFICIENT_SCOPE"))
+        let wrong = try Subprocess.run(cli, ["-h", "127.0.0.1", "-p", port, "VERIFY"])
+        #expect(wrong.output.contains("WRONGARGS"))
+        try await node.stop()
+    }
+
+    @Test func redisCLIAuthenticatesWithAGatewayToken() async throws {
+        let cli = try redisCLI()
+        let token = "cli-gateway-token-0123456789"
+        let node = try await TestNode.start { $0.gatewayTokens = [token] }
+        let key = try await node.createKey()
+        let port = String(node.endpoints.rpc.port)
+        let refused = try Subprocess.run(cli, ["-h", "127.0.0.1", "-p", port, "VERIFY", key.secret])
+        #expect(refused.output.contains("NOAUTH"))
+        let allowed = try Subprocess.run(cli, ["--no-auth-warning", "-a", token, "-h", "127.0.0.1", "-p", port, "VERIFY", key.secret])
+        #expect(allowed.output.contains("VALID"))
+        try await node.stop()
+    }
+}

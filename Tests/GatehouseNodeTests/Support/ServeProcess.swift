@@ -1,0 +1,86 @@
+import Foundation
+import GatehouseNode
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+
+/// A `gatehouse serve` child process on free loopback ports, stopped by PID.
+struct ServeProcess {
+    let process: Process
+    let endpoints: NodeEndpoints
+
+    static func start(executable: String, dataDirectory: String, adminToken: String) throws -> ServeProcess {
+        let rpc = try FreePort.find()
+        let http = try FreePort.find()
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = ["serve", "--rpc", "127.0.0.1:\(rpc)", "--http", "127.0.0.1:\(http)", "--data-dir", dataDirectory, "--log-level", "warning"]
+        var environment = ProcessInfo.processInfo.environment
+        environment["GATEHOUSE_ADMIN_TOKEN"] = adminToken
+        process.environment = environment
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        let endpoints = NodeEndpoints(rpc: HostPort(host: "127.0.0.1", port: rpc), http: HostPort(host: "127.0.0.1", port: http))
+        let serving = ServeProcess(process: process, endpoints: endpoints)
+        let deadline = Date().addingTimeInterval(20)
+        while Date() < deadline {
+            if FreePort.isListening(port: http) && FreePort.isListening(port: rpc) { return serving }
+            guard process.isRunning else { break }
+            usleep(20_000)
+        }
+        serving.kill9()
+        throw TestNodeError.unexpected("gatehouse serve did not start listening")
+    }
+
+    func kill9() {
+        guard process.isRunning else { return }
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+    }
+}
+
+/// Free loopback ports for child processes (which cannot report back a port 0 binding).
+enum FreePort {
+    static func find() throws -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = 0
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) } }
+        guard bound == 0 else { throw TestNodeError.unexpected("no free port") }
+        _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
+        return Int(UInt16(bigEndian: address.sin_port))
+    }
+
+    static func isListening(port: Int) -> Bool {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let result = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        return result == 0
+    }
+}
+
+/// Plain JSON-over-HTTP calls for tests that talk to child processes.
+enum HTTP {
+    static func json(_ method: String, _ url: String, token: String?, body: [String: Any]?) async throws -> [String: Any] {
+        var request = URLRequest(url: URL(string: url)!)
+        request.httpMethod = method
+        if let token { request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization") }
+        if let body {
+            request.httpBody = try JSONSerialization.data(withJSONObject: body)
+            request.setValue("application/json", forHTTPHeaderField: "Content-Type")
+        }
+        let (data, _) = try await URLSession.shared.data(for: request)
+        return (try JSONSerialization.jsonObject(with: data) as? [String: Any]) ?? [:]
+    }
+}
