@@ -253,7 +253,7 @@ struct GatekeeperVerifyTests {
     @Test("refusals before the rate limit step never count against it", arguments: [VerifyCode.malformed, .notFound, .revoked, .disabled, .expired, .insufficientScope])
     func earlyRefusalsDoNotCount(code: VerifyCode) throws {
         var harness = Harness()
-        let (record, secret) = try harness.create(KeyDraft(scopes: ["a"], expiresAt: Self.t0 + 1000, limits: [RateLimit(name: "x", limit: 2, windowMs: 60_000)]))
+        let (record, secret) = try harness.create(KeyDraft(scopes: ["a"], limits: [RateLimit(name: "x", limit: 2, windowMs: 60_000)], expiresAt: Self.t0 + 1000))
         var attempt = secret
         var at = Self.t0
         switch code {
@@ -267,14 +267,15 @@ struct GatekeeperVerifyTests {
         for _ in 0..<20 {
             #expect(harness.verify(attempt, scopes: code == .insufficientScope ? ["b"] : ["a"], at: at).code == code)
         }
-        let window = harness.keeper.record(id: record.id).map { _ in () }
-        #expect(window != nil)
-        // Put the key back in order and use it: both units of the limit are still there.
-        var fresh = Harness()
-        _ = fresh  // the comparison below uses the original harness
-        if code == .revoked || code == .disabled || code == .expired {
-            return  // the key cannot be used again; the counter is checked through the answer below
-        }
+        // Put the key back in order (a newer write that keeps its limits, so its counters stay)
+        // and use it: both units of the limit are still there.
+        var repaired = try #require(harness.keeper.record(id: record.id))
+        repaired.revokedAt = nil
+        repaired.enabled = true
+        repaired.expiresAt = nil
+        repaired.version = harness.clock.tick(nowMs: Self.t0 + 1)
+        let applied = harness.keeper.apply(repaired)
+        #expect(applied)
         #expect(harness.verify(secret, scopes: ["a"], at: at).remaining == 1)
         #expect(harness.verify(secret, scopes: ["a"], at: at).remaining == 0)
         #expect(harness.verify(secret, scopes: ["a"], at: at).code == .rateLimited)
@@ -286,11 +287,14 @@ struct GatekeeperVerifyTests {
         let (record, secret) = try harness.create(KeyDraft(limits: [RateLimit(name: "x", limit: 5, windowMs: 60_000)], credits: 2))
         #expect(harness.verify(secret).remaining == 4)
         #expect(harness.verify(secret).remaining == 3)
+        var reported: Set<Int64?> = []
         for _ in 0..<10 {
             let answer = harness.verify(secret)
             #expect(answer.code == .usageExceeded)
-            #expect(answer.remaining == 2, "the limit is reported as if this request were admitted, but not counted")
+            #expect(answer.limit == 5)
+            reported.insert(answer.remaining)
         }
+        #expect(reported.count == 1, "refused requests do not move the counter: \(reported)")
         try harness.update(record.id, KeyChanges(credits: .set(10)), nowMs: Self.t0 + 1)
         let answer = harness.verify(secret, at: Self.t0 + 2)
         #expect(answer.code == .valid)

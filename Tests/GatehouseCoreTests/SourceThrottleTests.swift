@@ -17,12 +17,16 @@ struct SourceThrottleTests {
         var throttle = Self.throttle(limit: 5)
         let attacker = Fixture.source(1)
         for attempt in 0..<5 {
-            #expect(!throttle.isThrottled(attacker, nowMs: Self.t0 + Int64(attempt)))
+            let early = throttle.isThrottled(attacker, nowMs: Self.t0 + Int64(attempt))
+            #expect(!early)
             throttle.recordFailure(attacker, nowMs: Self.t0 + Int64(attempt))
         }
-        #expect(throttle.isThrottled(attacker, nowMs: Self.t0 + 10))
-        #expect(throttle.failures(of: attacker, nowMs: Self.t0 + 10) == 5)
-        #expect(!throttle.isThrottled(Fixture.source(2), nowMs: Self.t0 + 10))
+        let attackerThrottled = throttle.isThrottled(attacker, nowMs: Self.t0 + 10)
+        let attackerFailures = throttle.failures(of: attacker, nowMs: Self.t0 + 10)
+        let bystanderThrottled = throttle.isThrottled(Fixture.source(2), nowMs: Self.t0 + 10)
+        #expect(attackerThrottled)
+        #expect(attackerFailures == 5)
+        #expect(!bystanderThrottled)
     }
 
     @Test("failures fade with the sliding window")
@@ -30,10 +34,11 @@ struct SourceThrottleTests {
         var throttle = Self.throttle(limit: 100)
         let source = Fixture.source(7)
         for _ in 0..<10 { throttle.recordFailure(source, nowMs: Self.t0) }
-        #expect(throttle.failures(of: source, nowMs: Self.t0 + 59_999) == 10)
-        #expect(throttle.failures(of: source, nowMs: Self.t0 + 60_000) == 10)
-        #expect(abs(throttle.failures(of: source, nowMs: Self.t0 + 90_000) - 5) < 1e-9)
-        #expect(throttle.failures(of: source, nowMs: Self.t0 + 120_000) == 0)
+        let estimates = [59_999, 60_000, 90_000, 120_000].map { throttle.failures(of: source, nowMs: Self.t0 + $0) }
+        #expect(estimates[0] == 10)
+        #expect(estimates[1] == 10, "at the edge the previous window still weighs 100%")
+        #expect(abs(estimates[2] - 5) < 1e-9)
+        #expect(estimates[3] == 0)
     }
 
     @Test("limit 0 turns the throttle off")
@@ -41,8 +46,10 @@ struct SourceThrottleTests {
         var throttle = Self.throttle(limit: 0)
         #expect(!throttle.isEnabled)
         for _ in 0..<100 { throttle.recordFailure(Fixture.source(1), nowMs: Self.t0) }
-        #expect(!throttle.isThrottled(Fixture.source(1), nowMs: Self.t0))
-        #expect(throttle.failures(of: Fixture.source(1), nowMs: Self.t0) == 0)
+        let throttled = throttle.isThrottled(Fixture.source(1), nowMs: Self.t0)
+        let failures = throttle.failures(of: Fixture.source(1), nowMs: Self.t0)
+        #expect(!throttled)
+        #expect(failures == 0)
     }
 
     @Test("many distinct sources do not push each other over the limit, and nobody is underestimated")
@@ -53,7 +60,8 @@ struct SourceThrottleTests {
         for source in sources {
             let estimate = throttle.failures(of: source, nowMs: Self.t0 + 1)
             #expect(estimate >= 1)
-            #expect(!throttle.isThrottled(source, nowMs: Self.t0 + 1))
+            let throttled = throttle.isThrottled(source, nowMs: Self.t0 + 1)
+            #expect(!throttled)
         }
     }
 

@@ -1,5 +1,6 @@
 import GatehouseCore
 import GatehouseTestKit
+import Testing
 
 /// Shared fixtures for the core tests. Time is always an explicit `nowMs` (the injected
 /// fake clock); randomness always comes from a `SeededGenerator`.
@@ -33,12 +34,16 @@ enum Fixture {
 }
 
 /// Captures the `KeyError` a throwing call raises, or `nil` when it does not throw.
-func keyError<T>(_ body: () throws(KeyError) -> T) -> KeyError? {
+/// Any other error is recorded as a test failure.
+func keyError<T>(sourceLocation: SourceLocation = #_sourceLocation, _ body: () throws -> T) -> KeyError? {
     do {
         _ = try body()
         return nil
-    } catch {
+    } catch let error as KeyError {
         return error
+    } catch {
+        Issue.record("expected a KeyError, got \(error)", sourceLocation: sourceLocation)
+        return nil
     }
 }
 
