@@ -11,6 +11,7 @@ let package = Package(
     products: [
         .executable(name: "gatehouse", targets: ["gatehouse"]),
         .library(name: "GatehouseCore", targets: ["GatehouseCore"]),
+        .library(name: "GatehouseWire", targets: ["GatehouseWire"]),
         .library(name: "GatehouseClient", targets: ["GatehouseClient"]),
         .library(name: "GatehouseNode", targets: ["GatehouseNode"]),
     ],

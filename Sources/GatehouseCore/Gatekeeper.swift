@@ -79,8 +79,14 @@ public struct Gatekeeper: Sendable {
     private func creditsRemaining(slot: Int) -> Int64? {
         let record = records[slot]
         guard let credits = record.credits else { return nil }
-        guard let usage = creditUsage[slot], usage.epoch == record.creditsSetAt else { return credits }
+        guard let usage = creditUsage[slot], usage.epoch == Self.creditsEpoch(of: record) else { return credits }
         return max(0, credits - usage.used)
+    }
+
+    /// The write that set the quota, which usage is counted against. Records written before
+    /// `credits_set_at` existed count from their version.
+    private static func creditsEpoch(of record: KeyRecord) -> HybridTimestamp {
+        record.creditsSetAt ?? record.version
     }
 
     /// Keys in id order, after `cursor` (exclusive), optionally only one owner's.
@@ -91,7 +97,7 @@ public struct Gatekeeper: Sendable {
         } else {
             ids = Array(slotByID.keys)
         }
-        return ids.filter { cursor == nil || $0 > cursor! }.sorted().prefix(limit).map { records[slotByID[$0]!] }
+        return ids.filter { cursor == nil || $0 > cursor! }.sorted().prefix(max(0, limit)).map { records[slotByID[$0]!] }
     }
 
     /// Installs a record if it is newer than what is held (last writer wins by version).
@@ -113,8 +119,8 @@ public struct Gatekeeper: Sendable {
                 }
             }
             var merged = record
-            merged.lastUsedAt = max(old.lastUsedAt ?? Int64.min, record.lastUsedAt ?? Int64.min) == Int64.min
-                ? nil : max(old.lastUsedAt ?? Int64.min, record.lastUsedAt ?? Int64.min)
+            // `last_used_at` is usage, not part of the write: keep the later of the two.
+            if let seen = old.lastUsedAt, seen > (record.lastUsedAt ?? Int64.min) { merged.lastUsedAt = seen }
             records[slot] = merged
             index(merged, slot: slot)
         } else {
@@ -210,10 +216,14 @@ public struct Gatekeeper: Sendable {
         if let left = creditsRemaining(slot: slot) {
             guard left >= cost else {
                 answer.code = .usageExceeded
+                // Nothing was counted against the limits, so report them without this request.
+                if let limit = answer.limit, let remaining = answer.remaining {
+                    answer.remaining = min(limit, remaining + cost)
+                }
                 answer.creditsRemaining = left
                 return answer
             }
-            let epoch = record.creditsSetAt ?? record.version
+            let epoch = Self.creditsEpoch(of: record)
             let used = (creditUsage[slot]?.epoch == epoch ? creditUsage[slot]!.used : 0) + cost
             creditUsage[slot] = CreditUsage(epoch: epoch, used: used)
             answer.creditsRemaining = left - cost

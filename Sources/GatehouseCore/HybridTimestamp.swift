@@ -60,22 +60,30 @@ public struct HybridClock: Sendable {
         if nowMs > last.wallMs {
             last = HybridTimestamp(wallMs: nowMs, logical: 0, node: node)
         } else {
-            last = HybridTimestamp(wallMs: last.wallMs, logical: last.logical &+ 1, node: node)
+            last = Self.successor(wallMs: last.wallMs, logical: last.logical, node: node)
         }
         return last
+    }
+
+    /// The next reading after `(wallMs, logical)`; when the logical counter is exhausted the
+    /// clock moves to the next millisecond rather than wrap around and go backwards.
+    private static func successor(wallMs: Int64, logical: UInt32, node: String) -> HybridTimestamp {
+        logical == UInt32.max
+            ? HybridTimestamp(wallMs: wallMs + 1, logical: 0, node: node)
+            : HybridTimestamp(wallMs: wallMs, logical: logical + 1, node: node)
     }
 
     /// Moves the clock past a timestamp seen from elsewhere (a replicated or stored write).
     public mutating func observe(_ remote: HybridTimestamp, nowMs: Int64) {
         let wall = max(nowMs, remote.wallMs, last.wallMs)
-        var logical: UInt32 = 0
         if wall == last.wallMs && wall == remote.wallMs {
-            logical = max(last.logical, remote.logical) &+ 1
+            last = Self.successor(wallMs: wall, logical: max(last.logical, remote.logical), node: node)
         } else if wall == last.wallMs {
-            logical = last.logical &+ 1
+            last = Self.successor(wallMs: wall, logical: last.logical, node: node)
         } else if wall == remote.wallMs {
-            logical = remote.logical &+ 1
+            last = Self.successor(wallMs: wall, logical: remote.logical, node: node)
+        } else {
+            last = HybridTimestamp(wallMs: wall, logical: 0, node: node)
         }
-        last = HybridTimestamp(wallMs: wall, logical: logical, node: node)
     }
 }

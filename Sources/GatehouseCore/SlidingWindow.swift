@@ -55,7 +55,8 @@ public struct SlidingWindow: Hashable, Sendable {
 
     /// The weighted count at `nowMs`, assuming `advance` was called for that time.
     public func estimate(nowMs: Int64, windowMs: Int64) -> Double {
-        let elapsed = nowMs - current.index &* windowMs
+        // Clamped: after a wall-clock step back past an edge the previous window must not weigh over 100 %.
+        let elapsed = max(0, nowMs - current.index &* windowMs)
         let overlap = Double(max(0, windowMs - elapsed)) / Double(windowMs)
         return Double(previous.total) * overlap + Double(current.total)
     }

@@ -70,7 +70,7 @@ public struct SourceThrottle: Sendable {
     /// The sliding-window estimate of failures from `source`.
     public mutating func failures(of source: SourceIdentity, nowMs: Int64) -> Double {
         advance(nowMs: nowMs)
-        let elapsed = nowMs - currentIndex &* windowMs
+        let elapsed = max(0, nowMs - currentIndex &* windowMs)
         let overlap = Double(max(0, windowMs - elapsed)) / Double(windowMs)
         var currentMin = UInt32.max
         var previousMin = UInt32.max

@@ -18,6 +18,9 @@ public struct ThrottleBuckets: Sendable {
     public let capacity: Int
     public private(set) var windows: [BucketKey: SlidingWindow] = [:]
     public private(set) var capacityRefusals: Int = 0
+    /// When a full table last swept; a flood of new buckets sweeps at most once a second.
+    private var lastFullSweepMs: Int64?
+    static let fullSweepIntervalMs: Int64 = 1_000
 
     public init(capacity: Int) {
         precondition(capacity > 0)
@@ -29,7 +32,10 @@ public struct ThrottleBuckets: Sendable {
     /// Checks and, when allowed, counts `cost` against the bucket.
     public mutating func hit(_ key: BucketKey, limit: Int64, cost: Int64, nowMs: Int64) -> SlidingWindow.Check {
         if windows[key] == nil && windows.count >= capacity {
-            sweep(nowMs: nowMs)
+            if lastFullSweepMs.map({ nowMs < $0 || nowMs - $0 >= Self.fullSweepIntervalMs }) ?? true {
+                lastFullSweepMs = nowMs
+                sweep(nowMs: nowMs)
+            }
             if windows.count >= capacity {
                 capacityRefusals += 1
                 return SlidingWindow.Check(allowed: true, limit: limit, remaining: max(0, limit - cost), resetMs: key.windowMs, retryAfterMs: 0)

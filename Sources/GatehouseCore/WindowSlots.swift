@@ -41,7 +41,9 @@ public struct WindowSlots: Hashable, Sendable {
                 peerTotal += count - old
             }
         } else if count > 0 {
-            peers.append(PeerSlot(node: node, count: count))
+            // Sorted by node, so equal counts make equal (and equally hashed) values whatever the merge order.
+            let position = peers.firstIndex(where: { $0.node > node }) ?? peers.endIndex
+            peers.insert(PeerSlot(node: node, count: count), at: position)
             peerTotal += count
         }
     }

@@ -1,0 +1,121 @@
+import Benchmark
+import GatehouseCore
+import GatehouseWire
+import NIOCore
+
+/// A deterministic generator so every run benchmarks the same keys.
+struct BenchGenerator: RandomNumberGenerator {
+    var state: UInt64 = 0x5EED
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var value = state
+        value = (value ^ (value >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        value = (value ^ (value >> 27)) &* 0x94D0_49BB_1331_11EB
+        return value ^ (value >> 31)
+    }
+}
+
+/// A gatekeeper holding `count` keys, and the secret of the first.
+func makeGatekeeper(keys count: Int, limit: Int64) -> (Gatekeeper, String) {
+    var random = BenchGenerator()
+    let hasher = LookupHasher(pepper: Array("benchmark-pepper-benchmark-pepper-0123".utf8))
+    var gatekeeper = Gatekeeper(hasher: hasher, throttleSeeds: [1, 2, 3, 4])
+    var first = ""
+    for index in 0..<count {
+        let version = HybridTimestamp(wallMs: 1, logical: UInt32(index), node: "bench")
+        let created = try! KeyLifecycle.create(
+            KeyDraft(scopes: ["read", "orders:*"], limits: [RateLimit(name: "big", limit: limit, windowMs: 3_600_000)]),
+            defaultLimits: [], hasher: hasher, nowMs: 1_000, version: version, using: &random)
+        gatekeeper.apply(created.record)
+        if index == 0 { first = created.secret }
+    }
+    return (gatekeeper, first)
+}
+
+let benchmarks: @Sendable () -> Void = {
+    Benchmark.defaultConfiguration = .init(
+        metrics: [.wallClock, .throughput, .mallocCountTotal, .instructions],
+        scalingFactor: .kilo,
+        maxDuration: .seconds(3),
+        maxIterations: 10_000
+    )
+
+    func verifyBenchmark(_ name: String, key: @escaping (String) -> String, limit: Int64 = Int64.max / 4, scopes: [String] = ["orders:read"]) {
+        Benchmark(name) { benchmark in
+            var (gatekeeper, secret) = makeGatekeeper(keys: 10_000, limit: limit)
+            var presented = key(secret)
+            let request = VerifyRequest(scopes: scopes)
+            var now: Int64 = 2_000
+            benchmark.startMeasurement()
+            presented.withUTF8 { bytes in
+                let raw = UnsafeRawBufferPointer(bytes)
+                for _ in benchmark.scaledIterations {
+                    now &+= 1
+                    blackHole(gatekeeper.verify(key: raw, request, nowMs: now))
+                }
+            }
+            benchmark.stopMeasurement()
+        }
+    }
+
+    verifyBenchmark("verify VALID (10k keys)", key: { $0 })
+    verifyBenchmark("verify NOT_FOUND", key: { _ in
+        var random = BenchGenerator(state: 99)
+        return APIKeyFormat.generate(prefix: "gk", using: &random)
+    })
+    verifyBenchmark("verify MALFORMED", key: { $0.replacingOccurrences(of: "gk_", with: "gk_x") })
+    verifyBenchmark("verify RATE_LIMITED", key: { $0 }, limit: 1)
+
+    Benchmark("lookup hash (HMAC-SHA256)") { benchmark in
+        let hasher = LookupHasher(pepper: Array("benchmark-pepper-benchmark-pepper-0123".utf8))
+        var random = BenchGenerator()
+        var key = APIKeyFormat.generate(prefix: "gk", using: &random)
+        benchmark.startMeasurement()
+        key.withUTF8 { bytes in
+            for _ in benchmark.scaledIterations { blackHole(hasher.hash(UnsafeRawBufferPointer(bytes))) }
+        }
+        benchmark.stopMeasurement()
+    }
+
+    Benchmark("sliding window check + record") { benchmark in
+        var window = SlidingWindow()
+        var now: Int64 = 0
+        benchmark.startMeasurement()
+        for _ in benchmark.scaledIterations {
+            now &+= 1
+            let check = window.check(cost: 1, limit: Int64.max / 4, windowMs: 60_000, nowMs: now)
+            if check.allowed { window.record(cost: 1) }
+            blackHole(check)
+        }
+        benchmark.stopMeasurement()
+    }
+
+    Benchmark("RESP decode VERIFY + encode answer") { benchmark in
+        var random = BenchGenerator()
+        let key = APIKeyFormat.generate(prefix: "gk", using: &random)
+        var frame = ByteBuffer()
+        let arguments = ["VERIFY", key, "SCOPE", "orders:read"]
+        frame.writeRESPArrayHeader(count: arguments.count)
+        for argument in arguments { frame.writeRESPBulkString(argument) }
+        let parser = RESPCommandParser()
+        var answer = VerifyAnswer(code: .valid)
+        answer.keyID = "key_0123456789012345678901"
+        answer.owner = "acct_42"
+        answer.scopes = ["read", "orders:*"]
+        answer.limit = 1000
+        answer.remaining = 999
+        answer.resetMs = 1000
+        answer.retryAfterMs = 0
+        var out = ByteBuffer()
+        out.reserveCapacity(1024)
+        benchmark.startMeasurement()
+        for _ in benchmark.scaledIterations {
+            var input = frame
+            let command = try! parser.parse(&input)!
+            blackHole(try! VerifyArguments(parsing: command.arguments))
+            out.clear()
+            out.writeVerifyAnswer(answer, .v2)
+        }
+        benchmark.stopMeasurement()
+    }
+}
