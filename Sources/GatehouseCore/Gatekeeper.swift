@@ -209,6 +209,7 @@ public struct Gatekeeper: Sendable {
         if let refusing {
             answer.code = .rateLimited
             fill(&answer, from: refusing)
+            answer.creditsRemaining = creditsRemaining(slot: slot)
             return answer
         }
         if let tightest { fill(&answer, from: tightest) }

@@ -143,6 +143,8 @@ public enum KeyLifecycle {
             next.meta = meta
         }
         if let enabled = changes.enabled { next.enabled = enabled }
+        // A change that changes nothing is not a write: no new version to replicate.
+        if next == record { return record }
         next.version = version
         return next
     }

@@ -16,11 +16,18 @@ public enum KeyRules {
         guard name.utf8.count <= maxNameBytes else {
             throw .invalid("name", "is longer than \(maxNameBytes) bytes; shorten it")
         }
+        guard !name.utf8.contains(where: { $0 < 0x20 || $0 == 0x7F }) else {
+            throw .invalid("name", "must not contain control characters")
+        }
     }
 
     public static func validateOwner(_ owner: String) throws(KeyError) {
         guard owner.utf8.count <= maxOwnerBytes else {
             throw .invalid("owner", "is longer than \(maxOwnerBytes) bytes; use a shorter account id")
+        }
+        // The owner travels in an HTTP header (`X-Gatehouse-Owner`) to the upstream.
+        guard !owner.utf8.contains(where: { $0 < 0x20 || $0 == 0x7F }) else {
+            throw .invalid("owner", "must not contain control characters")
         }
     }
 

@@ -48,7 +48,9 @@ struct HTTPAPI: Sendable {
         router.post("/v1/keys") { request, context in
             try requireAdmin(request)
             let body = try await JSONBody.decode(CreateKeyBody.self, from: request, limit: maxBodyBytes)
-            let created = try keyCall { () throws(KeyServiceError) in try service.create(body.draft) }
+            var draft = body.draft
+            if !body.prefixGiven { draft.prefix = service.defaultPrefix }
+            let created = try keyCall { () throws(KeyServiceError) in try service.create(draft) }
             metrics.adminWrites.increment()
             context.logger.info("key created", metadata: ["key_id": "\(created.record.id)", "owner": "\(created.record.owner)"])
             return try JSONBody.response(
@@ -119,7 +121,15 @@ struct HTTPAPI: Sendable {
             return try JSONBody.response(VerifyView(answer: answer))
         }
         router.get("/v1/auth") { request, _ in
-            try requireGateway(request.headers[.gatehouseToken])
+            // A bad gateway token is the proxy's misconfiguration, not the client's bad key:
+            // no `WWW-Authenticate` challenge that the proxy would pass on to the client.
+            do {
+                try requireGateway(request.headers[.gatehouseToken])
+            } catch var error as APIError {
+                error.extraHeaders[.wwwAuthenticate] = nil
+                error.extraHeaders[.gatehouseCode] = "GATEWAY_UNAUTHORIZED"
+                throw error
+            }
             return try forwardAuth(request)
         }
         return router
@@ -145,7 +155,7 @@ struct HTTPAPI: Sendable {
         metrics.countVerify(answer.code)
         var headers: HTTPFields = [.gatehouseCode: answer.code.rawValue]
         if let keyID = answer.keyID { headers[.gatehouseKeyID] = keyID }
-        if answer.valid, let owner = answer.owner { headers[.gatehouseOwner] = owner }
+        if answer.valid, let owner = answer.owner, !owner.isEmpty { headers[.gatehouseOwner] = owner }
         if let limit = answer.limit, let remaining = answer.remaining, let reset = answer.resetMs {
             headers[.rateLimitLimit] = String(limit)
             headers[.rateLimitRemaining] = String(remaining)
@@ -168,13 +178,16 @@ struct HTTPAPI: Sendable {
         return try JSONBody.response(VerifyView(answer: answer), status: status, headers: headers)
     }
 
-    /// The client address a proxy passed on: the first `X-Forwarded-For` entry, else `X-Real-IP`.
+    /// The client address the proxy in front of us saw: `X-Real-IP`, else the *last*
+    /// `X-Forwarded-For` entry (the one the nearest proxy appended; earlier entries are
+    /// whatever the client chose to send, so they cannot be trusted for throttling).
     private func forwardedSource(_ headers: HTTPFields) -> String? {
-        if let forwarded = headers[.xForwardedFor], let first = forwarded.split(separator: ",").first {
-            let trimmed = String(first).trimmingSpaces()
+        if let real = headers[.xRealIP]?.trimmingSpaces(), !real.isEmpty { return real }
+        if let forwarded = headers[.xForwardedFor], let last = forwarded.split(separator: ",").last {
+            let trimmed = String(last).trimmingSpaces()
             if !trimmed.isEmpty { return trimmed }
         }
-        return headers[.xRealIP]
+        return nil
     }
 
     // MARK: Helpers

@@ -12,6 +12,8 @@ private func decodeTime<Key: CodingKey>(_ container: KeyedDecodingContainer<Key>
 /// `POST /v1/keys`.
 struct CreateKeyBody: Decodable {
     var draft = KeyDraft()
+    /// Whether the body chose a prefix; otherwise the node's configured default applies.
+    var prefixGiven = false
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case prefix, name, owner, scopes, limits, credits, meta, enabled
@@ -21,7 +23,10 @@ struct CreateKeyBody: Decodable {
     init(from decoder: any Decoder) throws {
         try decoder.rejectUnknownFields(CodingKeys.allCases.map(\.rawValue))
         let container = try decoder.container(keyedBy: CodingKeys.self)
-        if let prefix = try container.decodeIfPresent(String.self, forKey: .prefix) { draft.prefix = prefix }
+        if let prefix = try container.decodeIfPresent(String.self, forKey: .prefix) {
+            draft.prefix = prefix
+            prefixGiven = true
+        }
         draft.name = try container.decodeIfPresent(String.self, forKey: .name) ?? ""
         draft.owner = try container.decodeIfPresent(String.self, forKey: .owner) ?? ""
         draft.scopes = try container.decodeIfPresent([String].self, forKey: .scopes) ?? []

@@ -26,7 +26,7 @@ extension Decoder {
     func rejectUnknownFields(_ known: [String]) throws {
         let container = try self.container(keyedBy: AnyCodingKey.self)
         for key in container.allKeys where !known.contains(key.stringValue) {
-            throw UnknownFieldError(field: key.stringValue, known: known)
+            throw UnknownFieldError(field: JSONBody.fieldPath(codingPath + [key]), known: known)
         }
     }
 }
@@ -45,7 +45,7 @@ enum JSONBody {
             return try JSONDecoder().decode(Body.self, from: Data(buffer.readableBytesView))
         } catch let error as UnknownFieldError {
             throw APIError(
-                .badRequest, code: "unknown_field", field: APIKeyFormat.redacted(error.field),
+                .badRequest, code: "unknown_field", field: error.field,
                 "is not a field of this request; known fields: \(error.known.joined(separator: ", "))", kind: .unknownField)
         } catch let error as APIError {
             throw error
@@ -58,9 +58,11 @@ enum JSONBody {
 
     static func describe(_ error: DecodingError) -> APIError {
         func path(_ context: DecodingError.Context) -> String {
-            context.codingPath.map { $0.intValue.map { "[\($0)]" } ?? APIKeyFormat.redacted($0.stringValue) }.joined(separator: ".")
+            fieldPath(context.codingPath)
         }
         switch error {
+        case .typeMismatch(_, let context) where context.codingPath.isEmpty:
+            return .badJSON("the body must be a JSON object")
         case .typeMismatch(let type, let context):
             return .invalid(path(context), "has the wrong type; expected \(typeName(type))")
         case .valueNotFound(let type, let context):
@@ -74,6 +76,20 @@ enum JSONBody {
         @unknown default:
             return .badJSON("the body could not be read")
         }
+    }
+
+    /// `limits[0].window_ms` from a coding path; names that are keys are redacted.
+    static func fieldPath(_ path: [any CodingKey]) -> String {
+        var text = ""
+        for key in path {
+            if let index = key.intValue {
+                text += "[\(index)]"
+            } else {
+                let name = APIKeyFormat.redacted(key.stringValue)
+                text += text.isEmpty ? name : ".\(name)"
+            }
+        }
+        return text
     }
 
     private static func typeName(_ type: Any.Type) -> String {

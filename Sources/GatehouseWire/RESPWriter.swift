@@ -11,12 +11,32 @@ public enum RESPVersion: Int, Sendable {
 extension ByteBuffer {
     private static let crlf: UInt16 = 0x0D0A
 
+    /// Writes `value` in decimal straight into the buffer: replies carry a dozen numbers
+    /// (lengths and values), and formatting each through `String` would allocate each time.
     @inlinable
     mutating func writeDecimal(_ value: Int64) {
         if value >= 0 && value < 10 {
-            writeInteger(UInt8(ascii: "0") + UInt8(value))
-        } else {
-            writeString(String(value))
+            writeInteger(UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: value))
+            return
+        }
+        var magnitude = value.magnitude
+        var digits = 1
+        var probe = magnitude
+        while probe >= 10 {
+            probe /= 10
+            digits += 1
+        }
+        let negative = value < 0
+        let width = digits + (negative ? 1 : 0)
+        writeWithUnsafeMutableBytes(minimumWritableBytes: width) { buffer in
+            if negative { buffer[0] = UInt8(ascii: "-") }
+            var position = width - 1
+            repeat {
+                buffer[position] = UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: magnitude % 10)
+                magnitude /= 10
+                position -= 1
+            } while magnitude > 0
+            return width
         }
     }
 

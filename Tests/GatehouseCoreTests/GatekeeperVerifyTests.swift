@@ -247,7 +247,8 @@ struct GatekeeperVerifyTests {
         #expect(harness.verify(secret).code == .valid)
         let answer = harness.verify(secret)
         #expect(answer.code == .rateLimited)
-        #expect(answer.creditsRemaining == nil)
+        // The answer reports the quota left, and refusing did not spend any of it.
+        #expect(answer.creditsRemaining == 0)
     }
 
     @Test("refusals before the rate limit step never count against it", arguments: [VerifyCode.malformed, .notFound, .revoked, .disabled, .expired, .insufficientScope])

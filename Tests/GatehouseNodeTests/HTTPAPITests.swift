@@ -37,9 +37,15 @@ struct HTTPAPITests {
         #expect(limits.first?["limit"] as? Int == 1000)
         #expect(limits.first?["window_ms"] as? Int == 3_600_000)
         try await node.stop()
-        let custom = try await TestNode.start { $0.defaultLimits = [.init(name: "day", limit: 5, windowMs: 86_400_000)] }
+        let custom = try await TestNode.start {
+            $0.defaultLimits = [.init(name: "day", limit: 5, windowMs: 86_400_000)]
+            $0.defaultKeyPrefix = "acme"
+        }
         let other = try await custom.http("POST", "/v1/keys", json: [:])
         #expect((other.object["limits"] as? [[String: Any]])?.first?["name"] as? String == "day")
+        #expect((other.object["key"] as? String)?.hasPrefix("acme_") == true)
+        let chosen = try await custom.http("POST", "/v1/keys", json: ["prefix": "own"])
+        #expect((chosen.object["key"] as? String)?.hasPrefix("own_") == true)
         try await custom.stop()
     }
 
@@ -78,6 +84,10 @@ struct HTTPAPITests {
         _ = try await node.http("PATCH", "/v1/keys/\(key.id)", json: ["enabled": true, "credits": 1])
         #expect(try await client.verify(key.secret).creditsRemaining == 0)
         #expect(try await client.verify(key.secret).code == .usageExceeded)
+        let before = try await node.http("GET", "/v1/keys/\(key.id)").object["version"] as? String
+        let empty = try await node.http("PATCH", "/v1/keys/\(key.id)", json: [:])
+        #expect(empty.status == 200)
+        #expect(empty.object["version"] as? String == before)
         let missing = try await node.http("PATCH", "/v1/keys/key_nope", json: ["name": "c"])
         #expect(missing.status == 404)
         try await client.close()
@@ -147,6 +157,24 @@ struct HTTPAPITests {
         #expect(missing.header("WWW-Authenticate") == "Bearer")
         let unknown = try await node.http("GET", "/v1/auth", token: "gk_" + String(repeating: "Z", count: 36))
         #expect(unknown.status == 401)
+        try await node.stop()
+    }
+
+    @Test func forwardAuthThrottlesTheAddressTheNearestProxySaw() async throws {
+        let node = try await TestNode.start { $0.decision.failedAttemptLimit = 3 }
+        let key = try await node.createKey()
+        let bogus = "gk_" + String(repeating: "Q", count: 36)
+        for spoofed in ["1.1.1.1", "2.2.2.2", "3.3.3.3"] {
+            let reply = try await node.http("GET", "/v1/auth", token: bogus, headers: ["X-Forwarded-For": "\(spoofed), 198.51.100.7"])
+            #expect(reply.status == 401)
+        }
+        let throttled = try await node.http("GET", "/v1/auth", token: key.secret, headers: ["X-Forwarded-For": "4.4.4.4, 198.51.100.7"])
+        #expect(throttled.status == 429)
+        #expect(throttled.header("X-Gatehouse-Code") == "SOURCE_THROTTLED")
+        let byRealIP = try await node.http("GET", "/v1/auth", token: key.secret, headers: ["X-Real-IP": "198.51.100.7"])
+        #expect(byRealIP.status == 429)
+        let other = try await node.http("GET", "/v1/auth", token: key.secret, headers: ["X-Forwarded-For": "198.51.100.7, 203.0.113.5"])
+        #expect(other.status == 200)
         try await node.stop()
     }
 

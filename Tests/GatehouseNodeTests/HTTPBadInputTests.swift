@@ -12,6 +12,7 @@ struct HTTPBadInputTests {
         #expect(try await node.metric("gatehouse_http_errors_total{reason=\"bad_json\"}") == 1)
         let notObject = try await node.http("POST", "/v1/keys", raw: Data("[1,2]".utf8))
         #expect(notObject.status == 400)
+        #expect(notObject.errorCode == "bad_json")
         try await node.stop()
     }
 
@@ -32,6 +33,7 @@ struct HTTPBadInputTests {
         #expect((reply.object["error"] as? [String: Any])?["field"] as? String == "scope")
         let nested = try await node.http("POST", "/v1/keys", json: ["limits": [["name": "h", "limit": 1, "window_ms": 1, "burst": 2]]])
         #expect(nested.errorCode == "unknown_field")
+        #expect((nested.object["error"] as? [String: Any])?["field"] as? String == "limits[0].burst")
         #expect(try await node.metric("gatehouse_http_errors_total{reason=\"unknown_field\"}") == 2)
         try await node.stop()
     }
@@ -47,6 +49,8 @@ struct HTTPBadInputTests {
             (["credits": -1], "credits"),
             (["prefix": "Bad_Prefix"], "prefix"),
             (["name": 42], "name"),
+            (["owner": "acct\r\nX-Injected: 1"], "owner"),
+            (["limits": [["name": "h", "limit": "many", "window_ms": 1000]]], "limits[0].limit"),
         ]
         for (body, field) in cases {
             let reply = try await node.http("POST", "/v1/keys", json: body)
@@ -72,6 +76,8 @@ struct HTTPBadInputTests {
         #expect(try await node.http("POST", "/v1/verify", json: ["key": key.secret], token: gateway).status == 200)
         let authNoToken = try await node.http("GET", "/v1/auth", token: key.secret)
         #expect(authNoToken.status == 401)
+        #expect(authNoToken.header("WWW-Authenticate") == nil)
+        #expect(authNoToken.header("X-Gatehouse-Code") == "GATEWAY_UNAUTHORIZED")
         let authWithToken = try await node.http("GET", "/v1/auth", token: key.secret, headers: ["X-Gatehouse-Token": gateway])
         #expect(authWithToken.status == 200)
         #expect(try await node.metric("gatehouse_http_errors_total{reason=\"unauthorized\"}") == 6)
