@@ -60,4 +60,28 @@ struct DurabilityTests {
         let shown = try await HTTP.json("GET", "http://\(restarted.http)/v1/keys/\(id)", token: token, body: nil)
         #expect(shown["name"] as? String == "renamed")
     }
+
+    /// SIGTERM stops a node gracefully: exit status 0, and usage coalesced in memory is on disk.
+    @Test func sigtermShutsDownGracefullyAndKeepsUsage() async throws {
+        let executable = try #require(Subprocess.gatehouseExecutable(), "build the gatehouse executable first (swift build)")
+        let directory = TemporaryDirectory.make()
+        let token = "term-test-admin-token-0123456789"
+        var process = try ServeProcess.start(executable: executable, dataDirectory: directory, adminToken: token)
+        let base = "http://\(process.endpoints.http)"
+        let created = try await HTTP.json("POST", base + "/v1/keys", token: token, body: ["credits": 10])
+        let secret = try #require(created["key"] as? String)
+        let client = try await GatehouseClient.connect(host: "127.0.0.1", port: process.endpoints.rpc.port)
+        #expect(try await client.verify(secret, cost: 4).creditsRemaining == 6)
+        try await client.close()
+        kill(process.process.processIdentifier, SIGTERM)
+        process.process.waitUntilExit()
+        #expect(process.process.terminationReason == .exit)
+        #expect(process.process.terminationStatus == 0)
+
+        process = try ServeProcess.start(executable: executable, dataDirectory: directory, adminToken: token)
+        defer { process.kill9() }
+        let again = try await GatehouseClient.connect(host: "127.0.0.1", port: process.endpoints.rpc.port)
+        #expect(try await again.verify(secret).creditsRemaining == 5)
+        try await again.close()
+    }
 }
