@@ -40,9 +40,15 @@ let package = Package(
             swiftSettings: strict
         ),
         .target(
+            name: "GatehouseMembership",
+            dependencies: ["GatehouseCore"],
+            swiftSettings: strict
+        ),
+        .target(
             name: "GatehouseWire",
             dependencies: [
                 "GatehouseCore",
+                "GatehouseMembership",
                 .product(name: "NIOCore", package: "swift-nio"),
             ],
             swiftSettings: strict
@@ -86,12 +92,21 @@ let package = Package(
         ),
         .target(
             name: "GatehouseTestKit",
-            dependencies: ["GatehouseCore"],
+            dependencies: [
+                "GatehouseCore",
+                "GatehouseMembership",
+                .product(name: "Collections", package: "swift-collections"),
+            ],
             swiftSettings: strict
         ),
         .testTarget(
             name: "GatehouseCoreTests",
             dependencies: ["GatehouseCore", "GatehouseTestKit"],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "GatehouseMembershipTests",
+            dependencies: ["GatehouseMembership", "GatehouseTestKit"],
             swiftSettings: strict
         ),
         .testTarget(
