@@ -1,3 +1,5 @@
+import GatehouseCore
+
 /// SWIM with Lifeguard, as a value type: events go in (`on…` methods), directives come out.
 ///
 /// No sockets, no clock, no randomness of its own: time arrives with every event and
@@ -129,7 +131,8 @@ public struct MembershipInstance: Sendable {
         payloadSequence += 1
         let payloadID = PayloadID(origin: id, sequence: payloadSequence)
         let item = Gossip.payload(payloadID, payload)
-        guard MembershipWireSize.gossip(item) + MembershipWireSize.envelope(.gossip(source: id, gossip: [])) <= settings.maxDatagramBytes else {
+        let envelope = MembershipWireSize.envelope(.gossip(source: id, gossip: [])) + ClusterKeyring.overhead
+        guard MembershipWireSize.gossip(item) + envelope <= settings.maxDatagramBytes else {
             return nil
         }
         remember(payloadID)
@@ -440,7 +443,7 @@ public struct MembershipInstance: Sendable {
 
     /// `message` with as much pending gossip as fits in a datagram.
     private mutating func withPiggyback(_ message: MembershipMessage) -> MembershipMessage {
-        let budget = settings.maxDatagramBytes - MembershipWireSize.message(message)
+        let budget = settings.maxDatagramBytes - ClusterKeyring.overhead - MembershipWireSize.message(message)
         let extra = broadcasts.take(budget: budget, limit: settings.retransmitLimit(members: activeCount))
         guard !extra.isEmpty else { return message }
         switch message {
