@@ -57,6 +57,7 @@ let package = Package(
             name: "GatehouseNode",
             dependencies: [
                 "GatehouseCore",
+                "GatehouseMembership",
                 "GatehouseWire",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

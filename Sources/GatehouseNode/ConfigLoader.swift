@@ -1,4 +1,5 @@
 import GatehouseCore
+import GatehouseMembership
 import Logging
 import Yams
 
@@ -36,6 +37,18 @@ public enum ConfigLoader {
             throw ConfigError(field: "(file)", problem: "\(error)", fix: "compare the file with the config reference in README.md")
         }
         return try resolve(file, nodeID: nodeID, environment: environment, baseDirectory: baseDirectory)
+    }
+
+    /// The ids of every node a config file describes, in order.
+    public static func nodeIDs(yaml: String) throws(ConfigError) -> [String] {
+        do {
+            let file = try YAMLDecoder().decode(ConfigFile.self, from: yaml)
+            return (file.nodes ?? []).map(\.id)
+        } catch let error as DecodingError {
+            throw describe(error)
+        } catch {
+            throw ConfigError(field: "(file)", problem: "is not valid YAML", fix: "correct the YAML syntax")
+        }
     }
 
     /// The embedded single-node defaults, with secrets from the environment when set.
@@ -87,6 +100,9 @@ public enum ConfigLoader {
         let dataDir = node.dataDir ?? "./gatehouse-data/\(node.id)"
         config.dataDirectory = dataDir.hasPrefix("/") ? dataDir : "\(baseDirectory)/\(dataDir)"
 
+        if let gossip = node.gossip {
+            config.cluster = try clusterConfig(file, gossip: gossip, position: position, environment: environment)
+        }
         if let pepper = environment[Environment.pepper] ?? file.pepper {
             config.pepper = Array(pepper.utf8)
         }
@@ -118,6 +134,78 @@ public enum ConfigLoader {
         }
         try config.validate()
         return config
+    }
+
+    /// Timing knobs accepted under `timing:`, memberlist's names in snake_case.
+    static var timingFields: [String: WritableKeyPath<MembershipSettings, Int64>] { [
+        "probe_interval_ms": \.probeIntervalMs,
+        "probe_timeout_ms": \.probeTimeoutMs,
+        "gossip_interval_ms": \.gossipIntervalMs,
+        "push_pull_interval_ms": \.pushPullIntervalMs,
+        "tombstone_ms": \.tombstoneMs,
+        "dead_retention_ms": \.deadRetentionMs,
+        "reconnect_interval_ms": \.reconnectIntervalMs,
+    ] }
+    static var timingCounts: [String: WritableKeyPath<MembershipSettings, Int>] { [
+        "indirect_checks": \.indirectChecks,
+        "suspicion_multiplier": \.suspicionMultiplier,
+        "suspicion_max_timeout_multiplier": \.suspicionMaxTimeoutMultiplier,
+        "retransmit_multiplier": \.retransmitMultiplier,
+        "gossip_fanout": \.gossipFanout,
+        "awareness_max_multiplier": \.awarenessMaxMultiplier,
+    ] }
+
+    static func clusterConfig(
+        _ file: ConfigFile, gossip: String, position: Int, environment: [String: String]
+    ) throws(ConfigError) -> ClusterConfig {
+        guard let address = HostPort(parsing: gossip) else {
+            throw ConfigError(field: "nodes[\(position)].gossip", problem: "\"\(gossip)\" is not host:port", fix: "write it like 127.0.0.1:7946")
+        }
+        var seeds: [HostPort] = []
+        if let listed = file.seeds {
+            for (index, text) in listed.enumerated() {
+                guard let seed = HostPort(parsing: text) else {
+                    throw ConfigError(field: "seeds[\(index)]", problem: "\"\(text)\" is not host:port", fix: "list gossip addresses like 127.0.0.1:7946")
+                }
+                seeds.append(seed)
+            }
+        } else {
+            seeds = (file.nodes ?? []).compactMap { $0.gossip.flatMap(HostPort.init(parsing:)) }
+        }
+        let keys: [String]
+        if let fromEnvironment = environment[Environment.gossipKeys] {
+            keys = fromEnvironment.split(separator: ",").map { String($0).trimmingSpaces() }.filter { !$0.isEmpty }
+        } else {
+            keys = file.gossipKeys ?? []
+        }
+        guard !keys.isEmpty else {
+            throw ConfigError(
+                field: "gossip_keys", problem: "is required when nodes gossip (every packet is encrypted)",
+                fix: "add a key from `openssl rand -base64 32`, the same on every node, or set \(Environment.gossipKeys)")
+        }
+        do {
+            _ = try ClusterKeyring(base64Keys: keys, clusterName: file.cluster?.name ?? "gatehouse")
+        } catch {
+            throw ConfigError(field: "gossip_keys[\(error.index)]", problem: "is not 32 bytes of base64", fix: "generate keys with `openssl rand -base64 32`")
+        }
+        var settings = MembershipSettings()
+        for (name, value) in file.timing ?? [:] {
+            guard value > 0 else {
+                throw ConfigError(field: "timing.\(name)", problem: "must be positive", fix: "give a positive number or leave it out for the default")
+            }
+            if let path = timingFields[name] {
+                settings[keyPath: path] = value
+            } else if let path = timingCounts[name] {
+                settings[keyPath: path] = Int(value)
+            } else {
+                let known = (Array(timingFields.keys) + Array(timingCounts.keys)).sorted().joined(separator: ", ")
+                throw ConfigError(field: "timing.\(name)", problem: "is not a known setting", fix: "known here: \(known)")
+            }
+        }
+        guard settings.probeTimeoutMs < settings.probeIntervalMs else {
+            throw ConfigError(field: "timing.probe_timeout_ms", problem: "must be shorter than probe_interval_ms", fix: "e.g. 500 with an interval of 1000")
+        }
+        return ClusterConfig(gossipAddress: address, seeds: seeds, gossipKeys: keys, membership: settings)
     }
 
     static func describe(_ error: DecodingError) -> ConfigError {

@@ -9,10 +9,13 @@ import ServiceLifecycle
 public struct NodeEndpoints: Sendable, Hashable {
     public var rpc: HostPort
     public var http: HostPort
+    /// The gossip address (UDP and TCP), for a clustered node.
+    public var gossip: HostPort?
 
-    public init(rpc: HostPort, http: HostPort) {
+    public init(rpc: HostPort, http: HostPort, gossip: HostPort? = nil) {
         self.rpc = rpc
         self.http = http
+        self.gossip = gossip
     }
 }
 
@@ -24,6 +27,8 @@ public final class GatehouseServer: Sendable {
     public let service: KeyService
     public let metrics: NodeMetrics
     public let readiness = Readiness()
+    /// The membership shell, when the config clusters this node.
+    public let gossip: GossipService?
     private let logger: Logger
     private let group: any EventLoopGroup
     private let serviceGroup = LockedBox<ServiceGroup?>(nil)
@@ -54,20 +59,38 @@ public final class GatehouseServer: Sendable {
             defaultLimits: config.defaultLimits, defaultPrefix: config.defaultKeyPrefix, storage: chosenStorage,
             now: now, logger: logger)
         metrics = NodeMetrics()
+        if let cluster = config.cluster {
+            do {
+                gossip = try GossipService(
+                    nodeID: config.nodeID, config: cluster, clusterName: config.clusterName, metrics: metrics.cluster,
+                    logger: logger, group: group, now: now)
+            } catch let error as ClusterKeyring.InvalidKey {
+                throw ConfigError(field: "gossip_keys[\(error.index)]", problem: "is not 32 bytes of base64", fix: "generate keys with `openssl rand -base64 32`")
+            }
+        } else {
+            gossip = nil
+        }
         logger.info("keys loaded", metadata: ["keys": "\(service.keyCount)", "took": "\(ContinuousClock.now - started)"])
     }
 
     /// Runs the node until it is shut down; `onReady` gets the bound addresses once both
     /// listeners are up.
     public func run(handleSignals: Bool = true, onReady: @escaping @Sendable (NodeEndpoints) -> Void = { _ in }) async throws {
-        let bound = LockedBox<(rpc: HostPort?, http: HostPort?)>((nil, nil))
+        let bound = LockedBox<(rpc: HostPort?, http: HostPort?, reported: Bool)>((nil, nil, false))
         let readiness = readiness
         let report: @Sendable (HostPort?, HostPort?) -> Void = { rpc, http in
             let both = bound.withLock { state -> NodeEndpoints? in
                 if let rpc { state.rpc = rpc }
                 if let http { state.http = http }
-                guard let rpc = state.rpc, let http = state.http else { return nil }
-                return NodeEndpoints(rpc: rpc, http: http)
+                guard let rpc = state.rpc, let http = state.http, !state.reported else { return nil }
+                var gossip: HostPort?
+                if let service = self.gossip {
+                    // A clustered node is ready only once it gossips too.
+                    guard let address = service.boundAddress else { return nil }
+                    gossip = HostPort(host: address.host, port: address.port)
+                }
+                state.reported = true
+                return NodeEndpoints(rpc: rpc, http: http, gossip: gossip)
             }
             if let both {
                 readiness.markReady()
@@ -84,7 +107,7 @@ public final class GatehouseServer: Sendable {
             onBound: { address in report(HostPort(address, fallback: self.config.rpcAddress), nil) })
         let api = HTTPAPI(
             service: service, metrics: metrics, authenticator: authenticator, readiness: readiness,
-            nodeID: config.nodeID, maxBodyBytes: config.maxBodyBytes, logger: logger)
+            nodeID: config.nodeID, maxBodyBytes: config.maxBodyBytes, logger: logger, gossip: gossip)
         let httpAddress = config.httpAddress
         let http = Application(
             router: api.router(),
@@ -95,12 +118,14 @@ public final class GatehouseServer: Sendable {
             eventLoopGroupProvider: .shared(group),
             logger: logger)
         let flusher = UsageFlusher(service: service, intervalMs: config.usageFlushIntervalMs, metrics: metrics, logger: logger)
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = []
+        if let gossip {
+            gossip.whenBound { report(nil, nil) }
+            services.append(.init(service: gossip))
+        }
+        services += [.init(service: resp), .init(service: http), .init(service: flusher)]
         let group = ServiceGroup(configuration: ServiceGroupConfiguration(
-            services: [
-                .init(service: resp),
-                .init(service: http),
-                .init(service: flusher),
-            ],
+            services: services,
             gracefulShutdownSignals: handleSignals ? [.sigterm, .sigint] : [],
             logger: logger))
         serviceGroup.withLock { $0 = group }

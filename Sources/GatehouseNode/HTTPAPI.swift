@@ -1,5 +1,6 @@
 import Foundation
 import GatehouseCore
+import GatehouseMembership
 import HTTPTypes
 import Hummingbird
 import Logging
@@ -22,6 +23,7 @@ struct HTTPAPI: Sendable {
     var nodeID: String
     var maxBodyBytes: Int
     var logger: Logger
+    var gossip: GossipService?
 
     static let maxListLimit = 1000
     static let defaultListLimit = 100
@@ -119,6 +121,11 @@ struct HTTPAPI: Sendable {
                 context.logger.debug("verify", metadata: ["client_request_id": "\(requestID.prefix(128))", "code": "\(answer.code.rawValue)"])
             }
             return try JSONBody.response(VerifyView(answer: answer))
+        }
+        router.get("/v1/cluster/members") { request, _ in
+            try requireAdmin(request)
+            let members = await gossip?.members() ?? []
+            return try JSONBody.response(ClusterMembersView(nodeID: nodeID, clustered: gossip != nil, members: members))
         }
         router.get("/v1/auth") { request, _ in
             // A bad gateway token is the proxy's misconfiguration, not the client's bad key:

@@ -1,4 +1,5 @@
 import GatehouseCore
+import GatehouseMembership
 
 /// Decodes an RFC 3339 time field as Unix milliseconds, naming the field when it is not one.
 private func decodeTime<Key: CodingKey>(_ container: KeyedDecodingContainer<Key>, _ key: Key) throws -> Int64 {
@@ -216,5 +217,42 @@ struct VerifyView: Encodable {
         try container.encode(answer.resetMs, forKey: .resetMs)
         try container.encode(answer.retryAfterMs, forKey: .retryAfterMs)
         try container.encode(answer.creditsRemaining, forKey: .creditsRemaining)
+    }
+}
+
+/// `GET /v1/cluster/members`: this node's view of the cluster, itself first.
+struct ClusterMembersView: Encodable {
+    var nodeID: String
+    var clustered: Bool
+    var members: [Member]
+
+    enum CodingKeys: String, CodingKey {
+        case nodeID = "node_id"
+        case clustered, members
+    }
+
+    struct MemberView: Encodable {
+        var member: Member
+
+        enum CodingKeys: String, CodingKey {
+            case id, address, state, incarnation
+            case lastChange = "last_change"
+        }
+
+        func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encode(member.id.name, forKey: .id)
+            try container.encode(member.address.description, forKey: .address)
+            try container.encode(member.status.description, forKey: .state)
+            try container.encode(member.incarnation, forKey: .incarnation)
+            try container.encode(member.lastChangeMs > 0 ? JSONTime.format(member.lastChangeMs) : nil, forKey: .lastChange)
+        }
+    }
+
+    func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(nodeID, forKey: .nodeID)
+        try container.encode(clustered, forKey: .clustered)
+        try container.encode(members.map(MemberView.init), forKey: .members)
     }
 }

@@ -28,6 +28,8 @@ public struct NodeConfig: Sendable {
     public var logLevel: Logger.Level = .info
     /// `false` keeps keys in memory only (tests); production nodes always persist.
     public var persistent = true
+    /// Gossip membership; `nil` runs a standalone node.
+    public var cluster: ClusterConfig?
 
     public init() {}
 

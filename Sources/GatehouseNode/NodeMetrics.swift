@@ -37,6 +37,7 @@ public final class NodeMetrics: Sendable {
     public let throttleCapacityRefusals: Gauge
     public let adminWrites: Counter
     public let usageFlushFailures: Counter
+    public let cluster: ClusterMetrics
 
     public init() {
         let registry = PrometheusCollectorRegistry()
@@ -68,6 +69,7 @@ public final class NodeMetrics: Sendable {
         throttleCapacityRefusals = gauge("throttle_capacity_refusals", "THROTTLE buckets not tracked because the table was full")
         adminWrites = counter("admin_writes", "Key writes through the admin API")
         usageFlushFailures = counter("usage_flush_failures", "Failed writes of coalesced usage to disk")
+        cluster = ClusterMetrics(registry: registry)
     }
 
     @inline(__always)

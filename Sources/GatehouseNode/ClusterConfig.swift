@@ -1,0 +1,21 @@
+import GatehouseMembership
+
+/// The cluster side of a node: where it gossips, whom it asks first, the keyring and the
+/// protocol timing. `nil` in `NodeConfig` means a standalone node.
+public struct ClusterConfig: Sendable {
+    public var gossipAddress: HostPort
+    /// Gossip addresses to join through; the node's own address is skipped.
+    public var seeds: [HostPort]
+    /// Base64 AES-256 keys; the first seals, all open.
+    public var gossipKeys: [String]
+    public var membership: MembershipSettings
+    /// Largest push-pull frame accepted over TCP.
+    public var maxSyncFrameBytes = 8 * 1024 * 1024
+
+    public init(gossipAddress: HostPort, seeds: [HostPort], gossipKeys: [String], membership: MembershipSettings = MembershipSettings()) {
+        self.gossipAddress = gossipAddress
+        self.seeds = seeds
+        self.gossipKeys = gossipKeys
+        self.membership = membership
+    }
+}

@@ -1,0 +1,337 @@
+import GatehouseCore
+import GatehouseMembership
+import GatehouseWire
+import Logging
+import NIOCore
+import NIOPosix
+import ServiceLifecycle
+
+/// The shell around `MembershipInstance`: UDP for probes and gossip, TCP for join and
+/// push-pull, timers on one event loop. It only moves bytes and time; every decision is the
+/// instance's.
+///
+/// All membership state lives on `loop`; everything else hops there.
+public final class GossipService: Service, Sendable {
+    public let nodeID: NodeID
+    let config: ClusterConfig
+    let keyring: ClusterKeyring
+    let metrics: ClusterMetrics
+    let logger: Logger
+    let group: any EventLoopGroup
+    let now: @Sendable () -> Int64
+    let onPayload: @Sendable ([UInt8], NodeID) -> Void
+    let loop: any EventLoop
+    private let state: NIOLoopBoundBox<State>
+    private let channels = LockedBox<(udp: (any Channel)?, tcp: (any Channel)?)>((nil, nil))
+    private let bound = LockedBox<MemberAddress?>(nil)
+    private let boundCallback = LockedBox<(@Sendable () -> Void)?>(nil)
+
+    /// Called once the listeners are bound.
+    public func whenBound(_ callback: @escaping @Sendable () -> Void) {
+        boundCallback.withLock { $0 = callback }
+    }
+
+    struct State {
+        var instance: MembershipInstance
+        var resolved: [MemberAddress: SocketAddress] = [:]
+        var reportedStats = MembershipStats()
+        var stopped = false
+        var random = SystemRandomNumberGenerator()
+    }
+
+    public init(
+        nodeID: String, config: ClusterConfig, clusterName: String, metrics: ClusterMetrics, logger: Logger,
+        group: any EventLoopGroup, now: @escaping @Sendable () -> Int64,
+        onPayload: @escaping @Sendable ([UInt8], NodeID) -> Void = { _, _ in }
+    ) throws {
+        self.nodeID = NodeID(nodeID)
+        self.config = config
+        keyring = try ClusterKeyring(base64Keys: config.gossipKeys, clusterName: clusterName)
+        self.metrics = metrics
+        self.logger = logger
+        self.group = group
+        self.now = now
+        self.onPayload = onPayload
+        loop = group.next()
+        let address = MemberAddress(host: config.gossipAddress.host, port: config.gossipAddress.port)
+        let instance = MembershipInstance(
+            id: NodeID(nodeID), address: address, settings: config.membership, seed: UInt64.random(in: 0...UInt64.max),
+            incarnation: UInt64(max(0, now())))
+        state = NIOLoopBoundBox.makeBoxSendingValue(State(instance: instance), eventLoop: loop)
+    }
+
+    // MARK: Views (any thread)
+
+    /// This node and every member it knows, as of now.
+    public func members() async -> [Member] {
+        (try? await loop.submit { self.state.value.instance.snapshot() }.get()) ?? []
+    }
+
+    /// The address the gossip listener actually bound (the config may say port 0).
+    public var boundAddress: MemberAddress? { bound.withLock { $0 } }
+
+    /// Queues an application payload for gossip; `false` if it is too large for a datagram.
+    public func broadcast(_ payload: [UInt8]) async -> Bool {
+        (try? await loop.submit { self.state.value.instance.broadcast(payload: payload) != nil }.get()) ?? false
+    }
+
+    // MARK: Running
+
+    public func run() async throws {
+        let udp = try await DatagramBootstrap(group: loop)
+            .channelOption(.socketOption(.so_reuseaddr), value: 1)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(GossipDatagramHandler(service: self))
+                }
+            }
+            .bind(host: config.gossipAddress.host, port: config.gossipAddress.port)
+            .get()
+        let port = udp.localAddress?.port ?? config.gossipAddress.port
+        let maxFrame = config.maxSyncFrameBytes
+        let tcp = try await ServerBootstrap(group: group)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(LengthPrefixedFrameDecoder(maxFrameBytes: maxFrame)))
+                    try channel.pipeline.syncOperations.addHandler(PushPullServerHandler(service: self))
+                }
+            }
+            .bind(host: config.gossipAddress.host, port: port)
+            .get()
+        channels.withLock { $0 = (udp, tcp) }
+        bound.withLock { $0 = MemberAddress(host: config.gossipAddress.host, port: port) }
+        boundCallback.withLock { $0 }?()
+        logger.info("gossip listening", metadata: ["address": "\(config.gossipAddress.host):\(port)"])
+        try await loop.submit {
+            self.perform(self.state.value.instance.onStart(nowMs: self.now()))
+        }.get()
+        let joining = Task { await self.joinSeeds() }
+        try await withGracefulShutdownHandler {
+            try await udp.closeFuture.get()
+        } onGracefulShutdown: {
+            joining.cancel()
+            self.leaveAndClose()
+        }
+        joining.cancel()
+    }
+
+    /// Announces the leave, gives it two gossip rounds to spread, then closes the sockets.
+    private func leaveAndClose() {
+        loop.execute {
+            self.perform(self.state.value.instance.onLeave(nowMs: self.now()))
+            self.loop.scheduleTask(in: .milliseconds(self.config.membership.gossipIntervalMs * 2)) {
+                self.state.value.stopped = true
+                let open = self.channels.withLock { $0 }
+                open.udp?.close(promise: nil)
+                open.tcp?.close(promise: nil)
+            }
+        }
+    }
+
+    /// Tries the seeds with backoff until one push-pull succeeds (or there is no other seed).
+    private func joinSeeds() async {
+        let me = boundAddress
+        let seeds = config.seeds.map { MemberAddress(host: $0.host, port: $0.port) }.filter { $0 != me }
+        guard !seeds.isEmpty else { return }
+        var delayMs: Int64 = 250
+        while !Task.isCancelled {
+            for seed in seeds {
+                do {
+                    try await pushPull(with: seed)
+                    logger.info("joined the cluster", metadata: ["seed": "\(seed)"])
+                    return
+                } catch {
+                    logger.debug("seed did not answer", metadata: ["seed": "\(seed)", "error": "\(error)"])
+                }
+            }
+            try? await Task.sleep(for: .milliseconds(delayMs))
+            delayMs = min(delayMs * 2, 10_000)
+        }
+    }
+
+    // MARK: Directives (on loop)
+
+    func perform(_ directives: [MembershipDirective]) {
+        loop.preconditionInEventLoop()
+        guard !state.value.stopped else { return }
+        for directive in directives {
+            switch directive {
+            case .send(let message, let address):
+                send(message, to: address)
+            case .schedule(let timer, let afterMs):
+                loop.scheduleTask(in: .milliseconds(afterMs)) {
+                    guard !self.state.value.stopped else { return }
+                    self.perform(self.state.value.instance.onTimer(timer, nowMs: self.now()))
+                }
+            case .memberChanged(let member, let previous):
+                logger.info("member changed", metadata: [
+                    "member": "\(member.id)", "state": "\(member.status)", "previous": "\(previous.map(\.description) ?? "new")",
+                    "incarnation": "\(member.incarnation)",
+                ])
+            case .deliver(let payload, let origin):
+                onPayload(payload, origin)
+            case .pushPull(let address):
+                Task { try? await self.pushPull(with: address) }
+            }
+        }
+        let stats = state.value.instance.stats
+        metrics.record(stats, since: state.value.reportedStats)
+        state.value.reportedStats = stats
+        var counts: [MemberStatus: Int] = [.alive: 1]
+        for member in state.value.instance.members.values { counts[member.status, default: 0] += 1 }
+        metrics.setMembers(counts)
+    }
+
+    private func send(_ message: MembershipMessage, to address: MemberAddress) {
+        guard let udp = channels.withLock({ $0.udp }), let remote = resolve(address) else { return }
+        let plaintext = GossipCodec.encode(message)
+        let sealed = keyring.seal(plaintext.readableBytesView, using: &state.value.random)
+        metrics.bytesOut.increment(by: Int64(sealed.count))
+        metrics.packetsOut.increment()
+        udp.writeAndFlush(AddressedEnvelope(remoteAddress: remote, data: ByteBuffer(bytes: sealed)), promise: nil)
+    }
+
+    private func resolve(_ address: MemberAddress) -> SocketAddress? {
+        if let known = state.value.resolved[address] { return known }
+        guard let resolved = try? SocketAddress.makeAddressResolvingHost(address.host, port: address.port) else {
+            logger.warning("cannot resolve member address", metadata: ["address": "\(address)"])
+            return nil
+        }
+        state.value.resolved[address] = resolved
+        return resolved
+    }
+
+    /// A datagram from the network, on the loop: authenticate, decode, hand to the instance.
+    func receive(_ datagram: ByteBuffer) {
+        metrics.bytesIn.increment(by: Int64(datagram.readableBytes))
+        metrics.packetsIn.increment()
+        guard datagram.readableBytes <= config.membership.maxDatagramBytes else {
+            metrics.countDrop(.oversized)
+            return
+        }
+        guard let plaintext = open(datagram.readableBytesView) else { return }
+        do {
+            let message = try GossipCodec.decode(ByteBuffer(bytes: plaintext))
+            perform(state.value.instance.onMessage(message, nowMs: now()))
+        } catch {
+            metrics.countDrop(.malformed)
+        }
+    }
+
+    /// Opens a sealed packet or frame, counting why when it cannot be.
+    func open(_ sealed: some Collection<UInt8>) -> [UInt8]? {
+        do {
+            return try keyring.open(sealed)
+        } catch {
+            switch error {
+            case .truncated: metrics.countDrop(.truncated)
+            case .unknownVersion: metrics.countDrop(.unknownVersion)
+            case .notAuthentic: metrics.countDrop(.notAuthentic)
+            }
+            return nil
+        }
+    }
+
+    // MARK: Push-pull
+
+    /// A full state exchange over TCP: send our view, merge theirs.
+    func pushPull(with address: MemberAddress) async throws {
+        do {
+            let ours = try await loop.submit { self.sealedSnapshot(isResponse: false) }.get()
+            let answer = try await PushPullClient.exchange(
+                ours, with: address, group: group, maxFrameBytes: config.maxSyncFrameBytes, timeoutMs: 3_000)
+            guard let plaintext = open(answer.readableBytesView) else { throw PushPullError.notAuthentic }
+            let snapshot: (members: [Member], isResponse: Bool)
+            do {
+                snapshot = try GossipCodec.decodeSnapshot(ByteBuffer(bytes: plaintext))
+            } catch {
+                metrics.countDrop(.malformed)
+                throw PushPullError.malformed
+            }
+            guard snapshot.isResponse else { throw PushPullError.malformed }
+            try await loop.submit { self.perform(self.state.value.instance.onPushPull(snapshot.members, nowMs: self.now())) }.get()
+            metrics.pushPulls.increment()
+        } catch {
+            metrics.pushPullFailures.increment()
+            throw error
+        }
+    }
+
+    /// On the loop: our snapshot, encoded and sealed as one frame's content.
+    func sealedSnapshot(isResponse: Bool) -> [UInt8] {
+        let encoded = GossipCodec.encodeSnapshot(state.value.instance.snapshot(), isResponse: isResponse)
+        return keyring.seal(encoded.readableBytesView, using: &state.value.random)
+    }
+
+    /// A push-pull request arrived over TCP: merge it and answer with our view.
+    func answerPushPull(_ frame: ByteBuffer) async -> [UInt8]? {
+        guard let plaintext = open(frame.readableBytesView) else { return nil }
+        guard let request = try? GossipCodec.decodeSnapshot(ByteBuffer(bytes: plaintext)), !request.isResponse else {
+            metrics.countDrop(.malformed)
+            return nil
+        }
+        return try? await loop.submit {
+            let answer = self.sealedSnapshot(isResponse: true)
+            self.perform(self.state.value.instance.onPushPull(request.members, nowMs: self.now()))
+            return answer
+        }.get()
+    }
+}
+
+enum PushPullError: Error {
+    case notAuthentic, malformed, timedOut, closed
+}
+
+/// Receives gossip datagrams on the membership loop.
+final class GossipDatagramHandler: ChannelInboundHandler {
+    typealias InboundIn = AddressedEnvelope<ByteBuffer>
+    let service: GossipService
+
+    init(service: GossipService) {
+        self.service = service
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        service.receive(unwrapInboundIn(data).data)
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        // A UDP read error (e.g. ICMP unreachable) concerns one packet, not the socket.
+    }
+}
+
+/// Answers one push-pull request per connection, then closes it.
+final class PushPullServerHandler: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+    let service: GossipService
+    private var answered = false
+
+    init(service: GossipService) {
+        self.service = service
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard !answered else { return }
+        answered = true
+        let frame = unwrapInboundIn(data)
+        let channel = context.channel
+        let service = service
+        Task {
+            guard let answer = await service.answerPushPull(frame) else {
+                try? await channel.close()
+                return
+            }
+            var out = ByteBuffer()
+            out.writeLengthPrefixedFrame(answer)
+            try? await channel.writeAndFlush(out)
+            try? await channel.close()
+        }
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        if error is LengthPrefixedFrameDecoder.FrameTooLarge { service.metrics.countDrop(.oversized) }
+        context.close(promise: nil)
+    }
+}
