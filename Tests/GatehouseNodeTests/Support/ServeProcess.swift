@@ -72,6 +72,11 @@ enum FreePort {
 
 /// Plain JSON-over-HTTP calls for tests that talk to child processes.
 enum HTTP {
+    static func text(_ url: String) async throws -> String {
+        let (data, _) = try await URLSession.shared.data(from: URL(string: url)!)
+        return String(decoding: data, as: UTF8.self)
+    }
+
     static func json(_ method: String, _ url: String, token: String?, body: [String: Any]?) async throws -> [String: Any] {
         var request = URLRequest(url: URL(string: url)!)
         request.httpMethod = method

@@ -1,0 +1,106 @@
+import Foundation
+import GatehouseNode
+
+/// A cluster of real `gatehouse serve` processes on loopback, from a generated config with
+/// fast timing so failures are detected in a couple of seconds.
+final class ClusterProcesses {
+    struct NodePorts {
+        var id: String
+        var rpc: Int
+        var http: Int
+        var gossip: Int
+    }
+
+    let executable: String
+    let directory: String
+    let nodes: [NodePorts]
+    let adminToken = "cluster-test-admin-token-0123456789"
+    private(set) var processes: [String: Process] = [:]
+
+    static let keyA = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="
+    static let keyB = "HxwdHhscGRoXGBUWExQREg8QDQ4LDAkKBwgFBgMEAQI="
+
+    init(executable: String, count: Int) throws {
+        self.executable = executable
+        directory = TemporaryDirectory.make()
+        nodes = try (1...count).map { NodePorts(id: "n\($0)", rpc: try FreePort.find(), http: try FreePort.find(), gossip: try FreePort.find()) }
+        try writeConfig(name: "cluster.yaml", keys: [Self.keyA])
+    }
+
+    /// Writes a config for the same nodes with the given keyring (to make an impostor).
+    func writeConfig(name: String, keys: [String]) throws {
+        var yaml = """
+            cluster:
+              name: test
+            pepper: "cluster-test-pepper-0123456789abcdef"
+            admin_token: "\(adminToken)"
+            gossip_keys: [\(keys.map { "\"\($0)\"" }.joined(separator: ", "))]
+            log_level: warning
+            timing:
+              probe_interval_ms: 200
+              probe_timeout_ms: 100
+              gossip_interval_ms: 50
+              suspicion_multiplier: 2
+              push_pull_interval_ms: 2000
+              reconnect_interval_ms: 1000
+            nodes:
+
+            """
+        for node in nodes {
+            yaml += "  - {id: \(node.id), rpc: \"127.0.0.1:\(node.rpc)\", http: \"127.0.0.1:\(node.http)\", gossip: \"127.0.0.1:\(node.gossip)\", data_dir: ./\(node.id)}\n"
+        }
+        try yaml.write(toFile: "\(directory)/\(name)", atomically: true, encoding: .utf8)
+    }
+
+    func start(_ id: String, config: String = "cluster.yaml") throws {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = ["serve", "--config", "\(directory)/\(config)", "--node", id]
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle(forWritingAtPath: "/dev/null")
+        try process.run()
+        processes[id] = process
+        let node = nodes.first { $0.id == id }!
+        let deadline = Date().addingTimeInterval(20)
+        while Date() < deadline {
+            if FreePort.isListening(port: node.http) { return }
+            guard process.isRunning else { break }
+            usleep(20_000)
+        }
+        throw TestNodeError.unexpected("\(id) did not start")
+    }
+
+    func kill9(_ id: String) {
+        guard let process = processes[id], process.isRunning else { return }
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+    }
+
+    func stopAll() {
+        for id in processes.keys { kill9(id) }
+    }
+
+    /// `id`'s view: member id → (state, incarnation).
+    func view(of id: String) async throws -> [String: (state: String, incarnation: Int64)] {
+        let node = nodes.first { $0.id == id }!
+        let object = try await HTTP.json("GET", "http://127.0.0.1:\(node.http)/v1/cluster/members", token: adminToken, body: nil)
+        var view: [String: (String, Int64)] = [:]
+        for member in object["members"] as? [[String: Any]] ?? [] {
+            guard let name = member["id"] as? String, let state = member["state"] as? String else { continue }
+            view[name] = (state, (member["incarnation"] as? NSNumber)?.int64Value ?? -1)
+        }
+        return view
+    }
+
+    /// Polls until `condition` holds for the views of `observers`, or `seconds` pass.
+    func waitUntil(seconds: Double, observers: [String], _ condition: ([String: (state: String, incarnation: Int64)]) -> Bool) async throws -> Bool {
+        let deadline = Date().addingTimeInterval(seconds)
+        while Date() < deadline {
+            var all = true
+            for observer in observers where !condition(try await view(of: observer)) { all = false }
+            if all { return true }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        return false
+    }
+}
