@@ -91,6 +91,12 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        .executableTarget(
+            name: "gatehouse-sim",
+            dependencies: ["GatehouseCore", "GatehouseMembership", "GatehouseTestKit"],
+            path: "bench/sim",
+            swiftSettings: strict
+        ),
         .target(
             name: "GatehouseTestKit",
             dependencies: [

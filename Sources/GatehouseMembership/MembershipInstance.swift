@@ -23,6 +23,9 @@ public struct MembershipInstance: Sendable {
     private var random: SplitMix64
     private var sequence: UInt32 = 0
     private var probeOrder: [NodeID] = []
+    /// Members suspected by others that we have not probed since: probed next, so an
+    /// independent confirmation (or the suspect's refutation, via the buddy ping) comes fast.
+    private var suspectsToProbe: [NodeID] = []
     private var probeCursor = 0
     private var pendingProbe: PendingProbe?
     private var relays: [UInt32: Relay] = [:]
@@ -197,8 +200,13 @@ public struct MembershipInstance: Sendable {
         return directives
     }
 
-    /// Round-robin over the active members, reshuffled at the start of every pass.
+    /// Suspects others reported first, then round-robin over the active members,
+    /// reshuffled at the start of every pass.
     private mutating func nextProbeTarget() -> NodeID? {
+        while !suspectsToProbe.isEmpty {
+            let suspect = suspectsToProbe.removeFirst()
+            if members[suspect]?.status == .suspect { return suspect }
+        }
         for _ in 0..<2 {
             while probeCursor < probeOrder.count {
                 let candidate = probeOrder[probeCursor]
@@ -413,6 +421,7 @@ public struct MembershipInstance: Sendable {
             expectedConfirmations: max(0, min(settings.suspicionMultiplier - 2, others)), firstSuspector: suspector)
         suspicions[member] = suspicion
         stats.suspicionsStarted += 1
+        if suspector != id && !suspectsToProbe.contains(member) { suspectsToProbe.append(member) }
         broadcasts.enqueue(.suspect(member, incarnation: claimed, suspector: suspector))
         var directives: [MembershipDirective] = [.schedule(.suspicion(member), afterMs: max(0, suspicion.deadlineMs - nowMs))]
         if previous != .suspect { directives.append(.memberChanged(state, previous: previous)) }

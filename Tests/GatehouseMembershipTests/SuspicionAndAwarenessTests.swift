@@ -84,3 +84,16 @@ struct SuspicionAndAwarenessTests {
         #expect(node.awareness == 7)
     }
 }
+
+@Suite("Membership instance: probing suspects")
+struct ProbingSuspectsTests {
+    @Test func aMemberSuspectedByOthersIsProbedNext() {
+        var node = MembershipInstance.make("a")
+        node.know((1...9).map { "m\($0)" })
+        _ = node.onMessage(.gossip(source: NodeID("m2"), gossip: [.suspect(NodeID("m7"), incarnation: 0, suspector: NodeID("m2"))]), nowMs: 0)
+        let ping = node.onTimer(.probe, nowMs: 10).sends.first { $0.message.pingSequence != nil }
+        #expect(ping?.to == MembershipInstance.address("m7"))
+        // And carries the suspicion, so the suspect can refute (buddy system).
+        #expect(ping?.message.gossip.first == .suspect(NodeID("m7"), incarnation: 0, suspector: NodeID("a")))
+    }
+}

@@ -1,0 +1,127 @@
+import Foundation
+import GatehouseCore
+import GatehouseMembership
+import GatehouseTestKit
+
+/// Figures of the membership protocol from the deterministic simulator, with memberlist's
+/// LAN defaults: failure detection time, false deaths under loss, gossip bandwidth, and
+/// broadcast dissemination time. Run in release:
+///   swift run -c release --scratch-path .build-release gatehouse-sim [--quick] [--json path]
+@main
+struct MembershipFigures {
+    static func main() {
+        let arguments = CommandLine.arguments
+        let quick = arguments.contains("--quick")
+        let jsonPath = arguments.firstIndex(of: "--json").flatMap { arguments.indices.contains($0 + 1) ? arguments[$0 + 1] : nil }
+        var report: [String: Any] = ["date": ISO8601DateFormatter().string(from: Date()), "quick": quick]
+
+        print("membership figures (simulated, memberlist LAN defaults)\(quick ? " — quick" : "")")
+        var detection: [[String: Any]] = []
+        for (nodes, trials) in quick ? [(5, 3), (50, 1)] : [(5, 20), (50, 10), (500, 3)] {
+            let result = detectionTimes(nodes: nodes, trials: trials)
+            detection.append(result)
+            print(String(format: "detection N=%-4d trials=%-3d p50 %6.2f s  p99 %6.2f s  all-nodes p99 %6.2f s", nodes, trials,
+                         result["p50_s"] as! Double, result["p99_s"] as! Double, result["all_p99_s"] as! Double))
+        }
+        report["detection"] = detection
+        // What a tighter suspicion buys at small N (a knob: timing.suspicion_multiplier).
+        var tighter = MembershipSettings()
+        tighter.suspicionMultiplier = 3
+        let variant = detectionTimes(nodes: 5, trials: quick ? 3 : 20, settings: tighter)
+        print(String(format: "detection N=5    suspicion_multiplier 3: p50 %6.2f s  p99 %6.2f s", variant["p50_s"] as! Double, variant["p99_s"] as! Double))
+        report["detection_n5_suspicion_multiplier_3"] = variant
+
+        let falseDeaths = falseDeathCount(nodes: 50, loss: 0.10, minutes: quick ? 1 : 10)
+        print("false deaths N=50, 10% loss, \(quick ? 1 : 10) simulated min: \(falseDeaths)")
+        report["false_deaths_50_nodes_10pct_loss"] = falseDeaths
+
+        var bandwidth: [[String: Any]] = []
+        for nodes in quick ? [10] : [10, 100] {
+            let bytes = bytesPerNodePerSecond(nodes: nodes)
+            bandwidth.append(["nodes": nodes, "bytes_per_node_per_s": bytes])
+            print(String(format: "gossip bandwidth N=%-4d %8.0f bytes/s per node (sent, sealed)", nodes, bytes))
+        }
+        report["bandwidth"] = bandwidth
+
+        var dissemination: [[String: Any]] = []
+        for nodes in quick ? [50] : [50, 500] {
+            let result = disseminationTimes(nodes: nodes, broadcasts: quick ? 3 : 10)
+            dissemination.append(result)
+            print(String(format: "broadcast to all N=%-4d p50 %6.2f s  p99 %6.2f s", nodes, result["p50_s"] as! Double, result["p99_s"] as! Double))
+        }
+        report["dissemination"] = dissemination
+
+        if let jsonPath, let data = try? JSONSerialization.data(withJSONObject: report, options: [.prettyPrinted, .sortedKeys]) {
+            _ = FileManager.default.createFile(atPath: jsonPath, contents: data)
+        }
+    }
+
+    static func percentile(_ values: [Double], _ fraction: Double) -> Double {
+        guard !values.isEmpty else { return .nan }
+        let sorted = values.sorted()
+        return sorted[min(sorted.count - 1, Int((Double(sorted.count - 1) * fraction).rounded(.up)))]
+    }
+
+    /// Per-observer times from a crash to that observer marking the node dead.
+    static func detectionTimes(nodes: Int, trials: Int, settings: MembershipSettings = MembershipSettings()) -> [String: Any] {
+        var perObserver: [Double] = []
+        var allNodes: [Double] = []
+        for trial in 0..<trials {
+            var simulator = MembershipSimulator(seed: UInt64(1000 + trial * 7919 + nodes), settings: settings)
+            simulator.bootstrap(count: nodes, settleMs: nodes >= 100 ? 60_000 : 20_000)
+            let victim = NodeID("n\(1 + (trial * 37) % nodes)")
+            let crashAt = simulator.nowMs
+            let start = simulator.observations.count
+            simulator.crash(victim)
+            let done = simulator.run(untilMs: crashAt + 180_000, stepMs: 100) { $0.everyone(sees: victim, as: [.dead]) }
+            for observation in simulator.observations[start...] where observation.member.id == victim && observation.member.status == .dead {
+                perObserver.append(Double(observation.atMs - crashAt) / 1000)
+            }
+            if let done { allNodes.append(Double(done - crashAt) / 1000) }
+        }
+        return [
+            "nodes": nodes, "trials": trials, "p50_s": percentile(perObserver, 0.5), "p99_s": percentile(perObserver, 0.99),
+            "all_p50_s": percentile(allNodes, 0.5), "all_p99_s": percentile(allNodes, 0.99),
+        ]
+    }
+
+    static func falseDeathCount(nodes: Int, loss: Double, minutes: Int) -> Int {
+        var simulator = MembershipSimulator(seed: 4242, network: SimulatedNetwork(defaults: LinkConditions(loss: loss, minDelayMs: 1, maxDelayMs: 10)))
+        simulator.bootstrap(count: nodes, settleMs: 30_000)
+        let start = simulator.observations.count
+        simulator.run(forMs: Int64(minutes) * 60_000)
+        return simulator.observations[start...].filter { $0.member.status == .dead }.count
+    }
+
+    /// Steady-state bytes sent per node per second, each datagram counted with its seal.
+    static func bytesPerNodePerSecond(nodes: Int) -> Double {
+        var simulator = MembershipSimulator(seed: 77)
+        simulator.bootstrap(count: nodes, settleMs: 60_000)
+        let bytes = simulator.bytesSent
+        let messages = simulator.messagesSent
+        simulator.run(forMs: 60_000)
+        let sent = Double(simulator.bytesSent - bytes) + Double(simulator.messagesSent - messages) * Double(ClusterKeyring.overhead)
+        return sent / Double(nodes) / 60
+    }
+
+    /// Time from a broadcast until every other node delivered it.
+    static func disseminationTimes(nodes: Int, broadcasts: Int) -> [String: Any] {
+        var simulator = MembershipSimulator(seed: 99)
+        simulator.bootstrap(count: nodes, settleMs: nodes >= 100 ? 60_000 : 20_000)
+        var times: [Double] = []
+        for index in 0..<broadcasts {
+            let origin = NodeID("n\(1 + (index * 13) % nodes)")
+            let sentAt = simulator.nowMs
+            let payload: [UInt8] = [UInt8(index & 0xFF), 0xAB]
+            _ = simulator.broadcast(from: origin, payload: payload)
+            let reached = simulator.run(untilMs: sentAt + 60_000, stepMs: 20) { simulator in
+                simulator.upNodes.filter { $0 != origin }.allSatisfy { node in
+                    simulator.deliveries[node]?.contains { $0.payload == payload } == true
+                }
+            }
+            if let reached { times.append(Double(reached - sentAt) / 1000) }
+            simulator.run(forMs: 5_000)
+        }
+        return ["nodes": nodes, "broadcasts": broadcasts, "reached": times.count, "p50_s": percentile(times, 0.5), "p99_s": percentile(times, 0.99)]
+    }
+}
