@@ -1,0 +1,56 @@
+import Foundation
+import GatehouseMembership
+import GatehouseNode
+import NIOCore
+import NIOPosix
+import Testing
+
+/// Hostile bytes on the gossip port: dropped, counted, never a crash.
+@Suite("Gossip bad input")
+struct GossipBadInputTests {
+    @Test func garbageDatagramsAndFramesAreDroppedAndCounted() async throws {
+        let gossipPort = try FreePort.find()
+        let node = try await TestNode.start { config in
+            config.cluster = ClusterConfig(
+                gossipAddress: HostPort(host: "127.0.0.1", port: gossipPort), seeds: [],
+                gossipKeys: ["AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="])
+        }
+        let sender = try await DatagramBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .bind(host: "127.0.0.1", port: 0).get()
+        let target = try SocketAddress(ipAddress: "127.0.0.1", port: gossipPort)
+        let packets: [[UInt8]] = [
+            [],
+            [1],
+            [1] + [UInt8](repeating: 7, count: 40),
+            [9] + [UInt8](repeating: 0, count: 60),
+            [UInt8](repeating: 0xFF, count: 3_000),
+        ]
+        for packet in packets {
+            try await sender.writeAndFlush(AddressedEnvelope(remoteAddress: target, data: ByteBuffer(bytes: packet)))
+        }
+        // A TCP sync connection announcing a huge frame, and one sending garbage.
+        let huge = try await RawConnection.open(HostPort(host: "127.0.0.1", port: gossipPort))
+        try await huge.send([0xFF, 0xFF, 0xFF, 0xFF])
+        #expect(try await huge.waitForClose())
+        let garbage = try await RawConnection.open(HostPort(host: "127.0.0.1", port: gossipPort))
+        try await garbage.send([0, 0, 0, 4, 1, 2, 3, 4])
+        #expect(try await garbage.waitForClose())
+
+        var dropped = 0.0
+        for _ in 0..<100 {
+            dropped = 0
+            for reason in ["oversized", "truncated", "not_authentic", "unknown_version"] {
+                dropped += try await node.metric("gatehouse_gossip_dropped_packets_total{reason=\"\(reason)\"}") ?? 0
+            }
+            if dropped >= 7 { break }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        #expect(dropped >= 7)
+        #expect(try await node.metric("gatehouse_gossip_dropped_packets_total{reason=\"oversized\"}") ?? 0 >= 2)
+        let members = try await node.http("GET", "/v1/cluster/members")
+        #expect(members.status == 200)
+        #expect((members.object["members"] as? [Any])?.count == 1)
+        try await sender.close()
+        try await node.stop()
+    }
+}
