@@ -116,15 +116,21 @@ public struct RESPCommandParser: Sendable {
 
     private func parseInline(_ buffer: inout ByteBuffer) throws(RESPProtocolError) -> RESPCommand? {
         let view = buffer.readableBytesView
-        let scanLimit = min(view.count, limits.maxInlineBytes + 1)
+        // Room for the longest allowed line plus its CR LF.
+        let scanLimit = min(view.count, limits.maxInlineBytes + 2)
         guard let newline = view.prefix(scanLimit).firstIndex(of: UInt8(ascii: "\n")) else {
-            if view.count > limits.maxInlineBytes {
+            // Past the limit only a final CR (of a CR LF still to come) may be pending.
+            let pendingCR = view.count == limits.maxInlineBytes + 1 && view.last == UInt8(ascii: "\r")
+            if view.count > limits.maxInlineBytes && !pendingCR {
                 throw RESPProtocolError(.tooLarge, "inline command over \(limits.maxInlineBytes) bytes")
             }
             return nil
         }
         var lineEnd = newline
         if lineEnd > view.startIndex, view[lineEnd - 1] == UInt8(ascii: "\r") { lineEnd -= 1 }
+        guard lineEnd - view.startIndex <= limits.maxInlineBytes else {
+            throw RESPProtocolError(.tooLarge, "inline command over \(limits.maxInlineBytes) bytes")
+        }
         var arguments: [ByteBuffer] = []
         var start: Int? = nil
         for index in view.startIndex..<lineEnd {

@@ -123,13 +123,18 @@ public struct RESPValueParser: Sendable {
             guard line == "t" || line == "f" else { throw RESPProtocolError(.malformed, "invalid boolean") }
             return .boolean(line == "t")
         case UInt8(ascii: "_"):
-            guard try readLine(buffer, at: &cursor) != nil else { return nil }
+            guard let line = try readLine(buffer, at: &cursor) else { return nil }
+            guard line.isEmpty else { throw RESPProtocolError(.malformed, "invalid null") }
             return .null
         case UInt8(ascii: "$"), UInt8(ascii: "="), UInt8(ascii: "!"):
-            guard let length = try readCount(buffer, at: &cursor) else { return nil }
+            guard let line = try readLine(buffer, at: &cursor) else { return nil }
+            guard let length = Int(line), length >= -1 else { throw RESPProtocolError(.malformed, "invalid length \(line.prefix(24))") }
             if length == -1 { return .null }
             guard length <= maxStringBytes else { throw RESPProtocolError(.tooLarge, "reply string too long") }
             guard buffer.writerIndex >= cursor + length + 2 else { return nil }
+            guard buffer.getInteger(at: cursor + length, as: UInt16.self) == 0x0D0A else {
+                throw RESPProtocolError(.malformed, "bulk string not terminated by CRLF")
+            }
             let text = buffer.getString(at: cursor, length: length) ?? ""
             cursor += length + 2
             return marker == UInt8(ascii: "!") ? .error(text) : .bulkString(text)
@@ -148,6 +153,7 @@ public struct RESPValueParser: Sendable {
             }
         case UInt8(ascii: "%"), UInt8(ascii: "|"):
             guard let count = try readCount(buffer, at: &cursor) else { return nil }
+            guard count >= 0 else { throw RESPProtocolError(.malformed, "negative map length") }
             var pairs: [RESPValue.RESPPair] = []
             for _ in 0..<max(0, count) {
                 guard let key = try parseValue(buffer, at: &cursor, depth: depth + 1),
@@ -156,8 +162,9 @@ public struct RESPValueParser: Sendable {
                 pairs.append(.init(key: key, value: value))
             }
             if marker == UInt8(ascii: "|") {
-                // An attribute describes the reply that follows it; we return that reply.
-                return try parseValue(buffer, at: &cursor, depth: depth)
+                // An attribute describes the reply that follows it; we return that reply. It
+                // counts as a level, so a chain of attributes cannot recurse without limit.
+                return try parseValue(buffer, at: &cursor, depth: depth + 1)
             }
             return .map(pairs)
         default:
