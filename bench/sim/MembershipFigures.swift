@@ -6,7 +6,7 @@ import GatehouseTestKit
 /// Figures of the membership protocol from the deterministic simulator, with memberlist's
 /// LAN defaults: failure detection time, false deaths under loss, gossip bandwidth, and
 /// broadcast dissemination time. Run in release:
-///   swift run -c release --scratch-path .build-release gatehouse-sim [--quick] [--json path]
+///   swift run -c release --scratch-path .build-release gatehouse-sim [--quick] [--json bench/results/membership-sim.json]
 @main
 struct MembershipFigures {
     static func main() {
