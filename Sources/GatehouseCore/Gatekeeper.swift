@@ -159,6 +159,25 @@ public struct Gatekeeper: Sendable {
         return usageChanged.sorted().map { (records[$0], creditUsage[$0]) }
     }
 
+    // MARK: - Replication
+
+    /// The anti-entropy digest of every record held.
+    public func digest() -> ReplicaDigest {
+        var digest = ReplicaDigest()
+        for record in records { digest.add(id: record.id, version: record.version) }
+        return digest
+    }
+
+    /// `(id, version)` of the records in the given buckets.
+    public func entries(inBuckets buckets: Set<Int>) -> [ReplicaEntry] {
+        records.filter { buckets.contains(ReplicaDigest.bucket(of: $0.id)) }.map { ReplicaEntry(id: $0.id, version: $0.version) }
+    }
+
+    /// The records with these ids, for sending to a peer (usage such as `last_used_at` included).
+    public func records(ids: [String]) -> [KeyRecord] {
+        ids.compactMap { slotByID[$0].map { records[$0] } }
+    }
+
     // MARK: - The decision
 
     /// The verify decision of DESIGN §4, in its order.
