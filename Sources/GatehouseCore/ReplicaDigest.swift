@@ -53,7 +53,7 @@ public struct ReplicaDigest: Hashable, Sendable {
 }
 
 /// One side's `(id, version)` list for some buckets, and what to do about the other's.
-public struct ReplicaEntry: Hashable, Sendable {
+public struct ReplicaEntry: Hashable, Sendable, Codable {
     public var id: String
     public var version: HybridTimestamp
 

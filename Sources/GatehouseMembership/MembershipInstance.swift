@@ -143,6 +143,17 @@ public struct MembershipInstance: Sendable {
         return payloadID
     }
 
+    /// Sends a payload to every active member at once (one datagram each) and queues it for
+    /// gossip too, for redundancy. `nil` if it does not fit a datagram.
+    public mutating func broadcastNow(payload: [UInt8]) -> [MembershipDirective]? {
+        guard let payloadID = broadcast(payload: payload) else { return nil }
+        let message = MembershipMessage.gossip(source: id, gossip: [.payload(payloadID, payload)])
+        return memberIDs.compactMap { memberID in
+            guard let member = members[memberID], member.status.isActive else { return nil }
+            return .send(message, to: member.address)
+        }
+    }
+
     // MARK: - Timers
 
     public mutating func onTimer(_ timer: MembershipTimer, nowMs: Int64) -> [MembershipDirective] {

@@ -9,6 +9,8 @@ public struct ClusterConfig: Sendable {
     /// Base64 AES-256 keys; the first seals, all open.
     public var gossipKeys: [String]
     public var membership: MembershipSettings
+    /// How often key records are compared with a random member (anti-entropy).
+    public var antiEntropyIntervalMs: Int64 = 5_000
     /// Largest push-pull frame accepted over TCP.
     public var maxSyncFrameBytes = 8 * 1024 * 1024
 

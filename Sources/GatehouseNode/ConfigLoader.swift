@@ -189,23 +189,28 @@ public enum ConfigLoader {
             throw ConfigError(field: "gossip_keys[\(error.index)]", problem: "is not 32 bytes of base64", fix: "generate keys with `openssl rand -base64 32`")
         }
         var settings = MembershipSettings()
+        var antiEntropyIntervalMs: Int64 = 5_000
         for (name, value) in file.timing ?? [:] {
             guard value > 0 else {
                 throw ConfigError(field: "timing.\(name)", problem: "must be positive", fix: "give a positive number or leave it out for the default")
             }
-            if let path = timingFields[name] {
+            if name == "anti_entropy_interval_ms" {
+                antiEntropyIntervalMs = value
+            } else if let path = timingFields[name] {
                 settings[keyPath: path] = value
             } else if let path = timingCounts[name] {
                 settings[keyPath: path] = Int(value)
             } else {
-                let known = (Array(timingFields.keys) + Array(timingCounts.keys)).sorted().joined(separator: ", ")
+                let known = (Array(timingFields.keys) + Array(timingCounts.keys) + ["anti_entropy_interval_ms"]).sorted().joined(separator: ", ")
                 throw ConfigError(field: "timing.\(name)", problem: "is not a known setting", fix: "known here: \(known)")
             }
         }
         guard settings.probeTimeoutMs < settings.probeIntervalMs else {
             throw ConfigError(field: "timing.probe_timeout_ms", problem: "must be shorter than probe_interval_ms", fix: "e.g. 500 with an interval of 1000")
         }
-        return ClusterConfig(gossipAddress: address, seeds: seeds, gossipKeys: keys, membership: settings)
+        var cluster = ClusterConfig(gossipAddress: address, seeds: seeds, gossipKeys: keys, membership: settings)
+        cluster.antiEntropyIntervalMs = antiEntropyIntervalMs
+        return cluster
     }
 
     static func describe(_ error: DecodingError) -> ConfigError {

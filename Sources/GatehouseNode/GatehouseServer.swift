@@ -122,6 +122,10 @@ public final class GatehouseServer: Sendable {
         if let gossip {
             gossip.whenBound { report(nil, nil) }
             services.append(.init(service: gossip))
+            let replicator = KeyReplicator(
+                keys: service, gossip: gossip, metrics: metrics.replication, logger: logger,
+                antiEntropyIntervalMs: config.cluster?.antiEntropyIntervalMs ?? 5_000)
+            services.append(.init(service: replicator))
         }
         services += [.init(service: resp), .init(service: http), .init(service: flusher)]
         let group = ServiceGroup(configuration: ServiceGroupConfiguration(

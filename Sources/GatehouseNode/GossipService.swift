@@ -19,7 +19,7 @@ public final class GossipService: Service, Sendable {
     let logger: Logger
     let group: any EventLoopGroup
     let now: @Sendable () -> Int64
-    let onPayload: @Sendable ([UInt8], NodeID) -> Void
+    private let payloadHandler = LockedBox<(@Sendable ([UInt8], NodeID) -> Void)?>(nil)
     let loop: any EventLoop
     private let state: NIOLoopBoundBox<State>
     private let channels = LockedBox<(udp: (any Channel)?, tcp: (any Channel)?)>((nil, nil))
@@ -41,8 +41,7 @@ public final class GossipService: Service, Sendable {
 
     public init(
         nodeID: String, config: ClusterConfig, clusterName: String, metrics: ClusterMetrics, logger: Logger,
-        group: any EventLoopGroup, now: @escaping @Sendable () -> Int64,
-        onPayload: @escaping @Sendable ([UInt8], NodeID) -> Void = { _, _ in }
+        group: any EventLoopGroup, now: @escaping @Sendable () -> Int64
     ) throws {
         self.nodeID = NodeID(nodeID)
         self.config = config
@@ -51,7 +50,6 @@ public final class GossipService: Service, Sendable {
         self.logger = logger
         self.group = group
         self.now = now
-        self.onPayload = onPayload
         loop = group.next()
         let address = MemberAddress(host: config.gossipAddress.host, port: config.gossipAddress.port)
         let instance = MembershipInstance(
@@ -73,6 +71,46 @@ public final class GossipService: Service, Sendable {
     /// Queues an application payload for gossip; `false` if it is too large for a datagram.
     public func broadcast(_ payload: [UInt8]) async -> Bool {
         (try? await loop.submit { self.state.value.instance.broadcast(payload: payload) != nil }.get()) ?? false
+    }
+
+    /// Sends a payload to every live member at once and queues it for gossip as well;
+    /// `false` if it is too large for a datagram (send it over TCP instead).
+    public func broadcastNow(_ payload: [UInt8]) async -> Bool {
+        (try? await loop.submit {
+            guard let directives = self.state.value.instance.broadcastNow(payload: payload) else { return false }
+            self.perform(directives)
+            return true
+        }.get()) ?? false
+    }
+
+    /// Receives application payloads delivered by gossip.
+    public func onPayloadReceived(_ handler: @escaping @Sendable ([UInt8], NodeID) -> Void) {
+        payloadHandler.withLock { $0 = handler }
+    }
+
+    /// Members currently alive or suspect, this node excluded.
+    public func liveMembers() async -> [Member] {
+        await members().dropFirst().filter { $0.status.isActive }
+    }
+
+    /// Answers replication sync frames; set by the replicator.
+    private let syncHandler = LockedBox<(@Sendable (ReplicationMessage) async -> ReplicationMessage?)?>(nil)
+
+    public func handleSync(_ handler: @escaping @Sendable (ReplicationMessage) async -> ReplicationMessage?) {
+        syncHandler.withLock { $0 = handler }
+    }
+
+    /// One replication request/response over a sealed TCP frame.
+    public func exchangeSync(_ message: ReplicationMessage, with address: MemberAddress) async throws -> ReplicationMessage {
+        let sealed = try await loop.submit { self.keyring.seal(message.encode(), using: &self.state.value.random) }.get()
+        let answer = try await PushPullClient.exchange(sealed, with: address, group: group, maxFrameBytes: config.maxSyncFrameBytes, timeoutMs: 5_000)
+        guard let plaintext = open(answer.readableBytesView) else { throw PushPullError.notAuthentic }
+        do {
+            return try ReplicationMessage.decode(plaintext)
+        } catch {
+            metrics.countDrop(.malformed)
+            throw PushPullError.malformed
+        }
     }
 
     // MARK: Running
@@ -170,7 +208,7 @@ public final class GossipService: Service, Sendable {
                     "incarnation": "\(member.incarnation)",
                 ])
             case .deliver(let payload, let origin):
-                onPayload(payload, origin)
+                payloadHandler.withLock { $0 }?(payload, origin)
             case .pushPull(let address):
                 Task { try? await self.pushPull(with: address) }
             }
@@ -264,9 +302,18 @@ public final class GossipService: Service, Sendable {
         return keyring.seal(encoded.readableBytesView, using: &state.value.random)
     }
 
-    /// A push-pull request arrived over TCP: merge it and answer with our view.
-    func answerPushPull(_ frame: ByteBuffer) async -> [UInt8]? {
+    /// A sync frame arrived over TCP: a membership push-pull (merge it, answer with our view)
+    /// or a replication request (answered by the replicator).
+    func answerSyncFrame(_ frame: ByteBuffer) async -> [UInt8]? {
         guard let plaintext = open(frame.readableBytesView) else { return nil }
+        if ReplicationMessage.isReplicationFrame(plaintext) {
+            guard let request = try? ReplicationMessage.decode(plaintext) else {
+                metrics.countDrop(.malformed)
+                return nil
+            }
+            guard let handler = syncHandler.withLock({ $0 }), let answer = await handler(request) else { return nil }
+            return try? await loop.submit { self.keyring.seal(answer.encode(), using: &self.state.value.random) }.get()
+        }
         guard let request = try? GossipCodec.decodeSnapshot(ByteBuffer(bytes: plaintext)), !request.isResponse else {
             metrics.countDrop(.malformed)
             return nil
@@ -319,7 +366,7 @@ final class PushPullServerHandler: ChannelInboundHandler {
         let channel = context.channel
         let service = service
         Task {
-            guard let answer = await service.answerPushPull(frame) else {
+            guard let answer = await service.answerSyncFrame(frame) else {
                 try? await channel.close()
                 return
             }

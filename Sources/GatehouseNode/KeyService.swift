@@ -19,6 +19,12 @@ public final class KeyService: Sendable {
     public let defaultLimits: [RateLimit]
     public let defaultPrefix: String
     private let logger: Logger
+    /// Told about every local write once it is durable, to replicate it.
+    private let writeListener = LockedBox<(@Sendable (KeyRecord) -> Void)?>(nil)
+
+    public func onLocalWrite(_ listener: @escaping @Sendable (KeyRecord) -> Void) {
+        writeListener.withLock { $0 = listener }
+    }
 
     public init(
         nodeID: String, hasher: LookupHasher, settings: Gatekeeper.Settings, defaultLimits: [RateLimit],
@@ -141,8 +147,37 @@ public final class KeyService: Sendable {
             state.withLock { _ = $0.apply(outcome.record) }
             return .success(outcome)
         }
-        return try result.get()
+        let written = try result.get()
+        writeListener.withLock { $0 }?(written.record)
+        return written
     }
+
+    // MARK: Replication
+
+    /// A record written elsewhere: kept if it is newer than ours (last writer wins), persisted
+    /// like a local write, then applied. Returns whether it changed anything.
+    @discardableResult
+    public func applyReplicated(_ record: KeyRecord) throws -> Bool {
+        let outcome: Result<Bool, any Error> = writer.withLock { clock in
+            clock.observe(record.version, nowMs: now())
+            if let held = state.withLock({ $0.record(id: record.id) }), held.version >= record.version {
+                return .success(false)
+            }
+            do {
+                try storage.save(record)
+            } catch {
+                return .failure(error)
+            }
+            return .success(state.withLock { $0.apply(record) })
+        }
+        return try outcome.get()
+    }
+
+    public func digest() -> ReplicaDigest { state.withLock { $0.digest() } }
+
+    public func entries(inBuckets buckets: Set<Int>) -> [ReplicaEntry] { state.withLock { $0.entries(inBuckets: buckets) } }
+
+    public func records(ids: [String]) -> [KeyRecord] { state.withLock { $0.records(ids: ids) } }
 
     // MARK: Housekeeping
 

@@ -38,6 +38,7 @@ public final class NodeMetrics: Sendable {
     public let adminWrites: Counter
     public let usageFlushFailures: Counter
     public let cluster: ClusterMetrics
+    public let replication: ReplicationMetrics
 
     public init() {
         let registry = PrometheusCollectorRegistry()
@@ -70,6 +71,7 @@ public final class NodeMetrics: Sendable {
         adminWrites = counter("admin_writes", "Key writes through the admin API")
         usageFlushFailures = counter("usage_flush_failures", "Failed writes of coalesced usage to disk")
         cluster = ClusterMetrics(registry: registry)
+        replication = ReplicationMetrics(registry: registry)
     }
 
     @inline(__always)

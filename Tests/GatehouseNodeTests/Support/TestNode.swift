@@ -23,7 +23,7 @@ final class TestNode: Sendable {
     /// Starts a node; `configure` adjusts the config (ports are always 0, data in a temp dir).
     static func start(
         dataDirectory: String? = nil, clock: ManualClock = ManualClock(), logs: LogCapture = LogCapture(),
-        configure: (inout NodeConfig) -> Void = { _ in }
+        realClock: Bool = false, configure: (inout NodeConfig) -> Void = { _ in }
     ) async throws -> TestNode {
         var config = NodeConfig()
         config.rpcAddress = HostPort(host: "127.0.0.1", port: 0)
@@ -33,7 +33,7 @@ final class TestNode: Sendable {
         config.pepper = Array(pepper.utf8)
         config.usageFlushIntervalMs = 50
         configure(&config)
-        let server = try GatehouseServer(config: config, logger: logs.logger(level: .debug), now: clock.now)
+        let server = try GatehouseServer(config: config, logger: logs.logger(level: .debug), now: realClock ? WallClock.nowMs : clock.now)
         let (stream, continuation) = AsyncStream.makeStream(of: NodeEndpoints.self)
         let task = Task {
             try await server.run(handleSignals: false) { endpoints in

@@ -1,0 +1,34 @@
+import Prometheus
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Metrics of key replication.
+public final class ReplicationMetrics: Sendable {
+    public let writesSent: Counter
+    public let writesReceived: Counter
+    public let writesApplied: Counter
+    public let antiEntropyRounds: Counter
+    public let recordsRepaired: Counter
+    private let lastAntiEntropy: Gauge
+
+    init(registry: PrometheusCollectorRegistry) {
+        func counter(_ name: String, _ help: String) -> Counter {
+            registry.makeCounter(descriptor: MetricNameDescriptor(namespace: "gatehouse", subsystem: "replication", metricName: name, unitName: "total", helpText: help), labels: [])
+        }
+        writesSent = counter("writes_sent", "Local key writes pushed to the cluster")
+        writesReceived = counter("writes_received", "Replicated key writes received")
+        writesApplied = counter("writes_applied", "Replicated key writes that were newer and applied")
+        antiEntropyRounds = counter("anti_entropy_rounds", "Anti-entropy digest exchanges completed")
+        recordsRepaired = counter("records_repaired", "Records moved by anti-entropy (sent and received)")
+        lastAntiEntropy = registry.makeGauge(descriptor: MetricNameDescriptor(
+            namespace: "gatehouse", subsystem: "replication", metricName: "last_anti_entropy", unitName: "seconds",
+            helpText: "Unix time of the last completed anti-entropy exchange"))
+    }
+
+    func markAntiEntropy() {
+        var spec = timespec()
+        clock_gettime(CLOCK_REALTIME, &spec)
+        lastAntiEntropy.set(to: Double(spec.tv_sec))
+    }
+}

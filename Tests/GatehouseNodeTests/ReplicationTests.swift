@@ -1,0 +1,101 @@
+import Foundation
+import GatehouseClient
+import GatehouseCore
+import GatehouseMembership
+import GatehouseNode
+import Testing
+
+/// Three clustered nodes in this process: key writes on any node hold on every node.
+@Suite("Key replication", .serialized)
+struct ReplicationTests {
+    static let gossipKey = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="
+
+    /// Starts nodes n1…nN that seed each other on free gossip ports.
+    static func cluster(_ count: Int, antiEntropyMs: Int64 = 500, directories: [String]? = nil) async throws -> [TestNode] {
+        let ports = try (0..<count).map { _ in try FreePort.find() }
+        var nodes: [TestNode] = []
+        for index in 0..<count {
+            let node = try await TestNode.start(dataDirectory: directories?[index], realClock: true) { config in
+                config.nodeID = "n\(index + 1)"
+                var membership = MembershipSettings()
+                membership.probeIntervalMs = 200
+                membership.probeTimeoutMs = 100
+                membership.gossipIntervalMs = 50
+                membership.pushPullIntervalMs = 1_000
+                var cluster = ClusterConfig(
+                    gossipAddress: HostPort(host: "127.0.0.1", port: ports[index]),
+                    seeds: ports.map { HostPort(host: "127.0.0.1", port: $0) }, gossipKeys: [gossipKey], membership: membership)
+                cluster.antiEntropyIntervalMs = antiEntropyMs
+                config.cluster = cluster
+            }
+            nodes.append(node)
+        }
+        try await waitUntil(seconds: 10) {
+            for node in nodes where await node.server.gossip?.liveMembers().count != count - 1 { return false }
+            return true
+        }
+        return nodes
+    }
+
+    static func waitUntil(seconds: Double, _ condition: () async throws -> Bool) async throws {
+        let deadline = Date().addingTimeInterval(seconds)
+        while Date() < deadline {
+            if try await condition() { return }
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        Issue.record("condition not met within \(seconds) s")
+    }
+
+    @Test func aKeyCreatedOnOneNodeVerifiesOnAnotherAndARevocationHoldsEverywhere() async throws {
+        let nodes = try await Self.cluster(3)
+        let key = try await nodes[0].createKey(["owner": "acct_1"])
+        let third = try await nodes[2].client()
+        let created = Date()
+        try await Self.waitUntil(seconds: 5) { try await third.verify(key.secret).code == .valid }
+        let createdVisible = Date().timeIntervalSince(created)
+
+        let revoked = try await nodes[1].http("POST", "/v1/keys/\(key.id)/revoke")
+        #expect(revoked.status == 200)
+        let first = try await nodes[0].client()
+        let start = Date()
+        try await Self.waitUntil(seconds: 5) {
+            let one = try await first.verify(key.secret).code
+            let three = try await third.verify(key.secret).code
+            return one == .revoked && three == .revoked
+        }
+        let revokeVisible = Date().timeIntervalSince(start)
+        #expect(revokeVisible < 2, "revocation took \(revokeVisible) s")
+        #expect(createdVisible < 2, "creation took \(createdVisible) s")
+        #expect(try await nodes[2].metric("gatehouse_replication_writes_applied_total") ?? 0 >= 2)
+        try await first.close()
+        try await third.close()
+        for node in nodes { try await node.stop() }
+    }
+
+    @Test func aNodeThatWasDownCatchesUpByAntiEntropy() async throws {
+        let directories = (0..<3).map { _ in TemporaryDirectory.make() }
+        var nodes = try await Self.cluster(3, directories: directories)
+        let before = try await nodes[0].createKey(["name": "before"])
+        try await Self.waitUntil(seconds: 5) { nodes[1].server.service.key(id: before.id) != nil }
+        try await nodes[1].stop()
+        let during = try await nodes[0].createKey(["name": "during"])
+        _ = try await nodes[2].http("PATCH", "/v1/keys/\(before.id)", json: ["name": "changed while n2 was down"])
+        // n2 comes back on its data directory and must catch up by itself.
+        let restarted = try await TestNode.start(dataDirectory: directories[1], realClock: true) { config in
+            config.nodeID = "n2"
+            config.cluster = nodes[0].server.config.cluster.map { template in
+                var cluster = template
+                cluster.gossipAddress = nodes[1].server.config.cluster!.gossipAddress
+                return cluster
+            }
+        }
+        nodes[1] = restarted
+        try await Self.waitUntil(seconds: 10) {
+            restarted.server.service.key(id: during.id) != nil
+                && restarted.server.service.key(id: before.id)?.record.name == "changed while n2 was down"
+        }
+        let digests = nodes.map { $0.server.service.digest() }
+        #expect(digests[0] == digests[1] && digests[1] == digests[2])
+        for node in nodes { try await node.stop() }
+    }
+}
