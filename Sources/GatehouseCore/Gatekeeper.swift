@@ -52,6 +52,11 @@ public struct Gatekeeper: Sendable {
     private var sourceThrottle: SourceThrottle
     /// Key ids whose `last_used_at` or credit usage changed since the last `takeUsageChanges`.
     private var usageChanged: Set<Int> = []
+    /// Record slots whose limit counters this node raised since the last `takeCounterChanges`;
+    /// a flag per slot so the hot path marks without hashing.
+    private var counterDirty: [Bool] = []
+    private var dirtySlots: [Int] = []
+    private var dirtyThrottleBuckets: Set<BucketKey> = []
 
     public init(hasher: LookupHasher, settings: Settings = Settings(), throttleSeeds: [UInt64]) {
         self.hasher = hasher
@@ -128,6 +133,7 @@ public struct Gatekeeper: Sendable {
             records.append(record)
             limitWindows.append(record.limits.map { _ in SlidingWindow() })
             creditUsage.append(nil)
+            counterDirty.append(false)
             slotByID[record.id] = slot
             idsByOwner[record.owner, default: []].insert(record.id)
             index(record, slot: slot)
@@ -252,6 +258,10 @@ public struct Gatekeeper: Sendable {
         for position in record.limits.indices {
             limitWindows[slot][position].record(cost: cost)
         }
+        if cost > 0 && !record.limits.isEmpty && !counterDirty[slot] {
+            counterDirty[slot] = true
+            dirtySlots.append(slot)
+        }
         if nowMs - (record.lastUsedAt ?? Int64.min / 2) >= settings.lastUsedResolutionMs {
             records[slot].lastUsedAt = nowMs
             usageChanged.insert(slot)
@@ -278,7 +288,70 @@ public struct Gatekeeper: Sendable {
 
     /// A free-form rate limit: `THROTTLE bucket limit window_ms [COST n]`.
     public mutating func throttle(bucket: String, limit: Int64, windowMs: Int64, cost: Int64, nowMs: Int64) -> ThrottleAnswer {
-        ThrottleAnswer(throttleBuckets.hit(BucketKey(name: bucket, windowMs: windowMs), limit: limit, cost: cost, nowMs: nowMs))
+        let key = BucketKey(name: bucket, windowMs: windowMs)
+        let answer = ThrottleAnswer(throttleBuckets.hit(key, limit: limit, cost: cost, nowMs: nowMs))
+        if answer.allowed && cost > 0 { dirtyThrottleBuckets.insert(key) }
+        return answer
+    }
+
+    // MARK: - Shared counters
+
+    /// This node's own slots that changed since the last call: what to send to peers.
+    public mutating func takeCounterChanges() -> [CounterSlot] {
+        var changes: [CounterSlot] = []
+        for slot in dirtySlots {
+            counterDirty[slot] = false
+            let record = records[slot]
+            for (position, limit) in record.limits.enumerated() {
+                let bucket = CounterBucket.keyLimit(keyID: record.id, limit: limit.name, windowMs: limit.windowMs)
+                changes += Self.ownSlots(of: limitWindows[slot][position], bucket: bucket, node: 0)
+            }
+        }
+        dirtySlots.removeAll(keepingCapacity: true)
+        for key in dirtyThrottleBuckets {
+            guard let window = throttleBuckets.windows[key] else { continue }
+            changes += Self.ownSlots(of: window, bucket: .throttle(name: key.name, windowMs: key.windowMs), node: 0)
+        }
+        dirtyThrottleBuckets.removeAll(keepingCapacity: true)
+        return changes
+    }
+
+    private static func ownSlots(of window: SlidingWindow, bucket: CounterBucket, node: NodeOrdinal) -> [CounterSlot] {
+        [window.previous, window.current].compactMap { slots in
+            let count = slots.count(of: node)
+            return count > 0 && slots.index != Int64.min ? CounterSlot(bucket: bucket, windowIndex: slots.index, count: count) : nil
+        }
+    }
+
+    /// Merges slots a peer sent (its own counts, `node` being its ordinal here; `0` restores
+    /// this node's own slots from a peer's copy after a restart).
+    public mutating func mergeCounters(_ slots: [CounterSlot], from node: NodeOrdinal) {
+        for slot in slots {
+            switch slot.bucket {
+            case .keyLimit(let keyID, let limitName, let windowMs):
+                guard let recordSlot = slotByID[keyID],
+                    let position = records[recordSlot].limits.firstIndex(where: { $0.name == limitName && $0.windowMs == windowMs })
+                else { continue }
+                limitWindows[recordSlot][position].merge(windowIndex: slot.windowIndex, node: node, count: slot.count)
+            case .throttle(let name, let windowMs):
+                throttleBuckets.merge(BucketKey(name: name, windowMs: windowMs), windowIndex: slot.windowIndex, node: node, count: slot.count)
+            }
+        }
+    }
+
+    /// Every slot held for `node`, to hand a restarted peer its own counts back.
+    public func counterSlots(of node: NodeOrdinal) -> [CounterSlot] {
+        var slots: [CounterSlot] = []
+        for (recordSlot, record) in records.enumerated() {
+            for (position, limit) in record.limits.enumerated() {
+                let bucket = CounterBucket.keyLimit(keyID: record.id, limit: limit.name, windowMs: limit.windowMs)
+                slots += Self.ownSlots(of: limitWindows[recordSlot][position], bucket: bucket, node: node)
+            }
+        }
+        for (key, window) in throttleBuckets.windows {
+            slots += Self.ownSlots(of: window, bucket: .throttle(name: key.name, windowMs: key.windowMs), node: node)
+        }
+        return slots
     }
 
     /// Drops ended throttle windows; the shell calls it on a timer.

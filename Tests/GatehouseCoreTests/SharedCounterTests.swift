@@ -1,0 +1,82 @@
+import GatehouseCore
+import GatehouseTestKit
+import Testing
+
+@Suite("Shared counters between gatekeepers")
+struct SharedCounterTests {
+    static let hasher = LookupHasher(pepper: Array("shared-counter-pepper-0123456789abcdef".utf8))
+    static let now: Int64 = 1_800_000_000_000
+
+    /// Three replicas of one key limited to `limit` per minute.
+    static func replicas(limit: Int64) throws -> (nodes: [Gatekeeper], secret: String) {
+        var random = SeededGenerator(seed: 8)
+        let created = try KeyLifecycle.create(
+            KeyDraft(limits: [RateLimit(name: "minute", limit: limit, windowMs: 60_000)]), defaultLimits: [], hasher: hasher,
+            nowMs: now, version: HybridTimestamp(wallMs: now, logical: 0, node: "n1"), using: &random)
+        var nodes = (0..<3).map { _ in Gatekeeper(hasher: hasher, throttleSeeds: [1, 2]) }
+        for index in nodes.indices { nodes[index].apply(created.record) }
+        return (nodes, created.secret)
+    }
+
+    /// Sends every node's changes to every other node; `duplicate` delivers each twice.
+    static func sync(_ nodes: inout [Gatekeeper], duplicate: Bool = false) {
+        let changes = nodes.indices.map { nodes[$0].takeCounterChanges() }
+        for sender in nodes.indices {
+            for receiver in nodes.indices where receiver != sender {
+                // Ordinal of `sender` as `receiver` knows it: anything but 0.
+                let ordinal = NodeOrdinal(sender + 1)
+                nodes[receiver].mergeCounters(changes[sender], from: ordinal)
+                if duplicate { nodes[receiver].mergeCounters(changes[sender], from: ordinal) }
+            }
+        }
+    }
+
+    @Test func theClusterCountIsExactWhenEveryChangeArrives() throws {
+        var (nodes, secret) = try Self.replicas(limit: 30)
+        for round in 0..<5 {
+            for index in nodes.indices {
+                for _ in 0..<2 { #expect(nodes[index].verify(key: secret, VerifyRequest(), nowMs: Self.now + Int64(round)).code == .valid) }
+            }
+            Self.sync(&nodes)
+        }
+        // 30 admitted in all: each node now sees the limit reached.
+        for index in nodes.indices {
+            let answer = nodes[index].verify(key: secret, VerifyRequest(), nowMs: Self.now + 10)
+            #expect(answer.code == .rateLimited, "node \(index)")
+        }
+    }
+
+    @Test func duplicatedDeliveryNeverDoubleCounts() throws {
+        var (nodes, secret) = try Self.replicas(limit: 30)
+        for index in nodes.indices {
+            for _ in 0..<5 { _ = nodes[index].verify(key: secret, VerifyRequest(), nowMs: Self.now) }
+        }
+        Self.sync(&nodes, duplicate: true)
+        Self.sync(&nodes, duplicate: true)
+        // 15 counted cluster-wide: 15 more fit, the 16th does not.
+        let answer = nodes[0].verify(key: secret, VerifyRequest(cost: 15), nowMs: Self.now + 1)
+        #expect(answer.code == .valid)
+        #expect(nodes[0].verify(key: secret, VerifyRequest(), nowMs: Self.now + 2).code == .rateLimited)
+    }
+
+    @Test func aRestartedNodeGetsItsOwnSlotsBackFromAPeer() throws {
+        var (nodes, secret) = try Self.replicas(limit: 10)
+        for _ in 0..<7 { _ = nodes[0].verify(key: secret, VerifyRequest(), nowMs: Self.now) }
+        Self.sync(&nodes)
+        // Node 0 restarts with nothing; node 1 holds node 0's slot under ordinal 1.
+        var fresh = Gatekeeper(hasher: Self.hasher, throttleSeeds: [1, 2])
+        let record = try #require(nodes[1].list(owner: nil, after: nil, limit: 1).first)
+        fresh.apply(record)
+        fresh.mergeCounters(nodes[1].counterSlots(of: 1), from: 0)
+        #expect(fresh.verify(key: secret, VerifyRequest(cost: 3), nowMs: Self.now + 1).code == .valid)
+        #expect(fresh.verify(key: secret, VerifyRequest(), nowMs: Self.now + 2).code == .rateLimited)
+    }
+
+    @Test func throttleBucketsAreSharedToo() {
+        var nodes = (0..<2).map { _ in Gatekeeper(hasher: Self.hasher, throttleSeeds: [1, 2]) }
+        for _ in 0..<3 { #expect(nodes[0].throttle(bucket: "ip:1", limit: 5, windowMs: 1000, cost: 1, nowMs: Self.now).allowed) }
+        nodes[1].mergeCounters(nodes[0].takeCounterChanges(), from: 1)
+        #expect(nodes[1].throttle(bucket: "ip:1", limit: 5, windowMs: 1000, cost: 2, nowMs: Self.now).allowed)
+        #expect(!nodes[1].throttle(bucket: "ip:1", limit: 5, windowMs: 1000, cost: 1, nowMs: Self.now).allowed)
+    }
+}
