@@ -9,6 +9,8 @@ public struct ClusterConfig: Sendable {
     /// Base64 AES-256 keys; the first seals, all open.
     public var gossipKeys: [String]
     public var membership: MembershipSettings
+    /// How often this node's changed counter slots are sent to its peers.
+    public var counterSyncIntervalMs: Int64 = 50
     /// How often key records are compared with a random member (anti-entropy).
     public var antiEntropyIntervalMs: Int64 = 5_000
     /// Largest push-pull frame accepted over TCP.

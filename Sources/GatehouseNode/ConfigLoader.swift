@@ -190,18 +190,21 @@ public enum ConfigLoader {
         }
         var settings = MembershipSettings()
         var antiEntropyIntervalMs: Int64 = 5_000
+        var counterSyncIntervalMs: Int64 = 50
         for (name, value) in file.timing ?? [:] {
             guard value > 0 else {
                 throw ConfigError(field: "timing.\(name)", problem: "must be positive", fix: "give a positive number or leave it out for the default")
             }
             if name == "anti_entropy_interval_ms" {
                 antiEntropyIntervalMs = value
+            } else if name == "counter_sync_interval_ms" {
+                counterSyncIntervalMs = value
             } else if let path = timingFields[name] {
                 settings[keyPath: path] = value
             } else if let path = timingCounts[name] {
                 settings[keyPath: path] = Int(value)
             } else {
-                let known = (Array(timingFields.keys) + Array(timingCounts.keys) + ["anti_entropy_interval_ms"]).sorted().joined(separator: ", ")
+                let known = (Array(timingFields.keys) + Array(timingCounts.keys) + ["anti_entropy_interval_ms", "counter_sync_interval_ms"]).sorted().joined(separator: ", ")
                 throw ConfigError(field: "timing.\(name)", problem: "is not a known setting", fix: "known here: \(known)")
             }
         }
@@ -210,6 +213,7 @@ public enum ConfigLoader {
         }
         var cluster = ClusterConfig(gossipAddress: address, seeds: seeds, gossipKeys: keys, membership: settings)
         cluster.antiEntropyIntervalMs = antiEntropyIntervalMs
+        cluster.counterSyncIntervalMs = counterSyncIntervalMs
         return cluster
     }
 

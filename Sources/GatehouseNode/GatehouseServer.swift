@@ -126,6 +126,9 @@ public final class GatehouseServer: Sendable {
                 keys: service, gossip: gossip, metrics: metrics.replication, logger: logger,
                 antiEntropyIntervalMs: config.cluster?.antiEntropyIntervalMs ?? 5_000)
             services.append(.init(service: replicator))
+            services.append(.init(service: CounterSync(
+                keys: service, gossip: gossip, nodeID: config.nodeID, intervalMs: config.cluster?.counterSyncIntervalMs ?? 50,
+                maxDatagramBytes: config.cluster?.membership.maxDatagramBytes ?? 1_400, registry: metrics.registry, logger: logger)))
         }
         services += [.init(service: resp), .init(service: http), .init(service: flusher)]
         let group = ServiceGroup(configuration: ServiceGroupConfiguration(

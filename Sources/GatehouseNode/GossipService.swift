@@ -88,6 +88,30 @@ public final class GossipService: Service, Sendable {
         payloadHandler.withLock { $0 = handler }
     }
 
+    private let counterHandler = LockedBox<(@Sendable ([CounterSlot], String) -> Void)?>(nil)
+
+    /// Receives counter slots from peers.
+    public func onCountersReceived(_ handler: @escaping @Sendable ([CounterSlot], String) -> Void) {
+        counterHandler.withLock { $0 = handler }
+    }
+
+    /// Seals and sends already-encoded datagrams to each address (counter sync).
+    public func send(datagrams: [ByteBuffer], to addresses: [MemberAddress]) {
+        loop.execute {
+            guard !self.state.value.stopped, let udp = self.channels.withLock({ $0.udp }) else { return }
+            for address in addresses {
+                guard let remote = self.resolve(address) else { continue }
+                for datagram in datagrams {
+                    let sealed = self.keyring.seal(datagram.readableBytesView, using: &self.state.value.random)
+                    self.metrics.bytesOut.increment(by: Int64(sealed.count))
+                    self.metrics.packetsOut.increment()
+                    udp.write(AddressedEnvelope(remoteAddress: remote, data: ByteBuffer(bytes: sealed)), promise: nil)
+                }
+            }
+            udp.flush()
+        }
+    }
+
     /// Members currently alive or suspect, this node excluded.
     public func liveMembers() async -> [Member] {
         await members().dropFirst().filter { $0.status.isActive }
@@ -249,6 +273,15 @@ public final class GossipService: Service, Sendable {
             return
         }
         guard let plaintext = open(datagram.readableBytesView) else { return }
+        if CounterSyncCodec.isCounterDatagram(plaintext) {
+            do {
+                let decoded = try CounterSyncCodec.decode(ByteBuffer(bytes: plaintext))
+                counterHandler.withLock { $0 }?(decoded.slots, decoded.sender)
+            } catch {
+                metrics.countDrop(.malformed)
+            }
+            return
+        }
         do {
             let message = try GossipCodec.decode(ByteBuffer(bytes: plaintext))
             perform(state.value.instance.onMessage(message, nowMs: now()))

@@ -112,7 +112,9 @@ final class KeyReplicator: Service, Sendable {
         case .recordsRequest(let records, let want):
             apply(records)
             return .recordsResponse(records: keys.records(ids: Array(want.prefix(Self.maxRecordsPerExchange))))
-        case .digestResponse, .recordsResponse:
+        case .countersRequest(let node):
+            return .countersResponse(slots: keys.counterSlots(of: node))
+        case .digestResponse, .recordsResponse, .countersResponse:
             return nil
         }
     }

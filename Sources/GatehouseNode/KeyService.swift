@@ -179,6 +179,40 @@ public final class KeyService: Sendable {
 
     public func records(ids: [String]) -> [KeyRecord] { state.withLock { $0.records(ids: ids) } }
 
+    // MARK: Shared counters
+
+    /// Peer node ids → their slot ordinal in this node's counters (0 is this node).
+    private let ordinals = LockedBox<[String: NodeOrdinal]>([:])
+
+    private func ordinal(of node: String) -> NodeOrdinal {
+        ordinals.withLock { table in
+            if let known = table[node] { return known }
+            let next = NodeOrdinal(clamping: table.count + 1)
+            table[node] = next
+            return next
+        }
+    }
+
+    /// This node's counter slots changed since the last call.
+    public func takeCounterChanges() -> [CounterSlot] { state.withLock { $0.takeCounterChanges() } }
+
+    /// Slots a peer sent about its own counts.
+    public func mergeCounters(_ slots: [CounterSlot], from node: String) {
+        let ordinal = ordinal(of: node)
+        state.withLock { $0.mergeCounters(slots, from: ordinal) }
+    }
+
+    /// This node's own slots, recovered from a peer's copy after a restart.
+    public func restoreOwnCounters(_ slots: [CounterSlot]) {
+        state.withLock { $0.mergeCounters(slots, from: 0) }
+    }
+
+    /// The slots held for a peer, to give a restarted peer its counts back.
+    public func counterSlots(of node: String) -> [CounterSlot] {
+        guard let known = ordinals.withLock({ $0[node] }) else { return [] }
+        return state.withLock { $0.counterSlots(of: known) }
+    }
+
     // MARK: Housekeeping
 
     /// Persists usage coalesced since the last call and drops ended throttle windows.

@@ -13,9 +13,13 @@ public enum ReplicationMessage: Sendable {
     /// Step 2: "records you lack or hold older; and send me these ids".
     case recordsRequest(records: [KeyRecord], want: [String])
     case recordsResponse(records: [KeyRecord])
+    /// A restarted node asks for the counts peers hold for it.
+    case countersRequest(node: String)
+    case countersResponse(slots: [CounterSlot])
 
     enum FrameType: UInt8 {
         case digestRequest = 10, digestResponse = 11, recordsRequest = 12, recordsResponse = 13
+        case countersRequest = 14, countersResponse = 15
     }
 
     /// Whether a decrypted sync frame carries a replication message (rather than a membership snapshot).
@@ -26,6 +30,8 @@ public enum ReplicationMessage: Sendable {
     struct DigestBody: Codable { var buckets: [UInt64] }
     struct DigestResponseBody: Codable { var buckets: [Int]; var entries: [ReplicaEntry] }
     struct RecordsBody: Codable { var records: [KeyRecord]; var want: [String] }
+    struct CountersRequestBody: Codable { var node: String }
+    struct CountersResponseBody: Codable { var slots: [CounterSlot] }
 
     public func encode() -> [UInt8] {
         let encoder = JSONEncoder()
@@ -44,6 +50,12 @@ public enum ReplicationMessage: Sendable {
         case .recordsResponse(let records):
             type = .recordsResponse
             body = try! encoder.encode(RecordsBody(records: records, want: []))
+        case .countersRequest(let node):
+            type = .countersRequest
+            body = try! encoder.encode(CountersRequestBody(node: node))
+        case .countersResponse(let slots):
+            type = .countersResponse
+            body = try! encoder.encode(CountersResponseBody(slots: slots))
         }
         return [GossipCodec.version, type.rawValue] + Array(body)
     }
@@ -68,6 +80,10 @@ public enum ReplicationMessage: Sendable {
                 return .recordsRequest(records: request.records, want: request.want)
             case .recordsResponse:
                 return .recordsResponse(records: try decoder.decode(RecordsBody.self, from: body).records)
+            case .countersRequest:
+                return .countersRequest(node: try decoder.decode(CountersRequestBody.self, from: body).node)
+            case .countersResponse:
+                return .countersResponse(slots: try decoder.decode(CountersResponseBody.self, from: body).slots)
             }
         } catch let error as GossipDecodeError {
             throw error

@@ -98,4 +98,29 @@ struct ReplicationTests {
         #expect(digests[0] == digests[1] && digests[1] == digests[2])
         for node in nodes { try await node.stop() }
     }
+
+    @Test func aRateLimitHoldsForTheWholeCluster() async throws {
+        let nodes = try await Self.cluster(3)
+        let key = try await nodes[0].createKey(["limits": [["name": "minute", "limit": 30, "window_ms": 60_000]]])
+        var clients: [GatehouseClient] = []
+        for node in nodes { clients.append(try await node.client()) }
+        try await Self.waitUntil(seconds: 5) {
+            for node in nodes where node.server.service.key(id: key.id) == nil { return false }
+            return true
+        }
+        for client in clients {
+            for _ in 0..<10 { #expect(try await client.verify(key.secret).code == .valid) }
+        }
+        // 30 admitted across the cluster: once the counts are shared, every node refuses.
+        try await Self.waitUntil(seconds: 5) {
+            for client in clients where try await client.verify(key.secret).code != .rateLimited { return false }
+            return true
+        }
+        let throttled = try await clients[0].throttle("ip:203.0.113.1", limit: 4, windowMs: 60_000, cost: 4)
+        #expect(throttled.allowed)
+        try await Self.waitUntil(seconds: 5) { !(try await clients[2].throttle("ip:203.0.113.1", limit: 4, windowMs: 60_000, cost: 1).allowed) }
+        #expect(try await nodes[1].metric("gatehouse_counters_sync_bytes_total") ?? 0 > 0)
+        for client in clients { try await client.close() }
+        for node in nodes { try await node.stop() }
+    }
 }

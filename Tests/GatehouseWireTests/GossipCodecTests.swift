@@ -120,3 +120,41 @@ struct GossipCodecTests {
         #expect(throws: ClusterKeyring.InvalidKey.self) { try ClusterKeyring(base64Keys: [], clusterName: "prod") }
     }
 }
+
+@Suite("Counter sync codec")
+struct CounterSyncCodecTests {
+    @Test func slotsRoundTripAndAreBatchedToFitADatagram() throws {
+        var slots: [CounterSlot] = []
+        for index in 0..<300 {
+            let bucket: CounterBucket = index % 2 == 0
+                ? .keyLimit(keyID: "key_\(index)", limit: "minute", windowMs: 60_000)
+                : .throttle(name: "ip:10.0.\(index)", windowMs: 1_000)
+            slots.append(CounterSlot(bucket: bucket, windowIndex: Int64(index), count: Int64(index * 3)))
+        }
+        let datagrams = CounterSyncCodec.encode(slots, sender: "n1", maxBytes: 1_371)
+        #expect(datagrams.count > 1)
+        var decoded: [CounterSlot] = []
+        for datagram in datagrams {
+            #expect(datagram.readableBytes <= 1_371)
+            #expect(CounterSyncCodec.isCounterDatagram(Array(datagram.readableBytesView)))
+            let result = try CounterSyncCodec.decode(datagram)
+            #expect(result.sender == "n1")
+            decoded += result.slots
+        }
+        #expect(decoded == slots)
+    }
+
+    @Test func mutatedCounterDatagramsNeverCrash() {
+        var random = SeededGenerator(seed: 31)
+        let slot = CounterSlot(bucket: .throttle(name: "b", windowMs: 5), windowIndex: 1, count: 2)
+        let encoded: [ByteBuffer] = CounterSyncCodec.encode([slot], sender: "n", maxBytes: 1_000)
+        let valid = Array(encoded[0].readableBytesView)
+        for _ in 0..<5_000 {
+            var bytes = valid
+            let position = Int(random.next() % UInt64(bytes.count))
+            bytes[position] = UInt8.random(in: 0...255, using: &random)
+            if random.next() % 2 == 0 { bytes.removeLast(Int(random.next() % UInt64(bytes.count))) }
+            _ = try? CounterSyncCodec.decode(ByteBuffer(bytes: bytes))
+        }
+    }
+}
