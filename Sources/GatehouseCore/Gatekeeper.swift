@@ -10,6 +10,12 @@ public struct Gatekeeper: Sendable {
         public var throttleBucketCapacity: Int
         /// `last_used_at` is only refreshed when it is at least this old.
         public var lastUsedResolutionMs: Int64
+        /// In a cluster, once a limit's count passes `shareThreshold` of it, each node admits
+        /// only its share of the remaining budget between counter syncs.
+        public var clusterShares = true
+        public var shareThreshold = 0.8
+        /// What a refusal by the share rule tells the caller to wait: about one counter sync.
+        public var shareRetryAfterMs: Int64 = 50
 
         public init(
             failedAttemptLimit: Int64 = 50, failedAttemptWindowMs: Int64 = 60_000,
@@ -41,6 +47,8 @@ public struct Gatekeeper: Sendable {
 
     public let hasher: LookupHasher
     public let settings: Settings
+    /// Live nodes sharing the counters (this one included); the shell keeps it current.
+    public var clusterSize = 1
     private var records: [KeyRecord] = []
     /// One sliding window per limit of the record in the same slot.
     private var limitWindows: [[SlidingWindow]] = []
@@ -224,7 +232,14 @@ public struct Gatekeeper: Sendable {
         var refusing: SlidingWindow.Check?
         for position in record.limits.indices {
             let limit = record.limits[position]
-            let check = limitWindows[slot][position].check(cost: cost, limit: limit.limit, windowMs: limit.windowMs, nowMs: nowMs)
+            var check = limitWindows[slot][position].check(cost: cost, limit: limit.limit, windowMs: limit.windowMs, nowMs: nowMs)
+            if check.allowed && settings.clusterShares && clusterSize > 1
+                && !limitWindows[slot][position].fitsShare(
+                    cost: cost, limit: limit.limit, windowMs: limit.windowMs, nowMs: nowMs, nodes: clusterSize, threshold: settings.shareThreshold)
+            {
+                check.allowed = false
+                check.retryAfterMs = settings.shareRetryAfterMs
+            }
             if !check.allowed {
                 if refusing == nil || check.retryAfterMs > refusing!.retryAfterMs { refusing = check }
             } else if tightest == nil || check.remaining < tightest!.remaining {
@@ -305,6 +320,7 @@ public struct Gatekeeper: Sendable {
             for (position, limit) in record.limits.enumerated() {
                 let bucket = CounterBucket.keyLimit(keyID: record.id, limit: limit.name, windowMs: limit.windowMs)
                 changes += Self.ownSlots(of: limitWindows[slot][position], bucket: bucket, node: 0)
+                limitWindows[slot][position].markSynced()
             }
         }
         dirtySlots.removeAll(keepingCapacity: true)

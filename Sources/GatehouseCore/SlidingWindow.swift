@@ -5,6 +5,9 @@
 public struct SlidingWindow: Hashable, Sendable {
     public private(set) var current: WindowSlots
     public private(set) var previous: WindowSlots
+    /// What this node counted since its slots were last sent to peers: the part of the count
+    /// the rest of the cluster cannot know yet.
+    public private(set) var unsyncedOwn: Int64 = 0
 
     public init() {
         current = WindowSlots(index: Int64.min)
@@ -102,6 +105,25 @@ public struct SlidingWindow: Hashable, Sendable {
     /// Counts `cost` in this node's slot of the current window.
     public mutating func record(cost: Int64) {
         current.own &+= cost
+        unsyncedOwn &+= cost
+    }
+
+    /// This node's slots were just sent to its peers.
+    public mutating func markSynced() {
+        unsyncedOwn = 0
+    }
+
+    /// Near the limit, a node of a `nodes`-strong cluster takes only its share of what is left:
+    /// what it counted since the last sync, plus `cost`, must fit in `1 / nodes` of the budget
+    /// the whole cluster still knows about. Peers do the same with their own unsynced counts,
+    /// so together they cannot overshoot by the traffic of a sync interval.
+    public func fitsShare(cost: Int64, limit: Int64, windowMs: Int64, nowMs: Int64, nodes: Int, threshold: Double) -> Bool {
+        guard nodes > 1 else { return true }
+        let count = estimate(nowMs: nowMs, windowMs: windowMs)
+        guard count >= threshold * Double(limit) else { return true }
+        let known = count - Double(unsyncedOwn)
+        let remaining = Double(limit) - known
+        return Double(unsyncedOwn + cost) <= remaining / Double(nodes)
     }
 
     /// Merges a slot received from elsewhere. Windows older than the previous one are ignored.

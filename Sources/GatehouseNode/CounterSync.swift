@@ -48,9 +48,10 @@ final class CounterSync: Service, Sendable {
     }
 
     func syncOnce() async {
+        let members = await gossip.liveMembers().map(\.address)
+        keys.setClusterSize(members.count + 1)
         let changes = keys.takeCounterChanges()
         guard !changes.isEmpty else { return }
-        let members = await gossip.liveMembers().map(\.address)
         guard !members.isEmpty else { return }
         let datagrams = CounterSyncCodec.encode(changes, sender: nodeID, maxBytes: maxDatagramBytes)
         bytesSent.increment(by: Int64(datagrams.reduce(0) { $0 + $1.readableBytes } * members.count))

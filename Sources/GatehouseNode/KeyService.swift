@@ -193,6 +193,11 @@ public final class KeyService: Sendable {
         }
     }
 
+    /// How many live nodes share the counters (this one included).
+    public func setClusterSize(_ nodes: Int) {
+        state.withLock { $0.clusterSize = max(1, nodes) }
+    }
+
     /// This node's counter slots changed since the last call.
     public func takeCounterChanges() -> [CounterSlot] { state.withLock { $0.takeCounterChanges() } }
 

@@ -108,10 +108,14 @@ struct ReplicationTests {
             for node in nodes where node.server.service.key(id: key.id) == nil { return false }
             return true
         }
+        var admitted = 0
         for client in clients {
-            for _ in 0..<10 { #expect(try await client.verify(key.secret).code == .valid) }
+            for _ in 0..<10 where try await client.verify(key.secret).code == .valid { admitted += 1 }
         }
-        // 30 admitted across the cluster: once the counts are shared, every node refuses.
+        // Near the limit each node takes only its share of what is left, so the cluster
+        // admits at most the limit; once the counts are shared, every node refuses.
+        #expect(admitted <= 30)
+        #expect(admitted >= 20)
         try await Self.waitUntil(seconds: 5) {
             for client in clients where try await client.verify(key.secret).code != .rateLimited { return false }
             return true

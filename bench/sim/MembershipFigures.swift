@@ -51,6 +51,21 @@ struct MembershipFigures {
         }
         report["dissemination"] = dissemination
 
+        var accuracy: [[String: Any]] = []
+        print("rate-limit accuracy, 3 nodes sharing one key at 2× its limit (admitted / limit per window)")
+        for (windowMs, limit) in [(Int64(1_000), Int64(1_000)), (10_000, 2_000), (60_000, 6_000)] {
+            for shares in [false, true] {
+                let result = AccuracyFigures.run(nodes: 3, windowMs: windowMs, limit: limit, syncMs: 50, shares: shares, windows: quick ? 3 : 8)
+                accuracy.append([
+                    "nodes": 3, "window_ms": windowMs, "limit": limit, "sync_ms": 50, "near_limit_shares": shares,
+                    "mean_ratio": result.meanRatio, "max_ratio": result.maxRatio, "first_window_ratio": result.firstWindowRatio,
+                ])
+                print(String(format: "  window %5lld ms  sync 50 ms  %@  first window %.3f  steady mean %.3f  max %.3f",
+                             windowMs, shares ? "with shares   " : "without shares", result.firstWindowRatio, result.meanRatio, result.maxRatio))
+            }
+        }
+        report["accuracy"] = accuracy
+
         if let jsonPath, let data = try? JSONSerialization.data(withJSONObject: report, options: [.prettyPrinted, .sortedKeys]) {
             _ = FileManager.default.createFile(atPath: jsonPath, contents: data)
         }

@@ -1,0 +1,90 @@
+import Foundation
+import GatehouseCore
+
+/// Rate-limit accuracy when several nodes share one key: K gatekeepers (the real decision
+/// code), traffic at `overload` × the limit spread round-robin over them, counter slots
+/// exchanged every `syncMs` with a small delivery delay. Reports admitted / limit per fixed
+/// window after a warm-up.
+enum AccuracyFigures {
+    struct Result {
+        var nodes: Int
+        var windowMs: Int64
+        var syncMs: Int64
+        var shares: Bool
+        var meanRatio: Double
+        var maxRatio: Double
+        /// The first window: traffic starts at once on every node against an empty counter,
+        /// the burst where delayed counts overshoot most.
+        var firstWindowRatio: Double
+    }
+
+    static func run(nodes: Int, windowMs: Int64, limit: Int64, syncMs: Int64, overload: Double = 2, shares: Bool, windows: Int = 8) -> Result {
+        let hasher = LookupHasher(pepper: Array("accuracy-figures-pepper-0123456789ab".utf8))
+        var random = SystemRandomNumberGenerator()
+        let start: Int64 = 1_800_000_000_000 - 1_800_000_000_000 % windowMs
+        let created = try! KeyLifecycle.create(
+            KeyDraft(limits: [RateLimit(name: "w", limit: limit, windowMs: windowMs)]), defaultLimits: [], hasher: hasher,
+            nowMs: start, version: HybridTimestamp(wallMs: start, logical: 0, node: "n1"), using: &random)
+        var settings = Gatekeeper.Settings()
+        settings.clusterShares = shares
+        var replicas = (0..<nodes).map { _ in Gatekeeper(hasher: hasher, settings: settings, throttleSeeds: [1, 2]) }
+        for index in replicas.indices {
+            replicas[index].apply(created.record)
+            replicas[index].clusterSize = nodes
+        }
+        // Poisson arrivals (seeded), and each node syncing on its own phase: nothing lines up
+        // by accident with the window edges or with the other nodes' syncs.
+        var generator = SplitMix(seed: UInt64(windowMs) &* 31 &+ UInt64(nodes))
+        let meanGapMs = Double(windowMs) / (Double(limit) * overload)
+        var admittedPerWindow: [Int64: Int64] = [:]
+        var inFlight: [(deliverAt: Double, to: Int, from: Int, slots: [CounterSlot])] = []
+        var nextSync = replicas.indices.map { Double(start) + Double(syncMs) * Double($0 + 1) / Double(nodes) + 7.3 }
+        let end = Double(start + windowMs * Int64(windows + 2))
+        var time = Double(start) + 3.7
+        var request = 0
+        while time < end {
+            for sender in replicas.indices where nextSync[sender] <= time {
+                let slots = replicas[sender].takeCounterChanges()
+                if !slots.isEmpty {
+                    for receiver in replicas.indices where receiver != sender {
+                        inFlight.append((nextSync[sender] + 0.5 + generator.unit() * 2, receiver, sender, slots))
+                    }
+                }
+                nextSync[sender] += Double(syncMs)
+            }
+            inFlight.removeAll { message in
+                guard message.deliverAt <= time else { return false }
+                replicas[message.to].mergeCounters(message.slots, from: NodeOrdinal(message.from + 1))
+                return true
+            }
+            let now = Int64(time)
+            let node = Int(generator.next() % UInt64(nodes))
+            if replicas[node].verify(key: created.secret, VerifyRequest(), nowMs: now).code == .valid {
+                admittedPerWindow[(now - start) / windowMs, default: 0] += 1
+            }
+            request += 1
+            time += -log(max(1e-12, generator.unit())) * meanGapMs
+        }
+        // Skip the first two windows (warm-up: the sliding window starts empty).
+        let ratios = (2..<(windows + 2)).map { Double(admittedPerWindow[Int64($0), default: 0]) / Double(limit) }
+        return Result(
+            nodes: nodes, windowMs: windowMs, syncMs: syncMs, shares: shares,
+            meanRatio: ratios.reduce(0, +) / Double(ratios.count), maxRatio: ratios.max() ?? 0,
+            firstWindowRatio: Double(admittedPerWindow[0, default: 0]) / Double(limit))
+    }
+}
+
+/// Deterministic randomness for the accuracy runs.
+struct SplitMix {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var value = state
+        value = (value ^ (value >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        value = (value ^ (value >> 27)) &* 0x94D0_49BB_1331_11EB
+        return value ^ (value >> 31)
+    }
+    /// Uniform in [0, 1).
+    mutating func unit() -> Double { Double(next() >> 11) / Double(1 << 53) }
+}
