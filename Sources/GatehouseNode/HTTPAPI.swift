@@ -127,6 +127,18 @@ struct HTTPAPI: Sendable {
             let members = await gossip?.members() ?? []
             return try JSONBody.response(ClusterMembersView(nodeID: nodeID, clustered: gossip != nil, members: members))
         }
+        router.get("/v1/cluster/status") { request, _ in
+            try requireAdmin(request)
+            let members = await gossip?.members() ?? []
+            var byState: [String: Int] = [:]
+            for member in members { byState[member.status.description, default: 0] += 1 }
+            let digest = service.digest()
+            return try JSONBody.response(ClusterStatusView(
+                nodeID: nodeID, clustered: gossip != nil, membersByState: byState, memberCount: members.count,
+                keyCount: service.keyCount, keyDigest: String(digest.fingerprint, radix: 16),
+                counterWindows: service.counterWindowCount,
+                lastAntiEntropy: metrics.replication.lastAntiEntropyAt.map(JSONTime.format)))
+        }
         router.get("/v1/auth") { request, _ in
             // A bad gateway token is the proxy's misconfiguration, not the client's bad key:
             // no `WWW-Authenticate` challenge that the proxy would pass on to the client.

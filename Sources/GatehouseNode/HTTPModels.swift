@@ -256,3 +256,39 @@ struct ClusterMembersView: Encodable {
         try container.encode(members.map(MemberView.init), forKey: .members)
     }
 }
+
+/// `GET /v1/cluster/status`: what this node holds and how its replication is doing.
+struct ClusterStatusView: Encodable {
+    var nodeID: String
+    var clustered: Bool
+    var membersByState: [String: Int]
+    var memberCount: Int
+    var keyCount: Int
+    /// Fingerprint of the key-record digest: equal on every node once replicas agree.
+    var keyDigest: String
+    var counterWindows: Int
+    var lastAntiEntropy: String?
+
+    enum CodingKeys: String, CodingKey {
+        case clustered
+        case nodeID = "node_id"
+        case membersByState = "members_by_state"
+        case memberCount = "member_count"
+        case keyCount = "key_count"
+        case keyDigest = "key_digest"
+        case counterWindows = "counter_windows"
+        case lastAntiEntropy = "last_anti_entropy"
+    }
+
+    func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(nodeID, forKey: .nodeID)
+        try container.encode(clustered, forKey: .clustered)
+        try container.encode(membersByState, forKey: .membersByState)
+        try container.encode(memberCount, forKey: .memberCount)
+        try container.encode(keyCount, forKey: .keyCount)
+        try container.encode(keyDigest, forKey: .keyDigest)
+        try container.encode(counterWindows, forKey: .counterWindows)
+        try container.encode(lastAntiEntropy, forKey: .lastAntiEntropy)
+    }
+}

@@ -175,6 +175,13 @@ public final class KeyService: Sendable {
 
     public func digest() -> ReplicaDigest { state.withLock { $0.digest() } }
 
+    /// Shared counter windows held: every limit of every key, and every THROTTLE bucket.
+    public var counterWindowCount: Int {
+        state.withLock { gatekeeper in
+            gatekeeper.list(owner: nil, after: nil, limit: Int.max).reduce(gatekeeper.throttleBuckets.count) { $0 + $1.limits.count }
+        }
+    }
+
     public func entries(inBuckets buckets: Set<Int>) -> [ReplicaEntry] { state.withLock { $0.entries(inBuckets: buckets) } }
 
     public func records(ids: [String]) -> [KeyRecord] { state.withLock { $0.records(ids: ids) } }

@@ -11,6 +11,10 @@ public final class ReplicationMetrics: Sendable {
     public let antiEntropyRounds: Counter
     public let recordsRepaired: Counter
     private let lastAntiEntropy: Gauge
+    private let lastAntiEntropyMs = LockedBox<Int64?>(nil)
+
+    /// Unix ms of the last completed anti-entropy exchange, if any.
+    public var lastAntiEntropyAt: Int64? { lastAntiEntropyMs.withLock { $0 } }
 
     init(registry: PrometheusCollectorRegistry) {
         func counter(_ name: String, _ help: String) -> Counter {
@@ -30,5 +34,7 @@ public final class ReplicationMetrics: Sendable {
         var spec = timespec()
         clock_gettime(CLOCK_REALTIME, &spec)
         lastAntiEntropy.set(to: Double(spec.tv_sec))
+        let ms = Int64(spec.tv_sec) * 1000 + Int64(spec.tv_nsec) / 1_000_000
+        lastAntiEntropyMs.withLock { $0 = ms }
     }
 }

@@ -9,7 +9,7 @@ import Glibc
 /// `gatehouse cluster …`: development helpers for a whole `cluster.yaml`.
 struct Cluster: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Run every node of a cluster.yaml locally (development).", subcommands: [Up.self])
+        abstract: "Run a cluster locally, and look at one.", subcommands: [Up.self, Status.self])
 
     struct Up: AsyncParsableCommand {
         static let configuration = CommandConfiguration(

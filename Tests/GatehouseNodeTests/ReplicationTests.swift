@@ -96,6 +96,14 @@ struct ReplicationTests {
         }
         let digests = nodes.map { $0.server.service.digest() }
         #expect(digests[0] == digests[1] && digests[1] == digests[2])
+        var fingerprints: [String] = []
+        for node in nodes {
+            let status = try await node.http("GET", "/v1/cluster/status")
+            #expect(status.object["key_count"] as? Int == 2)
+            #expect(status.object["clustered"] as? Bool == true)
+            fingerprints.append(status.object["key_digest"] as? String ?? "")
+        }
+        #expect(Set(fingerprints).count == 1)
         for node in nodes { try await node.stop() }
     }
 
