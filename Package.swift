@@ -10,6 +10,7 @@ let package = Package(
     platforms: [.macOS(.v14)],
     products: [
         .executable(name: "gatehouse", targets: ["gatehouse"]),
+        .executable(name: "gatehouse-bench", targets: ["gatehouse-bench"]),
         .library(name: "GatehouseCore", targets: ["GatehouseCore"]),
         .library(name: "GatehouseWire", targets: ["GatehouseWire"]),
         .library(name: "GatehouseClient", targets: ["GatehouseClient"]),
@@ -29,6 +30,7 @@ let package = Package(
         .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", from: "0.2.0"),
     ],
     targets: [
         .target(
@@ -95,6 +97,20 @@ let package = Package(
             name: "gatehouse-sim",
             dependencies: ["GatehouseCore", "GatehouseMembership", "GatehouseTestKit"],
             path: "bench/sim",
+            swiftSettings: strict
+        ),
+        .executableTarget(
+            name: "gatehouse-bench",
+            dependencies: [
+                "GatehouseCore",
+                "GatehouseWire",
+                "GatehouseClient",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
+            ],
             swiftSettings: strict
         ),
         .target(

@@ -79,6 +79,11 @@ public final class NodeMetrics: Sendable {
         verifyByCode[code.ordinal].increment()
     }
 
+    /// Adds `count` decisions of the code with this `VerifyCode.ordinal`.
+    public func countVerify(ordinal: Int, by count: Int64) {
+        verifyByCode[ordinal].increment(by: count)
+    }
+
     public func countRESPError(_ kind: RESPErrorKind) {
         respErrors[kind]?.increment()
     }

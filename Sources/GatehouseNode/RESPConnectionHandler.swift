@@ -26,6 +26,11 @@ final class RESPConnectionHandler: ChannelInboundHandler {
     private var closing = false
     private var verifyCount: UInt64 = 0
     private let connectionID: Int
+    /// Counts not yet added to the node's metrics: published once per read, not per command,
+    /// so pipelined commands do not each touch counters shared by every event loop.
+    private var uncountedCommands: Int64 = 0
+    private var uncountedVerifies = [Int64](repeating: 0, count: VerifyCode.allCases.count)
+    private var verifiesUncounted = false
 
     init(_ shared: RESPServerContext, connectionID: Int) {
         self.shared = shared
@@ -38,7 +43,7 @@ final class RESPConnectionHandler: ChannelInboundHandler {
         guard !closing else { return }
         let command = unwrapInboundIn(data)
         guard let name = command.name else { return }
-        shared.metrics.respCommands.increment()
+        uncountedCommands += 1
         do throws(CommandError) {
             try run(command, name: name, context: context)
         } catch {
@@ -123,7 +128,8 @@ final class RESPConnectionHandler: ChannelInboundHandler {
         let start = sampled ? ContinuousClock.now : nil
         let answer = parsed.key.withUnsafeReadableBytes { shared.service.verify(key: $0, request) }
         if let start { shared.metrics.verifyDuration.record(ContinuousClock.now - start) }
-        shared.metrics.countVerify(answer.code)
+        uncountedVerifies[answer.code.ordinal] += 1
+        verifiesUncounted = true
         if let requestID = parsed.requestID, shared.logger.logLevel <= .debug {
             shared.logger.debug("verify", metadata: ["request_id": "\(requestID)", "code": "\(answer.code.rawValue)", "key_id": "\(answer.keyID ?? "")"])
         }
@@ -207,7 +213,26 @@ final class RESPConnectionHandler: ChannelInboundHandler {
         flush(context: context)
     }
 
+    private func publishCounts() {
+        if uncountedCommands > 0 {
+            shared.metrics.respCommands.increment(by: uncountedCommands)
+            uncountedCommands = 0
+        }
+        guard verifiesUncounted else { return }
+        for ordinal in uncountedVerifies.indices where uncountedVerifies[ordinal] > 0 {
+            shared.metrics.countVerify(ordinal: ordinal, by: uncountedVerifies[ordinal])
+            uncountedVerifies[ordinal] = 0
+        }
+        verifiesUncounted = false
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        publishCounts()
+        context.fireChannelInactive()
+    }
+
     private func flush(context: ChannelHandlerContext) {
+        publishCounts()
         guard replies.readableBytes > 0 else { return }
         context.writeAndFlush(wrapOutboundOut(replies), promise: nil)
         replies = context.channel.allocator.buffer(capacity: 512)

@@ -12,34 +12,41 @@ public enum AnswerField {
 
 extension ByteBuffer {
     /// A verify answer: a map after `HELLO 3`, a flat field/value array before.
+    ///
+    /// The header and field names are constant bytes written as they are (no length to
+    /// count or format): a reply is mostly field names, and this is the hot path.
     public mutating func writeVerifyAnswer(_ answer: VerifyAnswer, _ version: RESPVersion) {
-        writeRESPMapHeader(count: AnswerField.verify.count, version)
-        writeRESPBulkString("valid")
+        switch version {
+        case .v2: writeStaticString("*22\r\n$5\r\nvalid\r\n")
+        case .v3: writeStaticString("%11\r\n$5\r\nvalid\r\n")
+        }
         writeRESPBoolean(answer.valid, version)
-        writeRESPBulkString("code")
-        writeRESPBulkString(answer.code.rawValue)
-        writeRESPBulkString("key_id")
+        writeStaticString("$4\r\ncode\r\n")
+        writeStaticString(answer.code.respBulkString)
+        writeStaticString("$6\r\nkey_id\r\n")
         writeRESPOptionalBulkString(answer.keyID, version)
-        writeRESPBulkString("owner")
+        writeStaticString("$5\r\nowner\r\n")
         writeRESPOptionalBulkString(answer.owner, version)
-        writeRESPBulkString("scopes")
+        writeStaticString("$6\r\nscopes\r\n")
         writeRESPArrayHeader(count: answer.scopes.count)
         for scope in answer.scopes { writeRESPBulkString(scope) }
-        writeRESPBulkString("meta")
+        writeStaticString("$4\r\nmeta\r\n")
         writeRESPMapHeader(count: answer.meta.count, version)
-        for (key, value) in answer.meta.sorted(by: { $0.key < $1.key }) {
-            writeRESPBulkString(key)
-            writeRESPBulkString(value)
+        if !answer.meta.isEmpty {
+            for (key, value) in answer.meta.sorted(by: { $0.key < $1.key }) {
+                writeRESPBulkString(key)
+                writeRESPBulkString(value)
+            }
         }
-        writeRESPBulkString("limit")
+        writeStaticString("$5\r\nlimit\r\n")
         writeRESPOptionalInteger(answer.limit, version)
-        writeRESPBulkString("remaining")
+        writeStaticString("$9\r\nremaining\r\n")
         writeRESPOptionalInteger(answer.remaining, version)
-        writeRESPBulkString("reset_ms")
+        writeStaticString("$8\r\nreset_ms\r\n")
         writeRESPOptionalInteger(answer.resetMs, version)
-        writeRESPBulkString("retry_after_ms")
+        writeStaticString("$14\r\nretry_after_ms\r\n")
         writeRESPOptionalInteger(answer.retryAfterMs, version)
-        writeRESPBulkString("credits_remaining")
+        writeStaticString("$17\r\ncredits_remaining\r\n")
         writeRESPOptionalInteger(answer.creditsRemaining, version)
     }
 
@@ -55,6 +62,24 @@ extension ByteBuffer {
         writeRESPInteger(answer.resetMs)
         writeRESPBulkString("retry_after_ms")
         writeRESPInteger(answer.retryAfterMs)
+    }
+}
+
+extension VerifyCode {
+    /// The code as a RESP bulk string, ready to copy into a reply.
+    var respBulkString: StaticString {
+        switch self {
+        case .valid: "$5\r\nVALID\r\n"
+        case .malformed: "$9\r\nMALFORMED\r\n"
+        case .sourceThrottled: "$16\r\nSOURCE_THROTTLED\r\n"
+        case .notFound: "$9\r\nNOT_FOUND\r\n"
+        case .revoked: "$7\r\nREVOKED\r\n"
+        case .disabled: "$8\r\nDISABLED\r\n"
+        case .expired: "$7\r\nEXPIRED\r\n"
+        case .insufficientScope: "$18\r\nINSUFFICIENT_SCOPE\r\n"
+        case .rateLimited: "$12\r\nRATE_LIMITED\r\n"
+        case .usageExceeded: "$14\r\nUSAGE_EXCEEDED\r\n"
+        }
     }
 }
 

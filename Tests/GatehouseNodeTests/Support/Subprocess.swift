@@ -42,12 +42,21 @@ enum Subprocess {
 
     /// The `gatehouse` executable built next to the test bundle.
     static func gatehouseExecutable() -> String? {
+        builtExecutable(named: "gatehouse")
+    }
+
+    /// An executable product of this package, built next to the test bundle.
+    static func builtExecutable(named name: String) -> String? {
         var candidates: [String] = []
         let bundleDirectory = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-        candidates.append(bundleDirectory.appendingPathComponent("gatehouse").path)
-        candidates.append(bundleDirectory.deletingLastPathComponent().appendingPathComponent("gatehouse").path)
-        let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        candidates.append(packageRoot.appendingPathComponent(".build/debug/gatehouse").path)
+        candidates.append(bundleDirectory.appendingPathComponent(name).path)
+        candidates.append(bundleDirectory.deletingLastPathComponent().appendingPathComponent(name).path)
+        candidates.append(packageRoot.appendingPathComponent(".build/debug/\(name)").path)
         return candidates.first { FileManager.default.isExecutableFile(atPath: $0) }
+    }
+
+    /// The checkout this test file is in.
+    static var packageRoot: URL {
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
     }
 }

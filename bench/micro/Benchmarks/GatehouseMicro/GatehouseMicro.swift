@@ -1,6 +1,7 @@
 import Benchmark
 import GatehouseCore
 import GatehouseWire
+import Foundation
 import NIOCore
 
 /// A deterministic generator so every run benchmarks the same keys.
@@ -86,6 +87,91 @@ let benchmarks: @Sendable () -> Void = {
             let check = window.check(cost: 1, limit: Int64.max / 4, windowMs: 60_000, nowMs: now)
             if check.allowed { window.record(cost: 1) }
             blackHole(check)
+        }
+        benchmark.stopMeasurement()
+    }
+
+    Benchmark("counter merge (SlidingWindow, 3 peers)") { benchmark in
+        var window = SlidingWindow()
+        var count: Int64 = 0
+        benchmark.startMeasurement()
+        for _ in benchmark.scaledIterations {
+            count &+= 1
+            // Peers' slots arriving in rotating order, as gossip delivers them.
+            window.merge(windowIndex: 7, node: NodeOrdinal(1 + count % 3), count: count)
+            blackHole(window)
+        }
+        benchmark.stopMeasurement()
+    }
+
+    Benchmark("counter merge (WindowSlots, 8 peers)") { benchmark in
+        var slots = WindowSlots(index: 7)
+        for node in 1...8 { slots.merge(node: NodeOrdinal(node), count: 1) }
+        var count: Int64 = 1
+        benchmark.startMeasurement()
+        for _ in benchmark.scaledIterations {
+            count &+= 1
+            slots.merge(node: NodeOrdinal(1 + count % 8), count: count)
+            blackHole(slots.total)
+        }
+        benchmark.stopMeasurement()
+    }
+
+    Benchmark("gossip seal 1400-byte datagram (AES-256-GCM)") { benchmark in
+        let keyring = try! ClusterKeyring(base64Keys: [Data(repeating: 7, count: 32).base64EncodedString()], clusterName: "bench")
+        let payload = [UInt8](repeating: 0x42, count: 1_400 - ClusterKeyring.overhead)
+        var random = BenchGenerator()
+        benchmark.startMeasurement()
+        for _ in benchmark.scaledIterations {
+            blackHole(keyring.seal(payload, using: &random))
+        }
+        benchmark.stopMeasurement()
+    }
+
+    Benchmark("gossip open 1400-byte datagram (AES-256-GCM)") { benchmark in
+        let keyring = try! ClusterKeyring(base64Keys: [Data(repeating: 7, count: 32).base64EncodedString()], clusterName: "bench")
+        var random = BenchGenerator()
+        let sealed = keyring.seal([UInt8](repeating: 0x42, count: 1_400 - ClusterKeyring.overhead), using: &random)
+        benchmark.startMeasurement()
+        for _ in benchmark.scaledIterations {
+            blackHole(try! keyring.open(sealed))
+        }
+        benchmark.stopMeasurement()
+    }
+
+    Benchmark("RESP decode VERIFY") { benchmark in
+        var random = BenchGenerator()
+        let key = APIKeyFormat.generate(prefix: "gk", using: &random)
+        var frame = ByteBuffer()
+        let arguments = ["VERIFY", key, "SCOPE", "orders:read"]
+        frame.writeRESPArrayHeader(count: arguments.count)
+        for argument in arguments { frame.writeRESPBulkString(argument) }
+        let parser = RESPCommandParser()
+        benchmark.startMeasurement()
+        for _ in benchmark.scaledIterations {
+            var input = frame
+            let command = try! parser.parse(&input)!
+            blackHole(try! VerifyArguments(parsing: command.arguments))
+        }
+        benchmark.stopMeasurement()
+    }
+
+    Benchmark("RESP encode VERIFY answer") { benchmark in
+        var answer = VerifyAnswer(code: .valid)
+        answer.keyID = "key_0123456789012345678901"
+        answer.owner = "acct_42"
+        answer.scopes = ["read", "orders:*"]
+        answer.limit = 1000
+        answer.remaining = 999
+        answer.resetMs = 1000
+        answer.retryAfterMs = 0
+        var out = ByteBuffer()
+        out.reserveCapacity(1024)
+        benchmark.startMeasurement()
+        for _ in benchmark.scaledIterations {
+            out.clear()
+            out.writeVerifyAnswer(answer, .v2)
+            blackHole(out.readableBytes)
         }
         benchmark.stopMeasurement()
     }

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Server CPU per VERIFY: server CPU time (user+sys, from /proc/PID/stat) per VERIFY over 1,500,000 VERIFY at -P 16 and 200,000 at -P 1 (-c 50)
+# the speed log in bench/README.md uses it because on this shared 2-core machine req/s swings by
+# ±30 % between identical runs, while CPU time per request moves far less.
+#   bench/cpu-per-verify.sh [BIN_DIR]     (default .build-release/release)
+set -euo pipefail
+bin=${1:-.build-release/release}
+command -v redis-benchmark >/dev/null || { echo "needs redis-benchmark: apt-get install redis-tools" >&2; exit 1; }
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
+rpc=$(free_port); http=$(free_port)
+work=$(mktemp -d)
+GATEHOUSE_ADMIN_TOKEN=bench-admin-token-0123456789 $bin/gatehouse serve --rpc 127.0.0.1:$rpc --http 127.0.0.1:$http --data-dir $work/data --log-level warning >$work/log 2>&1 &
+pid=$!
+trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null; rm -rf $work' EXIT
+for _ in $(seq 100); do curl -sf http://127.0.0.1:$http/healthz >/dev/null 2>&1 && break; sleep 0.1; done
+key=$(curl -sf -X POST http://127.0.0.1:$http/v1/keys -H "Authorization: Bearer bench-admin-token-0123456789" \
+  -d '{"name":"b","scopes":["read","orders:*"],"limits":[{"name":"b","limit":1000000000000,"window_ms":3600000}]}' | python3 -c 'import json,sys; print(json.load(sys.stdin)["key"])')
+ticks() { awk '{print $14 + $15}' /proc/$pid/stat; }
+hz=$(getconf CLK_TCK)
+redis-benchmark -p $rpc -c 50 -n 200000 -P 16 -q VERIFY $key SCOPE orders:read >/dev/null 2>&1
+for p in 16 1; do
+  n=1500000; [ $p = 1 ] && n=200000
+  before=$(ticks)
+  rps=$(redis-benchmark -p $rpc -c 50 -n $n -P $p --csv VERIFY $key SCOPE orders:read 2>/dev/null | tail -1 | cut -d, -f2)
+  after=$(ticks)
+  python3 -c "print('$(basename $bin) -P $p: server CPU %.2f us/VERIFY  (%s req/s)' % (($after-$before)/$hz*1e6/$n, $rps))"
+done
