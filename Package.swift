@@ -95,7 +95,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "gatehouse-sim",
-            dependencies: ["GatehouseCore", "GatehouseMembership", "GatehouseTestKit"],
+            dependencies: ["GatehouseCore", "GatehouseMembership", "GatehouseWire", "GatehouseTestKit"],
             path: "bench/sim",
             swiftSettings: strict
         ),

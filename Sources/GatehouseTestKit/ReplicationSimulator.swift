@@ -7,11 +7,17 @@ import HeapModule
 /// is pushed to every other replica as one datagram (subject to loss, duplication, delay
 /// and partitions), and every `antiEntropyMs` each replica exchanges digests and then the
 /// differing records with a random peer over a reliable (TCP-like) link, when reachable.
+/// Like the node, every replica that first receives a write also gossips it (the membership
+/// piggyback): to `gossipFanout` random peers every `gossipIntervalMs`, λ·log(N+1) times.
 /// Membership is taken as known; the membership simulator covers it.
 public struct ReplicationSimulator {
     public private(set) var nowMs: Int64 = 0
     public var network: SimulatedNetwork
     public let antiEntropyMs: Int64
+    public var gossipIntervalMs: Int64 = 200
+    public var gossipFanout = 3
+    /// λ·log(N+1) with memberlist's λ = 4, as `MembershipSettings.retransmitLimit`.
+    public var retransmits: Int { MembershipSettings().retransmitLimit(members: replicas.count) }
     public private(set) var replicas: [Gatekeeper]
     public private(set) var datagramsSent = 0
     public private(set) var recordsRepaired = 0
@@ -30,6 +36,7 @@ public struct ReplicationSimulator {
         enum Kind {
             case deliver(to: Int, KeyRecord)
             case antiEntropy(Int)
+            case gossip(from: Int, KeyRecord, remaining: Int)
         }
         static func < (lhs: Event, rhs: Event) -> Bool { (lhs.atMs, lhs.sequence) < (rhs.atMs, rhs.sequence) }
         static func == (lhs: Event, rhs: Event) -> Bool { lhs.atMs == rhs.atMs && lhs.sequence == rhs.sequence }
@@ -62,6 +69,7 @@ public struct ReplicationSimulator {
         for peer in replicas.indices where peer != replica {
             send(record, from: replica, to: peer)
         }
+        schedule(.gossip(from: replica, record, remaining: retransmits), atMs: nowMs + gossipIntervalMs)
         return record
     }
 
@@ -86,7 +94,17 @@ public struct ReplicationSimulator {
             switch event.kind {
             case .deliver(let to, let record):
                 clocks[to].observe(record.version, nowMs: nowMs)
-                replicas[to].apply(record)
+                if replicas[to].apply(record) {
+                    // New here: pass it on by gossip, as the piggyback queue does.
+                    schedule(.gossip(from: to, record, remaining: retransmits), atMs: nowMs + gossipIntervalMs)
+                }
+            case .gossip(let from, let record, let remaining):
+                guard remaining > 0 else { break }
+                for _ in 0..<gossipFanout {
+                    let peer = (from + 1 + Int(random.next() % UInt64(replicas.count - 1))) % replicas.count
+                    send(record, from: from, to: peer)
+                }
+                schedule(.gossip(from: from, record, remaining: remaining - 1), atMs: nowMs + gossipIntervalMs)
             case .antiEntropy(let replica):
                 antiEntropy(from: replica)
                 schedule(.antiEntropy(replica), atMs: nowMs + antiEntropyMs)

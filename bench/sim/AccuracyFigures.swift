@@ -1,5 +1,6 @@
 import Foundation
 import GatehouseCore
+import GatehouseWire
 
 /// Rate-limit accuracy when several nodes share one key: K gatekeepers (the real decision
 /// code), traffic at `overload` × the limit spread round-robin over them, counter slots
@@ -16,6 +17,8 @@ enum AccuracyFigures {
         /// The first window: traffic starts at once on every node against an empty counter,
         /// the burst where delayed counts overshoot most.
         var firstWindowRatio: Double
+        /// Counter sync traffic per node (sealed datagrams to each peer), bytes per second.
+        var syncBytesPerNodePerSecond: Double
     }
 
     static func run(nodes: Int, windowMs: Int64, limit: Int64, syncMs: Int64, overload: Double = 2, shares: Bool, windows: Int = 8) -> Result {
@@ -42,10 +45,13 @@ enum AccuracyFigures {
         let end = Double(start + windowMs * Int64(windows + 2))
         var time = Double(start) + 3.7
         var request = 0
+        var syncBytes = 0
         while time < end {
             for sender in replicas.indices where nextSync[sender] <= time {
                 let slots = replicas[sender].takeCounterChanges()
                 if !slots.isEmpty {
+                    let datagrams = CounterSyncCodec.encode(slots, sender: "n\(sender + 1)", maxBytes: 1_371)
+                    syncBytes += datagrams.reduce(0) { $0 + $1.readableBytes + ClusterKeyring.overhead } * (nodes - 1)
                     for receiver in replicas.indices where receiver != sender {
                         inFlight.append((nextSync[sender] + 0.5 + generator.unit() * 2, receiver, sender, slots))
                     }
@@ -70,7 +76,8 @@ enum AccuracyFigures {
         return Result(
             nodes: nodes, windowMs: windowMs, syncMs: syncMs, shares: shares,
             meanRatio: ratios.reduce(0, +) / Double(ratios.count), maxRatio: ratios.max() ?? 0,
-            firstWindowRatio: Double(admittedPerWindow[0, default: 0]) / Double(limit))
+            firstWindowRatio: Double(admittedPerWindow[0, default: 0]) / Double(limit),
+            syncBytesPerNodePerSecond: Double(syncBytes) / Double(nodes) / ((end - Double(start)) / 1000))
     }
 }
 
