@@ -24,6 +24,16 @@ public final class GossipService: Service, Sendable {
     private let state: NIOLoopBoundBox<State>
     private let channels = LockedBox<(udp: (any Channel)?, tcp: (any Channel)?)>((nil, nil))
     private let bound = LockedBox<MemberAddress?>(nil)
+    /// Fault injection for tests: while set, every gossip packet and sync exchange of this
+    /// node is dropped, as if it were cut off from the network.
+    private let isolated = LockedBox(false)
+
+    /// Cuts this node off the cluster network (`true`) or reconnects it; tests only.
+    public func setIsolated(_ value: Bool) {
+        isolated.withLock { $0 = value }
+    }
+
+    var isIsolated: Bool { isolated.withLock { $0 } }
     private let boundCallback = LockedBox<(@Sendable () -> Void)?>(nil)
 
     /// Called once the listeners are bound.
@@ -98,7 +108,7 @@ public final class GossipService: Service, Sendable {
     /// Seals and sends already-encoded datagrams to each address (counter sync).
     public func send(datagrams: [ByteBuffer], to addresses: [MemberAddress]) {
         loop.execute {
-            guard !self.state.value.stopped, let udp = self.channels.withLock({ $0.udp }) else { return }
+            guard !self.state.value.stopped, !self.isIsolated, let udp = self.channels.withLock({ $0.udp }) else { return }
             for address in addresses {
                 guard let remote = self.resolve(address) else { continue }
                 for datagram in datagrams {
@@ -126,6 +136,7 @@ public final class GossipService: Service, Sendable {
 
     /// One replication request/response over a sealed TCP frame.
     public func exchangeSync(_ message: ReplicationMessage, with address: MemberAddress) async throws -> ReplicationMessage {
+        guard !isIsolated else { throw PushPullError.closed }
         let sealed = try await loop.submit { self.keyring.seal(message.encode(), using: &self.state.value.random) }.get()
         let answer = try await PushPullClient.exchange(sealed, with: address, group: group, maxFrameBytes: config.maxSyncFrameBytes, timeoutMs: 5_000)
         guard let plaintext = open(answer.readableBytesView) else { throw PushPullError.notAuthentic }
@@ -246,7 +257,7 @@ public final class GossipService: Service, Sendable {
     }
 
     private func send(_ message: MembershipMessage, to address: MemberAddress) {
-        guard let udp = channels.withLock({ $0.udp }), let remote = resolve(address) else { return }
+        guard !isIsolated, let udp = channels.withLock({ $0.udp }), let remote = resolve(address) else { return }
         let plaintext = GossipCodec.encode(message)
         let sealed = keyring.seal(plaintext.readableBytesView, using: &state.value.random)
         metrics.bytesOut.increment(by: Int64(sealed.count))
@@ -266,6 +277,7 @@ public final class GossipService: Service, Sendable {
 
     /// A datagram from the network, on the loop: authenticate, decode, hand to the instance.
     func receive(_ datagram: ByteBuffer) {
+        guard !isIsolated else { return }
         metrics.bytesIn.increment(by: Int64(datagram.readableBytes))
         metrics.packetsIn.increment()
         guard datagram.readableBytes <= config.membership.maxDatagramBytes else {
@@ -308,6 +320,7 @@ public final class GossipService: Service, Sendable {
 
     /// A full state exchange over TCP: send our view, merge theirs.
     func pushPull(with address: MemberAddress) async throws {
+        guard !isIsolated else { throw PushPullError.closed }
         do {
             let ours = try await loop.submit { self.sealedSnapshot(isResponse: false) }.get()
             let answer = try await PushPullClient.exchange(
@@ -338,6 +351,7 @@ public final class GossipService: Service, Sendable {
     /// A sync frame arrived over TCP: a membership push-pull (merge it, answer with our view)
     /// or a replication request (answered by the replicator).
     func answerSyncFrame(_ frame: ByteBuffer) async -> [UInt8]? {
+        guard !isIsolated else { return nil }
         guard let plaintext = open(frame.readableBytesView) else { return nil }
         if ReplicationMessage.isReplicationFrame(plaintext) {
             guard let request = try? ReplicationMessage.decode(plaintext) else {

@@ -1,4 +1,5 @@
 import Foundation
+import GatehouseClient
 import Testing
 
 /// Real processes on loopback: membership over encrypted UDP and TCP, end to end.
@@ -47,5 +48,59 @@ struct ClusterProcessTests {
         let metrics = try await HTTP.text("http://127.0.0.1:\(cluster.nodes[0].http)/metrics")
         let dropped = metrics.split(separator: "\n").first { $0.hasPrefix("gatehouse_gossip_dropped_packets_total{reason=\"not_authentic\"}") }
         #expect(dropped.flatMap { Double($0.split(separator: " ").last ?? "") } ?? 0 > 0)
+    }
+
+    /// kill -9 during writes: the restarted node catches up the keys it missed and gets its
+    /// own rate-limit counts back from its peers.
+    @Test func aNodeKilledDuringWritesCatchesUpKeysAndCounters() async throws {
+        let cluster = try cluster()
+        defer { cluster.stopAll() }
+        for node in ["n1", "n2", "n3"] { try cluster.start(node) }
+        let full = try await cluster.waitUntil(seconds: 15, observers: ["n1", "n2", "n3"]) { view in
+            ["n1", "n2", "n3"].allSatisfy { view[$0]?.state == "alive" }
+        }
+        #expect(full)
+        let n1 = "http://127.0.0.1:\(cluster.nodes[0].http)"
+        let limited = try await HTTP.json("POST", n1 + "/v1/keys", token: cluster.adminToken, body: [
+            "name": "limited", "limits": [["name": "minute", "limit": 20, "window_ms": 60_000]],
+        ])
+        let secret = try #require(limited["key"] as? String)
+        let n2Port = cluster.nodes[1].rpc
+        var client = try await GatehouseClient.connect(host: "127.0.0.1", port: n2Port)
+        let deadline = Date().addingTimeInterval(10)
+        while try await client.verify(secret, cost: 0).code != .valid && Date() < deadline {
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        for _ in 0..<8 { #expect(try await client.verify(secret).code == .valid) }
+        try await client.close()
+        try await Task.sleep(for: .milliseconds(300))
+
+        var created: [String] = []
+        for index in 0..<10 {
+            if index == 4 { cluster.kill9("n2") }
+            let key = try await HTTP.json("POST", n1 + "/v1/keys", token: cluster.adminToken, body: ["name": "during \(index)"])
+            created.append(try #require(key["id"] as? String))
+        }
+        try cluster.start("n2")
+        let n2 = "http://127.0.0.1:\(cluster.nodes[1].http)"
+        let caughtUp = try await cluster.waitUntil(seconds: 20, observers: ["n1"]) { _ in true }
+        #expect(caughtUp)
+        var keyCount = 0
+        let countDeadline = Date().addingTimeInterval(20)
+        while Date() < countDeadline {
+            let status = try await HTTP.json("GET", n2 + "/v1/cluster/status", token: cluster.adminToken, body: nil)
+            keyCount = status["key_count"] as? Int ?? 0
+            if keyCount == 11 { break }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        #expect(keyCount == 11, "n2 holds \(keyCount) of 11 keys")
+        // Its 8 earlier admissions came back from the peers: at most 12 more fit.
+        try await Task.sleep(for: .milliseconds(500))
+        client = try await GatehouseClient.connect(host: "127.0.0.1", port: n2Port)
+        var admitted = 0
+        for _ in 0..<20 where try await client.verify(secret).code == .valid { admitted += 1 }
+        try await client.close()
+        #expect(admitted <= 12, "n2 admitted \(admitted) after its restart")
+        #expect(admitted >= 1)
     }
 }

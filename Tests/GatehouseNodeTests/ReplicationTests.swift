@@ -135,4 +135,31 @@ struct ReplicationTests {
         for client in clients { try await client.close() }
         for node in nodes { try await node.stop() }
     }
+
+    @Test func aPartitionedNodeTakesWritesAndEveryoneAgreesAfterHealing() async throws {
+        let nodes = try await Self.cluster(3)
+        let shared = try await nodes[0].createKey(["name": "shared"])
+        try await Self.waitUntil(seconds: 5) { nodes[2].server.service.key(id: shared.id) != nil }
+        nodes[2].server.gossip?.setIsolated(true)
+        let left = try await nodes[0].createKey(["name": "made on the majority side"])
+        let right = try await nodes[2].createKey(["name": "made on the isolated node"])
+        _ = try await nodes[1].http("PATCH", "/v1/keys/\(shared.id)", json: ["name": "majority edit"])
+        try await Task.sleep(for: .milliseconds(50))
+        _ = try await nodes[2].http("PATCH", "/v1/keys/\(shared.id)", json: ["name": "isolated edit, later"])
+        try await Task.sleep(for: .milliseconds(700))
+        #expect(nodes[0].server.service.key(id: right.id) == nil)
+        #expect(nodes[2].server.service.key(id: left.id) == nil)
+        nodes[2].server.gossip?.setIsolated(false)
+        try await Self.waitUntil(seconds: 20) {
+            let digests = nodes.map { $0.server.service.digest() }
+            return digests[0] == digests[1] && digests[1] == digests[2]
+        }
+        for node in nodes {
+            #expect(node.server.service.key(id: left.id) != nil)
+            #expect(node.server.service.key(id: right.id) != nil)
+            // Last writer wins: the later edit, made on the isolated node, everywhere.
+            #expect(node.server.service.key(id: shared.id)?.record.name == "isolated edit, later")
+        }
+        for node in nodes { try await node.stop() }
+    }
 }

@@ -43,6 +43,7 @@ final class ClusterProcesses {
               suspicion_multiplier: 2
               push_pull_interval_ms: 2000
               reconnect_interval_ms: 1000
+              anti_entropy_interval_ms: 500
             nodes:
 
             """
