@@ -2,6 +2,7 @@ import Foundation
 import GatehouseCore
 import GatehouseMembership
 import GatehouseTestKit
+import GatehouseWire
 
 /// Figures of the membership protocol from the deterministic simulator, with memberlist's
 /// LAN defaults: failure detection time, false deaths under loss, gossip bandwidth, and
@@ -54,16 +55,21 @@ struct MembershipFigures {
         var accuracy: [[String: Any]] = []
         print("rate-limit accuracy, 3 nodes sharing one key at 2× its limit (admitted / limit per window)")
         for (windowMs, limit) in [(Int64(1_000), Int64(1_000)), (10_000, 2_000), (60_000, 6_000)] {
-            for shares in [false, true] {
-                let result = AccuracyFigures.run(nodes: 3, windowMs: windowMs, limit: limit, syncMs: 50, shares: shares, windows: quick ? 3 : 8)
+            for (shares, loss) in [(false, 0.0), (true, 0.0), (true, 0.1)] {
+                let result = CounterAccuracySimulator.run(
+                    nodes: 3, windowMs: windowMs, limit: limit, syncMs: 50, shares: shares, windows: quick ? 3 : 8, loss: loss
+                ) { slots in
+                    // The real datagrams: encoded by the node's codec, plus the seal.
+                    CounterSyncCodec.encode(slots, sender: "n1", maxBytes: 1_371).reduce(0) { $0 + $1.readableBytes + ClusterKeyring.overhead }
+                }
+                let bytes = result.bytesPerNodePerSecond
                 accuracy.append([
-                    "nodes": 3, "window_ms": windowMs, "limit": limit, "sync_ms": 50, "near_limit_shares": shares,
+                    "nodes": 3, "window_ms": windowMs, "limit": limit, "sync_ms": 50, "near_limit_shares": shares, "loss": loss,
                     "mean_ratio": result.meanRatio, "max_ratio": result.maxRatio, "first_window_ratio": result.firstWindowRatio,
-                    "sync_bytes_per_node_per_s": result.syncBytesPerNodePerSecond,
+                    "sync_bytes_per_node_per_s": bytes,
                 ])
-                print(String(format: "  window %5lld ms  sync 50 ms  %@  first window %.3f  steady mean %.3f  max %.3f  sync %5.0f B/s per node",
-                             windowMs, shares ? "with shares   " : "without shares", result.firstWindowRatio, result.meanRatio, result.maxRatio,
-                             result.syncBytesPerNodePerSecond))
+                print(String(format: "  window %5lld ms  sync 50 ms  %@  loss %2.0f%%  first window %.3f  steady mean %.3f  max %.3f  sync %4.0f B/s per node",
+                             windowMs, shares ? "with shares   " : "without shares", loss * 100, result.firstWindowRatio, result.meanRatio, result.maxRatio, bytes))
             }
         }
         report["accuracy"] = accuracy

@@ -1,27 +1,31 @@
 import Foundation
 import GatehouseCore
-import GatehouseWire
 
 /// Rate-limit accuracy when several nodes share one key: K gatekeepers (the real decision
-/// code), traffic at `overload` × the limit spread round-robin over them, counter slots
-/// exchanged every `syncMs` with a small delivery delay. Reports admitted / limit per fixed
-/// window after a warm-up.
-enum AccuracyFigures {
-    struct Result {
-        var nodes: Int
-        var windowMs: Int64
-        var syncMs: Int64
-        var shares: Bool
-        var meanRatio: Double
-        var maxRatio: Double
+/// code), Poisson traffic at `overload` × the limit spread over them, counter slots exchanged
+/// every `syncMs` (each node on its own phase) with a small delay and optional loss.
+/// Reports admitted / limit per fixed window.
+public enum CounterAccuracySimulator {
+    public struct Result: Sendable {
+        public var nodes: Int
+        public var windowMs: Int64
+        public var syncMs: Int64
+        public var shares: Bool
+        public var meanRatio: Double
+        public var maxRatio: Double
         /// The first window: traffic starts at once on every node against an empty counter,
         /// the burst where delayed counts overshoot most.
-        var firstWindowRatio: Double
-        /// Counter sync traffic per node (sealed datagrams to each peer), bytes per second.
-        var syncBytesPerNodePerSecond: Double
+        public var firstWindowRatio: Double
+        /// Counter slots sent per node per second (to each peer).
+        public var slotsPerNodePerSecond: Double
+        /// Bytes sent per node per second, as measured by the caller's `wireBytes`.
+        public var bytesPerNodePerSecond: Double
     }
 
-    static func run(nodes: Int, windowMs: Int64, limit: Int64, syncMs: Int64, overload: Double = 2, shares: Bool, windows: Int = 8) -> Result {
+    public static func run(
+        nodes: Int, windowMs: Int64, limit: Int64, syncMs: Int64, overload: Double = 2, shares: Bool, windows: Int = 8, loss: Double = 0,
+        wireBytes: ([CounterSlot]) -> Int = { _ in 0 }
+    ) -> Result {
         let hasher = LookupHasher(pepper: Array("accuracy-figures-pepper-0123456789ab".utf8))
         var random = SystemRandomNumberGenerator()
         let start: Int64 = 1_800_000_000_000 - 1_800_000_000_000 % windowMs
@@ -45,14 +49,15 @@ enum AccuracyFigures {
         let end = Double(start + windowMs * Int64(windows + 2))
         var time = Double(start) + 3.7
         var request = 0
-        var syncBytes = 0
+        var slotsSent = 0
+        var bytesSent = 0
         while time < end {
             for sender in replicas.indices where nextSync[sender] <= time {
                 let slots = replicas[sender].takeCounterChanges()
                 if !slots.isEmpty {
-                    let datagrams = CounterSyncCodec.encode(slots, sender: "n\(sender + 1)", maxBytes: 1_371)
-                    syncBytes += datagrams.reduce(0) { $0 + $1.readableBytes + ClusterKeyring.overhead } * (nodes - 1)
-                    for receiver in replicas.indices where receiver != sender {
+                    slotsSent += slots.count * (nodes - 1)
+                    bytesSent += wireBytes(slots) * (nodes - 1)
+                    for receiver in replicas.indices where receiver != sender && generator.unit() >= loss {
                         inFlight.append((nextSync[sender] + 0.5 + generator.unit() * 2, receiver, sender, slots))
                     }
                 }
@@ -77,12 +82,13 @@ enum AccuracyFigures {
             nodes: nodes, windowMs: windowMs, syncMs: syncMs, shares: shares,
             meanRatio: ratios.reduce(0, +) / Double(ratios.count), maxRatio: ratios.max() ?? 0,
             firstWindowRatio: Double(admittedPerWindow[0, default: 0]) / Double(limit),
-            syncBytesPerNodePerSecond: Double(syncBytes) / Double(nodes) / ((end - Double(start)) / 1000))
+            slotsPerNodePerSecond: Double(slotsSent) / Double(nodes) / ((end - Double(start)) / 1000),
+            bytesPerNodePerSecond: Double(bytesSent) / Double(nodes) / ((end - Double(start)) / 1000))
     }
 }
 
 /// Deterministic randomness for the accuracy runs.
-struct SplitMix {
+struct SplitMix: Sendable {
     var state: UInt64
     init(seed: UInt64) { state = seed }
     mutating func next() -> UInt64 {
