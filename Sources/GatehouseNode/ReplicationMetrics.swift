@@ -1,7 +1,4 @@
 import Prometheus
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// Metrics of key replication.
 public final class ReplicationMetrics: Sendable {
@@ -31,10 +28,8 @@ public final class ReplicationMetrics: Sendable {
     }
 
     func markAntiEntropy() {
-        var spec = timespec()
-        clock_gettime(CLOCK_REALTIME, &spec)
-        lastAntiEntropy.set(to: Double(spec.tv_sec))
-        let ms = Int64(spec.tv_sec) * 1000 + Int64(spec.tv_nsec) / 1_000_000
+        let ms = WallClock.nowMs()
+        lastAntiEntropy.set(to: Double(ms) / 1000)
         lastAntiEntropyMs.withLock { $0 = ms }
     }
 }

@@ -41,7 +41,7 @@ public enum CounterAccuracySimulator {
         }
         // Poisson arrivals (seeded), and each node syncing on its own phase: nothing lines up
         // by accident with the window edges or with the other nodes' syncs.
-        var generator = SplitMix(seed: UInt64(windowMs) &* 31 &+ UInt64(nodes))
+        var generator = SeededGenerator(seed: UInt64(windowMs) &* 31 &+ UInt64(nodes))
         let meanGapMs = Double(windowMs) / (Double(limit) * overload)
         var admittedPerWindow: [Int64: Int64] = [:]
         var inFlight: [(deliverAt: Double, to: Int, from: Int, slots: [CounterSlot])] = []
@@ -85,19 +85,4 @@ public enum CounterAccuracySimulator {
             slotsPerNodePerSecond: Double(slotsSent) / Double(nodes) / ((end - Double(start)) / 1000),
             bytesPerNodePerSecond: Double(bytesSent) / Double(nodes) / ((end - Double(start)) / 1000))
     }
-}
-
-/// Deterministic randomness for the accuracy runs.
-struct SplitMix: Sendable {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var value = state
-        value = (value ^ (value >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        value = (value ^ (value >> 27)) &* 0x94D0_49BB_1331_11EB
-        return value ^ (value >> 31)
-    }
-    /// Uniform in [0, 1).
-    mutating func unit() -> Double { Double(next() >> 11) / Double(1 << 53) }
 }

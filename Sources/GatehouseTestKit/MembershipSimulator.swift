@@ -208,8 +208,7 @@ public struct MembershipSimulator {
     }
 
     private mutating func chance(_ probability: Double) -> Bool {
-        guard probability > 0 else { return false }
-        return Double(random.next() >> 11) / Double(1 << 53) < probability
+        probability > 0 && random.unit() < probability
     }
 
     // MARK: - Views

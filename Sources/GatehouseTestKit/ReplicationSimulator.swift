@@ -159,6 +159,6 @@ public struct ReplicationSimulator {
     }
 
     private mutating func chance(_ probability: Double) -> Bool {
-        probability > 0 && Double(random.next() >> 11) / Double(1 << 53) < probability
+        probability > 0 && random.unit() < probability
     }
 }
