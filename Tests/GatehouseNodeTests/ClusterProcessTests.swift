@@ -103,4 +103,35 @@ struct ClusterProcessTests {
         #expect(admitted <= 12, "n2 admitted \(admitted) after its restart")
         #expect(admitted >= 1)
     }
+
+    /// Separate processes: a key created on n1 verifies on n3, a revocation on n2 holds on n1 and n3.
+    @Test func writesOnAnyProcessHoldOnEveryProcess() async throws {
+        let cluster = try cluster()
+        defer { cluster.stopAll() }
+        for node in ["n1", "n2", "n3"] { try cluster.start(node) }
+        let full = try await cluster.waitUntil(seconds: 15, observers: ["n1", "n2", "n3"]) { view in
+            ["n1", "n2", "n3"].allSatisfy { view[$0]?.state == "alive" }
+        }
+        #expect(full)
+        let created = try await HTTP.json("POST", "http://127.0.0.1:\(cluster.nodes[0].http)/v1/keys", token: cluster.adminToken, body: ["name": "everywhere"])
+        let secret = try #require(created["key"] as? String)
+        let id = try #require(created["id"] as? String)
+        let n1 = try await GatehouseClient.connect(host: "127.0.0.1", port: cluster.nodes[0].rpc)
+        let n3 = try await GatehouseClient.connect(host: "127.0.0.1", port: cluster.nodes[2].rpc)
+        let start = Date()
+        var valid = false
+        while !valid && Date().timeIntervalSince(start) < 5 { valid = try await n3.verify(secret).code == .valid }
+        #expect(valid)
+        _ = try await HTTP.json("POST", "http://127.0.0.1:\(cluster.nodes[1].http)/v1/keys/\(id)/revoke", token: cluster.adminToken, body: nil)
+        let revokedAt = Date()
+        var revokedEverywhere = false
+        while !revokedEverywhere && Date().timeIntervalSince(revokedAt) < 5 {
+            let one = try await n1.verify(secret).code
+            let three = try await n3.verify(secret).code
+            revokedEverywhere = one == .revoked && three == .revoked
+        }
+        #expect(revokedEverywhere)
+        try await n1.close()
+        try await n3.close()
+    }
 }
