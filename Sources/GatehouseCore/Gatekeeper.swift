@@ -341,18 +341,24 @@ public struct Gatekeeper: Sendable {
 
     /// Merges slots a peer sent (its own counts, `node` being its ordinal here; `0` restores
     /// this node's own slots from a peer's copy after a restart).
-    public mutating func mergeCounters(_ slots: [CounterSlot], from node: NodeOrdinal) {
+    /// Returns the slots that brought news (grew a count), which relays pass on.
+    @discardableResult
+    public mutating func mergeCounters(_ slots: [CounterSlot], from node: NodeOrdinal) -> [CounterSlot] {
+        var news: [CounterSlot] = []
         for slot in slots {
+            let grew: Bool
             switch slot.bucket {
             case .keyLimit(let keyID, let limitName, let windowMs):
                 guard let recordSlot = slotByID[keyID],
                     let position = records[recordSlot].limits.firstIndex(where: { $0.name == limitName && $0.windowMs == windowMs })
                 else { continue }
-                limitWindows[recordSlot][position].merge(windowIndex: slot.windowIndex, node: node, count: slot.count)
+                grew = limitWindows[recordSlot][position].merge(windowIndex: slot.windowIndex, node: node, count: slot.count)
             case .throttle(let name, let windowMs):
-                throttleBuckets.merge(BucketKey(name: name, windowMs: windowMs), windowIndex: slot.windowIndex, node: node, count: slot.count)
+                grew = throttleBuckets.merge(BucketKey(name: name, windowMs: windowMs), windowIndex: slot.windowIndex, node: node, count: slot.count)
             }
+            if grew { news.append(slot) }
         }
+        return news
     }
 
     /// Every slot held for `node`, to hand a restarted peer its own counts back.

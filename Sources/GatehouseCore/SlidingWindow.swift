@@ -127,16 +127,19 @@ public struct SlidingWindow: Hashable, Sendable {
     }
 
     /// Merges a slot received from elsewhere. Windows older than the previous one are ignored.
-    public mutating func merge(windowIndex: Int64, node: NodeOrdinal, count: Int64) {
+    /// Returns whether the merge added anything (so relays know the news is worth passing on).
+    @discardableResult
+    public mutating func merge(windowIndex: Int64, node: NodeOrdinal, count: Int64) -> Bool {
         if windowIndex == current.index {
-            current.merge(node: node, count: count)
+            return current.merge(node: node, count: count)
         } else if windowIndex == previous.index {
-            previous.merge(node: node, count: count)
+            return previous.merge(node: node, count: count)
         } else if windowIndex > current.index {
             previous = windowIndex == current.index &+ 1 ? current : WindowSlots(index: windowIndex - 1)
             current = WindowSlots(index: windowIndex)
-            current.merge(node: node, count: count)
+            return current.merge(node: node, count: count)
         }
+        return false
     }
 
     /// Whether both windows lie wholly in the past at `nowMs`, so the counter can be dropped.

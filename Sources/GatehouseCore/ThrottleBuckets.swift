@@ -53,12 +53,13 @@ public struct ThrottleBuckets: Sendable {
     }
 
     /// Merges a slot for a bucket from elsewhere (within the same cap).
-    public mutating func merge(_ key: BucketKey, windowIndex: Int64, node: NodeOrdinal, count: Int64) {
+    @discardableResult
+    public mutating func merge(_ key: BucketKey, windowIndex: Int64, node: NodeOrdinal, count: Int64) -> Bool {
         guard windows[key] != nil || windows.count < capacity else {
             capacityRefusals += 1
-            return
+            return false
         }
-        windows[key, default: SlidingWindow()].merge(windowIndex: windowIndex, node: node, count: count)
+        return windows[key, default: SlidingWindow()].merge(windowIndex: windowIndex, node: node, count: count)
     }
 
     /// Drops every bucket whose windows have both ended.

@@ -28,24 +28,28 @@ public struct WindowSlots: Hashable, Sendable {
 
     public var total: Int64 { own &+ peerTotal }
 
-    /// G-counter merge of one slot: keeps the larger count.
-    public mutating func merge(node: NodeOrdinal, count: Int64) {
+    /// G-counter merge of one slot: keeps the larger count. Returns whether it grew.
+    @discardableResult
+    public mutating func merge(node: NodeOrdinal, count: Int64) -> Bool {
         if node == 0 {
-            own = max(own, count)
-            return
+            guard count > own else { return false }
+            own = count
+            return true
         }
         if let position = peers.firstIndex(where: { $0.node == node }) {
             let old = peers[position].count
-            if count > old {
-                peers[position].count = count
-                peerTotal += count - old
-            }
+            guard count > old else { return false }
+            peers[position].count = count
+            peerTotal += count - old
+            return true
         } else if count > 0 {
             // Sorted by node, so equal counts make equal (and equally hashed) values whatever the merge order.
             let position = peers.firstIndex(where: { $0.node > node }) ?? peers.endIndex
             peers.insert(PeerSlot(node: node, count: count), at: position)
             peerTotal += count
+            return true
         }
+        return false
     }
 
     public func count(of node: NodeOrdinal) -> Int64 {

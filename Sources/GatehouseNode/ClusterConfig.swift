@@ -11,6 +11,9 @@ public struct ClusterConfig: Sendable {
     public var membership: MembershipSettings
     /// How often this node's changed counter slots are sent to its peers.
     public var counterSyncIntervalMs: Int64 = 50
+    /// Up to this many live peers, counter slots go to every peer; beyond, to a random few
+    /// who pass them on (fan-out).
+    public var counterDirectLimit = 16
     /// How often key records are compared with a random member (anti-entropy).
     public var antiEntropyIntervalMs: Int64 = 5_000
     /// Largest push-pull frame accepted over TCP.

@@ -2,6 +2,7 @@ import GatehouseCore
 import GatehouseMembership
 import GatehouseWire
 import Logging
+import NIOCore
 import Prometheus
 import ServiceLifecycle
 
@@ -9,6 +10,11 @@ import ServiceLifecycle
 /// node raised are sent, batched into datagrams, to every live member; slots from peers are
 /// merged as a G-counter (max per slot), so loss, duplicates and reordering are harmless.
 /// At start it asks a peer for the counts held for it, so a restart forgets nothing.
+///
+/// In a large cluster sending to everyone would cost O(N²) datagrams per interval; beyond
+/// `directLimit` live members each node sends to `fanout` random members instead, and passes
+/// on (a limited number of times) the slots it learned from others — an epidemic, safe
+/// because merging is idempotent.
 final class CounterSync: Service, Sendable {
     let keys: KeyService
     let gossip: GossipService
@@ -17,8 +23,26 @@ final class CounterSync: Service, Sendable {
     let maxDatagramBytes: Int
     let bytesSent: Counter
     let logger: Logger
+    let directLimit: Int
+    let fanout: Int
+    let retransmitLimit: @Sendable (Int) -> Int
+    /// Slots learned from others, waiting to be passed on in fan-out mode.
+    private let relays = LockedBox<[Relay]>([])
+    static let maxRelays = 4_096
 
-    init(keys: KeyService, gossip: GossipService, nodeID: String, intervalMs: Int64, maxDatagramBytes: Int, registry: PrometheusCollectorRegistry, logger: Logger) {
+    struct Relay: Sendable {
+        var origin: String
+        var slots: [CounterSlot]
+        var remaining: Int
+    }
+
+    init(
+        keys: KeyService, gossip: GossipService, nodeID: String, intervalMs: Int64, maxDatagramBytes: Int,
+        membership: MembershipSettings, registry: PrometheusCollectorRegistry, logger: Logger, directLimit: Int = 16
+    ) {
+        self.directLimit = directLimit
+        fanout = membership.gossipFanout
+        retransmitLimit = { membership.retransmitLimit(members: $0) }
         self.keys = keys
         self.gossip = gossip
         self.nodeID = nodeID
@@ -28,8 +52,16 @@ final class CounterSync: Service, Sendable {
             descriptor: MetricNameDescriptor(namespace: "gatehouse", subsystem: "counters", metricName: "sync_bytes", unitName: "total", helpText: "Counter sync bytes sent (plaintext)"),
             labels: [])
         self.logger = logger
-        gossip.onCountersReceived { slots, sender in
-            keys.mergeCounters(slots, from: sender)
+        let relays = relays
+        gossip.onCountersReceived { slots, origin in
+            // Our own counts relayed back to us carry nothing new.
+            guard origin != nodeID else { return }
+            let news = keys.mergeCounters(slots, from: origin)
+            guard !news.isEmpty else { return }
+            relays.withLock { queue in
+                queue.append(Relay(origin: origin, slots: news, remaining: -1))
+                if queue.count > Self.maxRelays { queue.removeFirst(queue.count - Self.maxRelays) }
+            }
         }
     }
 
@@ -51,9 +83,31 @@ final class CounterSync: Service, Sendable {
         let members = await gossip.liveMembers().map(\.address)
         keys.setClusterSize(members.count + 1)
         let changes = keys.takeCounterChanges()
-        guard !changes.isEmpty else { return }
         guard !members.isEmpty else { return }
-        let datagrams = CounterSyncCodec.encode(changes, sender: nodeID, maxBytes: maxDatagramBytes)
+        if members.count <= directLimit {
+            relays.withLock { $0.removeAll() }
+            guard !changes.isEmpty else { return }
+            send(CounterSyncCodec.encode(changes, sender: nodeID, maxBytes: maxDatagramBytes), to: members)
+            return
+        }
+        // Fan-out: our changes and what we learned, to a few random members.
+        let limit = retransmitLimit(members.count + 1)
+        let passOn = relays.withLock { queue -> [Relay] in
+            for index in queue.indices where queue[index].remaining < 0 { queue[index].remaining = limit }
+            let due = queue
+            for index in queue.indices { queue[index].remaining -= 1 }
+            queue.removeAll { $0.remaining <= 0 }
+            return due
+        }
+        var datagrams = changes.isEmpty ? [] : CounterSyncCodec.encode(changes, sender: nodeID, maxBytes: maxDatagramBytes)
+        for relay in passOn {
+            datagrams += CounterSyncCodec.encode(relay.slots, sender: relay.origin, maxBytes: maxDatagramBytes)
+        }
+        guard !datagrams.isEmpty else { return }
+        send(datagrams, to: Array(members.shuffled().prefix(fanout)))
+    }
+
+    private func send(_ datagrams: [ByteBuffer], to members: [MemberAddress]) {
         bytesSent.increment(by: Int64(datagrams.reduce(0) { $0 + $1.readableBytes } * members.count))
         gossip.send(datagrams: datagrams, to: members)
     }

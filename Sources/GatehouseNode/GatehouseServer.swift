@@ -1,4 +1,5 @@
 import GatehouseCore
+import GatehouseMembership
 import Hummingbird
 import Logging
 import NIOCore
@@ -128,7 +129,9 @@ public final class GatehouseServer: Sendable {
             services.append(.init(service: replicator))
             services.append(.init(service: CounterSync(
                 keys: service, gossip: gossip, nodeID: config.nodeID, intervalMs: config.cluster?.counterSyncIntervalMs ?? 50,
-                maxDatagramBytes: config.cluster?.membership.maxDatagramBytes ?? 1_400, registry: metrics.registry, logger: logger)))
+                maxDatagramBytes: config.cluster?.membership.maxDatagramBytes ?? 1_400,
+                membership: config.cluster?.membership ?? MembershipSettings(), registry: metrics.registry, logger: logger,
+                directLimit: config.cluster?.counterDirectLimit ?? 16)))
         }
         services += [.init(service: resp), .init(service: http), .init(service: flusher)]
         let group = ServiceGroup(configuration: ServiceGroupConfiguration(

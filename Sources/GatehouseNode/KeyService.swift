@@ -208,15 +208,16 @@ public final class KeyService: Sendable {
     /// This node's counter slots changed since the last call.
     public func takeCounterChanges() -> [CounterSlot] { state.withLock { $0.takeCounterChanges() } }
 
-    /// Slots a peer sent about its own counts.
-    public func mergeCounters(_ slots: [CounterSlot], from node: String) {
+    /// Slots of `node`'s own counts (sent by it, or relayed); returns those that were news.
+    @discardableResult
+    public func mergeCounters(_ slots: [CounterSlot], from node: String) -> [CounterSlot] {
         let ordinal = ordinal(of: node)
-        state.withLock { $0.mergeCounters(slots, from: ordinal) }
+        return state.withLock { $0.mergeCounters(slots, from: ordinal) }
     }
 
     /// This node's own slots, recovered from a peer's copy after a restart.
     public func restoreOwnCounters(_ slots: [CounterSlot]) {
-        state.withLock { $0.mergeCounters(slots, from: 0) }
+        _ = state.withLock { $0.mergeCounters(slots, from: 0) }
     }
 
     /// The slots held for a peer, to give a restarted peer its counts back.

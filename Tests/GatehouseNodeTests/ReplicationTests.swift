@@ -11,7 +11,9 @@ struct ReplicationTests {
     static let gossipKey = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="
 
     /// Starts nodes n1…nN that seed each other on free gossip ports.
-    static func cluster(_ count: Int, antiEntropyMs: Int64 = 500, directories: [String]? = nil) async throws -> [TestNode] {
+    static func cluster(
+        _ count: Int, antiEntropyMs: Int64 = 500, directories: [String]? = nil, adjust: (inout ClusterConfig) -> Void = { _ in }
+    ) async throws -> [TestNode] {
         let ports = try (0..<count).map { _ in try FreePort.find() }
         var nodes: [TestNode] = []
         for index in 0..<count {
@@ -26,6 +28,7 @@ struct ReplicationTests {
                     gossipAddress: HostPort(host: "127.0.0.1", port: ports[index]),
                     seeds: ports.map { HostPort(host: "127.0.0.1", port: $0) }, gossipKeys: [gossipKey], membership: membership)
                 cluster.antiEntropyIntervalMs = antiEntropyMs
+                adjust(&cluster)
                 config.cluster = cluster
             }
             nodes.append(node)
@@ -159,6 +162,32 @@ struct ReplicationTests {
             #expect(node.server.service.key(id: right.id) != nil)
             // Last writer wins: the later edit, made on the isolated node, everywhere.
             #expect(node.server.service.key(id: shared.id)?.record.name == "isolated edit, later")
+        }
+        for node in nodes { try await node.stop() }
+    }
+
+    /// Past the direct limit, counters travel by fan-out and relay and still add up.
+    @Test func countersReachEveryNodeByFanOutAndRelay() async throws {
+        let nodes = try await Self.cluster(4) { cluster in
+            cluster.counterDirectLimit = 1
+            cluster.membership.gossipFanout = 1
+        }
+        let key = try await nodes[0].createKey(["limits": [["name": "minute", "limit": 1000, "window_ms": 60_000]]])
+        try await Self.waitUntil(seconds: 5) {
+            for node in nodes where node.server.service.key(id: key.id) == nil { return false }
+            return true
+        }
+        // 100 admissions on n1 only; every other node must come to know them.
+        let client = try await nodes[0].client()
+        for _ in 0..<100 { #expect(try await client.verify(key.secret).code == .valid) }
+        try await client.close()
+        for node in nodes.dropFirst() {
+            let other = try await node.client()
+            try await Self.waitUntil(seconds: 10) {
+                // A cost-0 verify reports what is left without spending anything.
+                (try await other.verify(key.secret, cost: 0).remaining ?? 0) <= 900
+            }
+            try await other.close()
         }
         for node in nodes { try await node.stop() }
     }
