@@ -83,15 +83,24 @@ struct MembershipFigures {
         }
         report["write_convergence"] = convergence
 
+        var repair: [[String: Any]] = []
+        print("anti-entropy alone (every push and gossip datagram lost; digest exchange every 5 s per node)")
+        for replicas in quick ? [5] : [5, 50, 500] {
+            let times = writeConvergence(replicas: replicas, writes: quick ? 3 : 10, loss: 1.0)
+            repair.append(["replicas": replicas, "p50_ms": percentile(times, 0.5), "max_ms": times.max() ?? .nan])
+            print(String(format: "  N=%-4d p50 %7.0f ms  max %7.0f ms", replicas, percentile(times, 0.5), times.max() ?? .nan))
+        }
+        report["anti_entropy_only"] = repair
+
         if let jsonPath, let data = try? JSONSerialization.data(withJSONObject: report, options: [.prettyPrinted, .sortedKeys]) {
             _ = FileManager.default.createFile(atPath: jsonPath, contents: data)
         }
     }
 
     /// Time until every replica holds a write, per write.
-    static func writeConvergence(replicas: Int, writes: Int) -> [Double] {
+    static func writeConvergence(replicas: Int, writes: Int, loss: Double = 0.05) -> [Double] {
         var simulator = ReplicationSimulator(
-            replicas: replicas, seed: UInt64(replicas), network: SimulatedNetwork(defaults: LinkConditions(loss: 0.05, minDelayMs: 1, maxDelayMs: 20)),
+            replicas: replicas, seed: UInt64(replicas), network: SimulatedNetwork(defaults: LinkConditions(loss: loss, minDelayMs: 1, maxDelayMs: 20)),
             antiEntropyMs: 5_000)
         var times: [Double] = []
         for index in 0..<writes {
