@@ -90,16 +90,18 @@ final class CounterSync: Service, Sendable {
             send(CounterSyncCodec.encode(changes, sender: nodeID, maxBytes: maxDatagramBytes), to: members)
             return
         }
-        // Fan-out: our changes and what we learned, to a few random members.
+        // Fan-out: our changes and what we learned, to a few random members, each batch on
+        // several rounds (like the gossip piggyback) so the epidemic does not die out.
         let limit = retransmitLimit(members.count + 1)
         let passOn = relays.withLock { queue -> [Relay] in
+            if !changes.isEmpty { queue.append(Relay(origin: nodeID, slots: changes, remaining: limit)) }
             for index in queue.indices where queue[index].remaining < 0 { queue[index].remaining = limit }
             let due = queue
             for index in queue.indices { queue[index].remaining -= 1 }
             queue.removeAll { $0.remaining <= 0 }
             return due
         }
-        var datagrams = changes.isEmpty ? [] : CounterSyncCodec.encode(changes, sender: nodeID, maxBytes: maxDatagramBytes)
+        var datagrams: [ByteBuffer] = []
         for relay in passOn {
             datagrams += CounterSyncCodec.encode(relay.slots, sender: relay.origin, maxBytes: maxDatagramBytes)
         }

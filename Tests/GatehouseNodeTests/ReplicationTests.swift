@@ -168,9 +168,9 @@ struct ReplicationTests {
 
     /// Past the direct limit, counters travel by fan-out and relay and still add up.
     @Test func countersReachEveryNodeByFanOutAndRelay() async throws {
-        let nodes = try await Self.cluster(4) { cluster in
+        let nodes = try await Self.cluster(5) { cluster in
             cluster.counterDirectLimit = 1
-            cluster.membership.gossipFanout = 1
+            cluster.membership.gossipFanout = 2
         }
         let key = try await nodes[0].createKey(["limits": [["name": "minute", "limit": 1000, "window_ms": 60_000]]])
         try await Self.waitUntil(seconds: 5) {
