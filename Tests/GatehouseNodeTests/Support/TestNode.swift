@@ -36,6 +36,9 @@ final class TestNode: Sendable {
         let server = try GatehouseServer(config: config, logger: logs.logger(level: .debug), now: realClock ? WallClock.nowMs : clock.now)
         let (stream, continuation) = AsyncStream.makeStream(of: NodeEndpoints.self)
         let task = Task {
+            // If the node fails to start (say a port was taken meanwhile), the stream must
+            // still end, or the test would wait forever.
+            defer { continuation.finish() }
             try await server.run(handleSignals: false) { endpoints in
                 continuation.yield(endpoints)
                 continuation.finish()
@@ -43,7 +46,8 @@ final class TestNode: Sendable {
         }
         var iterator = stream.makeAsyncIterator()
         guard let endpoints = await iterator.next() else {
-            task.cancel()
+            // `run` ended without listening: surface its error.
+            try await task.value
             throw TestNodeError.didNotStart
         }
         return TestNode(server: server, endpoints: endpoints, clock: clock, logs: logs, dataDirectory: config.dataDirectory, task: task)
