@@ -13,83 +13,114 @@ struct RESPServerContext: Sendable {
     var connections: ConnectionRegistry
 }
 
-/// One RESP connection: runs commands in arrival order and writes all replies of one read
-/// in one flush, which is what makes pipelining cheap.
+/// One RESP connection: parses commands straight from the bytes received, runs them in
+/// arrival order and writes all replies of one read in one flush, which is what makes
+/// pipelining cheap.
+///
+/// Parsing happens here rather than in a `ByteToMessageDecoder` so that a command costs no
+/// allocation and no pipeline hop: arguments are ranges of the receive buffer, kept in one
+/// reused `RESPArgumentRanges`.
 final class RESPConnectionHandler: ChannelInboundHandler {
-    typealias InboundIn = RESPCommand
+    typealias InboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
 
     private let shared: RESPServerContext
+    private let parser: RESPCommandParser
     private var version = RESPVersion.v2
     private var authenticated: Bool
-    private var replies: ByteBuffer
+    /// Replies not yet flushed; `nil` once flushed, so a write never copies a buffer the
+    /// channel still holds.
+    private var replies: ByteBuffer?
+    /// The size of the last flush, so the next reply buffer starts big enough.
+    private var replyCapacity = 512
+    /// The start of a command whose bytes have not all arrived.
+    private var pending: ByteBuffer?
+    private var ranges = RESPArgumentRanges()
     private var closing = false
     private var verifyCount: UInt64 = 0
     private let connectionID: Int
     /// Counts not yet added to the node's metrics: published once per read, not per command,
     /// so pipelined commands do not each touch counters shared by every event loop.
-    private var uncountedCommands: Int64 = 0
-    private var uncountedVerifies = [Int64](repeating: 0, count: VerifyCode.allCases.count)
-    private var verifiesUncounted = false
+    private var uncounted = UncountedCommands()
 
-    init(_ shared: RESPServerContext, connectionID: Int) {
+    init(_ shared: RESPServerContext, limits: RESPLimits, connectionID: Int) {
         self.shared = shared
+        self.parser = RESPCommandParser(limits: limits)
         self.connectionID = connectionID
         authenticated = !shared.authenticator.isRequired
-        replies = ByteBufferAllocator().buffer(capacity: 512)
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         guard !closing else { return }
-        let command = unwrapInboundIn(data)
-        guard let name = command.name else { return }
-        uncountedCommands += 1
-        do throws(CommandError) {
-            try run(command, name: name, context: context)
-        } catch {
-            count(error.code)
-            replies.writeRESPError(error.description)
+        var buffer = unwrapInboundIn(data)
+        if var earlier = pending.take() {
+            earlier.writeBuffer(&buffer)
+            buffer = earlier
+        }
+        var out = replies.take() ?? context.channel.allocator.buffer(capacity: replyCapacity)
+        defer { replies = out }
+        while !closing {
+            let unparsed = buffer
+            do throws(RESPProtocolError) {
+                guard try parser.parse(&buffer, into: &ranges) else { break }
+            } catch {
+                refuse(error, replies: &out, context: context)
+                return
+            }
+            guard !ranges.isEmpty else { continue }
+            uncounted.commands += 1
+            let command = RESPCommandView(buffer: unparsed, ranges: ranges)
+            do throws(CommandError) {
+                try run(command, replies: &out, context: context)
+            } catch {
+                count(error.code)
+                out.writeRESPError(error.description)
+            }
+        }
+        if buffer.readableBytes > 0 && !closing {
+            buffer.discardReadBytes()
+            pending = buffer
         }
     }
 
-    private func run(_ command: RESPCommand, name: ByteBuffer, context: ChannelHandlerContext) throws(CommandError) {
-        let known = GatehouseCommandName.identify(name)
+    private func run(_ command: RESPCommandView, replies: inout ByteBuffer, context: ChannelHandlerContext) throws(CommandError) {
+        let known = command.withBytes(0) { GatehouseCommandName.identify($0) }
         if !authenticated && known != .auth && known != .hello && known != .quit {
             throw CommandError(.noAuth, "Authentication required; send AUTH <gateway token> first")
         }
         switch known {
         case .verify:
-            try verify(command.arguments)
+            try verify(command, replies: &replies)
         case .throttle:
-            let arguments = try ThrottleArguments(parsing: command.arguments)
+            let arguments = try ThrottleArguments(parsing: command)
             let answer = shared.service.throttle(arguments.bucket, limit: arguments.limit, windowMs: arguments.windowMs, cost: arguments.cost)
             (answer.allowed ? shared.metrics.throttleAllowed : shared.metrics.throttleRefused).increment()
             replies.writeThrottleAnswer(answer, version)
         case .ping:
-            guard command.arguments.count <= 2 else { throw CommandError(.wrongArguments, "usage: PING [message]") }
-            if command.arguments.count == 2 {
-                replies.writeRESPBulkString(bytes: command.arguments[1])
+            guard command.count <= 2 else { throw CommandError(.wrongArguments, "usage: PING [message]") }
+            if command.count == 2 {
+                replies.writeRESPBulkString(bytes: command.argument(1))
             } else {
                 replies.writeRESPSimpleString("PONG")
             }
         case .hello:
-            try hello(command.arguments)
+            try hello(command, replies: &replies)
         case .auth:
-            guard command.arguments.count == 2 || command.arguments.count == 3 else {
+            guard command.count == 2 || command.count == 3 else {
                 throw CommandError(.wrongArguments, "usage: AUTH token (or AUTH username token)")
             }
-            try authenticate(command.arguments.last!)
+            try authenticate(command.argument(command.count - 1))
             replies.writeRESPSimpleString("OK")
         case .info:
             replies.writeRESPBulkString(info())
         case .quit:
             replies.writeRESPSimpleString("OK")
             closing = true
-            flush(context: context)
+            sendAll(&replies, context: context)
             context.close(promise: nil)
         case .command:
             // Clients ask `COMMAND DOCS` on connect for hints; an empty answer is harmless.
-            if command.arguments.count >= 2, command.arguments[1].equalsIgnoringASCIICase("COUNT") {
+            if command.count >= 2, command.argument(1, equalsIgnoringASCIICase: "COUNT") {
                 replies.writeRESPInteger(Int64(GatehouseCommandName.allCases.count))
             } else {
                 replies.writeRESPArrayHeader(count: 0)
@@ -98,17 +129,17 @@ final class RESPConnectionHandler: ChannelInboundHandler {
             // CLIENT SETNAME / SETINFO and friends: accepted, nothing to do.
             replies.writeRESPSimpleString("OK")
         case .select:
-            guard command.arguments.count == 2, command.arguments[1].decimalValue() == 0 else {
+            guard command.count == 2, command.decimalValue(1) == 0 else {
                 throw CommandError(.generic, "Gatehouse has only database 0")
             }
             replies.writeRESPSimpleString("OK")
         case .config:
             // `CONFIG GET name` from benchmarking tools: every setting reads as empty.
-            guard command.arguments.count == 3, command.arguments[1].equalsIgnoringASCIICase("GET") else {
+            guard command.count == 3, command.argument(1, equalsIgnoringASCIICase: "GET") else {
                 throw CommandError(.generic, "CONFIG supports only GET; Gatehouse is configured by cluster.yaml")
             }
             replies.writeRESPArrayHeader(count: 2)
-            replies.writeRESPBulkString(bytes: command.arguments[2])
+            replies.writeRESPBulkString(bytes: command.argument(2))
             replies.writeRESPBulkString("")
         case nil:
             shared.metrics.countRESPError(.unknownCommand)
@@ -116,8 +147,8 @@ final class RESPConnectionHandler: ChannelInboundHandler {
         }
     }
 
-    private func verify(_ arguments: [ByteBuffer]) throws(CommandError) {
-        let parsed = try VerifyArguments(parsing: arguments)
+    private func verify(_ command: RESPCommandView, replies: inout ByteBuffer) throws(CommandError) {
+        let parsed = try VerifyArguments(parsing: command)
         var request = VerifyRequest(scopes: parsed.scopes, cost: parsed.cost)
         if let address = parsed.sourceAddress {
             request.source = address.withUnsafeReadableBytes { SourceAddress.identity($0) }
@@ -128,12 +159,22 @@ final class RESPConnectionHandler: ChannelInboundHandler {
         let start = sampled ? ContinuousClock.now : nil
         let answer = parsed.key.withUnsafeReadableBytes { shared.service.verify(key: $0, request) }
         if let start { shared.metrics.verifyDuration.record(ContinuousClock.now - start) }
-        uncountedVerifies[answer.code.ordinal] += 1
-        verifiesUncounted = true
+        uncounted.countVerify(answer.code)
         if let requestID = parsed.requestID, shared.logger.logLevel <= .debug {
             shared.logger.debug("verify", metadata: ["request_id": "\(requestID)", "code": "\(answer.code.rawValue)", "key_id": "\(answer.keyID ?? "")"])
         }
         replies.writeVerifyAnswer(answer, version)
+    }
+
+    /// Answers a stream that is not RESP (or over the limits) once, then closes it: after
+    /// such bytes the connection cannot be trusted to be in step.
+    private func refuse(_ error: RESPProtocolError, replies: inout ByteBuffer, context: ChannelHandlerContext) {
+        shared.metrics.countRESPError(error.code == .tooLarge ? .tooLarge : .malformed)
+        closing = true
+        pending = nil
+        replies.writeRESPError(error.replyLine)
+        sendAll(&replies, context: context)
+        context.close(promise: nil)
     }
 
     private func authenticate(_ token: ByteBuffer) throws(CommandError) {
@@ -143,21 +184,21 @@ final class RESPConnectionHandler: ChannelInboundHandler {
         authenticated = true
     }
 
-    private func hello(_ arguments: [ByteBuffer]) throws(CommandError) {
+    private func hello(_ command: RESPCommandView, replies: inout ByteBuffer) throws(CommandError) {
         var index = 1
         var requested = version
-        if arguments.count > 1 {
-            guard let number = arguments[1].decimalValue(), let chosen = RESPVersion(rawValue: Int(number)) else {
+        if command.count > 1 {
+            guard let number = command.decimalValue(1), let chosen = RESPVersion(rawValue: Int(number)) else {
                 throw CommandError(.noProto, "unsupported protocol version; use HELLO 2 or HELLO 3")
             }
             requested = chosen
             index = 2
         }
-        while index < arguments.count {
-            if arguments[index].equalsIgnoringASCIICase("AUTH"), index + 2 < arguments.count {
-                try authenticate(arguments[index + 2])
+        while index < command.count {
+            if command.argument(index, equalsIgnoringASCIICase: "AUTH"), index + 2 < command.count {
+                try authenticate(command.argument(index + 2))
                 index += 3
-            } else if arguments[index].equalsIgnoringASCIICase("SETNAME"), index + 1 < arguments.count {
+            } else if command.argument(index, equalsIgnoringASCIICase: "SETNAME"), index + 1 < command.count {
                 index += 2
             } else {
                 throw CommandError(.wrongArguments, "usage: HELLO [2|3] [AUTH username token] [SETNAME name]")
@@ -210,44 +251,62 @@ final class RESPConnectionHandler: ChannelInboundHandler {
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
-        flush(context: context)
+        if let out = replies.take() {
+            send(out, context: context)
+        } else {
+            publishCounts()
+        }
     }
 
     private func publishCounts() {
-        if uncountedCommands > 0 {
-            shared.metrics.respCommands.increment(by: uncountedCommands)
-            uncountedCommands = 0
+        guard uncounted.any else { return }
+        shared.metrics.respCommands.increment(by: uncounted.commands)
+        for ordinal in 0..<UncountedCommands.verifyCodes where uncounted.verifies[ordinal] > 0 {
+            shared.metrics.countVerify(ordinal: ordinal, by: uncounted.verifies[ordinal])
         }
-        guard verifiesUncounted else { return }
-        for ordinal in uncountedVerifies.indices where uncountedVerifies[ordinal] > 0 {
-            shared.metrics.countVerify(ordinal: ordinal, by: uncountedVerifies[ordinal])
-            uncountedVerifies[ordinal] = 0
-        }
-        verifiesUncounted = false
+        uncounted = UncountedCommands()
     }
 
     func channelInactive(context: ChannelHandlerContext) {
+        if let partial = pending.take(), partial.readableBytes > 0 {
+            // The peer hung up in the middle of a command.
+            shared.metrics.countRESPError(.truncated)
+        }
         publishCounts()
         context.fireChannelInactive()
     }
 
-    private func flush(context: ChannelHandlerContext) {
+    /// Sends `out` when it holds anything.
+    private func send(_ out: ByteBuffer, context: ChannelHandlerContext) {
         publishCounts()
-        guard replies.readableBytes > 0 else { return }
-        context.writeAndFlush(wrapOutboundOut(replies), promise: nil)
-        replies = context.channel.allocator.buffer(capacity: 512)
+        guard out.readableBytes > 0 else { return }
+        replyCapacity = min(max(512, out.readableBytes), 64 * 1024)
+        context.writeAndFlush(wrapOutboundOut(out), promise: nil)
+    }
+
+    /// Sends what `out` holds now and marks it read, so nothing is sent twice.
+    private func sendAll(_ out: inout ByteBuffer, context: ChannelHandlerContext) {
+        send(out, context: context)
+        out.moveReaderIndex(to: out.writerIndex)
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        if let protocolError = error as? RESPProtocolError {
-            shared.metrics.countRESPError(protocolError.code == .tooLarge ? .tooLarge : (protocolError.message == RESPCommandDecoder.truncatedMessage ? .truncated : .malformed))
-            if !closing {
-                replies.writeRESPError(protocolError.replyLine)
-                flush(context: context)
-            }
-        }
         closing = true
         context.close(promise: nil)
+    }
+}
+
+/// Commands and verify decisions counted on a connection but not yet added to the node's
+/// metrics. Fixed-size, so counting allocates nothing.
+struct UncountedCommands {
+    static let verifyCodes = VerifyCode.allCases.count
+    var commands: Int64 = 0
+    /// Indexed by `VerifyCode.ordinal`; room for more codes than there are.
+    var verifies = InlineArray<16, Int64>(repeating: 0)
+    var any: Bool { commands > 0 }
+
+    mutating func countVerify(_ code: VerifyCode) {
+        verifies[code.ordinal] += 1
     }
 }
 

@@ -74,8 +74,7 @@ final class RESPServer: Service {
                     }
                     shared.metrics.respConnectionsOpen.increment()
                     channel.closeFuture.whenComplete { _ in shared.metrics.respConnectionsOpen.decrement() }
-                    try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(RESPCommandDecoder(limits: limits)))
-                    try channel.pipeline.syncOperations.addHandler(RESPConnectionHandler(shared, connectionID: id))
+                    try channel.pipeline.syncOperations.addHandler(RESPConnectionHandler(shared, limits: limits, connectionID: id))
                 }
             }
             .bind(host: address.host, port: address.port)

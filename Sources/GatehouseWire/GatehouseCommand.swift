@@ -22,6 +22,11 @@ public enum GatehouseCommandName: Sendable, CaseIterable {
 
     /// The command named by `bytes`, compared case-insensitively without allocating.
     public static func identify(_ bytes: ByteBuffer) -> GatehouseCommandName? {
+        bytes.withUnsafeReadableBytes { identify($0) }
+    }
+
+    /// The command named by `bytes`, compared case-insensitively without allocating.
+    public static func identify(_ bytes: UnsafeRawBufferPointer) -> GatehouseCommandName? {
         for candidate in allCases where bytes.equalsIgnoringASCIICase(candidate.spelling) {
             return candidate
         }
@@ -29,30 +34,40 @@ public enum GatehouseCommandName: Sendable, CaseIterable {
     }
 }
 
-extension ByteBuffer {
-    /// Whether the readable bytes equal `text`, ignoring ASCII letter case.
+extension UnsafeRawBufferPointer {
+    /// Whether the bytes equal `text`, ignoring ASCII letter case.
     public func equalsIgnoringASCIICase(_ text: StaticString) -> Bool {
-        guard readableBytes == text.utf8CodeUnitCount else { return false }
-        return withUnsafeReadableBytes { bytes in
-            let expected = UnsafeRawBufferPointer(start: text.utf8Start, count: text.utf8CodeUnitCount)
-            for index in 0..<bytes.count {
-                var byte = bytes[index]
-                if byte >= UInt8(ascii: "a") && byte <= UInt8(ascii: "z") { byte -= 32 }
-                if byte != expected[index] { return false }
-            }
-            return true
+        guard count == text.utf8CodeUnitCount else { return false }
+        let expected = UnsafeRawBufferPointer(start: text.utf8Start, count: text.utf8CodeUnitCount)
+        for index in 0..<count {
+            var byte = self[index]
+            if byte >= UInt8(ascii: "a") && byte <= UInt8(ascii: "z") { byte -= 32 }
+            if byte != expected[index] { return false }
         }
+        return true
     }
 
-    /// The readable bytes as a non-negative decimal, or `nil`.
+    /// The bytes as a non-negative decimal, or `nil`.
     public func decimalValue() -> Int64? {
-        guard readableBytes > 0, readableBytes <= 18 else { return nil }
+        guard count > 0, count <= 18 else { return nil }
         var value: Int64 = 0
-        for byte in readableBytesView {
+        for byte in self {
             guard byte >= UInt8(ascii: "0"), byte <= UInt8(ascii: "9") else { return nil }
             value = value * 10 + Int64(byte - UInt8(ascii: "0"))
         }
         return value
+    }
+}
+
+extension ByteBuffer {
+    /// Whether the readable bytes equal `text`, ignoring ASCII letter case.
+    public func equalsIgnoringASCIICase(_ text: StaticString) -> Bool {
+        withUnsafeReadableBytes { $0.equalsIgnoringASCIICase(text) }
+    }
+
+    /// The readable bytes as a non-negative decimal, or `nil`.
+    public func decimalValue() -> Int64? {
+        withUnsafeReadableBytes { $0.decimalValue() }
     }
 }
 
@@ -74,40 +89,45 @@ public struct VerifyArguments: Sendable {
     }
 
     public init(parsing arguments: [ByteBuffer]) throws(CommandError) {
-        guard arguments.count >= 2 else {
+        try self.init(parsing: RESPCommandView(arguments: arguments))
+    }
+
+    /// Parses a VERIFY read in place; the key stays a slice of the receive buffer and each
+    /// scope (usually a short string, stored inline) is the only thing copied out.
+    public init(parsing command: RESPCommandView) throws(CommandError) {
+        guard command.count >= 2 else {
             throw CommandError(.wrongArguments, "VERIFY needs a key: VERIFY key [SCOPE s]... [COST n] [IP addr] [RID id]")
         }
-        self.init(key: arguments[1])
+        self.init(key: command.argument(1))
         var index = 2
-        while index < arguments.count {
-            guard index + 1 < arguments.count else {
+        while index < command.count {
+            guard index + 1 < command.count else {
                 throw CommandError(.wrongArguments, "VERIFY option without a value; options are SCOPE, COST, IP and RID")
             }
-            let option = arguments[index]
-            let value = arguments[index + 1]
-            if option.equalsIgnoringASCIICase("SCOPE") {
+            let value = index + 1
+            if command.argument(index, equalsIgnoringASCIICase: "SCOPE") {
                 guard scopes.count < Self.maxScopes else {
                     throw CommandError(.tooLarge, "VERIFY takes at most \(Self.maxScopes) scopes")
                 }
-                guard value.readableBytes > 0, value.readableBytes <= Self.maxScopeBytes else {
+                guard command.length(value) > 0, command.length(value) <= Self.maxScopeBytes else {
                     throw CommandError(.wrongArguments, "a SCOPE must be 1 to \(Self.maxScopeBytes) bytes")
                 }
-                scopes.append(String(buffer: value))
-            } else if option.equalsIgnoringASCIICase("COST") {
-                guard let cost = value.decimalValue(), cost <= Self.maxCost else {
+                scopes.append(command.string(value))
+            } else if command.argument(index, equalsIgnoringASCIICase: "COST") {
+                guard let cost = command.decimalValue(value), cost <= Self.maxCost else {
                     throw CommandError(.wrongArguments, "COST must be an integer from 0 to \(Self.maxCost)")
                 }
                 self.cost = cost
-            } else if option.equalsIgnoringASCIICase("IP") {
-                guard value.readableBytes > 0, value.readableBytes <= 64 else {
+            } else if command.argument(index, equalsIgnoringASCIICase: "IP") {
+                guard command.length(value) > 0, command.length(value) <= 64 else {
                     throw CommandError(.wrongArguments, "IP must be an address of at most 64 bytes")
                 }
-                sourceAddress = value
-            } else if option.equalsIgnoringASCIICase("RID") {
-                guard value.readableBytes <= Self.maxRequestIDBytes else {
+                sourceAddress = command.argument(value)
+            } else if command.argument(index, equalsIgnoringASCIICase: "RID") {
+                guard command.length(value) <= Self.maxRequestIDBytes else {
                     throw CommandError(.wrongArguments, "RID must be at most \(Self.maxRequestIDBytes) bytes")
                 }
-                requestID = String(buffer: value)
+                requestID = command.string(value)
             } else {
                 throw CommandError(.wrongArguments, "unknown VERIFY option; options are SCOPE, COST, IP and RID")
             }
@@ -134,24 +154,28 @@ public struct ThrottleArguments: Sendable {
     }
 
     public init(parsing arguments: [ByteBuffer]) throws(CommandError) {
-        guard arguments.count == 4 || arguments.count == 6 else {
+        try self.init(parsing: RESPCommandView(arguments: arguments))
+    }
+
+    public init(parsing command: RESPCommandView) throws(CommandError) {
+        guard command.count == 4 || command.count == 6 else {
             throw CommandError(.wrongArguments, "usage: THROTTLE bucket limit window_ms [COST n]")
         }
-        guard arguments[1].readableBytes > 0, arguments[1].readableBytes <= Self.maxBucketBytes else {
+        guard command.length(1) > 0, command.length(1) <= Self.maxBucketBytes else {
             throw CommandError(.wrongArguments, "the bucket name must be 1 to \(Self.maxBucketBytes) bytes")
         }
-        guard let limit = arguments[2].decimalValue(), limit >= 1 else {
+        guard let limit = command.decimalValue(2), limit >= 1 else {
             throw CommandError(.wrongArguments, "limit must be a positive integer")
         }
-        guard let windowMs = arguments[3].decimalValue(), windowMs >= 1, windowMs <= Self.maxWindowMs else {
+        guard let windowMs = command.decimalValue(3), windowMs >= 1, windowMs <= Self.maxWindowMs else {
             throw CommandError(.wrongArguments, "window_ms must be an integer from 1 to \(Self.maxWindowMs)")
         }
-        self.init(bucket: String(buffer: arguments[1]), limit: limit, windowMs: windowMs)
-        if arguments.count == 6 {
-            guard arguments[4].equalsIgnoringASCIICase("COST") else {
+        self.init(bucket: command.string(1), limit: limit, windowMs: windowMs)
+        if command.count == 6 {
+            guard command.argument(4, equalsIgnoringASCIICase: "COST") else {
                 throw CommandError(.wrongArguments, "the only THROTTLE option is COST n")
             }
-            guard let cost = arguments[5].decimalValue(), cost <= VerifyArguments.maxCost else {
+            guard let cost = command.decimalValue(5), cost <= VerifyArguments.maxCost else {
                 throw CommandError(.wrongArguments, "COST must be an integer from 0 to \(VerifyArguments.maxCost)")
             }
             self.cost = cost

@@ -1,6 +1,9 @@
 import NIOCore
 
 /// One client command: its arguments as slices of the receive buffer (no copies).
+///
+/// Convenient, and allocates an array per command; the server's hot path parses into
+/// reused `RESPArgumentRanges` instead (`RESPCommandParser.parse(_:into:)`).
 public struct RESPCommand: Sendable {
     public var arguments: [ByteBuffer]
 
@@ -30,35 +33,48 @@ public struct RESPCommandParser: Sendable {
     /// Parses one command from the front of `buffer`, moving its reader index past it;
     /// `nil` when more bytes are needed.
     public func parse(_ buffer: inout ByteBuffer) throws(RESPProtocolError) -> RESPCommand? {
-        guard let first = buffer.getInteger(at: buffer.readerIndex, as: UInt8.self) else { return nil }
-        if first == UInt8(ascii: "*") {
-            return try parseArray(&buffer)
-        }
-        return try parseInline(&buffer)
+        let unparsed = buffer
+        var ranges = RESPArgumentRanges()
+        guard try parse(&buffer, into: &ranges) else { return nil }
+        let command = RESPCommandView(buffer: unparsed, ranges: ranges)
+        return RESPCommand(arguments: (0..<command.count).map { command.argument($0) })
     }
 
-    private func parseArray(_ buffer: inout ByteBuffer) throws(RESPProtocolError) -> RESPCommand? {
+    /// Parses one command from the front of `buffer` into `arguments` (the positions of its
+    /// arguments in `buffer`, valid until its bytes are discarded; read them through a
+    /// `RESPCommandView` of `buffer` as it was before this call), moving the reader index
+    /// past it. Returns `false`, consuming nothing, when more bytes are needed.
+    ///
+    /// Nothing is allocated once `arguments` has grown to the longest command seen.
+    public func parse(_ buffer: inout ByteBuffer, into arguments: inout RESPArgumentRanges) throws(RESPProtocolError) -> Bool {
+        arguments.removeAll()
+        guard let first = buffer.getInteger(at: buffer.readerIndex, as: UInt8.self) else { return false }
+        if first == UInt8(ascii: "*") {
+            return try parseArray(&buffer, into: &arguments)
+        }
+        return try parseInline(&buffer, into: &arguments)
+    }
+
+    private func parseArray(_ buffer: inout ByteBuffer, into arguments: inout RESPArgumentRanges) throws(RESPProtocolError) -> Bool {
         var cursor = buffer.readerIndex + 1
         guard let count = try readHeaderNumber(buffer, at: &cursor) else {
-            return nil
+            return false
         }
         guard count >= 0 else {
             // `*-1` is a null array: nothing to do, skip it.
             buffer.moveReaderIndex(to: cursor)
-            return RESPCommand(arguments: [])
+            return true
         }
         guard count <= limits.maxArguments else {
             throw RESPProtocolError(.tooLarge, "command has \(count) arguments; the limit is \(limits.maxArguments)")
         }
-        var arguments: [ByteBuffer] = []
-        arguments.reserveCapacity(Int(count))
         for _ in 0..<count {
-            guard let marker = buffer.getInteger(at: cursor, as: UInt8.self) else { return nil }
+            guard let marker = buffer.getInteger(at: cursor, as: UInt8.self) else { return false }
             guard marker == UInt8(ascii: "$") else {
                 throw RESPProtocolError(.malformed, "expected '$', got byte \(marker)")
             }
             cursor += 1
-            guard let length = try readHeaderNumber(buffer, at: &cursor) else { return nil }
+            guard let length = try readHeaderNumber(buffer, at: &cursor) else { return false }
             guard length >= 0 else {
                 throw RESPProtocolError(.malformed, "null bulk string in a command")
             }
@@ -69,15 +85,15 @@ public struct RESPCommandParser: Sendable {
             guard end + 2 - buffer.readerIndex <= limits.maxFrameBytes else {
                 throw RESPProtocolError(.tooLarge, "command over \(limits.maxFrameBytes) bytes")
             }
-            guard buffer.writerIndex >= end + 2 else { return nil }
+            guard buffer.writerIndex >= end + 2 else { return false }
             guard buffer.getInteger(at: end, as: UInt16.self) == 0x0D0A else {
                 throw RESPProtocolError(.malformed, "bulk string not terminated by CRLF")
             }
-            arguments.append(buffer.getSlice(at: cursor, length: Int(length))!)
+            arguments.append(cursor..<end)
             cursor = end + 2
         }
         buffer.moveReaderIndex(to: cursor)
-        return RESPCommand(arguments: arguments)
+        return true
     }
 
     /// Reads the decimal number of a `*` or `$` header ending in CRLF, starting at `cursor`.
@@ -114,7 +130,11 @@ public struct RESPCommandParser: Sendable {
         }
     }
 
-    private func parseInline(_ buffer: inout ByteBuffer) throws(RESPProtocolError) -> RESPCommand? {
+    private var tooManyInlineArguments: RESPProtocolError {
+        RESPProtocolError(.tooLarge, "command has more than \(limits.maxArguments) arguments")
+    }
+
+    private func parseInline(_ buffer: inout ByteBuffer, into arguments: inout RESPArgumentRanges) throws(RESPProtocolError) -> Bool {
         let view = buffer.readableBytesView
         // Room for the longest allowed line plus its CR LF.
         let scanLimit = min(view.count, limits.maxInlineBytes + 2)
@@ -124,20 +144,20 @@ public struct RESPCommandParser: Sendable {
             if view.count > limits.maxInlineBytes && !pendingCR {
                 throw RESPProtocolError(.tooLarge, "inline command over \(limits.maxInlineBytes) bytes")
             }
-            return nil
+            return false
         }
         var lineEnd = newline
         if lineEnd > view.startIndex, view[lineEnd - 1] == UInt8(ascii: "\r") { lineEnd -= 1 }
         guard lineEnd - view.startIndex <= limits.maxInlineBytes else {
             throw RESPProtocolError(.tooLarge, "inline command over \(limits.maxInlineBytes) bytes")
         }
-        var arguments: [ByteBuffer] = []
         var start: Int? = nil
         for index in view.startIndex..<lineEnd {
             let byte = view[index]
             if byte == UInt8(ascii: " ") || byte == UInt8(ascii: "\t") {
                 if let wordStart = start {
-                    arguments.append(buffer.getSlice(at: wordStart, length: index - wordStart)!)
+                    guard arguments.count < limits.maxArguments else { throw tooManyInlineArguments }
+                    arguments.append(wordStart..<index)
                     start = nil
                 }
             } else if start == nil {
@@ -145,13 +165,11 @@ public struct RESPCommandParser: Sendable {
             }
         }
         if let wordStart = start {
-            arguments.append(buffer.getSlice(at: wordStart, length: lineEnd - wordStart)!)
-        }
-        guard arguments.count <= limits.maxArguments else {
-            throw RESPProtocolError(.tooLarge, "command has \(arguments.count) arguments; the limit is \(limits.maxArguments)")
+            guard arguments.count < limits.maxArguments else { throw tooManyInlineArguments }
+            arguments.append(wordStart..<lineEnd)
         }
         buffer.moveReaderIndex(to: newline + 1)
-        return RESPCommand(arguments: arguments)
+        return true
     }
 }
 

@@ -36,8 +36,9 @@ struct GossipBadInputTests {
         try await garbage.send([0, 0, 0, 4, 1, 2, 3, 4])
         #expect(try await garbage.waitForClose())
 
+        // Generous: under a loaded CI machine the node may take seconds to get to the packets.
         var dropped = 0.0
-        for _ in 0..<100 {
+        for _ in 0..<500 {
             dropped = 0
             for reason in ["oversized", "truncated", "not_authentic", "unknown_version"] {
                 dropped += try await node.metric("gatehouse_gossip_dropped_packets_total{reason=\"\(reason)\"}") ?? 0
