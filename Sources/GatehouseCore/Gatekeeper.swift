@@ -196,42 +196,38 @@ public struct Gatekeeper: Sendable {
 
     /// The verify decision of DESIGN §4, in its order.
     public mutating func verify(key: UnsafeRawBufferPointer, _ request: VerifyRequest, nowMs: Int64) -> VerifyAnswer {
-        guard APIKeyFormat.isWellFormed(key) else {
+        verify(PresentedKey(key, hasher: hasher), request, nowMs: nowMs)
+    }
+
+    /// The verify decision for a key already checked and hashed (`PresentedKey`). The hash of
+    /// a well-formed key is computed even when its source is throttled; the answer is the same.
+    public mutating func verify(_ key: PresentedKey, _ request: VerifyRequest, nowMs: Int64) -> VerifyAnswer {
+        guard case .wellFormed(let lookup) = key else {
             return failedAttempt(.malformed, source: request.source, nowMs: nowMs)
         }
         if let source = request.source, sourceThrottle.isThrottled(source, nowMs: nowMs) {
             return VerifyAnswer(code: .sourceThrottled)
         }
-        guard let target = targetByLookup[hasher.hash(key)] else {
+        guard let target = targetByLookup[lookup] else {
             return failedAttempt(.notFound, source: request.source, nowMs: nowMs)
         }
         let slot = target.slot
-        let record = records[slot]
-        var answer = VerifyAnswer(code: .valid)
-        answer.keyID = record.id
-        answer.owner = record.owner
-        answer.scopes = record.scopes
-        answer.meta = record.meta
-
-        if record.isRevoked {
-            answer.code = .revoked
-        } else if !record.enabled {
-            answer.code = .disabled
-        } else if let expiresAt = record.expiresAt, nowMs >= expiresAt {
-            answer.code = .expired
-        } else if let retiredUntil = target.retiredUntil, nowMs >= retiredUntil {
-            answer.code = .expired
-        } else if !ScopeMatcher.allows(granted: record.scopes, required: request.scopes) {
-            answer.code = .insufficientScope
-        }
+        // The record is read in place (`records[slot]`), never copied whole: a copy would
+        // retain every field, on reference counts all event loops share.
+        var answer = VerifyAnswer(code: Self.standing(of: records[slot], target: target, request, nowMs: nowMs))
+        answer.keyID = records[slot].id
+        answer.owner = records[slot].owner
+        answer.scopes = records[slot].scopes
+        answer.meta = records[slot].meta
         guard answer.code == .valid else { return answer }
 
         let cost = max(0, request.cost)
         // Every limit is checked before any is counted: all or nothing.
         var tightest: SlidingWindow.Check?
         var refusing: SlidingWindow.Check?
-        for position in record.limits.indices {
-            let limit = record.limits[position]
+        let limitCount = records[slot].limits.count
+        for position in 0..<limitCount {
+            let limit = records[slot].limits[position]
             var check = limitWindows[slot][position].check(cost: cost, limit: limit.limit, windowMs: limit.windowMs, nowMs: nowMs)
             if check.allowed && settings.clusterShares && clusterSize > 1
                 && !limitWindows[slot][position].fitsShare(
@@ -264,24 +260,35 @@ public struct Gatekeeper: Sendable {
                 answer.creditsRemaining = left
                 return answer
             }
-            let epoch = Self.creditsEpoch(of: record)
+            let epoch = Self.creditsEpoch(of: records[slot])
             let used = (creditUsage[slot]?.epoch == epoch ? creditUsage[slot]!.used : 0) + cost
             creditUsage[slot] = CreditUsage(epoch: epoch, used: used)
             answer.creditsRemaining = left - cost
             usageChanged.insert(slot)
         }
-        for position in record.limits.indices {
+        for position in 0..<limitCount {
             limitWindows[slot][position].record(cost: cost)
         }
-        if cost > 0 && !record.limits.isEmpty && !counterDirty[slot] {
+        if cost > 0 && limitCount > 0 && !counterDirty[slot] {
             counterDirty[slot] = true
             dirtySlots.append(slot)
         }
-        if nowMs - (record.lastUsedAt ?? Int64.min / 2) >= settings.lastUsedResolutionMs {
+        if nowMs - (records[slot].lastUsedAt ?? Int64.min / 2) >= settings.lastUsedResolutionMs {
             records[slot].lastUsedAt = nowMs
             usageChanged.insert(slot)
         }
         return answer
+    }
+
+    /// The codes a record decides on its own, before any counter: revoked, disabled,
+    /// expired (or a rotated-out secret past its grace), missing scope; else `.valid`.
+    private static func standing(of record: borrowing KeyRecord, target: LookupTarget, _ request: VerifyRequest, nowMs: Int64) -> VerifyCode {
+        if record.isRevoked { return .revoked }
+        if !record.enabled { return .disabled }
+        if let expiresAt = record.expiresAt, nowMs >= expiresAt { return .expired }
+        if let retiredUntil = target.retiredUntil, nowMs >= retiredUntil { return .expired }
+        if !ScopeMatcher.allows(granted: record.scopes, required: request.scopes) { return .insufficientScope }
+        return .valid
     }
 
     public mutating func verify(key: String, _ request: VerifyRequest, nowMs: Int64) -> VerifyAnswer {

@@ -38,6 +38,8 @@ final class RESPConnectionHandler: ChannelInboundHandler {
     private var ranges = RESPArgumentRanges()
     private var closing = false
     private var verifyCount: UInt64 = 0
+    /// The clock as read for the commands of the current read: once per read, not per command.
+    private var readTimeMs: Int64?
     private let connectionID: Int
     /// Counts not yet added to the node's metrics: published once per read, not per command,
     /// so pipelined commands do not each touch counters shared by every event loop.
@@ -58,6 +60,7 @@ final class RESPConnectionHandler: ChannelInboundHandler {
             buffer = earlier
         }
         var out = replies.take() ?? context.channel.allocator.buffer(capacity: replyCapacity)
+        readTimeMs = nil
         defer { replies = out }
         while !closing {
             let unparsed = buffer
@@ -157,7 +160,9 @@ final class RESPConnectionHandler: ChannelInboundHandler {
         // Timing every verify would cost more than some verifies; one in 16 is plenty for a histogram.
         let sampled = verifyCount & 15 == 0
         let start = sampled ? ContinuousClock.now : nil
-        let answer = parsed.key.withUnsafeReadableBytes { shared.service.verify(key: $0, request) }
+        let nowMs = readTimeMs ?? shared.service.currentTimeMs()
+        readTimeMs = nowMs
+        let answer = parsed.key.withUnsafeReadableBytes { shared.service.verify(key: $0, request, nowMs: nowMs) }
         if let start { shared.metrics.verifyDuration.record(ContinuousClock.now - start) }
         uncounted.countVerify(answer.code)
         if let requestID = parsed.requestID, shared.logger.logLevel <= .debug {
