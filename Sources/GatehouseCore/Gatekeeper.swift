@@ -90,16 +90,9 @@ public struct Gatekeeper: Sendable {
     }
 
     private func creditsRemaining(slot: Int) -> Int64? {
-        let record = records[slot]
-        guard let credits = record.credits else { return nil }
-        guard let usage = creditUsage[slot], usage.epoch == Self.creditsEpoch(of: record) else { return credits }
+        guard let credits = records[slot].credits else { return nil }
+        guard let usage = creditUsage[slot], usage.epoch == records[slot].creditsEpoch else { return credits }
         return max(0, credits - usage.used)
-    }
-
-    /// The write that set the quota, which usage is counted against. Records written before
-    /// `credits_set_at` existed count from their version.
-    private static func creditsEpoch(of record: KeyRecord) -> HybridTimestamp {
-        record.creditsSetAt ?? record.version
     }
 
     /// Keys in id order, after `cursor` (exclusive), optionally only one owner's.
@@ -214,7 +207,11 @@ public struct Gatekeeper: Sendable {
         let slot = target.slot
         // The record is read in place (`records[slot]`), never copied whole: a copy would
         // retain every field, on reference counts all event loops share.
-        var answer = VerifyAnswer(code: Self.standing(of: records[slot], target: target, request, nowMs: nowMs))
+        // Field by field: a method called on `records[slot]` would copy the record whole.
+        var answer = VerifyAnswer(
+            code: Self.standing(
+                revoked: records[slot].isRevoked, enabled: records[slot].enabled, expiresAt: records[slot].expiresAt,
+                retiredUntil: target.retiredUntil, granted: records[slot].scopes, request, nowMs: nowMs))
         answer.keyID = records[slot].id
         answer.owner = records[slot].owner
         answer.scopes = records[slot].scopes
@@ -260,7 +257,7 @@ public struct Gatekeeper: Sendable {
                 answer.creditsRemaining = left
                 return answer
             }
-            let epoch = Self.creditsEpoch(of: records[slot])
+            let epoch = records[slot].creditsEpoch
             let used = (creditUsage[slot]?.epoch == epoch ? creditUsage[slot]!.used : 0) + cost
             creditUsage[slot] = CreditUsage(epoch: epoch, used: used)
             answer.creditsRemaining = left - cost
@@ -282,12 +279,14 @@ public struct Gatekeeper: Sendable {
 
     /// The codes a record decides on its own, before any counter: revoked, disabled,
     /// expired (or a rotated-out secret past its grace), missing scope; else `.valid`.
-    private static func standing(of record: borrowing KeyRecord, target: LookupTarget, _ request: VerifyRequest, nowMs: Int64) -> VerifyCode {
-        if record.isRevoked { return .revoked }
-        if !record.enabled { return .disabled }
-        if let expiresAt = record.expiresAt, nowMs >= expiresAt { return .expired }
-        if let retiredUntil = target.retiredUntil, nowMs >= retiredUntil { return .expired }
-        if !ScopeMatcher.allows(granted: record.scopes, required: request.scopes) { return .insufficientScope }
+    private static func standing(
+        revoked: Bool, enabled: Bool, expiresAt: Int64?, retiredUntil: Int64?, granted: [String], _ request: VerifyRequest, nowMs: Int64
+    ) -> VerifyCode {
+        if revoked { return .revoked }
+        if !enabled { return .disabled }
+        if let expiresAt, nowMs >= expiresAt { return .expired }
+        if let retiredUntil, nowMs >= retiredUntil { return .expired }
+        if !ScopeMatcher.allows(granted: granted, required: request.scopes) { return .insufficientScope }
         return .valid
     }
 
@@ -387,4 +386,10 @@ public struct Gatekeeper: Sendable {
     public mutating func sweep(nowMs: Int64) {
         throttleBuckets.sweep(nowMs: nowMs)
     }
+}
+
+extension KeyRecord {
+    /// The write that set the quota, which usage is counted against. Records written before
+    /// `credits_set_at` existed count from their version.
+    fileprivate var creditsEpoch: HybridTimestamp { creditsSetAt ?? version }
 }

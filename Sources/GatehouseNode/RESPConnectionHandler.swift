@@ -36,6 +36,8 @@ final class RESPConnectionHandler: ChannelInboundHandler {
     /// The start of a command whose bytes have not all arrived.
     private var pending: ByteBuffer?
     private var ranges = RESPArgumentRanges()
+    /// Reused for the scopes of every VERIFY, so parsing one allocates no array.
+    private var scopeStorage: [String] = []
     private var closing = false
     private var verifyCount: UInt64 = 0
     /// The clock as read for the commands of the current read: once per read, not per command.
@@ -151,8 +153,12 @@ final class RESPConnectionHandler: ChannelInboundHandler {
     }
 
     private func verify(_ command: RESPCommandView, replies: inout ByteBuffer) throws(CommandError) {
-        let parsed = try VerifyArguments(parsing: command)
+        var storage: [String] = []
+        swap(&storage, &scopeStorage)
+        let parsed = try VerifyArguments(parsing: command, scopeStorage: consume storage)
         var request = VerifyRequest(scopes: parsed.scopes, cost: parsed.cost)
+        // Handed back before `parsed` and `request` go, so it is unique again by the next verify.
+        defer { scopeStorage = request.scopes }
         if let address = parsed.sourceAddress {
             request.source = address.withUnsafeReadableBytes { SourceAddress.identity($0) }
         }
