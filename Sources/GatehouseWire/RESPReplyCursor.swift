@@ -83,10 +83,12 @@ public struct RESPReplyCursor: ~Copyable {
 
     public mutating func writeBulkString(_ text: String) {
         var text = text
-        text.withUTF8 { utf8 in
-            writeHeader(UInt8(ascii: "$"), Int64(utf8.count))
-            write(UnsafeRawBufferPointer(utf8))
-        }
+        text.withUTF8 { writeBulkString(bytes: UnsafeRawBufferPointer($0)) }
+    }
+
+    public mutating func writeBulkString(bytes: UnsafeRawBufferPointer) {
+        writeHeader(UInt8(ascii: "$"), Int64(bytes.count))
+        write(bytes)
         writeCRLF()
     }
 
