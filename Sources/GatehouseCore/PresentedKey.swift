@@ -6,7 +6,7 @@ public enum PresentedKey: Sendable, Hashable {
     /// Well-formed; its lookup hash is what the index is searched by.
     case wellFormed(LookupHash)
 
-    public init(_ key: UnsafeRawBufferPointer, hasher: LookupHasher) {
+    public init(_ key: UnsafeRawBufferPointer, hasher: borrowing LookupHasher) {
         self = APIKeyFormat.isWellFormed(key) ? .wellFormed(hasher.hash(key)) : .malformed
     }
 }
