@@ -36,7 +36,7 @@ public final class KeyService: Sendable {
             hasher: hasher, settings: settings, throttleSeeds: (0..<4).map { _ in random.next() })
         var clock = HybridClock(node: nodeID)
         let nowMs = now()
-        for record in try storage.loadRecords() {
+        try storage.forEachRecord { record in
             gatekeeper.apply(record)
             clock.observe(record.version, nowMs: nowMs)
         }
