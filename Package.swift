@@ -147,6 +147,7 @@ let package = Package(
                 "GatehouseNode",
                 "GatehouseClient",
                 "GatehouseTestKit",
+                .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),

@@ -90,16 +90,9 @@ public struct Gatekeeper: Sendable {
     }
 
     private func creditsRemaining(slot: Int) -> Int64? {
-        let record = records[slot]
-        guard let credits = record.credits else { return nil }
-        guard let usage = creditUsage[slot], usage.epoch == Self.creditsEpoch(of: record) else { return credits }
+        guard let credits = records[slot].credits else { return nil }
+        guard let usage = creditUsage[slot], usage.epoch == records[slot].creditsEpoch else { return credits }
         return max(0, credits - usage.used)
-    }
-
-    /// The write that set the quota, which usage is counted against. Records written before
-    /// `credits_set_at` existed count from their version.
-    private static func creditsEpoch(of record: KeyRecord) -> HybridTimestamp {
-        record.creditsSetAt ?? record.version
     }
 
     /// Keys in id order, after `cursor` (exclusive), optionally only one owner's.
@@ -196,42 +189,42 @@ public struct Gatekeeper: Sendable {
 
     /// The verify decision of DESIGN §4, in its order.
     public mutating func verify(key: UnsafeRawBufferPointer, _ request: VerifyRequest, nowMs: Int64) -> VerifyAnswer {
-        guard APIKeyFormat.isWellFormed(key) else {
+        verify(PresentedKey(key, hasher: hasher), request, nowMs: nowMs)
+    }
+
+    /// The verify decision for a key already checked and hashed (`PresentedKey`). The hash of
+    /// a well-formed key is computed even when its source is throttled; the answer is the same.
+    public mutating func verify(_ key: PresentedKey, _ request: VerifyRequest, nowMs: Int64) -> VerifyAnswer {
+        guard case .wellFormed(let lookup) = key else {
             return failedAttempt(.malformed, source: request.source, nowMs: nowMs)
         }
         if let source = request.source, sourceThrottle.isThrottled(source, nowMs: nowMs) {
             return VerifyAnswer(code: .sourceThrottled)
         }
-        guard let target = targetByLookup[hasher.hash(key)] else {
+        guard let target = targetByLookup[lookup] else {
             return failedAttempt(.notFound, source: request.source, nowMs: nowMs)
         }
         let slot = target.slot
-        let record = records[slot]
-        var answer = VerifyAnswer(code: .valid)
-        answer.keyID = record.id
-        answer.owner = record.owner
-        answer.scopes = record.scopes
-        answer.meta = record.meta
-
-        if record.isRevoked {
-            answer.code = .revoked
-        } else if !record.enabled {
-            answer.code = .disabled
-        } else if let expiresAt = record.expiresAt, nowMs >= expiresAt {
-            answer.code = .expired
-        } else if let retiredUntil = target.retiredUntil, nowMs >= retiredUntil {
-            answer.code = .expired
-        } else if !ScopeMatcher.allows(granted: record.scopes, required: request.scopes) {
-            answer.code = .insufficientScope
-        }
+        // The record is read in place (`records[slot]`), never copied whole: a copy would
+        // retain every field, on reference counts all event loops share.
+        // Field by field: a method called on `records[slot]` would copy the record whole.
+        var answer = VerifyAnswer(
+            code: Self.standing(
+                revoked: records[slot].isRevoked, enabled: records[slot].enabled, expiresAt: records[slot].expiresAt,
+                retiredUntil: target.retiredUntil, granted: records[slot].scopes, request, nowMs: nowMs))
+        answer.keyID = records[slot].id
+        answer.owner = records[slot].owner
+        answer.scopes = records[slot].scopes
+        answer.meta = records[slot].meta
         guard answer.code == .valid else { return answer }
 
         let cost = max(0, request.cost)
         // Every limit is checked before any is counted: all or nothing.
         var tightest: SlidingWindow.Check?
         var refusing: SlidingWindow.Check?
-        for position in record.limits.indices {
-            let limit = record.limits[position]
+        let limitCount = records[slot].limits.count
+        for position in 0..<limitCount {
+            let limit = records[slot].limits[position]
             var check = limitWindows[slot][position].check(cost: cost, limit: limit.limit, windowMs: limit.windowMs, nowMs: nowMs)
             if check.allowed && settings.clusterShares && clusterSize > 1
                 && !limitWindows[slot][position].fitsShare(
@@ -264,24 +257,37 @@ public struct Gatekeeper: Sendable {
                 answer.creditsRemaining = left
                 return answer
             }
-            let epoch = Self.creditsEpoch(of: record)
+            let epoch = records[slot].creditsEpoch
             let used = (creditUsage[slot]?.epoch == epoch ? creditUsage[slot]!.used : 0) + cost
             creditUsage[slot] = CreditUsage(epoch: epoch, used: used)
             answer.creditsRemaining = left - cost
             usageChanged.insert(slot)
         }
-        for position in record.limits.indices {
+        for position in 0..<limitCount {
             limitWindows[slot][position].record(cost: cost)
         }
-        if cost > 0 && !record.limits.isEmpty && !counterDirty[slot] {
+        if cost > 0 && limitCount > 0 && !counterDirty[slot] {
             counterDirty[slot] = true
             dirtySlots.append(slot)
         }
-        if nowMs - (record.lastUsedAt ?? Int64.min / 2) >= settings.lastUsedResolutionMs {
+        if nowMs - (records[slot].lastUsedAt ?? Int64.min / 2) >= settings.lastUsedResolutionMs {
             records[slot].lastUsedAt = nowMs
             usageChanged.insert(slot)
         }
         return answer
+    }
+
+    /// The codes a record decides on its own, before any counter: revoked, disabled,
+    /// expired (or a rotated-out secret past its grace), missing scope; else `.valid`.
+    private static func standing(
+        revoked: Bool, enabled: Bool, expiresAt: Int64?, retiredUntil: Int64?, granted: [String], _ request: VerifyRequest, nowMs: Int64
+    ) -> VerifyCode {
+        if revoked { return .revoked }
+        if !enabled { return .disabled }
+        if let expiresAt, nowMs >= expiresAt { return .expired }
+        if let retiredUntil, nowMs >= retiredUntil { return .expired }
+        if !ScopeMatcher.allows(granted: granted, required: request.scopes) { return .insufficientScope }
+        return .valid
     }
 
     public mutating func verify(key: String, _ request: VerifyRequest, nowMs: Int64) -> VerifyAnswer {
@@ -380,4 +386,10 @@ public struct Gatekeeper: Sendable {
     public mutating func sweep(nowMs: Int64) {
         throttleBuckets.sweep(nowMs: nowMs)
     }
+}
+
+extension KeyRecord {
+    /// The write that set the quota, which usage is counted against. Records written before
+    /// `credits_set_at` existed count from their version.
+    fileprivate var creditsEpoch: HybridTimestamp { creditsSetAt ?? version }
 }

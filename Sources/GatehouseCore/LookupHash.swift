@@ -85,7 +85,7 @@ public struct LookupHasher: @unchecked Sendable {
 
     public func hash(_ key: UnsafeRawBufferPointer) -> LookupHash {
         var mac = keyed
-        mac.update(data: key)
+        mac.update(data: KeyBytes(key))
         let code = mac.finalize()
         return code.withUnsafeBytes { raw in
             LookupHash(
@@ -100,5 +100,52 @@ public struct LookupHasher: @unchecked Sendable {
     public func hash(_ key: String) -> LookupHash {
         var key = key
         return key.withUTF8 { hash(UnsafeRawBufferPointer($0)) }
+    }
+}
+
+/// The bytes of one key, handed to `HMAC.update(data:)`.
+///
+/// `update` is generic over `DataProtocol` and not specialised for callers outside
+/// swift-crypto, so with a generic argument such as `UnsafeRawBufferPointer` (whose regions
+/// are a `CollectionOfOne<…>`) every call looks up generic type metadata at run time — more
+/// time than the hashing itself. This type and its regions are not generic, so their
+/// metadata is static.
+struct KeyBytes: DataProtocol, ContiguousBytes {
+    let bytes: UnsafeRawBufferPointer
+
+    init(_ bytes: UnsafeRawBufferPointer) {
+        self.bytes = bytes
+    }
+
+    var startIndex: Int { 0 }
+    var endIndex: Int { bytes.count }
+    subscript(position: Int) -> UInt8 { bytes[position] }
+    subscript(bounds: Range<Int>) -> KeyBytes { KeyBytes(UnsafeRawBufferPointer(rebasing: bytes[bounds])) }
+
+    var regions: KeyRegions { KeyRegions(only: self) }
+
+    func withUnsafeBytes<Result>(_ body: (UnsafeRawBufferPointer) throws -> Result) rethrows -> Result {
+        try body(bytes)
+    }
+}
+
+/// The single region of a `KeyBytes`.
+struct KeyRegions: BidirectionalCollection {
+    let only: KeyBytes
+
+    var startIndex: Int { 0 }
+    var endIndex: Int { 1 }
+    func index(after index: Int) -> Int { index + 1 }
+    func index(before index: Int) -> Int { index - 1 }
+    subscript(position: Int) -> KeyBytes { only }
+
+    func makeIterator() -> Iterator { Iterator(only: only) }
+
+    struct Iterator: IteratorProtocol {
+        var only: KeyBytes?
+        mutating func next() -> KeyBytes? {
+            defer { only = nil }
+            return only
+        }
     }
 }

@@ -14,11 +14,24 @@ public enum ScopeMatcher {
     public static func allows(granted: [String], scope: String) -> Bool {
         for grant in granted {
             if grant == scope { return true }
-            if grant.utf8.last == UInt8(ascii: "*") {
-                let stem = grant.utf8.dropLast()
-                if scope.utf8.count >= stem.count && scope.utf8.starts(with: stem) { return true }
-            }
+            if grant.utf8.last == UInt8(ascii: "*") && isPrefix(of: scope, grantStem: grant) { return true }
         }
         return false
+    }
+
+    /// Whether `scope` starts with `grant` minus its final `*`, compared as raw UTF-8 bytes
+    /// (the generic `starts(with:)` on UTF-8 views costs more than the whole lookup).
+    @usableFromInline
+    static func isPrefix(of scope: String, grantStem grant: String) -> Bool {
+        var scope = scope
+        var grant = grant
+        return grant.withUTF8 { grantBytes in
+            let stem = grantBytes.count - 1
+            return scope.withUTF8 { scopeBytes in
+                guard scopeBytes.count >= stem else { return false }
+                for index in 0..<stem where scopeBytes[index] != grantBytes[index] { return false }
+                return true
+            }
+        }
     }
 }

@@ -13,6 +13,7 @@ public enum KeyServiceError: Error, Sendable {
 /// waits for a disk write.
 public final class KeyService: Sendable {
     private let state: LockedBox<Gatekeeper>
+    private let hasher: LookupHasher
     private let writer: LockedBox<HybridClock>
     private let storage: any KeyStorage
     private let now: @Sendable () -> Int64
@@ -35,7 +36,7 @@ public final class KeyService: Sendable {
             hasher: hasher, settings: settings, throttleSeeds: (0..<4).map { _ in random.next() })
         var clock = HybridClock(node: nodeID)
         let nowMs = now()
-        for record in try storage.loadRecords() {
+        try storage.forEachRecord { record in
             gatekeeper.apply(record)
             clock.observe(record.version, nowMs: nowMs)
         }
@@ -43,6 +44,7 @@ public final class KeyService: Sendable {
             gatekeeper.restoreCreditUsage(id: id, usage)
         }
         state = LockedBox(gatekeeper)
+        self.hasher = hasher
         writer = LockedBox(clock)
         self.storage = storage
         self.now = now
@@ -56,9 +58,19 @@ public final class KeyService: Sendable {
     // MARK: Hot path
 
     public func verify(key: UnsafeRawBufferPointer, _ request: VerifyRequest) -> VerifyAnswer {
-        let nowMs = now()
-        return state.withLock { $0.verify(key: key, request, nowMs: nowMs) }
+        verify(key: key, request, nowMs: now())
     }
+
+    /// A verify at a time the caller read from `currentTimeMs()` (a connection reads the
+    /// clock once for all the commands of one read). The key is checked and hashed before
+    /// the lock is taken, so the lock is held only for the lookup and the counters.
+    public func verify(key: UnsafeRawBufferPointer, _ request: VerifyRequest, nowMs: Int64) -> VerifyAnswer {
+        let presented = PresentedKey(key, hasher: hasher)
+        return state.withLock { $0.verify(presented, request, nowMs: nowMs) }
+    }
+
+    /// The node's clock, in milliseconds since the epoch.
+    public func currentTimeMs() -> Int64 { now() }
 
     public func verify(key: String, _ request: VerifyRequest) -> VerifyAnswer {
         var key = key
@@ -112,7 +124,6 @@ public final class KeyService: Sendable {
         }
     }
 
-    private var hasher: LookupHasher { state.withLock { $0.hasher } }
 
     private func existing(_ id: String) throws(KeyError) -> KeyRecord {
         guard let record = state.withLock({ $0.record(id: id) }) else {

@@ -5,12 +5,21 @@ import GatehouseCore
 public protocol KeyStorage: Sendable {
     /// Every record, with usage (`last_used_at`) folded in.
     func loadRecords() throws -> [KeyRecord]
+    /// The same records handed to `body` one at a time, so a start need not hold them all
+    /// in an array next to the index it builds from them.
+    func forEachRecord(_ body: (KeyRecord) throws -> Void) throws
     /// Credit usage counted by this node, by key id.
     func loadCreditUsage() throws -> [String: Gatekeeper.CreditUsage]
     /// Inserts or replaces one record; durable when it returns.
     func save(_ record: KeyRecord) throws
     /// Writes coalesced usage: `last_used_at` and credit usage of the given keys.
     func saveUsage(_ changes: [(record: KeyRecord, creditUsage: Gatekeeper.CreditUsage?)]) throws
+}
+
+extension KeyStorage {
+    public func forEachRecord(_ body: (KeyRecord) throws -> Void) throws {
+        for record in try loadRecords() { try body(record) }
+    }
 }
 
 /// Keys in memory only: for tests, and for nodes that must leave nothing on disk.

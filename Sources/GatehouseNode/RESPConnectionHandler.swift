@@ -36,8 +36,12 @@ final class RESPConnectionHandler: ChannelInboundHandler {
     /// The start of a command whose bytes have not all arrived.
     private var pending: ByteBuffer?
     private var ranges = RESPArgumentRanges()
+    /// Reused for the scopes of every VERIFY, so parsing one allocates no array.
+    private var scopeStorage: [String] = []
     private var closing = false
     private var verifyCount: UInt64 = 0
+    /// The clock as read for the commands of the current read: once per read, not per command.
+    private var readTimeMs: Int64?
     private let connectionID: Int
     /// Counts not yet added to the node's metrics: published once per read, not per command,
     /// so pipelined commands do not each touch counters shared by every event loop.
@@ -58,6 +62,7 @@ final class RESPConnectionHandler: ChannelInboundHandler {
             buffer = earlier
         }
         var out = replies.take() ?? context.channel.allocator.buffer(capacity: replyCapacity)
+        readTimeMs = nil
         defer { replies = out }
         while !closing {
             let unparsed = buffer
@@ -148,8 +153,12 @@ final class RESPConnectionHandler: ChannelInboundHandler {
     }
 
     private func verify(_ command: RESPCommandView, replies: inout ByteBuffer) throws(CommandError) {
-        let parsed = try VerifyArguments(parsing: command)
+        var storage: [String] = []
+        swap(&storage, &scopeStorage)
+        let parsed = try VerifyArguments(parsing: command, scopeStorage: consume storage)
         var request = VerifyRequest(scopes: parsed.scopes, cost: parsed.cost)
+        // Handed back before `parsed` and `request` go, so it is unique again by the next verify.
+        defer { scopeStorage = request.scopes }
         if let address = parsed.sourceAddress {
             request.source = address.withUnsafeReadableBytes { SourceAddress.identity($0) }
         }
@@ -157,7 +166,9 @@ final class RESPConnectionHandler: ChannelInboundHandler {
         // Timing every verify would cost more than some verifies; one in 16 is plenty for a histogram.
         let sampled = verifyCount & 15 == 0
         let start = sampled ? ContinuousClock.now : nil
-        let answer = parsed.key.withUnsafeReadableBytes { shared.service.verify(key: $0, request) }
+        let nowMs = readTimeMs ?? shared.service.currentTimeMs()
+        readTimeMs = nowMs
+        let answer = parsed.key.withUnsafeReadableBytes { shared.service.verify(key: $0, request, nowMs: nowMs) }
         if let start { shared.metrics.verifyDuration.record(ContinuousClock.now - start) }
         uncounted.countVerify(answer.code)
         if let requestID = parsed.requestID, shared.logger.logLevel <= .debug {

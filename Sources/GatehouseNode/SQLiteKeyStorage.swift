@@ -10,11 +10,16 @@ import GatehouseCore
 public final class SQLiteKeyStorage: KeyStorage {
     private let database: DatabasePool
     private let encoder = JSONEncoder()
-    private let decoder = JSONDecoder()
 
     public static let fileName = "keys.sqlite"
 
-    public init(directory: String) throws {
+    /// Rows read from the cursor and decoded together (in parallel) when loading at start.
+    private let loadBatchSize: Int
+
+    /// `loadBatchSize` only changes how many rows are decoded together at start (tests
+    /// make it small to cross batch boundaries).
+    public init(directory: String, loadBatchSize: Int = 4_096) throws {
+        self.loadBatchSize = max(1, loadBatchSize)
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         var configuration = Configuration()
         configuration.label = "gatehouse.keys"
@@ -48,20 +53,65 @@ public final class SQLiteKeyStorage: KeyStorage {
     }
 
     public func loadRecords() throws -> [KeyRecord] {
+        var records: [KeyRecord] = []
+        // Sized once: growing a million-record array by doubling copies it again and again.
+        records.reserveCapacity(try database.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM key_record") } ?? 0)
+        try forEachRecord { records.append($0) }
+        return records
+    }
+
+    /// Every record, in table order, handed over batch by batch as it is decoded. Rows are
+    /// read through a cursor and each batch is decoded on all cores: JSON decoding is most
+    /// of a start's time, and holding every row's text, or every record twice (once here,
+    /// once in the caller's index), would only raise the peak at a million keys.
+    public func forEachRecord(_ body: (KeyRecord) throws -> Void) throws {
         try database.read { db in
             var lastUsed: [String: Int64] = [:]
-            for row in try Row.fetchAll(db, sql: "SELECT key_id, at FROM key_last_used") {
+            let usage = try Row.fetchCursor(db, sql: "SELECT key_id, at FROM key_last_used")
+            while let row = try usage.next() {
                 lastUsed[row["key_id"]] = row["at"]
             }
-            return try Row.fetchAll(db, sql: "SELECT record FROM key_record").map { row in
-                let text: String = row["record"]
-                var record = try decoder.decode(KeyRecord.self, from: Data(text.utf8))
-                if let used = lastUsed[record.id], used > (record.lastUsedAt ?? Int64.min) {
-                    record.lastUsedAt = used
+            func handOver(_ batch: [String]) throws {
+                for var record in try Self.decode(batch) {
+                    if let used = lastUsed[record.id], used > (record.lastUsedAt ?? Int64.min) {
+                        record.lastUsedAt = used
+                    }
+                    try body(record)
                 }
-                return record
             }
+            var batch: [String] = []
+            batch.reserveCapacity(loadBatchSize)
+            let texts = try String.fetchCursor(db, sql: "SELECT record FROM key_record")
+            while let text = try texts.next() {
+                batch.append(text)
+                if batch.count == loadBatchSize {
+                    try handOver(batch)
+                    batch.removeAll(keepingCapacity: true)
+                }
+            }
+            try handOver(batch)
         }
+    }
+
+    /// Decodes `texts` in order, split into one contiguous range per core; the first
+    /// failure (in table order) is thrown.
+    static func decode(_ texts: [String]) throws -> [KeyRecord] {
+        guard !texts.isEmpty else { return [] }
+        let workers = max(1, min(ProcessInfo.processInfo.activeProcessorCount, texts.count / 1024))
+        let share = (texts.count + workers - 1) / workers
+        let parts = LockedBox([Result<[KeyRecord], any Error>?](repeating: nil, count: workers))
+        DispatchQueue.concurrentPerform(iterations: workers) { worker in
+            let decoder = JSONDecoder()
+            let range = min(texts.count, worker * share)..<min(texts.count, (worker + 1) * share)
+            let part = Result { try range.map { try decoder.decode(KeyRecord.self, from: Data(texts[$0].utf8)) } }
+            parts.withLock { $0[worker] = part }
+        }
+        var records: [KeyRecord] = []
+        records.reserveCapacity(texts.count)
+        for part in parts.withLock({ $0 }) {
+            records += try part!.get()
+        }
+        return records
     }
 
     public func loadCreditUsage() throws -> [String: Gatekeeper.CreditUsage] {

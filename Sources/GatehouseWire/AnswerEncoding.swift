@@ -14,54 +14,72 @@ extension ByteBuffer {
     /// A verify answer: a map after `HELLO 3`, a flat field/value array before.
     ///
     /// The header and field names are constant bytes written as they are (no length to
-    /// count or format): a reply is mostly field names, and this is the hot path.
+    /// count or format), and the whole reply goes into one reservation: a reply is mostly
+    /// field names, and this is the hot path.
     public mutating func writeVerifyAnswer(_ answer: VerifyAnswer, _ version: RESPVersion) {
-        switch version {
-        case .v2: writeStaticString("*22\r\n$5\r\nvalid\r\n")
-        case .v3: writeStaticString("%11\r\n$5\r\nvalid\r\n")
-        }
-        writeRESPBoolean(answer.valid, version)
-        writeStaticString("$4\r\ncode\r\n")
-        writeStaticString(answer.code.respBulkString)
-        writeStaticString("$6\r\nkey_id\r\n")
-        writeRESPOptionalBulkString(answer.keyID, version)
-        writeStaticString("$5\r\nowner\r\n")
-        writeRESPOptionalBulkString(answer.owner, version)
-        writeStaticString("$6\r\nscopes\r\n")
-        writeRESPArrayHeader(count: answer.scopes.count)
-        for scope in answer.scopes { writeRESPBulkString(scope) }
-        writeStaticString("$4\r\nmeta\r\n")
-        writeRESPMapHeader(count: answer.meta.count, version)
-        if !answer.meta.isEmpty {
-            for (key, value) in answer.meta.sorted(by: { $0.key < $1.key }) {
-                writeRESPBulkString(key)
-                writeRESPBulkString(value)
+        writeRESPReply(reserving: answer.maxRESPBytes) { out in
+            switch version {
+            case .v2: out.write("*22\r\n$5\r\nvalid\r\n")
+            case .v3: out.write("%11\r\n$5\r\nvalid\r\n")
             }
+            out.writeBoolean(answer.valid, version)
+            out.write("$4\r\ncode\r\n")
+            out.write(answer.code.respBulkString)
+            out.write("$6\r\nkey_id\r\n")
+            out.writeOptionalBulkString(answer.keyID, version)
+            out.write("$5\r\nowner\r\n")
+            out.writeOptionalBulkString(answer.owner, version)
+            out.write("$6\r\nscopes\r\n")
+            out.writeArrayHeader(count: answer.scopes.count)
+            for scope in answer.scopes { out.writeBulkString(scope) }
+            out.write("$4\r\nmeta\r\n")
+            out.writeMapHeader(count: answer.meta.count, version)
+            if !answer.meta.isEmpty {
+                for (key, value) in answer.meta.sorted(by: { $0.key < $1.key }) {
+                    out.writeBulkString(key)
+                    out.writeBulkString(value)
+                }
+            }
+            out.write("$5\r\nlimit\r\n")
+            out.writeOptionalInteger(answer.limit, version)
+            out.write("$9\r\nremaining\r\n")
+            out.writeOptionalInteger(answer.remaining, version)
+            out.write("$8\r\nreset_ms\r\n")
+            out.writeOptionalInteger(answer.resetMs, version)
+            out.write("$14\r\nretry_after_ms\r\n")
+            out.writeOptionalInteger(answer.retryAfterMs, version)
+            out.write("$17\r\ncredits_remaining\r\n")
+            out.writeOptionalInteger(answer.creditsRemaining, version)
         }
-        writeStaticString("$5\r\nlimit\r\n")
-        writeRESPOptionalInteger(answer.limit, version)
-        writeStaticString("$9\r\nremaining\r\n")
-        writeRESPOptionalInteger(answer.remaining, version)
-        writeStaticString("$8\r\nreset_ms\r\n")
-        writeRESPOptionalInteger(answer.resetMs, version)
-        writeStaticString("$14\r\nretry_after_ms\r\n")
-        writeRESPOptionalInteger(answer.retryAfterMs, version)
-        writeStaticString("$17\r\ncredits_remaining\r\n")
-        writeRESPOptionalInteger(answer.creditsRemaining, version)
     }
 
     public mutating func writeThrottleAnswer(_ answer: ThrottleAnswer, _ version: RESPVersion) {
-        writeRESPMapHeader(count: AnswerField.throttle.count, version)
-        writeRESPBulkString("allowed")
-        writeRESPBoolean(answer.allowed, version)
-        writeRESPBulkString("limit")
-        writeRESPInteger(answer.limit)
-        writeRESPBulkString("remaining")
-        writeRESPInteger(answer.remaining)
-        writeRESPBulkString("reset_ms")
-        writeRESPInteger(answer.resetMs)
-        writeRESPBulkString("retry_after_ms")
-        writeRESPInteger(answer.retryAfterMs)
+        writeRESPReply(reserving: 160 + 4 * RESPReplyCursor.maxIntegerBytes) { out in
+            out.writeMapHeader(count: AnswerField.throttle.count, version)
+            out.write("$7\r\nallowed\r\n")
+            out.writeBoolean(answer.allowed, version)
+            out.write("$5\r\nlimit\r\n")
+            out.writeInteger(answer.limit)
+            out.write("$9\r\nremaining\r\n")
+            out.writeInteger(answer.remaining)
+            out.write("$8\r\nreset_ms\r\n")
+            out.writeInteger(answer.resetMs)
+            out.write("$14\r\nretry_after_ms\r\n")
+            out.writeInteger(answer.retryAfterMs)
+        }
+    }
+}
+
+extension VerifyAnswer {
+    /// An upper bound on the bytes of this answer as a RESP reply (either version).
+    var maxRESPBytes: Int {
+        // Header, field names, code and booleans: under 256 bytes; then five integers.
+        var total = 256 + 5 * RESPReplyCursor.maxIntegerBytes
+        total += (keyID?.utf8.count ?? 0) + (owner?.utf8.count ?? 0) + 2 * RESPReplyCursor.bulkOverhead
+        total += RESPReplyCursor.maxIntegerBytes * 2  // the scopes and meta headers
+        for scope in scopes { total += scope.utf8.count + RESPReplyCursor.bulkOverhead }
+        for (key, value) in meta { total += key.utf8.count + value.utf8.count + 2 * RESPReplyCursor.bulkOverhead }
+        return total
     }
 }
 

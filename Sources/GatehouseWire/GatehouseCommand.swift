@@ -94,11 +94,16 @@ public struct VerifyArguments: Sendable {
 
     /// Parses a VERIFY read in place; the key stays a slice of the receive buffer and each
     /// scope (usually a short string, stored inline) is the only thing copied out.
-    public init(parsing command: RESPCommandView) throws(CommandError) {
+    ///
+    /// `scopeStorage` is an array to reuse for the scopes (emptied first), so that a
+    /// connection parsing command after command does not allocate one each time.
+    public init(parsing command: RESPCommandView, scopeStorage: consuming [String] = []) throws(CommandError) {
         guard command.count >= 2 else {
             throw CommandError(.wrongArguments, "VERIFY needs a key: VERIFY key [SCOPE s]... [COST n] [IP addr] [RID id]")
         }
         self.init(key: command.argument(1))
+        scopes = consume scopeStorage
+        scopes.removeAll(keepingCapacity: true)
         var index = 2
         while index < command.count {
             guard index + 1 < command.count else {

@@ -11,6 +11,25 @@ struct Base62AndCRC32Tests {
         #expect(CRC32.checksum(Array("The quick brown fox jumps over the lazy dog".utf8)) == 0x414F_A339)
     }
 
+    @Test("CRC32 eight bytes at a time equals the bit-by-bit definition at every length and alignment")
+    func crcMatchesTheBitwiseDefinition() {
+        func bitwise(_ bytes: ArraySlice<UInt8>) -> UInt32 {
+            var crc: UInt32 = 0xFFFF_FFFF
+            for byte in bytes {
+                crc ^= UInt32(byte)
+                for _ in 0..<8 { crc = (crc & 1) != 0 ? (crc >> 1) ^ 0xEDB8_8320 : crc >> 1 }
+            }
+            return crc ^ 0xFFFF_FFFF
+        }
+        var random = SeededGenerator(seed: 32)
+        let bytes = (0..<80).map { _ in UInt8.random(in: 0...255, using: &random) }
+        for start in 0..<8 {
+            for end in start...bytes.count {
+                #expect(CRC32.checksum(bytes[start..<end]) == bitwise(bytes[start..<end]), "bytes \(start)..<\(end)")
+            }
+        }
+    }
+
     @Test("base62 digit values follow the alphabet order")
     func digitValues() {
         #expect(Base62.alphabet.count == 62)
