@@ -180,11 +180,20 @@ public final class GossipService: Service, Sendable {
             self.perform(self.state.value.instance.onStart(nowMs: self.now()))
         }.get()
         let joining = Task { await self.joinSeeds() }
-        try await withGracefulShutdownHandler {
-            try await udp.closeFuture.get()
-        } onGracefulShutdown: {
+        // Waiting on a close future ignores task cancellation; when the service group cancels
+        // (another service ended, or shutdown timed out) the sockets must close here, or
+        // `run` would never return and the node would never stop.
+        try await withTaskCancellationHandler {
+            try await withGracefulShutdownHandler {
+                try await udp.closeFuture.get()
+            } onGracefulShutdown: {
+                joining.cancel()
+                self.leaveAndClose()
+            }
+        } onCancel: {
             joining.cancel()
-            self.leaveAndClose()
+            udp.close(promise: nil)
+            tcp.close(promise: nil)
         }
         joining.cancel()
     }

@@ -82,9 +82,15 @@ final class RESPServer: Service {
         if let local = channel.localAddress { onBound(local) }
         let shown = channel.localAddress.map { HostPort($0, fallback: address) } ?? address
         shared.logger.info("RESP listening", metadata: ["address": "\(shown)"])
-        try await withGracefulShutdownHandler {
-            try await channel.closeFuture.get()
-        } onGracefulShutdown: {
+        // Cancellation-aware as well as shutdown-aware: a close future ignores cancellation.
+        try await withTaskCancellationHandler {
+            try await withGracefulShutdownHandler {
+                try await channel.closeFuture.get()
+            } onGracefulShutdown: {
+                channel.close(promise: nil)
+                shared.connections.closeAll()
+            }
+        } onCancel: {
             channel.close(promise: nil)
             shared.connections.closeAll()
         }

@@ -1,4 +1,5 @@
 import Foundation
+import Testing
 import GatehouseClient
 import GatehouseCore
 import GatehouseNode
@@ -63,9 +64,23 @@ final class TestNode: Sendable {
     }
 
     /// Graceful shutdown, waiting until the node has stopped.
+    /// Graceful shutdown; a node that has not stopped after 30 s is cancelled and the test
+    /// gets an issue, rather than the whole run waiting forever.
     func stop() async throws {
         await server.shutdown()
-        try await task.value
+        let task = self.task
+        let watchdog = Task { () -> Bool in
+            do { try await Task.sleep(for: .seconds(30)) } catch { return false }
+            task.cancel()
+            return true
+        }
+        let outcome = await task.result
+        watchdog.cancel()
+        if await watchdog.value {
+            Issue.record("the node did not stop within 30 s of a graceful shutdown; it was cancelled")
+        } else {
+            try outcome.get()
+        }
     }
 
     func client(token: String? = nil, protocolVersion: Int = 2) async throws -> GatehouseClient {
