@@ -58,7 +58,9 @@ final class ClusterProcesses {
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = ["serve", "--config", "\(directory)/\(config)", "--node", id]
         process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle(forWritingAtPath: "/dev/null")
+        let errorLog = "\(directory)/\(id).stderr"
+        _ = FileManager.default.createFile(atPath: errorLog, contents: nil)
+        process.standardError = FileHandle(forWritingAtPath: errorLog)
         try process.run()
         processes[id] = process
         let node = nodes.first { $0.id == id }!
@@ -68,7 +70,8 @@ final class ClusterProcesses {
             guard process.isRunning else { break }
             usleep(20_000)
         }
-        throw TestNodeError.unexpected("\(id) did not start")
+        let stderr = (try? String(contentsOfFile: errorLog, encoding: .utf8)) ?? ""
+        throw TestNodeError.unexpected("\(id) did not start: \(stderr.suffix(500))")
     }
 
     func kill9(_ id: String) {

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import GatehouseNode
 #if canImport(FoundationNetworking)
 import FoundationNetworking
@@ -42,18 +43,34 @@ struct ServeProcess {
 
 /// Free loopback ports for child processes (which cannot report back a port 0 binding).
 enum FreePort {
+    /// Ports handed out by this test process, never handed out twice.
+    private static let handedOut = Mutex<Set<Int>>([])
+
+    /// A port free for TCP and UDP on 127.0.0.1, chosen below the kernel's ephemeral range
+    /// (32768–60999): a port from that range, once released, can be taken by any outgoing
+    /// connection before the node under test binds it, which made starts fail now and then.
     static func find() throws -> Int {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        for _ in 0..<200 {
+            let port = Int.random(in: 20_000..<32_768)
+            guard handedOut.withLock({ $0.insert(port).inserted }) else { continue }
+            if canBind(port: port, type: Int32(SOCK_STREAM.rawValue)) && canBind(port: port, type: Int32(SOCK_DGRAM.rawValue)) {
+                return port
+            }
+        }
+        throw TestNodeError.unexpected("no free port between 20000 and 32767")
+    }
+
+    private static func canBind(port: Int, type: Int32) -> Bool {
+        let fd = socket(AF_INET, type, 0)
         defer { close(fd) }
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = 0
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
         address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) } }
-        guard bound == 0 else { throw TestNodeError.unexpected("no free port") }
-        _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
-        return Int(UInt16(bigEndian: address.sin_port))
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        return bound == 0
     }
 
     static func isListening(port: Int) -> Bool {
