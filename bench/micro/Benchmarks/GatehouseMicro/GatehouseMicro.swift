@@ -140,12 +140,7 @@ let benchmarks: @Sendable () -> Void = {
     }
 
     Benchmark("RESP decode VERIFY") { benchmark in
-        var random = BenchGenerator()
-        let key = APIKeyFormat.generate(prefix: "gk", using: &random)
-        var frame = ByteBuffer()
-        let arguments = ["VERIFY", key, "SCOPE", "orders:read"]
-        frame.writeRESPArrayHeader(count: arguments.count)
-        for argument in arguments { frame.writeRESPBulkString(argument) }
+        let frame = sampleVerifyFrame()
         var decoder = ServerStyleDecoder()
         benchmark.startMeasurement()
         for _ in benchmark.scaledIterations {
@@ -155,14 +150,7 @@ let benchmarks: @Sendable () -> Void = {
     }
 
     Benchmark("RESP encode VERIFY answer") { benchmark in
-        var answer = VerifyAnswer(code: .valid)
-        answer.keyID = "key_0123456789012345678901"
-        answer.owner = "acct_42"
-        answer.scopes = ["read", "orders:*"]
-        answer.limit = 1000
-        answer.remaining = 999
-        answer.resetMs = 1000
-        answer.retryAfterMs = 0
+        let answer = sampleVerifyAnswer()
         var out = ByteBuffer()
         out.reserveCapacity(1024)
         benchmark.startMeasurement()
@@ -175,21 +163,9 @@ let benchmarks: @Sendable () -> Void = {
     }
 
     Benchmark("RESP decode VERIFY + encode answer") { benchmark in
-        var random = BenchGenerator()
-        let key = APIKeyFormat.generate(prefix: "gk", using: &random)
-        var frame = ByteBuffer()
-        let arguments = ["VERIFY", key, "SCOPE", "orders:read"]
-        frame.writeRESPArrayHeader(count: arguments.count)
-        for argument in arguments { frame.writeRESPBulkString(argument) }
+        let frame = sampleVerifyFrame()
         var decoder = ServerStyleDecoder()
-        var answer = VerifyAnswer(code: .valid)
-        answer.keyID = "key_0123456789012345678901"
-        answer.owner = "acct_42"
-        answer.scopes = ["read", "orders:*"]
-        answer.limit = 1000
-        answer.remaining = 999
-        answer.resetMs = 1000
-        answer.retryAfterMs = 0
+        let answer = sampleVerifyAnswer()
         var out = ByteBuffer()
         out.reserveCapacity(1024)
         benchmark.startMeasurement()
@@ -218,4 +194,28 @@ struct ServerStyleDecoder {
         scopeStorage = parsed.scopes
         return parsed
     }
+}
+
+/// A `VERIFY key SCOPE orders:read` command as a client sends it.
+func sampleVerifyFrame() -> ByteBuffer {
+    var random = BenchGenerator()
+    let key = APIKeyFormat.generate(prefix: "gk", using: &random)
+    var frame = ByteBuffer()
+    let arguments = ["VERIFY", key, "SCOPE", "orders:read"]
+    frame.writeRESPArrayHeader(count: arguments.count)
+    for argument in arguments { frame.writeRESPBulkString(argument) }
+    return frame
+}
+
+/// A typical VALID answer: id, owner, two scopes, one limit.
+func sampleVerifyAnswer() -> VerifyAnswer {
+    var answer = VerifyAnswer(code: .valid)
+    answer.keyID = "key_0123456789012345678901"
+    answer.owner = "acct_42"
+    answer.scopes = ["read", "orders:*"]
+    answer.limit = 1000
+    answer.remaining = 999
+    answer.resetMs = 1000
+    answer.retryAfterMs = 0
+    return answer
 }
