@@ -56,6 +56,10 @@ public struct Gatekeeper: Sendable {
     private var slotByID: [String: Int] = [:]
     private var targetByLookup: [LookupHash: LookupTarget] = [:]
     private var idsByOwner: [String: Set<String>] = [:]
+    /// The anti-entropy digest, kept current on every apply (never rescanned).
+    public private(set) var digest = ReplicaDigest()
+    /// Record slots by digest bucket, so a bucket's entries are found without a scan.
+    private var slotsByBucket: [[Int]] = Array(repeating: [], count: ReplicaDigest.bucketCount)
     public private(set) var throttleBuckets: ThrottleBuckets
     private var sourceThrottle: SourceThrottle
     /// Key ids whose `last_used_at` or credit usage changed since the last `takeUsageChanges`.
@@ -63,6 +67,8 @@ public struct Gatekeeper: Sendable {
     /// Record slots whose limit counters this node raised since the last `takeCounterChanges`;
     /// a flag per slot so the hot path marks without hashing.
     private var counterDirty: [Bool] = []
+    /// When each dirty record's first unsent count was made (its staleness clock).
+    private var counterDirtySince: [Int64] = []
     private var dirtySlots: [Int] = []
     private var dirtyThrottleBuckets: Set<BucketKey> = []
 
@@ -124,6 +130,8 @@ public struct Gatekeeper: Sendable {
                     old.limits.firstIndex(of: limit).map { limitWindows[slot][$0] } ?? SlidingWindow()
                 }
             }
+            digest.remove(id: old.id, version: old.version)
+            digest.add(id: record.id, version: record.version)
             var merged = record
             // `last_used_at` is usage, not part of the write: keep the later of the two.
             if let seen = old.lastUsedAt, seen > (record.lastUsedAt ?? Int64.min) { merged.lastUsedAt = seen }
@@ -135,8 +143,11 @@ public struct Gatekeeper: Sendable {
             limitWindows.append(record.limits.map { _ in SlidingWindow() })
             creditUsage.append(nil)
             counterDirty.append(false)
+            counterDirtySince.append(0)
             slotByID[record.id] = slot
             idsByOwner[record.owner, default: []].insert(record.id)
+            digest.add(id: record.id, version: record.version)
+            slotsByBucket[ReplicaDigest.bucket(of: record.id)].append(slot)
             index(record, slot: slot)
         }
         return true
@@ -168,16 +179,13 @@ public struct Gatekeeper: Sendable {
 
     // MARK: - Replication
 
-    /// The anti-entropy digest of every record held.
-    public func digest() -> ReplicaDigest {
-        var digest = ReplicaDigest()
-        for record in records { digest.add(id: record.id, version: record.version) }
-        return digest
-    }
 
     /// `(id, version)` of the records in the given buckets.
     public func entries(inBuckets buckets: Set<Int>) -> [ReplicaEntry] {
-        records.filter { buckets.contains(ReplicaDigest.bucket(of: $0.id)) }.map { ReplicaEntry(id: $0.id, version: $0.version) }
+        buckets.sorted().flatMap { bucket in
+            slotsByBucket.indices.contains(bucket)
+                ? slotsByBucket[bucket].map { ReplicaEntry(id: records[$0].id, version: records[$0].version) } : []
+        }
     }
 
     /// The records with these ids, for sending to a peer (usage such as `last_used_at` included).
@@ -268,6 +276,7 @@ public struct Gatekeeper: Sendable {
         }
         if cost > 0 && limitCount > 0 && !counterDirty[slot] {
             counterDirty[slot] = true
+            counterDirtySince[slot] = nowMs
             dirtySlots.append(slot)
         }
         if nowMs - (records[slot].lastUsedAt ?? Int64.min / 2) >= settings.lastUsedResolutionMs {
@@ -317,19 +326,60 @@ public struct Gatekeeper: Sendable {
 
     // MARK: - Shared counters
 
-    /// This node's own slots that changed since the last call: what to send to peers.
+    /// This node's own slots that changed since the last call, all of them whatever their
+    /// need: what a perfect network would send (simulators and tests).
     public mutating func takeCounterChanges() -> [CounterSlot] {
+        let records = takeDirtyCounterRecords()
+        return takeCounterChanges(ofRecords: records[...], nowMs: 0, rule: .always) + takeThrottleChanges()
+    }
+
+    /// The records whose own limit counts changed and are not sent yet, handed out so the
+    /// caller can weigh them in small batches (`takeCounterChanges(ofRecords:…)`) instead of
+    /// holding the verify path's lock over all of them at once. They stay marked dirty.
+    public mutating func takeDirtyCounterRecords() -> [Int] {
+        defer { dirtySlots.removeAll(keepingCapacity: true) }
+        return dirtySlots
+    }
+
+    /// The own slots of those `records` whose unsent counts are due under `rule` (DESIGN §5:
+    /// sent by need, not by rate); records not due yet stay dirty for a later call.
+    public mutating func takeCounterChanges(ofRecords dirty: ArraySlice<Int>, nowMs: Int64, rule: CounterSendRule) -> [CounterSlot] {
         var changes: [CounterSlot] = []
-        for slot in dirtySlots {
+        for slot in dirty where slot < records.count && counterDirty[slot] {
+            let unsentForMs = nowMs &- counterDirtySince[slot]
+            var due = false
+            var anyUnsent = false
+            for (position, limit) in records[slot].limits.enumerated() {
+                let window = limitWindows[slot][position]
+                anyUnsent = anyUnsent || window.unsyncedOwn > 0
+                if rule.isDue(
+                    unsent: window.unsyncedOwn, estimate: window.estimate(nowMs: nowMs, windowMs: limit.windowMs), limit: limit.limit,
+                    windowMs: limit.windowMs, nodes: clusterSize, unsentForMs: unsentForMs)
+                {
+                    due = true
+                    break
+                }
+            }
+            guard due || !anyUnsent else {
+                dirtySlots.append(slot)
+                continue
+            }
             counterDirty[slot] = false
             let record = records[slot]
             for (position, limit) in record.limits.enumerated() {
                 let bucket = CounterBucket.keyLimit(keyID: record.id, limit: limit.name, windowMs: limit.windowMs)
-                changes += Self.ownSlots(of: limitWindows[slot][position], bucket: bucket, node: 0)
+                for own in limitWindows[slot][position].unsentOwnSlots {
+                    changes.append(CounterSlot(bucket: bucket, windowIndex: own.windowIndex, count: own.count))
+                }
                 limitWindows[slot][position].markSynced()
             }
         }
-        dirtySlots.removeAll(keepingCapacity: true)
+        return changes
+    }
+
+    /// This node's own THROTTLE slots changed since the last call.
+    public mutating func takeThrottleChanges() -> [CounterSlot] {
+        var changes: [CounterSlot] = []
         for key in dirtyThrottleBuckets {
             guard let window = throttleBuckets.windows[key] else { continue }
             changes += Self.ownSlots(of: window, bucket: .throttle(name: key.name, windowMs: key.windowMs), node: 0)

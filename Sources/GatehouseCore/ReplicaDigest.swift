@@ -27,6 +27,11 @@ public struct ReplicaDigest: Hashable, Sendable {
         buckets[Self.bucket(of: id)] ^= Self.entryHash(id: id, version: version)
     }
 
+    /// Takes an entry out again (XOR is its own inverse), when a newer version replaces it.
+    public mutating func remove(id: String, version: HybridTimestamp) {
+        add(id: id, version: version)
+    }
+
     /// Buckets whose digests differ from `other`'s.
     public func differingBuckets(from other: ReplicaDigest) -> [Int] {
         guard other.buckets.count == buckets.count else { return Array(buckets.indices) }

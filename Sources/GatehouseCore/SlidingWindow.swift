@@ -5,9 +5,24 @@
 public struct SlidingWindow: Hashable, Sendable {
     public private(set) var current: WindowSlots
     public private(set) var previous: WindowSlots
+    /// This node's own count in each window as last sent to peers.
+    private var currentSent: Int64 = 0
+    private var previousSent: Int64 = 0
+
     /// What this node counted since its slots were last sent to peers: the part of the count
     /// the rest of the cluster cannot know yet.
-    public private(set) var unsyncedOwn: Int64 = 0
+    public var unsyncedOwn: Int64 {
+        max(0, current.own &- currentSent) &+ max(0, previous.own &- previousSent)
+    }
+
+    /// This node's own slots with counts its peers have not been sent yet (at most the
+    /// previous and the current window: older ones no longer count).
+    public var unsentOwnSlots: [(windowIndex: Int64, count: Int64)] {
+        var slots: [(windowIndex: Int64, count: Int64)] = []
+        if previous.own > previousSent && previous.index != Int64.min { slots.append((previous.index, previous.own)) }
+        if current.own > currentSent && current.index != Int64.min { slots.append((current.index, current.own)) }
+        return slots
+    }
 
     public init() {
         current = WindowSlots(index: Int64.min)
@@ -44,16 +59,22 @@ public struct SlidingWindow: Hashable, Sendable {
     /// Moves the fixed windows forward to the one containing `nowMs`.
     public mutating func advance(nowMs: Int64, windowMs: Int64) {
         let index = Self.windowIndex(nowMs: nowMs, windowMs: windowMs)
-        if index == current.index { return }
+        // Time that went backwards past a window edge keeps the counts: still the best estimate.
+        if index > current.index { shift(to: index) }
+    }
+
+    /// Makes `index` the current window; the old current one becomes the previous window
+    /// only if it is the one just before.
+    private mutating func shift(to index: Int64) {
         if index == current.index &+ 1 {
             previous = current
-        } else if index > current.index {
-            previous = WindowSlots(index: index - 1)
+            previousSent = currentSent
         } else {
-            // Time went backwards past a window edge: keep the counts, they are still the best estimate.
-            return
+            previous = WindowSlots(index: index &- 1)
+            previousSent = 0
         }
         current = WindowSlots(index: index)
+        currentSent = 0
     }
 
     /// The weighted count at `nowMs`, assuming `advance` was called for that time.
@@ -105,12 +126,12 @@ public struct SlidingWindow: Hashable, Sendable {
     /// Counts `cost` in this node's slot of the current window.
     public mutating func record(cost: Int64) {
         current.own &+= cost
-        unsyncedOwn &+= cost
     }
 
     /// This node's slots were just sent to its peers.
     public mutating func markSynced() {
-        unsyncedOwn = 0
+        currentSent = current.own
+        previousSent = previous.own
     }
 
     /// Near the limit, a node of a `nodes`-strong cluster takes only its share of what is left:
@@ -130,14 +151,14 @@ public struct SlidingWindow: Hashable, Sendable {
     /// Returns whether the merge added anything (so relays know the news is worth passing on).
     @discardableResult
     public mutating func merge(windowIndex: Int64, node: NodeOrdinal, count: Int64) -> Bool {
+        if windowIndex > current.index { shift(to: windowIndex) }
         if windowIndex == current.index {
+            // Our own count restored from a peer's copy: the peers know it already.
+            if node == 0 { currentSent = max(currentSent, count) }
             return current.merge(node: node, count: count)
         } else if windowIndex == previous.index {
+            if node == 0 { previousSent = max(previousSent, count) }
             return previous.merge(node: node, count: count)
-        } else if windowIndex > current.index {
-            previous = windowIndex == current.index &+ 1 ? current : WindowSlots(index: windowIndex - 1)
-            current = WindowSlots(index: windowIndex)
-            return current.merge(node: node, count: count)
         }
         return false
     }

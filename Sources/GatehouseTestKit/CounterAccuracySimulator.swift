@@ -2,8 +2,9 @@ import Foundation
 import GatehouseCore
 
 /// Rate-limit accuracy when several nodes share one key: K gatekeepers (the real decision
-/// code), Poisson traffic at `overload` × the limit spread over them, counter slots exchanged
-/// every `syncMs` (each node on its own phase) with a small delay and optional loss.
+/// code), Poisson traffic at `overload` × the limit spread over them, counter slots due under
+/// `rule` (the node's `CounterSendRule`) exchanged every `syncMs` (each node on its own
+/// phase) with a small delay and optional loss.
 /// Reports admitted / limit per fixed window.
 public enum CounterAccuracySimulator {
     public struct Result: Sendable {
@@ -24,7 +25,7 @@ public enum CounterAccuracySimulator {
 
     public static func run(
         nodes: Int, windowMs: Int64, limit: Int64, syncMs: Int64, overload: Double = 2, shares: Bool, windows: Int = 8, loss: Double = 0,
-        wireBytes: ([CounterSlot]) -> Int = { _ in 0 }
+        rule: CounterSendRule = .always, wireBytes: ([CounterSlot]) -> Int = { _ in 0 }
     ) -> Result {
         let hasher = LookupHasher(pepper: Array("accuracy-figures-pepper-0123456789ab".utf8))
         var random = SystemRandomNumberGenerator()
@@ -53,7 +54,8 @@ public enum CounterAccuracySimulator {
         var bytesSent = 0
         while time < end {
             for sender in replicas.indices where nextSync[sender] <= time {
-                let slots = replicas[sender].takeCounterChanges()
+                let dirty = replicas[sender].takeDirtyCounterRecords()
+                let slots = replicas[sender].takeCounterChanges(ofRecords: dirty[...], nowMs: Int64(nextSync[sender]), rule: rule)
                 if !slots.isEmpty {
                     slotsSent += slots.count * (nodes - 1)
                     bytesSent += wireBytes(slots) * (nodes - 1)

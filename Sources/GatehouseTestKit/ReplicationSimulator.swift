@@ -2,24 +2,26 @@ import GatehouseCore
 import GatehouseMembership
 import HeapModule
 
-/// Key-record replication across N replicas over a `SimulatedNetwork`, with the real merge
-/// and anti-entropy logic (`Gatekeeper.apply`, `ReplicaDigest`, `ReplicaDiff`): each write
-/// is pushed to every other replica as one datagram (subject to loss, duplication, delay
-/// and partitions), and every `antiEntropyMs` each replica exchanges digests and then the
-/// differing records with a random peer over a reliable (TCP-like) link, when reachable.
-/// Like the node, every replica that first receives a write also gossips it (the membership
-/// piggyback): to `gossipFanout` random peers every `gossipIntervalMs`, λ·log(N+1) times.
-/// Membership is taken as known; the membership simulator covers it.
+/// Key-record replication across N replicas over a `SimulatedNetwork`, driving the shipped
+/// machine (`ReplicationMachine`) and merge (`Gatekeeper.apply`, `ReplicaDigest`,
+/// `ReplicaDiff`): every directive the machines return is carried out here, and every
+/// message they send crosses the simulated network — lost, duplicated, delayed (so
+/// reordered) or cut by partitions as its conditions say. Pushes, anti-entropy's four
+/// steps and their answers are all subject to it. Membership is taken as known; the
+/// membership simulator covers it.
 public struct ReplicationSimulator {
     public private(set) var nowMs: Int64 = 0
     public var network: SimulatedNetwork
     public let antiEntropyMs: Int64
-    public var gossipIntervalMs: Int64 = 200
-    public var gossipFanout = 3
-    /// λ·log(N+1) with memberlist's λ = 4, as `MembershipSettings.retransmitLimit`.
-    public var retransmits: Int { MembershipSettings().retransmitLimit(members: replicas.count) }
+    /// Drops every pushed write (a `records` message a local write caused), so only
+    /// anti-entropy carries records.
+    public var dropEveryPush = false
     public private(set) var replicas: [Gatekeeper]
-    public private(set) var datagramsSent = 0
+    public private(set) var machines: [ReplicationMachine]
+    public private(set) var messagesSent = 0
+    /// Plaintext bytes of every message sent, as `messageBytes` measures them.
+    public private(set) var bytesSent = 0
+    public var messageBytes: (DataMessage) -> Int = { _ in 0 }
     public private(set) var recordsRepaired = 0
     /// The sequential last-writer-wins model: what every replica must end up holding.
     public private(set) var model: [String: KeyRecord] = [:]
@@ -34,9 +36,8 @@ public struct ReplicationSimulator {
         var sequence: UInt64
         var kind: Kind
         enum Kind {
-            case deliver(to: Int, KeyRecord)
+            case deliver(DataMessage, from: Int, to: Int)
             case antiEntropy(Int)
-            case gossip(from: Int, KeyRecord, remaining: Int)
         }
         static func < (lhs: Event, rhs: Event) -> Bool { (lhs.atMs, lhs.sequence) < (rhs.atMs, rhs.sequence) }
         static func == (lhs: Event, rhs: Event) -> Bool { lhs.atMs == rhs.atMs && lhs.sequence == rhs.sequence }
@@ -51,7 +52,10 @@ public struct ReplicationSimulator {
         let hasher = hasher
         replicas = (0..<count).map { _ in Gatekeeper(hasher: hasher, throttleSeeds: [1]) }
         clocks = (0..<count).map { HybridClock(node: Self.node($0).name) }
+        machines = (0..<count).map { ReplicationMachine(me: Self.node($0), seed: seed &* 7_919 &+ UInt64($0)) }
+        let everyone = (0..<count).map(Self.node)
         for index in 0..<count {
+            machines[index].onMembers(everyone)
             schedule(.antiEntropy(index), atMs: Int64(random.next() % UInt64(antiEntropyMs)))
         }
     }
@@ -66,15 +70,32 @@ public struct ReplicationSimulator {
             lastUsedAt: nil, retiredSecrets: [], version: version)
         replicas[replica].apply(record)
         if model[id].map({ $0.version < version }) ?? true { model[id] = record }
-        for peer in replicas.indices where peer != replica {
-            send(record, from: replica, to: peer)
-        }
-        schedule(.gossip(from: replica, record, remaining: retransmits), atMs: nowMs + gossipIntervalMs)
+        let directives = machines[replica].onLocalWrite([record])
+        perform(dropEveryPush ? [] : directives, at: replica)
         return record
     }
 
-    private mutating func send(_ record: KeyRecord, from: Int, to: Int) {
-        datagramsSent += 1
+    /// Carries out a machine's directives the way the node's runner does.
+    private mutating func perform(_ directives: [ReplicationDirective], at replica: Int) {
+        for directive in directives {
+            switch directive {
+            case .send(let message, let peer):
+                guard let to = Self.index(of: peer) else { continue }
+                send(message, from: replica, to: to)
+            case .apply(let records, _, let repair):
+                for record in records {
+                    clocks[replica].observe(record.version, nowMs: nowMs)
+                    if replicas[replica].apply(record), repair { recordsRepaired += 1 }
+                }
+            case .mergeCounters, .restoreOwnCounters, .antiEntropyAnswered:
+                break
+            }
+        }
+    }
+
+    private mutating func send(_ message: DataMessage, from: Int, to: Int) {
+        messagesSent += 1
+        bytesSent += messageBytes(message)
         let source = Self.node(from)
         let target = Self.node(to)
         guard network.canReach(from: source, to: target) else { return }
@@ -82,8 +103,12 @@ public struct ReplicationSimulator {
         if chance(link.loss) { return }
         for _ in 0..<(chance(link.duplication) ? 2 : 1) {
             let delay = link.minDelayMs + Int64(random.next() % UInt64(max(1, link.maxDelayMs - link.minDelayMs + 1)))
-            schedule(.deliver(to: to, record), atMs: nowMs + delay)
+            schedule(.deliver(message, from: from, to: to), atMs: nowMs + delay)
         }
+    }
+
+    static func index(of node: NodeID) -> Int? {
+        node.name.hasPrefix("r") ? Int(node.name.dropFirst()) : nil
     }
 
     public mutating func run(forMs duration: Int64) {
@@ -92,21 +117,12 @@ public struct ReplicationSimulator {
             let event = events.removeMin()
             nowMs = max(nowMs, event.atMs)
             switch event.kind {
-            case .deliver(let to, let record):
-                clocks[to].observe(record.version, nowMs: nowMs)
-                if replicas[to].apply(record) {
-                    // New here: pass it on by gossip, as the piggyback queue does.
-                    schedule(.gossip(from: to, record, remaining: retransmits), atMs: nowMs + gossipIntervalMs)
-                }
-            case .gossip(let from, let record, let remaining):
-                guard remaining > 0 else { break }
-                for _ in 0..<gossipFanout {
-                    let peer = (from + 1 + Int(random.next() % UInt64(replicas.count - 1))) % replicas.count
-                    send(record, from: from, to: peer)
-                }
-                schedule(.gossip(from: from, record, remaining: remaining - 1), atMs: nowMs + gossipIntervalMs)
+            case .deliver(let message, let from, let to):
+                let view = GatekeeperIndexView(gatekeeper: replicas[to])
+                perform(machines[to].onMessage(message, from: Self.node(from), index: view), at: to)
             case .antiEntropy(let replica):
-                antiEntropy(from: replica)
+                let view = GatekeeperIndexView(gatekeeper: replicas[replica])
+                perform(machines[replica].onAntiEntropyTimer(index: view), at: replica)
                 schedule(.antiEntropy(replica), atMs: nowMs + antiEntropyMs)
             }
         }
@@ -123,19 +139,6 @@ public struct ReplicationSimulator {
         return nil
     }
 
-    private mutating func antiEntropy(from replica: Int) {
-        let peer = (replica + 1 + Int(random.next() % UInt64(replicas.count - 1))) % replicas.count
-        let a = Self.node(replica)
-        let b = Self.node(peer)
-        guard network.canReach(from: a, to: b), network.canReach(from: b, to: a) else { return }
-        let buckets = Set(replicas[replica].digest().differingBuckets(from: replicas[peer].digest()))
-        guard !buckets.isEmpty else { return }
-        let diff = ReplicaDiff.compare(ours: replicas[replica].entries(inBuckets: buckets), theirs: replicas[peer].entries(inBuckets: buckets))
-        for record in replicas[replica].records(ids: diff.send) { replicas[peer].apply(record) }
-        for record in replicas[peer].records(ids: diff.request) { replicas[replica].apply(record) }
-        recordsRepaired += diff.send.count + diff.request.count
-    }
-
     /// The digest every replica must reach: the model's.
     public var modelDigest: ReplicaDigest {
         var digest = ReplicaDigest()
@@ -145,7 +148,7 @@ public struct ReplicationSimulator {
 
     public var isConverged: Bool {
         let expected = modelDigest
-        return replicas.allSatisfy { $0.digest() == expected }
+        return replicas.allSatisfy { $0.digest == expected }
     }
 
     /// How many replicas already hold `record` (or something newer).
@@ -161,4 +164,14 @@ public struct ReplicationSimulator {
     private mutating func chance(_ probability: Double) -> Bool {
         probability > 0 && random.unit() < probability
     }
+}
+
+/// A replica's index as the replication machine reads it (a copy: values, no locks).
+struct GatekeeperIndexView: ReplicaIndexView {
+    let gatekeeper: Gatekeeper
+
+    func digest() -> ReplicaDigest { gatekeeper.digest }
+    func entries(inBuckets buckets: Set<Int>) -> [ReplicaEntry] { gatekeeper.entries(inBuckets: buckets) }
+    func records(ids: [String]) -> [KeyRecord] { gatekeeper.records(ids: ids) }
+    func counterSlots(heldFor node: NodeID) -> [CounterSlot] { [] }
 }

@@ -59,7 +59,7 @@ struct ReplicaDigestTests {
         for _ in 0..<200 {
             let a = Int(random.next() % 5)
             let b = (a + 1 + Int(random.next() % 4)) % 5
-            let buckets = Set(replicas[a].digest().differingBuckets(from: replicas[b].digest()))
+            let buckets = Set(replicas[a].digest.differingBuckets(from: replicas[b].digest))
             guard !buckets.isEmpty else { continue }
             let diff = ReplicaDiff.compare(ours: replicas[a].entries(inBuckets: buckets), theirs: replicas[b].entries(inBuckets: buckets))
             for record in replicas[a].records(ids: diff.send) { replicas[b].apply(record) }
@@ -71,7 +71,7 @@ struct ReplicaDigestTests {
             return digest.buckets
         }())
         for replica in replicas {
-            #expect(replica.digest() == expected)
+            #expect(replica.digest == expected)
             for (id, record) in model { #expect(replica.record(id: id)?.name == record.name) }
         }
     }

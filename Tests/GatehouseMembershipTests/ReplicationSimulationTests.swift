@@ -27,7 +27,7 @@ struct ReplicationSimulationTests {
         #expect(converged != nil)
         let expected = simulator.modelDigest
         for replica in simulator.replicas {
-            #expect(replica.digest() == expected)
+            #expect(replica.digest == expected)
             for (id, record) in simulator.model { #expect(replica.record(id: id)?.name == record.name) }
         }
     }
@@ -41,9 +41,10 @@ struct ReplicationSimulationTests {
 
     @Test func lostPushesAreRepairedByAntiEntropyWithinItsBound() {
         var simulator = ReplicationSimulator(
-            replicas: 20, seed: 5, network: SimulatedNetwork(defaults: LinkConditions(loss: 1.0)), antiEntropyMs: 1_000)
+            replicas: 20, seed: 5, network: SimulatedNetwork(defaults: LinkConditions(minDelayMs: 1, maxDelayMs: 5)), antiEntropyMs: 1_000)
+        simulator.dropEveryPush = true
         let record = simulator.write("key_b", on: 0, name: "only anti-entropy carries this")
-        // Every push is lost; anti-entropy (reliable, every second per replica) spreads it epidemically.
+        // Every push is lost; anti-entropy (every second per replica) spreads it epidemically.
         let converged = simulator.runUntilConverged(limitMs: 20_000)
         #expect(converged != nil)
         #expect(simulator.holders(of: record) == 20)

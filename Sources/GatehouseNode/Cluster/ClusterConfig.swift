@@ -1,3 +1,4 @@
+import GatehouseCore
 import GatehouseMembership
 
 /// The cluster side of a node: where it gossips, whom it asks first, the keyring and the
@@ -16,8 +17,18 @@ public struct ClusterConfig: Sendable {
     public var counterDirectLimit = 16
     /// How often key records are compared with a random member (anti-entropy).
     public var antiEntropyIntervalMs: Int64 = 5_000
-    /// Largest push-pull frame accepted over TCP.
+    /// Largest data-plane or push-pull frame accepted over TCP (after the handshake).
     public var maxSyncFrameBytes = 8 * 1024 * 1024
+    /// SO_RCVBUF asked for the failure-detection socket, so a burst of probes is never
+    /// dropped by the kernel; what was granted is logged and exported.
+    public var udpReceiveBufferBytes = 4 * 1024 * 1024
+    /// An inbound TCP connection must send its sealed `hello` within this.
+    public var handshakeTimeoutMs: Int64 = 5_000
+    public var maxPeerConnections = 1_024
+    /// Inbound connections that have not authenticated yet, at most, at once.
+    public var maxUnauthenticatedPeerConnections = 64
+    /// When counts are worth sending (DESIGN §5: by need, not by rate).
+    public var counterSendRule = CounterSendRule()
 
     public init(gossipAddress: HostPort, seeds: [HostPort], gossipKeys: [String], membership: MembershipSettings = MembershipSettings()) {
         self.gossipAddress = gossipAddress

@@ -6,9 +6,11 @@ import NIOCore
 import NIOPosix
 import ServiceLifecycle
 
-/// The shell around `MembershipInstance`: UDP for probes and gossip, TCP for join and
-/// push-pull, timers on one event loop. It only moves bytes and time; every decision is the
-/// instance's.
+/// The shell around `MembershipInstance`: UDP for probes and membership gossip, TCP
+/// push-pulls for joins, timers — all on an event loop of its own that no RESP, HTTP or
+/// data traffic shares, so load never delays a probe or its ack. It only moves bytes and
+/// time; every decision is the instance's. Records and counters travel on the data plane
+/// (`DataPlane`), which listens on the same port number over TCP.
 ///
 /// All membership state lives on `loop`; everything else hops there.
 public final class GossipService: Service, Sendable {
@@ -18,9 +20,12 @@ public final class GossipService: Service, Sendable {
     let metrics: ClusterMetrics
     let logger: Logger
     let group: any EventLoopGroup
+    /// The membership's own thread.
+    private let membershipGroup: MultiThreadedEventLoopGroup
     let now: @Sendable () -> Int64
-    private let payloadHandler = LockedBox<(@Sendable ([UInt8], NodeID) -> Void)?>(nil)
     let loop: any EventLoop
+    /// Records, counters and anti-entropy: the per-peer streams.
+    public let dataPlane: DataPlane
     private let state: NIOLoopBoundBox<State>
     private let channels = LockedBox<(udp: (any Channel)?, tcp: (any Channel)?)>((nil, nil))
     private let bound = LockedBox<MemberAddress?>(nil)
@@ -31,6 +36,7 @@ public final class GossipService: Service, Sendable {
     /// Cuts this node off the cluster network (`true`) or reconnects it; tests only.
     public func setIsolated(_ value: Bool) {
         isolated.withLock { $0 = value }
+        dataPlane.setIsolated(value)
     }
 
     var isIsolated: Bool { isolated.withLock { $0 } }
@@ -50,8 +56,8 @@ public final class GossipService: Service, Sendable {
     }
 
     public init(
-        nodeID: String, config: ClusterConfig, clusterName: String, metrics: ClusterMetrics, logger: Logger,
-        group: any EventLoopGroup, now: @escaping @Sendable () -> Int64
+        nodeID: String, config: ClusterConfig, clusterName: String, metrics: ClusterMetrics, dataMetrics: DataPlaneMetrics,
+        logger: Logger, group: any EventLoopGroup, now: @escaping @Sendable () -> Int64
     ) throws {
         self.nodeID = NodeID(nodeID)
         self.config = config
@@ -60,7 +66,12 @@ public final class GossipService: Service, Sendable {
         self.logger = logger
         self.group = group
         self.now = now
-        loop = group.next()
+        membershipGroup = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        loop = membershipGroup.next()
+        dataPlane = DataPlane(
+            nodeID: NodeID(nodeID), keyring: keyring, metrics: dataMetrics, logger: logger, maxFrameBytes: config.maxSyncFrameBytes,
+            handshakeTimeoutMs: config.handshakeTimeoutMs, maxConnections: config.maxPeerConnections,
+            maxUnauthenticated: config.maxUnauthenticatedPeerConnections)
         let address = MemberAddress(host: config.gossipAddress.host, port: config.gossipAddress.port)
         let instance = MembershipInstance(
             id: NodeID(nodeID), address: address, settings: config.membership, seed: UInt64.random(in: 0...UInt64.max),
@@ -78,74 +89,9 @@ public final class GossipService: Service, Sendable {
     /// The address the gossip listener actually bound (the config may say port 0).
     public var boundAddress: MemberAddress? { bound.withLock { $0 } }
 
-    /// Queues an application payload for gossip; `false` if it is too large for a datagram.
-    public func broadcast(_ payload: [UInt8]) async -> Bool {
-        (try? await loop.submit { self.state.value.instance.broadcast(payload: payload) != nil }.get()) ?? false
-    }
-
-    /// Sends a payload to every live member at once and queues it for gossip as well;
-    /// `false` if it is too large for a datagram (send it over TCP instead).
-    public func broadcastNow(_ payload: [UInt8]) async -> Bool {
-        (try? await loop.submit {
-            guard let directives = self.state.value.instance.broadcastNow(payload: payload) else { return false }
-            self.perform(directives)
-            return true
-        }.get()) ?? false
-    }
-
-    /// Receives application payloads delivered by gossip.
-    public func onPayloadReceived(_ handler: @escaping @Sendable ([UInt8], NodeID) -> Void) {
-        payloadHandler.withLock { $0 = handler }
-    }
-
-    private let counterHandler = LockedBox<(@Sendable ([CounterSlot], String) -> Void)?>(nil)
-
-    /// Receives counter slots from peers.
-    public func onCountersReceived(_ handler: @escaping @Sendable ([CounterSlot], String) -> Void) {
-        counterHandler.withLock { $0 = handler }
-    }
-
-    /// Seals and sends already-encoded datagrams to each address (counter sync).
-    public func send(datagrams: [ByteBuffer], to addresses: [MemberAddress]) {
-        loop.execute {
-            guard !self.state.value.stopped, !self.isIsolated, let udp = self.channels.withLock({ $0.udp }) else { return }
-            for address in addresses {
-                guard let remote = self.resolve(address) else { continue }
-                for datagram in datagrams {
-                    let sealed = self.keyring.seal(datagram.readableBytesView, using: &self.state.value.random)
-                    self.metrics.bytesOut.increment(by: Int64(sealed.count))
-                    self.metrics.packetsOut.increment()
-                    udp.write(AddressedEnvelope(remoteAddress: remote, data: ByteBuffer(bytes: sealed)), promise: nil)
-                }
-            }
-            udp.flush()
-        }
-    }
-
     /// Members currently alive or suspect, this node excluded.
     public func liveMembers() async -> [Member] {
         await members().dropFirst().filter { $0.status.isActive }
-    }
-
-    /// Answers replication sync frames; set by the replicator.
-    private let syncHandler = LockedBox<(@Sendable (ReplicationMessage) async -> ReplicationMessage?)?>(nil)
-
-    public func handleSync(_ handler: @escaping @Sendable (ReplicationMessage) async -> ReplicationMessage?) {
-        syncHandler.withLock { $0 = handler }
-    }
-
-    /// One replication request/response over a sealed TCP frame.
-    public func exchangeSync(_ message: ReplicationMessage, with address: MemberAddress) async throws -> ReplicationMessage {
-        guard !isIsolated else { throw PushPullError.closed }
-        let sealed = try await loop.submit { self.keyring.seal(message.encode(), using: &self.state.value.random) }.get()
-        let answer = try await PushPullClient.exchange(sealed, with: address, group: group, maxFrameBytes: config.maxSyncFrameBytes, timeoutMs: 5_000)
-        guard let plaintext = open(answer.readableBytesView) else { throw PushPullError.notAuthentic }
-        do {
-            return try ReplicationMessage.decode(plaintext)
-        } catch {
-            metrics.countDrop(.malformed)
-            throw PushPullError.malformed
-        }
     }
 
     // MARK: Running
@@ -153,6 +99,7 @@ public final class GossipService: Service, Sendable {
     public func run() async throws {
         let udp = try await DatagramBootstrap(group: loop)
             .channelOption(.socketOption(.so_reuseaddr), value: 1)
+            .channelOption(.socketOption(.so_rcvbuf), value: SocketOptionValue(config.udpReceiveBufferBytes))
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(GossipDatagramHandler(service: self))
@@ -161,21 +108,22 @@ public final class GossipService: Service, Sendable {
             .bind(host: config.gossipAddress.host, port: config.gossipAddress.port)
             .get()
         let port = udp.localAddress?.port ?? config.gossipAddress.port
-        let maxFrame = config.maxSyncFrameBytes
-        let tcp = try await ServerBootstrap(group: group)
-            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-            .childChannelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(LengthPrefixedFrameDecoder(maxFrameBytes: maxFrame)))
-                    try channel.pipeline.syncOperations.addHandler(PushPullServerHandler(service: self))
-                }
-            }
-            .bind(host: config.gossipAddress.host, port: port)
-            .get()
+        // Linux doubles what it grants and caps the request at net.core.rmem_max; report the truth.
+        let granted = (try? await udp.getOption(.socketOption(.so_rcvbuf)).get()).map(Int.init) ?? 0
+        dataPlane.metrics.udpReceiveBuffer.set(to: Double(granted))
+        if granted < config.udpReceiveBufferBytes {
+            logger.warning("the kernel granted a smaller UDP receive buffer than asked; raise net.core.rmem_max", metadata: [
+                "asked_bytes": "\(config.udpReceiveBufferBytes)", "granted_bytes": "\(granted)",
+            ])
+        }
+        dataPlane.onPushPull { [weak self] plaintext in await self?.answerPushPull(plaintext) }
+        let tcp = try await dataPlane.bind(host: config.gossipAddress.host, port: port)
         channels.withLock { $0 = (udp, tcp) }
         bound.withLock { $0 = MemberAddress(host: config.gossipAddress.host, port: port) }
         boundCallback.withLock { $0 }?()
-        logger.info("gossip listening", metadata: ["address": "\(config.gossipAddress.host):\(port)"])
+        logger.info("gossip listening", metadata: [
+            "address": "\(config.gossipAddress.host):\(port)", "udp_receive_buffer_bytes": "\(granted)",
+        ])
         try await loop.submit {
             self.perform(self.state.value.instance.onStart(nowMs: self.now()))
         }.get()
@@ -196,6 +144,9 @@ public final class GossipService: Service, Sendable {
             tcp.close(promise: nil)
         }
         joining.cancel()
+        try? await tcp.closeFuture.get()
+        await dataPlane.shutdown()
+        try? await membershipGroup.shutdownGracefully()
     }
 
     /// Announces the leave, gives it two gossip rounds to spread, then closes the sockets.
@@ -251,8 +202,9 @@ public final class GossipService: Service, Sendable {
                     "member": "\(member.id)", "state": "\(member.status)", "previous": "\(previous.map(\.description) ?? "new")",
                     "incarnation": "\(member.incarnation)",
                 ])
-            case .deliver(let payload, let origin):
-                payloadHandler.withLock { $0 }?(payload, origin)
+            case .deliver:
+                // Application data travels on the data plane; nothing rides the piggyback.
+                break
             case .pushPull(let address):
                 Task { try? await self.pushPull(with: address) }
             }
@@ -294,15 +246,6 @@ public final class GossipService: Service, Sendable {
             return
         }
         guard let plaintext = open(datagram.readableBytesView) else { return }
-        if CounterSyncCodec.isCounterDatagram(plaintext) {
-            do {
-                let decoded = try CounterSyncCodec.decode(ByteBuffer(bytes: plaintext))
-                counterHandler.withLock { $0 }?(decoded.slots, decoded.sender)
-            } catch {
-                metrics.countDrop(.malformed)
-            }
-            return
-        }
         do {
             let message = try GossipCodec.decode(ByteBuffer(bytes: plaintext))
             perform(state.value.instance.onMessage(message, nowMs: now()))
@@ -331,9 +274,9 @@ public final class GossipService: Service, Sendable {
     func pushPull(with address: MemberAddress) async throws {
         guard !isIsolated else { throw PushPullError.closed }
         do {
-            let ours = try await loop.submit { self.sealedSnapshot(isResponse: false) }.get()
+            let frames = try await loop.submit { [self.sealedHello(), self.sealedSnapshot(isResponse: false)] }.get()
             let answer = try await PushPullClient.exchange(
-                ours, with: address, group: group, maxFrameBytes: config.maxSyncFrameBytes, timeoutMs: 3_000)
+                frames, with: address, group: group, maxFrameBytes: config.maxSyncFrameBytes, timeoutMs: 3_000)
             guard let plaintext = open(answer.readableBytesView) else { throw PushPullError.notAuthentic }
             let snapshot: (members: [Member], isResponse: Bool)
             do {
@@ -357,19 +300,16 @@ public final class GossipService: Service, Sendable {
         return keyring.seal(encoded.readableBytesView, using: &state.value.random)
     }
 
-    /// A sync frame arrived over TCP: a membership push-pull (merge it, answer with our view)
-    /// or a replication request (answered by the replicator).
-    func answerSyncFrame(_ frame: ByteBuffer) async -> [UInt8]? {
+    /// On the loop: the `hello` that opens every connection to a peer's TCP port.
+    func sealedHello() -> [UInt8] {
+        var encoder = DataStreamEncoder()
+        return keyring.seal(encoder.encode(.hello(node: nodeID)).readableBytesView, using: &state.value.random)
+    }
+
+    /// A push-pull request (opened by the data plane, after the connection's `hello`): merge
+    /// the peer's view and answer with ours, sealed.
+    func answerPushPull(_ plaintext: [UInt8]) async -> [UInt8]? {
         guard !isIsolated else { return nil }
-        guard let plaintext = open(frame.readableBytesView) else { return nil }
-        if ReplicationMessage.isReplicationFrame(plaintext) {
-            guard let request = try? ReplicationMessage.decode(plaintext) else {
-                metrics.countDrop(.malformed)
-                return nil
-            }
-            guard let handler = syncHandler.withLock({ $0 }), let answer = await handler(request) else { return nil }
-            return try? await loop.submit { self.keyring.seal(answer.encode(), using: &self.state.value.random) }.get()
-        }
         guard let request = try? GossipCodec.decodeSnapshot(ByteBuffer(bytes: plaintext)), !request.isResponse else {
             metrics.countDrop(.malformed)
             return nil
@@ -401,40 +341,5 @@ final class GossipDatagramHandler: ChannelInboundHandler {
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         // A UDP read error (e.g. ICMP unreachable) concerns one packet, not the socket.
-    }
-}
-
-/// Answers one push-pull request per connection, then closes it.
-final class PushPullServerHandler: ChannelInboundHandler {
-    typealias InboundIn = ByteBuffer
-    typealias OutboundOut = ByteBuffer
-    let service: GossipService
-    private var answered = false
-
-    init(service: GossipService) {
-        self.service = service
-    }
-
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        guard !answered else { return }
-        answered = true
-        let frame = unwrapInboundIn(data)
-        let channel = context.channel
-        let service = service
-        Task {
-            guard let answer = await service.answerSyncFrame(frame) else {
-                try? await channel.close()
-                return
-            }
-            var out = ByteBuffer()
-            out.writeLengthPrefixedFrame(answer)
-            try? await channel.writeAndFlush(out)
-            try? await channel.close()
-        }
-    }
-
-    func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        if error is LengthPrefixedFrameDecoder.FrameTooLarge { service.metrics.countDrop(.oversized) }
-        context.close(promise: nil)
     }
 }

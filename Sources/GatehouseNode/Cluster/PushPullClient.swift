@@ -3,10 +3,11 @@ import GatehouseWire
 import NIOCore
 import NIOPosix
 
-/// The client side of a push-pull: connect, send one frame, read one frame, close.
+/// The client side of a push-pull: connect, send the frames (a sealed `hello`, then the
+/// request), read one frame, close.
 enum PushPullClient {
     static func exchange(
-        _ payload: [UInt8], with address: MemberAddress, group: any EventLoopGroup, maxFrameBytes: Int, timeoutMs: Int64
+        _ frames: [[UInt8]], with address: MemberAddress, group: any EventLoopGroup, maxFrameBytes: Int, timeoutMs: Int64
     ) async throws -> ByteBuffer {
         // One loop for the promise and the channel: a promise is completed on its own loop.
         let loop = group.next()
@@ -33,7 +34,7 @@ enum PushPullClient {
             channel.close(promise: nil)
         }
         var out = ByteBuffer()
-        out.writeLengthPrefixedFrame(payload)
+        for payload in frames { out.writeLengthPrefixedFrame(payload) }
         channel.writeAndFlush(out, promise: nil)
         defer {
             timeout.cancel()

@@ -191,6 +191,8 @@ public enum ConfigLoader {
         var settings = MembershipSettings()
         var antiEntropyIntervalMs: Int64 = 5_000
         var counterSyncIntervalMs: Int64 = 50
+        var counterMaxStalenessMs = CounterSendRule().maxStalenessMs
+        let ownFields = ["anti_entropy_interval_ms", "counter_sync_interval_ms", "counter_max_staleness_ms"]
         for (name, value) in file.timing ?? [:] {
             guard value > 0 else {
                 throw ConfigError(field: "timing.\(name)", problem: "must be positive", fix: "give a positive number or leave it out for the default")
@@ -199,12 +201,14 @@ public enum ConfigLoader {
                 antiEntropyIntervalMs = value
             } else if name == "counter_sync_interval_ms" {
                 counterSyncIntervalMs = value
+            } else if name == "counter_max_staleness_ms" {
+                counterMaxStalenessMs = value
             } else if let path = timingFields[name] {
                 settings[keyPath: path] = value
             } else if let path = timingCounts[name] {
                 settings[keyPath: path] = Int(value)
             } else {
-                let known = (Array(timingFields.keys) + Array(timingCounts.keys) + ["anti_entropy_interval_ms", "counter_sync_interval_ms"]).sorted().joined(separator: ", ")
+                let known = (Array(timingFields.keys) + Array(timingCounts.keys) + ownFields).sorted().joined(separator: ", ")
                 throw ConfigError(field: "timing.\(name)", problem: "is not a known setting", fix: "known here: \(known)")
             }
         }
@@ -214,6 +218,7 @@ public enum ConfigLoader {
         var cluster = ClusterConfig(gossipAddress: address, seeds: seeds, gossipKeys: keys, membership: settings)
         cluster.antiEntropyIntervalMs = antiEntropyIntervalMs
         cluster.counterSyncIntervalMs = counterSyncIntervalMs
+        cluster.counterSendRule.maxStalenessMs = counterMaxStalenessMs
         return cluster
     }
 

@@ -184,7 +184,7 @@ public final class KeyService: Sendable {
         return try outcome.get()
     }
 
-    public func digest() -> ReplicaDigest { state.withLock { $0.digest() } }
+    public func digest() -> ReplicaDigest { state.withLock { $0.digest } }
 
     /// Shared counter windows held: every limit of every key, and every THROTTLE bucket.
     public var counterWindowCount: Int {
@@ -216,14 +216,40 @@ public final class KeyService: Sendable {
         state.withLock { $0.clusterSize = max(1, nodes) }
     }
 
-    /// This node's counter slots changed since the last call.
+    /// Records or slots handled per acquisition of the verify path's lock by the counter
+    /// exchange, so a sync of thousands of keys never stalls a verify for long.
+    static let lockBatch = 32
+
+    /// Every own counter slot changed since the last call, due or not (a last push at shutdown).
     public func takeCounterChanges() -> [CounterSlot] { state.withLock { $0.takeCounterChanges() } }
+
+    /// This node's own counter slots whose unsent counts are due under `rule`, weighed a few
+    /// records per lock acquisition.
+    public func takeDueCounterChanges(rule: CounterSendRule) -> [CounterSlot] {
+        let nowMs = now()
+        let dirty = state.withLock { $0.takeDirtyCounterRecords() }
+        var changes: [CounterSlot] = []
+        var start = 0
+        while start < dirty.count {
+            let end = min(dirty.count, start + Self.lockBatch)
+            changes += state.withLock { $0.takeCounterChanges(ofRecords: dirty[start..<end], nowMs: nowMs, rule: rule) }
+            start = end
+        }
+        return changes + state.withLock { $0.takeThrottleChanges() }
+    }
 
     /// Slots of `node`'s own counts (sent by it, or relayed); returns those that were news.
     @discardableResult
     public func mergeCounters(_ slots: [CounterSlot], from node: String) -> [CounterSlot] {
         let ordinal = ordinal(of: node)
-        return state.withLock { $0.mergeCounters(slots, from: ordinal) }
+        var news: [CounterSlot] = []
+        var start = 0
+        while start < slots.count {
+            let end = min(slots.count, start + Self.lockBatch)
+            news += state.withLock { $0.mergeCounters(Array(slots[start..<end]), from: ordinal) }
+            start = end
+        }
+        return news
     }
 
     /// This node's own slots, recovered from a peer's copy after a restart.

@@ -64,7 +64,7 @@ public final class GatehouseServer: Sendable {
             do {
                 gossip = try GossipService(
                     nodeID: config.nodeID, config: cluster, clusterName: config.clusterName, metrics: metrics.cluster,
-                    logger: logger, group: group, now: now)
+                    dataMetrics: metrics.dataPlane, logger: logger, group: group, now: now)
             } catch let error as ClusterKeyring.InvalidKey {
                 throw ConfigError(field: "gossip_keys[\(error.index)]", problem: "is not 32 bytes of base64", fix: "generate keys with `openssl rand -base64 32`")
             }
@@ -120,18 +120,14 @@ public final class GatehouseServer: Sendable {
             logger: logger)
         let flusher = UsageFlusher(service: service, intervalMs: config.usageFlushIntervalMs, metrics: metrics, logger: logger)
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = []
-        if let gossip {
+        if let gossip, let cluster = config.cluster {
             gossip.whenBound { report(nil, nil) }
             services.append(.init(service: gossip))
-            let replicator = KeyReplicator(
+            services.append(.init(service: ClusterReplication(
                 keys: service, gossip: gossip, metrics: metrics.replication, logger: logger,
-                antiEntropyIntervalMs: config.cluster?.antiEntropyIntervalMs ?? 5_000)
-            services.append(.init(service: replicator))
-            services.append(.init(service: CounterSync(
-                keys: service, gossip: gossip, nodeID: config.nodeID, intervalMs: config.cluster?.counterSyncIntervalMs ?? 50,
-                maxDatagramBytes: config.cluster?.membership.maxDatagramBytes ?? 1_400,
-                membership: config.cluster?.membership ?? MembershipSettings(), registry: metrics.registry, logger: logger,
-                directLimit: config.cluster?.counterDirectLimit ?? 16)))
+                counterIntervalMs: cluster.counterSyncIntervalMs, antiEntropyIntervalMs: cluster.antiEntropyIntervalMs,
+                rule: cluster.counterSendRule,
+                settings: ReplicationMachine.Settings(directLimit: cluster.counterDirectLimit, fanout: cluster.membership.gossipFanout))))
         }
         services += [.init(service: resp), .init(service: http), .init(service: flusher)]
         let group = ServiceGroup(configuration: ServiceGroupConfiguration(

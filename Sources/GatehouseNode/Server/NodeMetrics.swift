@@ -39,6 +39,7 @@ public final class NodeMetrics: Sendable {
     public let usageFlushFailures: Counter
     public let cluster: ClusterMetrics
     public let replication: ReplicationMetrics
+    public let dataPlane: DataPlaneMetrics
 
     public init() {
         let registry = PrometheusCollectorRegistry()
@@ -72,6 +73,7 @@ public final class NodeMetrics: Sendable {
         usageFlushFailures = counter("usage_flush_failures", "Failed writes of coalesced usage to disk")
         cluster = ClusterMetrics(registry: registry)
         replication = ReplicationMetrics(registry: registry)
+        dataPlane = DataPlaneMetrics(registry: registry)
     }
 
     @inline(__always)

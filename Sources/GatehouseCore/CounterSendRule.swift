@@ -1,0 +1,55 @@
+/// When a node's own, not yet sent count of a limit is worth sending: by need, not by rate.
+///
+/// For one limit `L` shared by `N` nodes, let `E` be this node's estimate of the cluster's
+/// sliding count (its own count plus what peers have sent it) and `u` what it counted since
+/// it last sent its slots. The count is due when
+///
+/// 1. `u > 0` and `E ≥ nearLimit · L` (near the limit every change goes out at the next
+///    sync tick — the share rule of `SlidingWindow.fitsShare` relies on it), or
+/// 2. `u ≥ max(1, θ · (L − E) / N)` (far from the limit a node keeps up to a θ-fraction of
+///    its share of the headroom to itself), or
+/// 3. `u > 0` and the oldest unsent count is `min(maxStaleness, window / 10)` old.
+///
+/// **Accuracy bound.** Far from the limit (rule 2), the true count `T` and any node's view
+/// `E_i` differ by what the other nodes hold back: `T − E_i = Σ_{j≠i} u_j < Σ_{j≠i}
+/// (θ (L − E_j)/N + 1) ≤ θ (L − min_j E_j)(N − 1)/N + N − 1`. Every node therefore sees the
+/// limit approach to within a θ-fraction of the remaining headroom (plus one request per
+/// node), and enters the near-limit regime no later than `T ≈ nearLimit·L + θ(1 −
+/// nearLimit)L`. From there on each node sends every change within one sync interval and
+/// admits between syncs only its `1/N` share of what is left, so the overshoot at the limit
+/// is at most what was hidden when the regime began: `θ (1 − nearLimit) L (N − 1)/N + N − 1`
+/// — with θ = 0.1, nearLimit = 0.8, N = 3: 1.3 % of `L` plus 2 requests.
+///
+/// **Messages.** While `E` stays below `nearLimit·L`, each send shrinks the headroom a node
+/// sees by at least the factor `(1 − θ/N)`, so going from `E = 0` to `nearLimit·L` takes at
+/// most `(N/θ) · ln(1/(1 − nearLimit))` sends per node per window (≈ 48 for the values
+/// above) — independent of the request rate — plus at most one per staleness period. That is
+/// the continuous-distributed-counting bound (Cormode, Muthukrishnan and Yi, 2008): messages
+/// logarithmic in the count, not one per update.
+public struct CounterSendRule: Hashable, Sendable {
+    /// θ: the fraction of a node's share of the headroom it may hold back.
+    public var headroomFraction: Double
+    /// From this fraction of the limit on, every change is due at once.
+    public var nearLimit: Double
+    /// No unsent count waits longer than this (nor longer than a tenth of its window).
+    public var maxStalenessMs: Int64
+
+    public init(headroomFraction: Double = 0.1, nearLimit: Double = 0.8, maxStalenessMs: Int64 = 1_000) {
+        self.headroomFraction = headroomFraction
+        self.nearLimit = nearLimit
+        self.maxStalenessMs = maxStalenessMs
+    }
+
+    /// Sends every change at once: the rule of a perfect network, for tests and simulators.
+    public static let always = CounterSendRule(headroomFraction: 0, nearLimit: 0, maxStalenessMs: 0)
+
+    /// Whether `unsent` own counts of a limit must go out now.
+    public func isDue(unsent: Int64, estimate: Double, limit: Int64, windowMs: Int64, nodes: Int, unsentForMs: Int64) -> Bool {
+        guard unsent > 0 else { return false }
+        if unsentForMs >= min(maxStalenessMs, windowMs / 10) { return true }
+        let limitValue = Double(limit)
+        if estimate >= nearLimit * limitValue { return true }
+        let headroom = max(0, limitValue - estimate)
+        return Double(unsent) >= max(1, headroomFraction * headroom / Double(max(1, nodes)))
+    }
+}

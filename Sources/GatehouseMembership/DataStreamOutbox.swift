@@ -1,0 +1,151 @@
+import GatehouseCore
+
+/// What waits to be written on one peer's data stream: a queue that coalesces instead of
+/// growing with the load.
+///
+/// - Records are kept by id: a newer version of a pending record replaces the older one.
+/// - Counter slots are kept by (origin, bucket, window): a slot carries a whole count, so
+///   the newer (larger) count replaces the pending one and only the latest state is sent.
+/// - Anti-entropy and recovery messages are few and kept in order.
+///
+/// Every part is bounded. Past a bound the oldest pending entry is dropped and counted in
+/// `dropped`: a dropped record is repaired by anti-entropy, a dropped slot by the next count
+/// of the same window. So a slow peer costs this node a fixed amount of memory, never more.
+public struct DataStreamOutbox: Sendable {
+    public struct Limits: Hashable, Sendable {
+        public var maxRecords: Int
+        public var maxSlots: Int
+        public var maxControlMessages: Int
+        /// Most records and slots handed out per `takeBatch`, so one frame stays small.
+        public var recordsPerBatch: Int
+        public var slotsPerBatch: Int
+
+        public init(maxRecords: Int = 20_000, maxSlots: Int = 200_000, maxControlMessages: Int = 64, recordsPerBatch: Int = 256, slotsPerBatch: Int = 2_048) {
+            self.maxRecords = maxRecords
+            self.maxSlots = maxSlots
+            self.maxControlMessages = maxControlMessages
+            self.recordsPerBatch = recordsPerBatch
+            self.slotsPerBatch = slotsPerBatch
+        }
+    }
+
+    struct SlotKey: Hashable, Sendable {
+        var origin: NodeID
+        var bucket: CounterBucket
+        var windowIndex: Int64
+    }
+
+    public let limits: Limits
+    private var records: [String: KeyRecord] = [:]
+    private var recordOrder = FIFOKeys<String>()
+    private var slots: [SlotKey: Int64] = [:]
+    private var slotOrder = FIFOKeys<SlotKey>()
+    private var control: [DataMessage] = []
+    /// Entries dropped because a bound was reached.
+    public private(set) var dropped = 0
+
+    public init(limits: Limits = Limits()) {
+        self.limits = limits
+    }
+
+    public var isEmpty: Bool { records.isEmpty && slots.isEmpty && control.isEmpty }
+    public var pendingRecords: Int { records.count }
+    public var pendingSlots: Int { slots.count }
+
+    public mutating func enqueue(records newRecords: [KeyRecord]) {
+        for record in newRecords {
+            if let held = records[record.id] {
+                if record.version > held.version { records[record.id] = record }
+                continue
+            }
+            if records.count >= limits.maxRecords, let oldest = recordOrder.popFirst(present: { records[$0] != nil }) {
+                records[oldest] = nil
+                dropped += 1
+            }
+            records[record.id] = record
+            recordOrder.append(record.id)
+        }
+    }
+
+    public mutating func enqueue(counters newSlots: [CounterSlot], origin: NodeID) {
+        for slot in newSlots {
+            let key = SlotKey(origin: origin, bucket: slot.bucket, windowIndex: slot.windowIndex)
+            if let held = slots[key] {
+                if slot.count > held { slots[key] = slot.count }
+                continue
+            }
+            if slots.count >= limits.maxSlots, let oldest = slotOrder.popFirst(present: { slots[$0] != nil }) {
+                slots[oldest] = nil
+                dropped += 1
+            }
+            slots[key] = slot.count
+            slotOrder.append(key)
+        }
+    }
+
+    /// Anything else (anti-entropy steps, counter recovery), in order.
+    public mutating func enqueue(_ message: DataMessage) {
+        switch message {
+        case .records(let records):
+            enqueue(records: records)
+        case .counters(let origin, let slots):
+            enqueue(counters: slots, origin: origin)
+        default:
+            if control.count >= limits.maxControlMessages {
+                control.removeFirst()
+                dropped += 1
+            }
+            control.append(message)
+        }
+    }
+
+    /// The next messages to write, oldest first: control messages, then up to a batch of
+    /// records, then up to a batch of slots grouped by origin. Empty when nothing waits.
+    public mutating func takeBatch() -> [DataMessage] {
+        var batch = control
+        control.removeAll(keepingCapacity: true)
+        var taken: [KeyRecord] = []
+        while taken.count < limits.recordsPerBatch, let id = recordOrder.popFirst(present: { records[$0] != nil }) {
+            taken.append(records.removeValue(forKey: id)!)
+        }
+        if !taken.isEmpty { batch.append(.records(taken)) }
+        var byOrigin: [NodeID: [CounterSlot]] = [:]
+        var origins: [NodeID] = []
+        var count = 0
+        while count < limits.slotsPerBatch, let key = slotOrder.popFirst(present: { slots[$0] != nil }) {
+            let value = slots.removeValue(forKey: key)!
+            if byOrigin[key.origin] == nil { origins.append(key.origin) }
+            byOrigin[key.origin, default: []].append(CounterSlot(bucket: key.bucket, windowIndex: key.windowIndex, count: value))
+            count += 1
+        }
+        for origin in origins { batch.append(.counters(origin: origin, slots: byOrigin[origin]!)) }
+        return batch
+    }
+}
+
+/// Insertion order of keys whose values live in a dictionary beside it; entries removed
+/// from the dictionary are skipped lazily, and the storage is compacted as it is consumed.
+struct FIFOKeys<Key: Hashable & Sendable>: Sendable {
+    private var keys: [Key] = []
+    private var head = 0
+
+    mutating func append(_ key: Key) {
+        keys.append(key)
+    }
+
+    /// The oldest key for which `present` holds, removed; stale keys before it are dropped.
+    mutating func popFirst(present: (Key) -> Bool) -> Key? {
+        while head < keys.count {
+            let key = keys[head]
+            head += 1
+            if head > 1_024 && head * 2 > keys.count {
+                keys.removeFirst(head)
+                head = 0
+            }
+            if present(key) { return key }
+        }
+        keys.removeAll(keepingCapacity: true)
+        head = 0
+        return nil
+    }
+}

@@ -1,0 +1,175 @@
+import GatehouseCore
+
+/// What the replication machine may read of this node's key index. The index itself (and
+/// its lock) belongs to the shell; the machine only decides what to say to whom.
+public protocol ReplicaIndexView {
+    func digest() -> ReplicaDigest
+    func entries(inBuckets buckets: Set<Int>) -> [ReplicaEntry]
+    func records(ids: [String]) -> [KeyRecord]
+    /// The slots this node holds for `node`'s own counts, to give a restarted peer back.
+    func counterSlots(heldFor node: NodeID) -> [CounterSlot]
+}
+
+/// What the replication machine wants done; the shell does exactly this and nothing else.
+public enum ReplicationDirective: Hashable, Sendable {
+    case send(DataMessage, to: NodeID)
+    /// Records from a peer, to merge into the index (and persist) by the shell's rules;
+    /// `repair` when they came by anti-entropy rather than as a pushed write.
+    case apply([KeyRecord], from: NodeID, repair: Bool)
+    /// Counter slots counted by `origin`, carried to us by `from`.
+    case mergeCounters([CounterSlot], origin: NodeID, from: NodeID)
+    /// Our own slots, as a peer kept them: restore them after a restart.
+    case restoreOwnCounters([CounterSlot])
+    /// An anti-entropy round this node started with `peer` got its answer.
+    case antiEntropyAnswered(by: NodeID, differingBuckets: Int)
+}
+
+/// Key-record replication and counter exchange as a pure state machine, beside
+/// `MembershipInstance`: events in (a local write, a message from a peer's stream, a timer,
+/// a stream that came up), directives out. Randomness is injected; there is no clock.
+///
+/// - Every local write goes to every live member at once over its data stream.
+/// - Anti-entropy: each round sends this node's digest to one random live member; the
+///   receiver answers with the differing buckets' entries, the first side sends what the
+///   other lacks and names what it wants, and the other sends those. Four one-way messages,
+///   none waiting on a connection. A stream that (re)connects starts a round with that peer
+///   at once, so what a broken stream lost is repaired then, not at the next timer.
+/// - Counters: this node's due slots go to every live member up to `directLimit` members;
+///   beyond that to `fanout` random members, who relay news (slots that grew a count) on
+///   λ·log(N+1) later rounds — an epidemic, safe because slots merge as a G-counter.
+public struct ReplicationMachine: Sendable {
+    public struct Settings: Hashable, Sendable {
+        /// Most records moved in one anti-entropy step; the rest follow next round.
+        public var maxRecordsPerExchange = 2_000
+        public var directLimit = 16
+        public var fanout = 3
+        /// Pending relays kept at most; the oldest are forgotten first.
+        public var maxRelays = 4_096
+
+        public init(maxRecordsPerExchange: Int = 2_000, directLimit: Int = 16, fanout: Int = 3, maxRelays: Int = 4_096) {
+            self.maxRecordsPerExchange = maxRecordsPerExchange
+            self.directLimit = directLimit
+            self.fanout = fanout
+            self.maxRelays = maxRelays
+        }
+    }
+
+    struct Relay: Hashable, Sendable {
+        var origin: NodeID
+        var slots: [CounterSlot]
+        /// Rounds left; `nil` until the first round that sends it sets λ·log(N+1).
+        var remaining: Int?
+    }
+
+    public let me: NodeID
+    public let settings: Settings
+    private var random: SplitMix64
+    private var relays: [Relay] = []
+    /// Live members, this node excluded, as the membership last reported them.
+    public private(set) var live: [NodeID] = []
+
+    public init(me: NodeID, settings: Settings = Settings(), seed: UInt64) {
+        self.me = me
+        self.settings = settings
+        random = SplitMix64(seed: seed)
+    }
+
+    public var pendingRelays: Int { relays.count }
+
+    /// The membership changed: `members` are the live ones (alive or suspect), this node excluded.
+    public mutating func onMembers(_ members: [NodeID]) {
+        live = members.filter { $0 != me }
+        if live.count <= settings.directLimit { relays.removeAll() }
+    }
+
+    /// A write made here, durable: to every live member.
+    public func onLocalWrite(_ records: [KeyRecord]) -> [ReplicationDirective] {
+        live.map { .send(.records(records), to: $0) }
+    }
+
+    /// A data stream to `peer` is up (first time or again): compare with it now.
+    public func onStreamConnected(_ peer: NodeID, index: some ReplicaIndexView) -> [ReplicationDirective] {
+        [.send(.digest(index.digest()), to: peer)]
+    }
+
+    /// The anti-entropy timer: one round with a random live member.
+    public mutating func onAntiEntropyTimer(index: some ReplicaIndexView) -> [ReplicationDirective] {
+        guard !live.isEmpty else { return [] }
+        let peer = live[Int(random.next(upperBound: UInt64(live.count)))]
+        return [.send(.digest(index.digest()), to: peer)]
+    }
+
+    /// This node just started: ask every live member for the counts it kept for us.
+    public func onStartRecovery() -> [ReplicationDirective] {
+        live.map { .send(.countersRequest, to: $0) }
+    }
+
+    /// The counter-sync tick: this node's own slots due now (by `CounterSendRule`).
+    /// `retransmitLimit` is λ·log(N+1) for the current cluster size.
+    public mutating func onCounterTick(ownChanges: [CounterSlot], retransmitLimit: Int) -> [ReplicationDirective] {
+        guard !live.isEmpty else { return [] }
+        if live.count <= settings.directLimit {
+            guard !ownChanges.isEmpty else { return [] }
+            return live.map { .send(.counters(origin: me, slots: ownChanges), to: $0) }
+        }
+        if !ownChanges.isEmpty { relays.append(Relay(origin: me, slots: ownChanges, remaining: retransmitLimit)) }
+        guard !relays.isEmpty else { return [] }
+        var targets = live
+        random.shuffle(&targets)
+        targets = Array(targets.prefix(settings.fanout))
+        var directives: [ReplicationDirective] = []
+        for index in relays.indices {
+            if relays[index].remaining == nil { relays[index].remaining = retransmitLimit }
+            for target in targets where target != relays[index].origin {
+                directives.append(.send(.counters(origin: relays[index].origin, slots: relays[index].slots), to: target))
+            }
+            relays[index].remaining! -= 1
+        }
+        relays.removeAll { ($0.remaining ?? 1) <= 0 }
+        return directives
+    }
+
+    /// Slots that were news here (they grew a count), to relay in fan-out mode.
+    public mutating func onCounterNews(_ slots: [CounterSlot], origin: NodeID) {
+        guard live.count > settings.directLimit, !slots.isEmpty, origin != me else { return }
+        relays.append(Relay(origin: origin, slots: slots, remaining: nil))
+        if relays.count > settings.maxRelays { relays.removeFirst(relays.count - settings.maxRelays) }
+    }
+
+    /// A message arrived on the stream `from` opened to us (`from` is the authenticated member).
+    public func onMessage(_ message: DataMessage, from peer: NodeID, index: some ReplicaIndexView) -> [ReplicationDirective] {
+        switch message {
+        case .hello:
+            return []
+        case .records(let records):
+            return records.isEmpty ? [] : [.apply(records, from: peer, repair: false)]
+        case .digest(let theirs):
+            // Answered even when nothing differs, so the sender knows its round completed.
+            let buckets = index.digest().differingBuckets(from: theirs)
+            return [.send(.digestReply(buckets: buckets, entries: index.entries(inBuckets: Set(buckets))), to: peer)]
+        case .digestReply(let buckets, let theirs):
+            let valid = Set(buckets.filter { (0..<ReplicaDigest.bucketCount).contains($0) })
+            var directives: [ReplicationDirective] = [.antiEntropyAnswered(by: peer, differingBuckets: valid.count)]
+            guard !valid.isEmpty else { return directives }
+            let diff = ReplicaDiff.compare(ours: index.entries(inBuckets: valid), theirs: theirs)
+            let send = Array(diff.send.prefix(settings.maxRecordsPerExchange))
+            let want = Array(diff.request.prefix(settings.maxRecordsPerExchange))
+            guard !send.isEmpty || !want.isEmpty else { return directives }
+            directives.append(.send(.recordsAndWant(records: index.records(ids: send), want: want), to: peer))
+            return directives
+        case .recordsAndWant(let records, let want):
+            var directives: [ReplicationDirective] = records.isEmpty ? [] : [.apply(records, from: peer, repair: true)]
+            let asked = Array(want.prefix(settings.maxRecordsPerExchange))
+            if !asked.isEmpty { directives.append(.send(.records(index.records(ids: asked)), to: peer)) }
+            return directives
+        case .counters(let origin, let slots):
+            // Our own counts relayed back to us carry nothing new.
+            guard origin != me, !slots.isEmpty else { return [] }
+            return [.mergeCounters(slots, origin: origin, from: peer)]
+        case .countersRequest:
+            return [.send(.countersReply(slots: index.counterSlots(heldFor: peer)), to: peer)]
+        case .countersReply(let slots):
+            return slots.isEmpty ? [] : [.restoreOwnCounters(slots)]
+        }
+    }
+}

@@ -1,0 +1,127 @@
+import GatehouseCore
+import GatehouseMembership
+import Logging
+import NIOCore
+import ServiceLifecycle
+
+/// The thin runner around `ReplicationMachine`: feeds it local writes, messages from the
+/// data plane, membership changes and its two timers (counter sync, anti-entropy), and
+/// carries out its directives — sends on the data plane, merges into the key service. All on
+/// the data plane's loop, so the machine needs no lock and inbound work paces its stream.
+final class ClusterReplication: Service, Sendable {
+    let keys: KeyService
+    let gossip: GossipService
+    let plane: DataPlane
+    let metrics: ReplicationMetrics
+    let logger: Logger
+    let counterIntervalMs: Int64
+    let antiEntropyIntervalMs: Int64
+    let rule: CounterSendRule
+    private let machine: NIOLoopBoundBox<ReplicationMachine>
+    private let view: KeyIndexView
+
+    init(
+        keys: KeyService, gossip: GossipService, metrics: ReplicationMetrics, logger: Logger, counterIntervalMs: Int64,
+        antiEntropyIntervalMs: Int64, rule: CounterSendRule, settings: ReplicationMachine.Settings
+    ) {
+        self.keys = keys
+        self.gossip = gossip
+        plane = gossip.dataPlane
+        self.metrics = metrics
+        self.logger = logger
+        self.counterIntervalMs = counterIntervalMs
+        self.antiEntropyIntervalMs = antiEntropyIntervalMs
+        self.rule = rule
+        view = KeyIndexView(keys: keys)
+        machine = NIOLoopBoundBox.makeBoxSendingValue(
+            ReplicationMachine(me: gossip.nodeID, settings: settings, seed: UInt64.random(in: 0...UInt64.max)), eventLoop: plane.loop)
+        keys.onLocalWrite { [weak self] record in
+            guard let self else { return }
+            metrics.writesSent.increment()
+            plane.loop.execute { self.perform(self.machine.value.onLocalWrite([record])) }
+        }
+        plane.onMessage { [weak self] message, peer in
+            guard let self else { return }
+            perform(machine.value.onMessage(message, from: peer, index: view))
+        }
+        plane.onStreamConnected { [weak self] peer in
+            guard let self else { return }
+            perform(machine.value.onStreamConnected(peer, index: view))
+        }
+    }
+
+    func run() async throws {
+        var recovered = false
+        var sinceAntiEntropyMs: Int64 = 0
+        while !Task.isShuttingDownGracefully && !Task.isCancelled {
+            do {
+                try await cancelWhenGracefulShutdown { try await Task.sleep(for: .milliseconds(self.counterIntervalMs)) }
+            } catch {
+                break
+            }
+            let live = await gossip.liveMembers()
+            keys.setClusterSize(live.count + 1)
+            let changes = keys.takeDueCounterChanges(rule: rule)
+            let retransmits = gossip.config.membership.retransmitLimit(members: live.count + 1)
+            sinceAntiEntropyMs += counterIntervalMs
+            let antiEntropyDue = sinceAntiEntropyMs >= antiEntropyIntervalMs
+            if antiEntropyDue { sinceAntiEntropyMs = 0 }
+            let recover = !recovered && !live.isEmpty
+            if recover { recovered = true }
+            try? await plane.loop.submit {
+                self.plane.setPeers(Dictionary(live.map { ($0.id, $0.address) }, uniquingKeysWith: { first, _ in first }))
+                self.machine.value.onMembers(live.map(\.id))
+                if recover { self.perform(self.machine.value.onStartRecovery()) }
+                self.perform(self.machine.value.onCounterTick(ownChanges: changes, retransmitLimit: retransmits))
+                if antiEntropyDue { self.perform(self.machine.value.onAntiEntropyTimer(index: self.view)) }
+            }.get()
+        }
+        // A last push of what is still unsent, so a graceful restart forgets no count.
+        let changes = keys.takeCounterChanges()
+        try? await plane.loop.submit {
+            self.perform(self.machine.value.onCounterTick(ownChanges: changes, retransmitLimit: 1))
+        }.get()
+    }
+
+    /// Carries out the machine's directives, on the data plane's loop.
+    private func perform(_ directives: [ReplicationDirective]) {
+        plane.loop.preconditionInEventLoop()
+        for directive in directives {
+            switch directive {
+            case .send(let message, let peer):
+                plane.send(message, to: peer)
+            case .apply(let records, _, let repair):
+                metrics.writesReceived.increment(by: Int64(records.count))
+                if repair { metrics.recordsRepaired.increment(by: Int64(records.count)) }
+                for record in records {
+                    do {
+                        if try keys.applyReplicated(record) { metrics.writesApplied.increment() }
+                    } catch {
+                        logger.error("storing a replicated record failed", metadata: ["key_id": "\(record.id)", "error": "\(error)"])
+                    }
+                }
+            case .mergeCounters(let slots, let origin, let peer):
+                // Counts are attributed to a member of the cluster: the stream's own member,
+                // or (relayed) one the membership knows as live.
+                guard origin == peer || machine.value.live.contains(origin) else { continue }
+                let news = keys.mergeCounters(slots, from: origin.name)
+                machine.value.onCounterNews(news, origin: origin)
+            case .restoreOwnCounters(let slots):
+                keys.restoreOwnCounters(slots)
+            case .antiEntropyAnswered:
+                metrics.antiEntropyRounds.increment()
+                metrics.markAntiEntropy()
+            }
+        }
+    }
+}
+
+/// The key service as the replication machine sees it.
+struct KeyIndexView: ReplicaIndexView, Sendable {
+    let keys: KeyService
+
+    func digest() -> ReplicaDigest { keys.digest() }
+    func entries(inBuckets buckets: Set<Int>) -> [ReplicaEntry] { keys.entries(inBuckets: buckets) }
+    func records(ids: [String]) -> [KeyRecord] { keys.records(ids: ids) }
+    func counterSlots(heldFor node: NodeID) -> [CounterSlot] { keys.counterSlots(of: node.name) }
+}

@@ -1,0 +1,91 @@
+import GatehouseCore
+import GatehouseTestKit
+import Testing
+
+@Suite("Counter sync by need")
+struct CounterSendRuleTests {
+    static let rule = CounterSendRule(headroomFraction: 0.1, nearLimit: 0.8, maxStalenessMs: 1_000)
+
+    @Test func nothingUnsentIsNeverDue() {
+        #expect(!Self.rule.isDue(unsent: 0, estimate: 999, limit: 1_000, windowMs: 60_000, nodes: 3, unsentForMs: 10_000))
+    }
+
+    @Test func farBelowTheLimitACountWaitsForItsShareOfTheHeadroom() {
+        // Headroom 1000, 3 nodes, θ = 0.1: due from 33.3 unsent on.
+        #expect(!Self.rule.isDue(unsent: 33, estimate: 0, limit: 1_000, windowMs: 3_600_000, nodes: 3, unsentForMs: 0))
+        #expect(Self.rule.isDue(unsent: 34, estimate: 0, limit: 1_000, windowMs: 3_600_000, nodes: 3, unsentForMs: 0))
+        // Half the headroom left: half the threshold.
+        #expect(!Self.rule.isDue(unsent: 16, estimate: 500, limit: 1_000, windowMs: 3_600_000, nodes: 3, unsentForMs: 0))
+        #expect(Self.rule.isDue(unsent: 17, estimate: 500, limit: 1_000, windowMs: 3_600_000, nodes: 3, unsentForMs: 0))
+    }
+
+    @Test func nearTheLimitEveryChangeIsDue() {
+        #expect(Self.rule.isDue(unsent: 1, estimate: 800, limit: 1_000, windowMs: 3_600_000, nodes: 3, unsentForMs: 0))
+        #expect(!Self.rule.isDue(unsent: 1, estimate: 799, limit: 1_000, windowMs: 3_600_000, nodes: 3, unsentForMs: 0))
+    }
+
+    @Test func noCountWaitsLongerThanTheStalenessBoundOrATenthOfItsWindow() {
+        #expect(!Self.rule.isDue(unsent: 1, estimate: 0, limit: 1_000_000, windowMs: 3_600_000, nodes: 3, unsentForMs: 999))
+        #expect(Self.rule.isDue(unsent: 1, estimate: 0, limit: 1_000_000, windowMs: 3_600_000, nodes: 3, unsentForMs: 1_000))
+        #expect(!Self.rule.isDue(unsent: 1, estimate: 0, limit: 1_000_000, windowMs: 1_000, nodes: 3, unsentForMs: 99))
+        #expect(Self.rule.isDue(unsent: 1, estimate: 0, limit: 1_000_000, windowMs: 1_000, nodes: 3, unsentForMs: 100))
+    }
+
+    @Test func alwaysSendsEveryChange() {
+        #expect(CounterSendRule.always.isDue(unsent: 1, estimate: 0, limit: 1_000_000, windowMs: 3_600_000, nodes: 3, unsentForMs: 0))
+    }
+
+    /// A gatekeeper hands out only due records and keeps the others for later calls.
+    @Test func aGatekeeperSendsHotKeysFarFromTheirLimitsRarely() throws {
+        let hasher = LookupHasher(pepper: Array("send-rule-pepper-0123456789abcdefghij".utf8))
+        var random = SeededGenerator(seed: 3)
+        let now: Int64 = 1_800_000_000_000
+        let created = try KeyLifecycle.create(
+            KeyDraft(limits: [RateLimit(name: "hour", limit: 1_000_000, windowMs: 3_600_000)]), defaultLimits: [], hasher: hasher,
+            nowMs: now, version: HybridTimestamp(wallMs: now, logical: 0, node: "n1"), using: &random)
+        var gatekeeper = Gatekeeper(hasher: hasher, throttleSeeds: [1])
+        gatekeeper.apply(created.record)
+        gatekeeper.clusterSize = 3
+        var sends = 0
+        var sentCount: Int64 = 0
+        // 10,000 requests over 10 s, a sync tick every 50 ms.
+        for tick in 0..<200 {
+            let tickMs = now + Int64(tick) * 50
+            for request in 0..<50 {
+                #expect(gatekeeper.verify(key: created.secret, VerifyRequest(), nowMs: tickMs + Int64(request)).code == .valid)
+            }
+            let dirty = gatekeeper.takeDirtyCounterRecords()
+            let slots = gatekeeper.takeCounterChanges(ofRecords: dirty[...], nowMs: tickMs + 49, rule: Self.rule)
+            if let slot = slots.first {
+                sends += 1
+                #expect(slot.count > sentCount)
+                sentCount = slot.count
+            }
+        }
+        // Far below its limit, only the staleness bound (1 s) sends: ~10, not 200.
+        #expect(sends >= 9 && sends <= 11)
+        // What was not sent yet is still there for the next call, with nothing lost.
+        let rest = gatekeeper.takeCounterChanges()
+        #expect((rest.first?.count ?? sentCount) == 10_000)
+    }
+
+    /// Near its limit a key's count is due at every tick it changed.
+    @Test func aKeyNearItsLimitIsSentAtEveryTick() throws {
+        let hasher = LookupHasher(pepper: Array("send-rule-pepper-0123456789abcdefghij".utf8))
+        var random = SeededGenerator(seed: 4)
+        let now: Int64 = 1_800_000_000_000
+        let created = try KeyLifecycle.create(
+            KeyDraft(limits: [RateLimit(name: "minute", limit: 100, windowMs: 60_000)]), defaultLimits: [], hasher: hasher,
+            nowMs: now, version: HybridTimestamp(wallMs: now, logical: 0, node: "n1"), using: &random)
+        var gatekeeper = Gatekeeper(hasher: hasher, throttleSeeds: [1])
+        gatekeeper.apply(created.record)
+        for request in 0..<80 { _ = gatekeeper.verify(key: created.secret, VerifyRequest(), nowMs: now + Int64(request)) }
+        _ = gatekeeper.takeCounterChanges()
+        for tick in 1...5 {
+            _ = gatekeeper.verify(key: created.secret, VerifyRequest(), nowMs: now + 100 + Int64(tick))
+            let dirty = gatekeeper.takeDirtyCounterRecords()
+            let slots = gatekeeper.takeCounterChanges(ofRecords: dirty[...], nowMs: now + 100 + Int64(tick), rule: Self.rule)
+            #expect(slots.map(\.count) == [Int64(80 + tick)])
+        }
+    }
+}

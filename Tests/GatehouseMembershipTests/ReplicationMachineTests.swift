@@ -1,0 +1,140 @@
+import GatehouseCore
+import GatehouseMembership
+import Testing
+
+/// A replica index by hand: records by id, and what it holds for peers' counters.
+struct FakeIndex: ReplicaIndexView {
+    var held: [String: KeyRecord] = [:]
+    var countersHeld: [NodeID: [CounterSlot]] = [:]
+
+    func digest() -> ReplicaDigest {
+        var digest = ReplicaDigest()
+        for record in held.values { digest.add(id: record.id, version: record.version) }
+        return digest
+    }
+
+    func entries(inBuckets buckets: Set<Int>) -> [ReplicaEntry] {
+        held.values.filter { buckets.contains(ReplicaDigest.bucket(of: $0.id)) }.map { ReplicaEntry(id: $0.id, version: $0.version) }
+    }
+
+    func records(ids: [String]) -> [KeyRecord] { ids.compactMap { held[$0] } }
+    func counterSlots(heldFor node: NodeID) -> [CounterSlot] { countersHeld[node] ?? [] }
+
+    mutating func apply(_ directives: [ReplicationDirective]) {
+        for case .apply(let records, _, _) in directives {
+            for record in records where (held[record.id]?.version ?? .zero) < record.version { held[record.id] = record }
+        }
+    }
+}
+
+extension Array where Element == ReplicationDirective {
+    var sent: [(message: DataMessage, to: NodeID)] {
+        compactMap { if case .send(let message, let to) = $0 { (message, to) } else { nil } }
+    }
+}
+
+@Suite("Replication machine")
+struct ReplicationMachineTests {
+    static let n1 = NodeID("n1"), n2 = NodeID("n2"), n3 = NodeID("n3")
+
+    static func machine(_ me: NodeID, members: [NodeID], settings: ReplicationMachine.Settings = .init()) -> ReplicationMachine {
+        var machine = ReplicationMachine(me: me, settings: settings, seed: 42)
+        machine.onMembers(members)
+        return machine
+    }
+
+    @Test func aLocalWriteGoesToEveryLiveMemberButItself() {
+        let machine = Self.machine(Self.n1, members: [Self.n1, Self.n2, Self.n3])
+        let record = DataStreamOutboxTests.record("key_a", wallMs: 1)
+        let sent = machine.onLocalWrite([record]).sent
+        #expect(Set(sent.map(\.to)) == [Self.n2, Self.n3])
+        #expect(sent.allSatisfy { $0.message == .records([record]) })
+    }
+
+    @Test func fourOneWayStepsReconcileTwoReplicas() {
+        var a = Self.machine(Self.n1, members: [Self.n2])
+        let b = Self.machine(Self.n2, members: [Self.n1])
+        var indexA = FakeIndex()
+        var indexB = FakeIndex()
+        for index in 0..<20 { indexA.held["key_a\(index)"] = DataStreamOutboxTests.record("key_a\(index)", wallMs: 5) }
+        for index in 0..<20 { indexB.held["key_b\(index)"] = DataStreamOutboxTests.record("key_b\(index)", wallMs: 5) }
+        indexA.held["key_both"] = DataStreamOutboxTests.record("key_both", wallMs: 1)
+        indexB.held["key_both"] = DataStreamOutboxTests.record("key_both", wallMs: 2)
+
+        let digest = a.onAntiEntropyTimer(index: indexA).sent
+        #expect(digest.count == 1 && digest[0].to == Self.n2)
+        let reply = b.onMessage(digest[0].message, from: Self.n1, index: indexB).sent
+        #expect(reply.count == 1 && reply[0].to == Self.n1)
+        let stepThree = a.onMessage(reply[0].message, from: Self.n2, index: indexA)
+        #expect(stepThree.contains { if case .antiEntropyAnswered(let by, _) = $0 { by == Self.n2 } else { false } })
+        let push = stepThree.sent
+        #expect(push.count == 1)
+        let stepFour = b.onMessage(push[0].message, from: Self.n1, index: indexB)
+        indexB.apply(stepFour)
+        for (message, to) in stepFour.sent {
+            #expect(to == Self.n1)
+            indexA.apply(a.onMessage(message, from: Self.n2, index: indexA))
+        }
+        #expect(indexA.digest() == indexB.digest())
+        #expect(indexA.held["key_both"]?.version.wallMs == 2)
+        #expect(indexA.held.count == 41)
+    }
+
+    @Test func aDigestIsAnsweredEvenWhenNothingDiffers() {
+        let a = Self.machine(Self.n1, members: [Self.n2])
+        let index = FakeIndex(held: ["key_a": DataStreamOutboxTests.record("key_a", wallMs: 1)])
+        let answer = a.onMessage(.digest(index.digest()), from: Self.n2, index: index).sent
+        #expect(answer.map(\.message) == [.digestReply(buckets: [], entries: [])])
+    }
+
+    @Test func bucketsOutOfRangeFromAPeerAreIgnored() {
+        var a = Self.machine(Self.n1, members: [Self.n2])
+        _ = a.onAntiEntropyTimer(index: FakeIndex())
+        let directives = a.onMessage(.digestReply(buckets: [-1, 100_000], entries: []), from: Self.n2, index: FakeIndex())
+        #expect(directives.sent.isEmpty)
+    }
+
+    @Test func countersGoToEveryMemberInASmallCluster() {
+        var machine = Self.machine(Self.n1, members: [Self.n2, Self.n3])
+        let slot = DataStreamOutboxTests.slot("key_a", window: 3, count: 7)
+        let sent = machine.onCounterTick(ownChanges: [slot], retransmitLimit: 4).sent
+        #expect(Set(sent.map(\.to)) == [Self.n2, Self.n3])
+        #expect(sent.allSatisfy { $0.message == .counters(origin: Self.n1, slots: [slot]) })
+        #expect(machine.onCounterTick(ownChanges: [], retransmitLimit: 4).isEmpty)
+    }
+
+    @Test func ourOwnCountsRelayedBackAreIgnoredAndOthersAreMerged() {
+        let machine = Self.machine(Self.n1, members: [Self.n2])
+        let slot = DataStreamOutboxTests.slot("key_a", window: 3, count: 7)
+        #expect(machine.onMessage(.counters(origin: Self.n1, slots: [slot]), from: Self.n2, index: FakeIndex()).isEmpty)
+        #expect(machine.onMessage(.counters(origin: Self.n2, slots: [slot]), from: Self.n2, index: FakeIndex())
+            == [.mergeCounters([slot], origin: Self.n2, from: Self.n2)])
+    }
+
+    @Test func beyondTheDirectLimitCountsSpreadByFanOutAndRelays() {
+        let members = (1...30).map { NodeID("n\($0)") }
+        var machine = Self.machine(Self.n1, members: members, settings: .init(directLimit: 16, fanout: 3))
+        let slot = DataStreamOutboxTests.slot("key_a", window: 3, count: 7)
+        let first = machine.onCounterTick(ownChanges: [slot], retransmitLimit: 2).sent
+        #expect(first.count == 3)
+        #expect(machine.onCounterTick(ownChanges: [], retransmitLimit: 2).sent.count == 3)
+        #expect(machine.onCounterTick(ownChanges: [], retransmitLimit: 2).isEmpty)
+        // News from another member is relayed, never back to its origin.
+        machine.onCounterNews([slot], origin: NodeID("n7"))
+        for _ in 0..<2 {
+            let relayed = machine.onCounterTick(ownChanges: [], retransmitLimit: 2).sent
+            #expect(!relayed.isEmpty && relayed.allSatisfy { $0.to != NodeID("n7") })
+        }
+        #expect(machine.pendingRelays == 0)
+    }
+
+    @Test func aRestartedMemberAsksEveryoneForItsCountsAndGetsThemBack() {
+        let machine = Self.machine(Self.n1, members: [Self.n2, Self.n3])
+        #expect(Set(machine.onStartRecovery().sent.map(\.to)) == [Self.n2, Self.n3])
+        let slot = DataStreamOutboxTests.slot("key_a", window: 3, count: 7)
+        let other = Self.machine(Self.n2, members: [Self.n1])
+        let answer = other.onMessage(.countersRequest, from: Self.n1, index: FakeIndex(countersHeld: [Self.n1: [slot]])).sent
+        #expect(answer.map(\.message) == [.countersReply(slots: [slot])])
+        #expect(machine.onMessage(answer[0].message, from: Self.n2, index: FakeIndex()) == [.restoreOwnCounters([slot])])
+    }
+}
