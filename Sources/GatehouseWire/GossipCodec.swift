@@ -29,15 +29,12 @@ public struct GossipDecodeError: Error, Hashable, Sendable, CustomStringConverti
 /// `[version][type]` then fields in order; strings are a 1-byte length and UTF-8, numbers
 /// big-endian, addresses a host string and a 2-byte port, and gossip a 2-byte count of
 /// items. Sizes agree with `MembershipWireSize`, which the state machine plans with.
+/// Type bytes are `ClusterMessageKind`'s membership kinds.
 public enum GossipCodec {
-    public static let version: UInt8 = 1
+    public static let version: UInt8 = ClusterEnvelope.version
     public static let maxGossipItems = 512
     public static let maxSnapshotMembers = 100_000
     public static let maxPayloadBytes = 1_400
-
-    enum MessageType: UInt8 {
-        case ping = 1, pingRequest = 2, ack = 3, nack = 4, gossip = 5, pushPullRequest = 6, pushPullResponse = 7
-    }
 
     enum GossipKind: UInt8 {
         case alive = 1, suspect = 2, dead = 3, payload = 4
@@ -48,17 +45,16 @@ public enum GossipCodec {
     public static func encode(_ message: MembershipMessage) -> ByteBuffer {
         var buffer = ByteBuffer()
         buffer.reserveCapacity(MembershipWireSize.message(message))
-        buffer.writeInteger(version)
         switch message {
         case .ping(let sequence, let target, let source, let sourceAddress, let gossip):
-            buffer.writeInteger(MessageType.ping.rawValue)
+            buffer.writeClusterHeader(.ping)
             buffer.writeInteger(sequence)
             buffer.writeShortString(target.name)
             buffer.writeShortString(source.name)
             buffer.writeAddress(sourceAddress)
             buffer.writeGossip(gossip)
         case .pingRequest(let sequence, let target, let targetAddress, let source, let sourceAddress, let gossip):
-            buffer.writeInteger(MessageType.pingRequest.rawValue)
+            buffer.writeClusterHeader(.pingRequest)
             buffer.writeInteger(sequence)
             buffer.writeShortString(target.name)
             buffer.writeAddress(targetAddress)
@@ -66,16 +62,16 @@ public enum GossipCodec {
             buffer.writeAddress(sourceAddress)
             buffer.writeGossip(gossip)
         case .ack(let sequence, let source, let gossip):
-            buffer.writeInteger(MessageType.ack.rawValue)
+            buffer.writeClusterHeader(.ack)
             buffer.writeInteger(sequence)
             buffer.writeShortString(source.name)
             buffer.writeGossip(gossip)
         case .nack(let sequence, let source):
-            buffer.writeInteger(MessageType.nack.rawValue)
+            buffer.writeClusterHeader(.nack)
             buffer.writeInteger(sequence)
             buffer.writeShortString(source.name)
         case .gossip(let source, let gossip):
-            buffer.writeInteger(MessageType.gossip.rawValue)
+            buffer.writeClusterHeader(.gossip)
             buffer.writeShortString(source.name)
             buffer.writeGossip(gossip)
         }
@@ -85,8 +81,7 @@ public enum GossipCodec {
     /// A push-pull snapshot: the request carries the sender's view, the response the answer.
     public static func encodeSnapshot(_ members: [Member], isResponse: Bool) -> ByteBuffer {
         var buffer = ByteBuffer()
-        buffer.writeInteger(version)
-        buffer.writeInteger((isResponse ? MessageType.pushPullResponse : MessageType.pushPullRequest).rawValue)
+        buffer.writeClusterHeader(isResponse ? .pushPullResponse : .pushPullRequest)
         buffer.writeInteger(UInt32(members.count))
         for member in members {
             buffer.writeShortString(member.id.name)
@@ -101,7 +96,7 @@ public enum GossipCodec {
 
     public static func decode(_ bytes: ByteBuffer) throws(GossipDecodeError) -> MembershipMessage {
         var buffer = bytes
-        let type = try readHeader(&buffer)
+        let type = try buffer.readClusterHeader()
         let message: MembershipMessage
         switch type {
         case .ping:
@@ -122,6 +117,8 @@ public enum GossipCodec {
             message = .gossip(source: NodeID(try buffer.readShortString("source")), gossip: try buffer.readGossip())
         case .pushPullRequest, .pushPullResponse:
             throw GossipDecodeError(.unknownType, "a push-pull snapshot is not a datagram message")
+        case .hello, .records, .digest, .digestReply, .recordsAndWant, .counters, .countersRequest, .countersReply:
+            throw GossipDecodeError(.unknownType, "a data-stream frame is not a datagram message")
         }
         guard buffer.readableBytes == 0 else { throw GossipDecodeError(.trailingBytes, "\(buffer.readableBytes) bytes after the message") }
         return message
@@ -129,7 +126,7 @@ public enum GossipCodec {
 
     public static func decodeSnapshot(_ bytes: ByteBuffer) throws(GossipDecodeError) -> (members: [Member], isResponse: Bool) {
         var buffer = bytes
-        let type = try readHeader(&buffer)
+        let type = try buffer.readClusterHeader()
         guard type == .pushPullRequest || type == .pushPullResponse else {
             throw GossipDecodeError(.unknownType, "expected a push-pull snapshot")
         }
@@ -148,14 +145,6 @@ public enum GossipCodec {
         }
         guard buffer.readableBytes == 0 else { throw GossipDecodeError(.trailingBytes, "\(buffer.readableBytes) bytes after the snapshot") }
         return (members, type == .pushPullResponse)
-    }
-
-    private static func readHeader(_ buffer: inout ByteBuffer) throws(GossipDecodeError) -> MessageType {
-        let version = try buffer.readChecked(UInt8.self)
-        guard version == Self.version else { throw GossipDecodeError(.unknownVersion, "protocol version \(version)") }
-        let raw = try buffer.readChecked(UInt8.self)
-        guard let type = MessageType(rawValue: raw) else { throw GossipDecodeError(.unknownType, "message type \(raw)") }
-        return type
     }
 }
 

@@ -49,15 +49,7 @@ struct GossipCodecTests {
             if round % 2 == 0 {
                 bytes = (0..<Int(random.next() % 200)).map { _ in UInt8.random(in: 0...255, using: &random) }
             } else {
-                bytes = valid[Int(random.next() % UInt64(valid.count))]
-                for _ in 0..<(1 + Int(random.next() % 4)) where !bytes.isEmpty {
-                    let position = Int(random.next() % UInt64(bytes.count))
-                    switch random.next() % 3 {
-                    case 0: bytes[position] = UInt8.random(in: 0...255, using: &random)
-                    case 1: bytes.remove(at: position)
-                    default: bytes.insert(UInt8.random(in: 0...255, using: &random), at: position)
-                    }
-                }
+                bytes = random.mutated(valid[Int(random.next() % UInt64(valid.count))])
             }
             do {
                 _ = try GossipCodec.decode(ByteBuffer(bytes: bytes))

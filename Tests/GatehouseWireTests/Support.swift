@@ -88,6 +88,20 @@ enum Wire {
         }
     }
 
+    /// The `GossipDecodeError` `body` throws, or `nil` (recorded as an issue) when it returns.
+    static func decodeError<T>(
+        sourceLocation: SourceLocation = #_sourceLocation,
+        _ body: () throws(GossipDecodeError) -> T
+    ) -> GossipDecodeError? {
+        do {
+            let value = try body()
+            Issue.record("expected a GossipDecodeError, got \(value)", sourceLocation: sourceLocation)
+            return nil
+        } catch {
+            return error
+        }
+    }
+
     /// A value written by `write`, parsed back; `nil` fields are recorded as issues.
     static func roundTrip(
         sourceLocation: SourceLocation = #_sourceLocation,
@@ -109,5 +123,19 @@ extension SeededGenerator {
             if let alphabet { return alphabet.randomElement(using: &self)! }
             return UInt8.random(in: 0...255, using: &self)
         }
+    }
+
+    /// `bytes` with one to four random bytes replaced, removed or inserted.
+    mutating func mutated(_ bytes: [UInt8]) -> [UInt8] {
+        var bytes = bytes
+        for _ in 0..<(1 + Int(next() % 4)) where !bytes.isEmpty {
+            let position = Int(next() % UInt64(bytes.count))
+            switch next() % 3 {
+            case 0: bytes[position] = UInt8.random(in: 0...255, using: &self)
+            case 1: bytes.remove(at: position)
+            default: bytes.insert(UInt8.random(in: 0...255, using: &self), at: position)
+            }
+        }
+        return bytes
     }
 }

@@ -1,0 +1,99 @@
+import GatehouseCore
+import NIOCore
+
+/// The caps a data stream's decoder holds a peer to, and the bound of its counter bucket
+/// dictionary. Both ends of a stream must use the same `maxBucketIDs` (the shell uses
+/// `.default` on both); the other caps only bind the decoding side, and the shell batches
+/// what it encodes to stay within them.
+public struct DataStreamLimits: Hashable, Sendable {
+    /// The largest frame plaintext accepted (the shell's length prefix enforces it first).
+    public let maxFrameBytes: Int
+    /// Records in a `records` or `recordsAndWant` frame.
+    public let maxRecordsPerFrame: Int
+    /// Ids in `want`, and entries in a `digestReply`.
+    public let maxIDsPerFrame: Int
+    /// Slots in a `counters` or `countersReply` frame; never more than `maxBucketIDs`, so a
+    /// frame's buckets always fit a freshly reset dictionary.
+    public let maxSlotsPerFrame: Int
+    /// How many buckets a stream's dictionary holds before the encoder starts it over.
+    public let maxBucketIDs: Int
+
+    public init(
+        maxFrameBytes: Int = 1 << 20, maxRecordsPerFrame: Int = 1_024, maxIDsPerFrame: Int = 16_384,
+        maxSlotsPerFrame: Int = 4_096, maxBucketIDs: Int = 65_536
+    ) {
+        self.maxFrameBytes = max(maxFrameBytes, ClusterEnvelope.headerBytes)
+        self.maxRecordsPerFrame = max(maxRecordsPerFrame, 0)
+        self.maxIDsPerFrame = max(maxIDsPerFrame, 0)
+        self.maxBucketIDs = max(maxBucketIDs, 1)
+        self.maxSlotsPerFrame = min(max(maxSlotsPerFrame, 0), self.maxBucketIDs)
+    }
+
+    public static let `default` = DataStreamLimits()
+}
+
+/// What the data stream's frames look like after `[version][kind]`:
+///
+/// - `hello`: the node as a short string.
+/// - `records`: a varint count, then records (`KeyRecordCodec`).
+/// - `digest`: a varint count (always 256), then each bucket as 8 bytes big-endian.
+/// - `digestReply`: a varint count of bucket indices, each a varint; a varint count of
+///   entries, each an id string and a timestamp.
+/// - `recordsAndWant`: as `records`, then a varint count of id strings.
+/// - `counters`: the origin as a short string, then slots (below).
+/// - `countersRequest`: nothing.
+/// - `countersReply`: slots.
+///
+/// Slots are `[flags][varint count]` then per slot `[varint ref]`: `ref` 0 defines the next
+/// bucket id inline (`[bucket][zigzag window index][varint count]`), and `ref` n > 0 names
+/// id n − 1 given earlier on this stream (`[zigzag window delta][varint count]`, the delta
+/// from the last window index sent for that id). Flag bit 0 empties the dictionary before
+/// the frame's first slot; ids restart at 0. Ids are assigned in order, so the decoder's
+/// dictionary only ever grows by one entry per definition and stops at `maxBucketIDs`.
+enum DataStreamFormat {
+    static let resetFlag: UInt8 = 1 << 0
+    static let keyLimitBucket: UInt8 = 1
+    static let throttleBucket: UInt8 = 2
+    /// The fewest bytes of one digest reply entry: an empty id and a timestamp.
+    static let minimumEntryBytes = 4
+    /// The fewest bytes of one slot: a reference, a delta and a count.
+    static let minimumSlotBytes = 3
+}
+
+extension ByteBuffer {
+    /// A counter bucket's definition: its kind, its strings and its window.
+    @discardableResult
+    public mutating func writeCounterBucket(_ bucket: CounterBucket) -> Int {
+        switch bucket {
+        case .keyLimit(let keyID, let limit, let windowMs):
+            writeInteger(DataStreamFormat.keyLimitBucket) + writeVarintString(keyID) + writeVarintString(limit) + writeZigZag(windowMs)
+        case .throttle(let name, let windowMs):
+            writeInteger(DataStreamFormat.throttleBucket) + writeVarintString(name) + writeZigZag(windowMs)
+        }
+    }
+
+    public mutating func readCounterBucket() throws(GossipDecodeError) -> CounterBucket {
+        let maxString = KeyRecordCodec.maxStringBytes
+        switch try readChecked(UInt8.self) {
+        case DataStreamFormat.keyLimitBucket:
+            let keyID = try readVarintString("bucket key id", maxBytes: maxString)
+            let limit = try readVarintString("bucket limit", maxBytes: maxString)
+            return .keyLimit(keyID: keyID, limit: limit, windowMs: try readZigZag("bucket window"))
+        case DataStreamFormat.throttleBucket:
+            let name = try readVarintString("bucket name", maxBytes: maxString)
+            return .throttle(name: name, windowMs: try readZigZag("bucket window"))
+        case let kind:
+            throw GossipDecodeError(.invalidField, "counter bucket kind \(kind)")
+        }
+    }
+
+    @discardableResult
+    public mutating func writeReplicaEntry(_ entry: ReplicaEntry) -> Int {
+        writeVarintString(entry.id) + writeHybridTimestamp(entry.version)
+    }
+
+    public mutating func readReplicaEntry() throws(GossipDecodeError) -> ReplicaEntry {
+        let id = try readVarintString("entry id", maxBytes: KeyRecordCodec.maxStringBytes)
+        return ReplicaEntry(id: id, version: try readHybridTimestamp())
+    }
+}

@@ -1,0 +1,184 @@
+import GatehouseCore
+import NIOCore
+
+/// The binary form of a `KeyRecord`, for the data plane (and for anything else that wants
+/// records small and fast to read: storage, snapshots).
+///
+/// Fields in declaration order: strings as a varint length and UTF-8, integers as zigzag
+/// varints (`logical` as a plain varint), the lookup hashes as their 32 raw bytes, and one
+/// flags byte for `enabled` and which optionals are present. `meta` is written in key order,
+/// so equal records always give equal bytes. A typical record is about 150 bytes against
+/// 600 as JSON.
+///
+/// Reading checks every count and length against the caps below before allocating, and
+/// holds a record to the shape `KeyRules` allows (scopes, limits, retired secrets, meta
+/// bytes); it does not re-check the rules' content (characters, window ranges) — the
+/// receiver validates a remote record as strictly as admin input anyway.
+public enum KeyRecordCodec {
+    /// Any string of a record except meta values.
+    public static let maxStringBytes = 1_024
+    public static let maxScopes = KeyRules.maxScopes
+    public static let maxLimits = KeyRules.maxLimits
+    public static let maxRetiredSecrets = KeyRules.maxRetiredSecrets
+    /// Meta keys and values together.
+    public static let maxMetaBytes = KeyRules.maxMetaBytes
+    /// The fewest bytes a record takes, to size allocations by what a buffer could hold.
+    static let minimumBytes = 45
+
+    /// One record alone; `decode` reads it back and rejects anything after it.
+    public static func encode(_ record: KeyRecord) -> ByteBuffer {
+        var buffer = ByteBuffer()
+        buffer.writeKeyRecord(record)
+        return buffer
+    }
+
+    public static func decode(_ bytes: ByteBuffer) throws(GossipDecodeError) -> KeyRecord {
+        var buffer = bytes
+        let record = try buffer.readKeyRecord()
+        guard buffer.readableBytes == 0 else { throw GossipDecodeError(.trailingBytes, "\(buffer.readableBytes) bytes after the record") }
+        return record
+    }
+
+    struct Flags: OptionSet {
+        var rawValue: UInt8
+        static let enabled = Flags(rawValue: 1 << 0)
+        static let expiresAt = Flags(rawValue: 1 << 1)
+        static let credits = Flags(rawValue: 1 << 2)
+        static let creditsSetAt = Flags(rawValue: 1 << 3)
+        static let revokedAt = Flags(rawValue: 1 << 4)
+        static let lastUsedAt = Flags(rawValue: 1 << 5)
+        static let all: Flags = [.enabled, .expiresAt, .credits, .creditsSetAt, .revokedAt, .lastUsedAt]
+    }
+}
+
+extension ByteBuffer {
+    @discardableResult
+    public mutating func writeKeyRecord(_ record: KeyRecord) -> Int {
+        let start = writerIndex
+        writeVarintString(record.id)
+        writeLookupHash(record.lookup)
+        writeVarintString(record.start)
+        writeVarintString(record.name)
+        writeVarintString(record.owner)
+        var flags: KeyRecordCodec.Flags = []
+        if record.enabled { flags.insert(.enabled) }
+        if record.expiresAt != nil { flags.insert(.expiresAt) }
+        if record.credits != nil { flags.insert(.credits) }
+        if record.creditsSetAt != nil { flags.insert(.creditsSetAt) }
+        if record.revokedAt != nil { flags.insert(.revokedAt) }
+        if record.lastUsedAt != nil { flags.insert(.lastUsedAt) }
+        writeInteger(flags.rawValue)
+        writeZigZag(record.createdAt)
+        if let expiresAt = record.expiresAt { writeZigZag(expiresAt) }
+        if let credits = record.credits { writeZigZag(credits) }
+        if let creditsSetAt = record.creditsSetAt { writeHybridTimestamp(creditsSetAt) }
+        if let revokedAt = record.revokedAt { writeZigZag(revokedAt) }
+        if let lastUsedAt = record.lastUsedAt { writeZigZag(lastUsedAt) }
+        writeVarint(UInt64(record.scopes.count))
+        for scope in record.scopes { writeVarintString(scope) }
+        writeVarint(UInt64(record.limits.count))
+        for limit in record.limits {
+            writeVarintString(limit.name)
+            writeZigZag(limit.limit)
+            writeZigZag(limit.windowMs)
+        }
+        writeVarint(UInt64(record.meta.count))
+        for key in record.meta.keys.sorted() {
+            writeVarintString(key)
+            writeVarintString(record.meta[key] ?? "")
+        }
+        writeVarint(UInt64(record.retiredSecrets.count))
+        for secret in record.retiredSecrets {
+            writeLookupHash(secret.lookup)
+            writeVarintString(secret.start)
+            writeZigZag(secret.validUntil)
+        }
+        writeHybridTimestamp(record.version)
+        return writerIndex - start
+    }
+
+    public mutating func readKeyRecord() throws(GossipDecodeError) -> KeyRecord {
+        let maxString = KeyRecordCodec.maxStringBytes
+        let id = try readVarintString("record id", maxBytes: maxString)
+        let lookup = try readLookupHash()
+        let start = try readVarintString("start", maxBytes: maxString)
+        let name = try readVarintString("name", maxBytes: maxString)
+        let owner = try readVarintString("owner", maxBytes: maxString)
+        let flags = KeyRecordCodec.Flags(rawValue: try readChecked(UInt8.self))
+        guard KeyRecordCodec.Flags.all.isSuperset(of: flags) else { throw GossipDecodeError(.invalidField, "unknown record flags") }
+        let createdAt = try readZigZag("created_at")
+        let expiresAt = try flags.contains(.expiresAt) ? readZigZag("expires_at") : nil
+        let credits = try flags.contains(.credits) ? readZigZag("credits") : nil
+        let creditsSetAt = try flags.contains(.creditsSetAt) ? readHybridTimestamp() : nil
+        let revokedAt = try flags.contains(.revokedAt) ? readZigZag("revoked_at") : nil
+        let lastUsedAt = try flags.contains(.lastUsedAt) ? readZigZag("last_used_at") : nil
+
+        let scopeCount = try readVarintCount("scopes", limit: KeyRecordCodec.maxScopes)
+        var scopes: [String] = []
+        scopes.reserveCapacity(scopeCount)
+        for _ in 0..<scopeCount { scopes.append(try readVarintString("scope", maxBytes: maxString)) }
+
+        let limitCount = try readVarintCount("limits", limit: KeyRecordCodec.maxLimits)
+        var limits: [RateLimit] = []
+        limits.reserveCapacity(limitCount)
+        for _ in 0..<limitCount {
+            let limitName = try readVarintString("limit name", maxBytes: maxString)
+            let limit = try readZigZag("limit")
+            limits.append(RateLimit(name: limitName, limit: limit, windowMs: try readZigZag("window_ms")))
+        }
+
+        // Each entry takes at least two bytes, so the count is bounded by the budget too.
+        let metaCount = try readVarintCount("meta entries", limit: KeyRecordCodec.maxMetaBytes)
+        var meta: [String: String] = [:]
+        meta.reserveCapacity(min(metaCount, readableBytes / 2))
+        var metaBudget = KeyRecordCodec.maxMetaBytes
+        for _ in 0..<metaCount {
+            let key = try readVarintString("meta key", maxBytes: min(maxString, metaBudget))
+            metaBudget -= key.utf8.count
+            let value = try readVarintString("meta value", maxBytes: metaBudget)
+            metaBudget -= value.utf8.count
+            guard meta.updateValue(value, forKey: key) == nil else { throw GossipDecodeError(.invalidField, "meta key repeated") }
+        }
+
+        let retiredCount = try readVarintCount("retired secrets", limit: KeyRecordCodec.maxRetiredSecrets)
+        var retired: [RetiredSecret] = []
+        retired.reserveCapacity(retiredCount)
+        for _ in 0..<retiredCount {
+            let retiredLookup = try readLookupHash()
+            let retiredStart = try readVarintString("retired start", maxBytes: maxString)
+            retired.append(RetiredSecret(lookup: retiredLookup, start: retiredStart, validUntil: try readZigZag("valid_until")))
+        }
+        let version = try readHybridTimestamp()
+        return KeyRecord(
+            id: id, lookup: lookup, start: start, name: name, owner: owner, scopes: scopes,
+            enabled: flags.contains(.enabled), createdAt: createdAt, expiresAt: expiresAt, limits: limits,
+            credits: credits, creditsSetAt: creditsSetAt, meta: meta, revokedAt: revokedAt,
+            lastUsedAt: lastUsedAt, retiredSecrets: retired, version: version)
+    }
+
+    /// The hash's 32 bytes, big-endian words as in `LookupHash.bytes`.
+    @discardableResult
+    public mutating func writeLookupHash(_ lookup: LookupHash) -> Int {
+        writeMultipleIntegers(lookup.w0, lookup.w1, lookup.w2, lookup.w3)
+    }
+
+    public mutating func readLookupHash() throws(GossipDecodeError) -> LookupHash {
+        guard let words = readMultipleIntegers(as: (UInt64, UInt64, UInt64, UInt64).self) else {
+            throw GossipDecodeError(.truncated, "lookup hash ends early")
+        }
+        return LookupHash(w0: words.0, w1: words.1, w2: words.2, w3: words.3)
+    }
+
+    /// Wall milliseconds (zigzag), the logical counter, and the node's name.
+    @discardableResult
+    public mutating func writeHybridTimestamp(_ timestamp: HybridTimestamp) -> Int {
+        writeZigZag(timestamp.wallMs) + writeVarint(UInt64(timestamp.logical)) + writeVarintString(timestamp.node)
+    }
+
+    public mutating func readHybridTimestamp() throws(GossipDecodeError) -> HybridTimestamp {
+        let wallMs = try readZigZag("timestamp wall")
+        let logical = try readVarint("timestamp logical")
+        guard let logical = UInt32(exactly: logical) else { throw GossipDecodeError(.invalidField, "timestamp logical is out of range") }
+        return HybridTimestamp(wallMs: wallMs, logical: logical, node: try readVarintString("timestamp node", maxBytes: KeyRecordCodec.maxStringBytes))
+    }
+}

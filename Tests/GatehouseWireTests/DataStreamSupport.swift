@@ -1,0 +1,116 @@
+import GatehouseCore
+import GatehouseMembership
+import GatehouseTestKit
+import GatehouseWire
+import NIOCore
+import Testing
+
+/// Records, slots and messages for the data stream tests, from a `SeededGenerator`.
+enum DataStream {
+    /// Text pieces of one to four UTF-8 bytes, so random strings exercise every width.
+    static let pieces = ["a", "Z", "0", "_", ":", "*", "é", "ß", "日", "本", "🔑", "e\u{301}", " "]
+
+    /// What a key created through the admin API typically looks like.
+    static let typicalRecord = KeyRecord(
+        id: "key_7bS2xQm4LkP9vT1wZc8rNa", lookup: LookupHash(w0: 0x0123_4567_89AB_CDEF, w1: 42, w2: .max, w3: 7),
+        start: "gk_Ab3d", name: "checkout service", owner: "acct_12345", scopes: ["orders:*", "payments:read"],
+        enabled: true, createdAt: 1_767_225_600_000, expiresAt: nil, limits: [.defaultHourly, RateLimit(name: "second", limit: 20, windowMs: 1_000)],
+        credits: nil, creditsSetAt: nil, meta: ["team": "payments"], revokedAt: nil, lastUsedAt: 1_767_225_900_000,
+        retiredSecrets: [], version: HybridTimestamp(wallMs: 1_767_225_600_000, logical: 0, node: "n1"))
+
+    /// A record at every cap the codec allows: 1 KiB strings, the most scopes, limits and
+    /// retired secrets, the whole meta budget in one value, and extreme numbers.
+    static let largestRecord: KeyRecord = {
+        let kib = String(repeating: "🔑", count: KeyRecordCodec.maxStringBytes / 4)
+        let stamp = HybridTimestamp(wallMs: .min, logical: .max, node: kib)
+        return KeyRecord(
+            id: kib, lookup: LookupHash(w0: .max, w1: .max, w2: .max, w3: .max), start: kib, name: kib, owner: kib,
+            scopes: Array(repeating: kib, count: KeyRecordCodec.maxScopes), enabled: false, createdAt: .max, expiresAt: .min,
+            limits: (0..<KeyRecordCodec.maxLimits).map {
+                RateLimit(name: String(repeating: "x", count: KeyRecordCodec.maxStringBytes - 2) + ($0 < 10 ? "0\($0)" : "\($0)"), limit: .max, windowMs: .min)
+            },
+            credits: .max, creditsSetAt: stamp, meta: ["k": String(repeating: "x", count: KeyRecordCodec.maxMetaBytes - 1)],
+            revokedAt: -1, lastUsedAt: 0,
+            retiredSecrets: Array(repeating: RetiredSecret(lookup: LookupHash(w0: 1, w1: 2, w2: 3, w3: 4), start: kib, validUntil: .max),
+                                  count: KeyRecordCodec.maxRetiredSecrets),
+            version: stamp)
+    }()
+}
+
+extension SeededGenerator {
+    /// A string of random pieces, at most `maxBytes` of UTF-8.
+    mutating func text(maxBytes: Int) -> String {
+        var text = ""
+        let target = Int.random(in: 0...maxBytes, using: &self)
+        while true {
+            let piece = DataStream.pieces.randomElement(using: &self)!
+            guard text.utf8.count + piece.utf8.count <= target else { return text }
+            text += piece
+        }
+    }
+
+    mutating func maybe<Value>(_ make: (inout SeededGenerator) -> Value) -> Value? {
+        Bool.random(using: &self) ? make(&self) : nil
+    }
+
+    mutating func int64() -> Int64 {
+        // Small, large and extreme magnitudes alike, of both signs.
+        switch next() % 4 {
+        case 0: Int64.random(in: -200...200, using: &self)
+        case 1: Int64(bitPattern: next())
+        case 2: [Int64.min, .max, 0, -1].randomElement(using: &self)!
+        default: 1_700_000_000_000 + Int64(next() % 100_000_000_000)
+        }
+    }
+
+    mutating func lookupHash() -> LookupHash {
+        LookupHash(w0: next(), w1: next(), w2: next(), w3: next())
+    }
+
+    mutating func timestamp() -> HybridTimestamp {
+        HybridTimestamp(wallMs: int64(), logical: UInt32.random(in: 0...UInt32.max, using: &self), node: text(maxBytes: 24))
+    }
+
+    mutating func keyRecord() -> KeyRecord {
+        var meta: [String: String] = [:]
+        for _ in 0..<Int(next() % 5) { meta[text(maxBytes: 40)] = text(maxBytes: 200) }
+        return KeyRecord(
+            id: "key_" + text(maxBytes: 30), lookup: lookupHash(), start: text(maxBytes: 8), name: text(maxBytes: 120),
+            owner: text(maxBytes: 60), scopes: (0..<Int(next() % 6)).map { _ in text(maxBytes: 40) }, enabled: Bool.random(using: &self),
+            createdAt: int64(), expiresAt: maybe { $0.int64() },
+            limits: (0..<Int(next() % 4)).map { _ in RateLimit(name: text(maxBytes: 20), limit: int64(), windowMs: int64()) },
+            credits: maybe { $0.int64() }, creditsSetAt: maybe { $0.timestamp() }, meta: meta, revokedAt: maybe { $0.int64() },
+            lastUsedAt: maybe { $0.int64() },
+            retiredSecrets: (0..<Int(next() % 3)).map { _ in RetiredSecret(lookup: lookupHash(), start: text(maxBytes: 8), validUntil: int64()) },
+            version: timestamp())
+    }
+
+    mutating func counterBucket() -> CounterBucket {
+        Bool.random(using: &self)
+            ? .keyLimit(keyID: "key_" + text(maxBytes: 26), limit: text(maxBytes: 12), windowMs: int64())
+            : .throttle(name: text(maxBytes: 60), windowMs: int64())
+    }
+
+    /// A slot of one of `buckets`, its window near `window` and a count of any size.
+    mutating func counterSlot(of buckets: [CounterBucket], window: Int64) -> CounterSlot {
+        let count = Bool.random(using: &self) ? Int64(next() % 20_000) : Int64(next() >> 1)
+        let jitter = next() % 8 == 0 ? int64() : Int64.random(in: -2...2, using: &self)
+        return CounterSlot(bucket: buckets.randomElement(using: &self)!, windowIndex: window &+ jitter, count: count)
+    }
+
+    /// One message of every kind, with random contents.
+    mutating func dataMessages(buckets: [CounterBucket]) -> [DataMessage] {
+        [
+            .hello(node: NodeID(text(maxBytes: 40))),
+            .records((0..<Int(next() % 6)).map { _ in keyRecord() }),
+            .digest(ReplicaDigest(buckets: (0..<ReplicaDigest.bucketCount).map { _ in next() })),
+            .digestReply(
+                buckets: (0..<Int(next() % 20)).map { _ in Int(next() % UInt64(ReplicaDigest.bucketCount)) },
+                entries: (0..<Int(next() % 20)).map { _ in ReplicaEntry(id: text(maxBytes: 30), version: timestamp()) }),
+            .recordsAndWant(records: (0..<Int(next() % 4)).map { _ in keyRecord() }, want: (0..<Int(next() % 10)).map { _ in text(maxBytes: 30) }),
+            .counters(origin: NodeID(text(maxBytes: 16)), slots: (0..<Int(next() % 40)).map { _ in counterSlot(of: buckets, window: 1_000) }),
+            .countersRequest,
+            .countersReply(slots: (0..<Int(next() % 40)).map { _ in counterSlot(of: buckets, window: 5_000) }),
+        ]
+    }
+}
