@@ -17,11 +17,11 @@ struct DataStreamOutboxTests {
     }
 
     static func records(in batch: [DataMessage]) -> [KeyRecord] {
-        batch.flatMap { if case .records(let records) = $0 { records } else { [] } }
+        batch.flatMap { message -> [KeyRecord] in if case .records(let records) = message { records } else { [] } }
     }
 
     static func slots(in batch: [DataMessage]) -> [CounterSlot] {
-        batch.flatMap { if case .counters(_, let slots) = $0 { slots } else { [] } }
+        batch.flatMap { message -> [CounterSlot] in if case .counters(_, let slots) = message { slots } else { [] } }
     }
 
     @Test func aNewerVersionOfAPendingRecordReplacesItAndAnOlderOneDoesNot() {

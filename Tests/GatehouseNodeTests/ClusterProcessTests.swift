@@ -46,8 +46,9 @@ struct ClusterProcessTests {
         let impostorView = try await cluster.view(of: "n3")
         #expect(impostorView["n1"] == nil && impostorView["n2"] == nil)
         let metrics = try await HTTP.text("http://127.0.0.1:\(cluster.nodes[0].http)/metrics")
-        let dropped = metrics.split(separator: "\n").first { $0.hasPrefix("gatehouse_gossip_dropped_packets_total{reason=\"not_authentic\"}") }
-        #expect(dropped.flatMap { Double($0.split(separator: " ").last ?? "") } ?? 0 > 0)
+        // The impostor's join (a push-pull over TCP) fails at its first, wrongly sealed frame.
+        let refused = metrics.split(separator: "\n").first { $0.hasPrefix("gatehouse_data_streams_refused_total{reason=\"not_authentic\"}") }
+        #expect(refused.flatMap { Double($0.split(separator: " ").last ?? "") } ?? 0 > 0)
     }
 
     /// kill -9 during writes: the restarted node catches up the keys it missed and gets its

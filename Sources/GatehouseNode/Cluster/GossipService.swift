@@ -25,7 +25,7 @@ public final class GossipService: Service, Sendable {
     let now: @Sendable () -> Int64
     let loop: any EventLoop
     /// Records, counters and anti-entropy: the per-peer streams.
-    public let dataPlane: DataPlane
+    let dataPlane: DataPlane
     private let state: NIOLoopBoundBox<State>
     private let channels = LockedBox<(udp: (any Channel)?, tcp: (any Channel)?)>((nil, nil))
     private let bound = LockedBox<MemberAddress?>(nil)
@@ -99,7 +99,7 @@ public final class GossipService: Service, Sendable {
     public func run() async throws {
         let udp = try await DatagramBootstrap(group: loop)
             .channelOption(.socketOption(.so_reuseaddr), value: 1)
-            .channelOption(.socketOption(.so_rcvbuf), value: SocketOptionValue(config.udpReceiveBufferBytes))
+            .channelOption(.socketOption(.so_rcvbuf), value: config.udpReceiveBufferBytes)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(GossipDatagramHandler(service: self))
@@ -109,7 +109,7 @@ public final class GossipService: Service, Sendable {
             .get()
         let port = udp.localAddress?.port ?? config.gossipAddress.port
         // Linux doubles what it grants and caps the request at net.core.rmem_max; report the truth.
-        let granted = (try? await udp.getOption(.socketOption(.so_rcvbuf)).get()).map(Int.init) ?? 0
+        let granted = (try? await udp.getOption(ChannelOptions.socketOption(.so_rcvbuf)).get()) ?? 0
         dataPlane.metrics.udpReceiveBuffer.set(to: Double(granted))
         if granted < config.udpReceiveBufferBytes {
             logger.warning("the kernel granted a smaller UDP receive buffer than asked; raise net.core.rmem_max", metadata: [
