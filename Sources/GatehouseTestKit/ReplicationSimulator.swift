@@ -49,7 +49,7 @@ public struct ReplicationSimulator {
         self.antiEntropyMs = antiEntropyMs
         random = SeededGenerator(seed: seed)
         let hasher = hasher
-        replicas = (0..<count).map { _ in Gatekeeper(hasher: hasher, throttleSeeds: [1]) }
+        replicas = (0..<count).map { _ in Gatekeeper(hasher: hasher) }
         clocks = (0..<count).map { HybridClock(node: Self.node($0).name) }
         for index in 0..<count {
             schedule(.antiEntropy(index), atMs: Int64(random.next() % UInt64(antiEntropyMs)))

@@ -1,4 +1,5 @@
 import Foundation
+import GatehouseNode
 import Testing
 
 @Suite("HTTP API")
@@ -161,7 +162,10 @@ struct HTTPAPITests {
     }
 
     @Test func forwardAuthThrottlesTheAddressTheNearestProxySaw() async throws {
-        let node = try await TestNode.start { $0.decision.failedAttemptLimit = 3 }
+        let node = try await TestNode.start {
+            $0.decision.failedAttemptLimit = 3
+            $0.trustedProxies = TrustedProxies([try! AddressRange(parsing: "127.0.0.0/8")])
+        }
         let key = try await node.createKey()
         let bogus = "gk_" + String(repeating: "Q", count: 36)
         for spoofed in ["1.1.1.1", "2.2.2.2", "3.3.3.3"] {
