@@ -34,16 +34,15 @@ public struct SourceIdentity: Hashable, Sendable {
 ///   eviction only forgets, so a source's estimate is at most its true sliding count: a
 ///   source that sent fewer than `L` failures in the window (none at all, in particular) is
 ///   never refused, whatever the flood.
-/// - **A real offender is caught unless a flood of at least about `m/2` failures falls
-///   between two of its consecutive failures.** A source below the limit loses its slot only
-///   when it is the least recently failed of the below-limit list, which holds at least
-///   `m/2` slots once the table is full; every other slot of that list must have been taken
-///   or touched after its last failure — by a failure from another source, or by a former
-///   offender whose estimate fell back under the limit (each of those cost `L` failures
-///   first). So evicting it takes at least `(m/2 − 1) · L/(L + 1)` failures from other
-///   sources between two of its own; fewer than that, and its count is exact and it is
-///   refused once it reaches `L`. Once over the limit it is forgotten only after more than
-///   `m/2` other sources reached the limit since its last failure (`m/2 · L` failures).
+/// - **A real offender is caught unless about `m/2` failures of others come in between.**
+///   A source below the limit loses its slot only as the least recently touched of the
+///   below-limit list, which holds at least `m/2` slots once the table is full (offenders
+///   are evicted instead while they hold more than half). So each of the other `m/2 − 1`
+///   slots of that list must have been touched since its last failure: by a failure from
+///   another source, or by a former offender falling back under the limit (one that sent `L`
+///   failures to become one). With fewer such touches between two of its failures, its count
+///   stays exact and it is refused when it reaches `L`. Once over the limit, it is forgotten
+///   only after more than `m/2` other sources over the limit failed after it.
 ///
 /// At the default `m = 65,536` that is over 32,000 failures between two consecutive ones of
 /// the offender: a flood of 300,000 malformed keys from random sources with an offender's
@@ -53,7 +52,7 @@ public struct SourceIdentity: Hashable, Sendable {
 /// ## Memory
 /// Fixed by `m`: per slot, a 32-byte entry, 9 bytes of list links and about 40 bytes of
 /// dictionary (16-byte key and 4-byte slot at a load of at most 3/4, rounded up to a power
-/// of two): about 80 bytes, so `m = 65,536` holds about 5.2 MiB once full. Nothing is
+/// of two): about 80 bytes, so `m = 65,536` holds about 5.1 MiB once full. Nothing is
 /// allocated per check, and nothing per failure once the table has grown to `m`.
 public struct SourceThrottle: Sendable {
     public let limit: Int64

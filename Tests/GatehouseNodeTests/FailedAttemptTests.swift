@@ -26,6 +26,8 @@ struct FailedAttemptTests {
         // ... and the address named in them was not throttled.
         let client = try await node.client()
         #expect(try await client.verify(key.secret, ip: "198.51.100.7").code == .valid)
+        // The operator is told once that a proxy may be missing from trusted_proxies.
+        #expect(node.logs.all.filter { $0.contains("not in trusted_proxies") }.count == 1)
         try await client.close()
         try await node.stop()
     }

@@ -37,6 +37,9 @@ struct HTTPAPI: Sendable {
     var maxBodyBytes: Int
     var logger: Logger
     var gossip: GossipService?
+    /// Set once forwarded headers from a peer that is not a trusted proxy were ignored and
+    /// logged: a proxy missing from `trusted_proxies` makes every client count as the proxy.
+    let warnedIgnoredForwarding = LockedBox(false)
 
     static let maxListLimit = 1000
     static let defaultListLimit = 100
@@ -217,6 +220,13 @@ struct HTTPAPI: Sendable {
     /// trusted proxy, the client its forwarded headers name (see `TrustedProxies`).
     private func clientSource(_ request: Request, _ context: GatehouseRequestContext) -> SourceIdentity? {
         guard let peer = context.remoteAddress.flatMap(IPAddress.init) else { return nil }
+        if !trustedProxies.contains(peer), request.headers[.xForwardedFor] != nil || request.headers[.xRealIP] != nil,
+            !warnedIgnoredForwarding.withLock({ warned in defer { warned = true }; return warned })
+        {
+            logger.warning(
+                "X-Forwarded-For / X-Real-IP ignored: the peer is not in trusted_proxies, so it counts as the client for the failed-attempt throttle; list your proxies there",
+                metadata: ["peer": "\(peer)"])
+        }
         let client = trustedProxies.clientAddress(
             peer: peer, forwardedFor: request.headers[values: .xForwardedFor], realIP: request.headers[.xRealIP])
         return client.sourceIdentity
