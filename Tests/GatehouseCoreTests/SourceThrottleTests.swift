@@ -220,22 +220,31 @@ struct SourceThrottleTests {
             : SourceIdentity(high: rng.next() | 1 << 61, low: 1)
     }
 
+    /// Sends the flood through `harness` over the first 30 s of the window, calling `each`
+    /// with the position and time of every flood key before it is sent; returns a sample of
+    /// the flood's sources.
+    static func flood(_ harness: inout Harness, seed: UInt64, each: (Int, Int64, inout Harness) -> Void = { _, _, _ in }) -> [SourceIdentity] {
+        var rng = SeededGenerator(seed: seed)
+        var sample: [SourceIdentity] = []
+        for index in 0..<floodSize {
+            let at = t0 + Int64(index / 10)
+            each(index, at, &harness)
+            let source = randomSource(&rng)
+            if index % 10_000 == 0 { sample.append(source) }
+            let answer = harness.verify("gk_bad\(index)", source: source, at: at)
+            if answer.code != .malformed { Issue.record("flood key \(index) answered \(answer.code)") }
+        }
+        return sample
+    }
+
     @Test("after 300,000 malformed keys from random sources, a never-seen source's valid key is VALID, and so are the flood's own")
     func randomFloodThrottlesNoBystander() throws {
         var harness = Harness()
         let (_, secret) = try harness.create()
-        var rng = SeededGenerator(seed: 300)
-        var floodSources: [SourceIdentity] = []
-        var malformed = 0
-        for index in 0..<Self.floodSize {
-            let source = Self.randomSource(&rng)
-            if index % 10_000 == 0 { floodSources.append(source) }
-            if harness.verify("gk_bad\(index)", source: source, at: Self.t0 + Int64(index / 10)).code == .malformed { malformed += 1 }
-        }
-        #expect(malformed == Self.floodSize)
+        let sample = Self.flood(&harness, seed: 300)
         let now = Self.t0 + 30_000
         #expect(harness.verify(secret, source: Fixture.source(0xABCDEF), at: now).code == .valid)
-        for source in floodSources {
+        for source in sample {
             #expect(harness.verify(secret, source: source, at: now).code == .valid)
         }
         #expect(harness.keeper.failedAttemptSources.tracked == SourceThrottle.defaultCapacity)
@@ -243,18 +252,13 @@ struct SourceThrottleTests {
 
     @Test("a real offender sending the limit of bad keys during such a flood is throttled")
     func offenderCaughtDuringFlood() throws {
-        let settings = Gatekeeper.Settings()
-        var harness = Harness(settings: settings)
+        var harness = Harness()
         let (_, secret) = try harness.create()
         let offender = Fixture.source(0x5EED)
-        var rng = SeededGenerator(seed: 301)
-        let spacing = Self.floodSize / Int(settings.failedAttemptLimit)
-        for index in 0..<Self.floodSize {
-            let at = Self.t0 + Int64(index / 10)
-            if index % spacing == 0 {
-                #expect(harness.verify("gk_offender\(index)", source: offender, at: at).code == .malformed)
-            }
-            _ = harness.verify("gk_bad\(index)", source: Self.randomSource(&rng), at: at)
+        let spacing = Self.floodSize / Int(harness.keeper.settings.failedAttemptLimit)
+        _ = Self.flood(&harness, seed: 301) { index, at, harness in
+            guard index % spacing == 0 else { return }
+            #expect(harness.verify("gk_offender\(index)", source: offender, at: at).code == .malformed)
         }
         let now = Self.t0 + 30_000
         #expect(harness.verify(secret, source: offender, at: now).code == .sourceThrottled)

@@ -46,8 +46,13 @@ struct FailedAttemptTests {
         }
         let victim = try await node.http("GET", "/v1/auth", token: key.secret, headers: ["X-Forwarded-For": "198.51.100.7"])
         #expect(victim.status == 200)
+        // The attacker is throttled whatever it writes left of the proxy's entry ...
         let again = try await node.http("GET", "/v1/auth", token: key.secret, headers: ["X-Forwarded-For": "10.9.9.9, 203.0.113.9"])
         #expect(again.status == 429)
+        #expect(again.header("X-Gatehouse-Code") == "SOURCE_THROTTLED")
+        // ... and by X-Real-IP from a proxy that sets it (and no X-Forwarded-For).
+        #expect(try await node.http("GET", "/v1/auth", token: key.secret, headers: ["X-Real-IP": "203.0.113.9"]).status == 429)
+        #expect(try await node.http("GET", "/v1/auth", token: key.secret, headers: ["X-Real-IP": "198.51.100.7"]).status == 200)
         try await node.stop()
     }
 

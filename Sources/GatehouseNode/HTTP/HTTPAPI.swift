@@ -77,7 +77,7 @@ struct HTTPAPI: Sendable {
             return try JSONBody.response(
                 KeyView(record: created.record, creditsRemaining: created.record.credits, secret: created.secret), status: .created)
         }
-        router.get("/v1/keys") { request, _ in
+        router.get("/v1/keys") { request, context in
             try requireAdmin(request, context)
             let query = request.uri.queryParameters
             var limit = Self.defaultListLimit
@@ -141,12 +141,12 @@ struct HTTPAPI: Sendable {
             }
             return try JSONBody.response(VerifyView(answer: answer))
         }
-        router.get("/v1/cluster/members") { request, _ in
+        router.get("/v1/cluster/members") { request, context in
             try requireAdmin(request, context)
             let members = await gossip?.members() ?? []
             return try JSONBody.response(ClusterMembersView(nodeID: nodeID, clustered: gossip != nil, members: members))
         }
-        router.get("/v1/cluster/status") { request, _ in
+        router.get("/v1/cluster/status") { request, context in
             try requireAdmin(request, context)
             let members = await gossip?.members() ?? []
             var byState: [String: Int] = [:]
