@@ -1,4 +1,3 @@
-import GatehouseCore
 import GatehouseWire
 import Logging
 import NIOCore
