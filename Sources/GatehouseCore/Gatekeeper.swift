@@ -7,6 +7,9 @@ public struct Gatekeeper: Sendable {
     public struct Settings: Sendable {
         public var failedAttemptLimit: Int64
         public var failedAttemptWindowMs: Int64
+        /// Most sources the failed-attempt throttle tracks (see `SourceThrottle` for the
+        /// guarantee this buys and its memory).
+        public var failedAttemptSources = SourceThrottle.defaultCapacity
         public var throttleBucketCapacity: Int
         /// `last_used_at` is only refreshed when it is at least this old.
         public var lastUsedResolutionMs: Int64
@@ -72,13 +75,12 @@ public struct Gatekeeper: Sendable {
     private var dirtySlots: [Int] = []
     private var dirtyThrottleBuckets: Set<BucketKey> = []
 
-    public init(hasher: LookupHasher, settings: Settings = Settings(), throttleSeeds: [UInt64]) {
+    public init(hasher: LookupHasher, settings: Settings = Settings()) {
         self.hasher = hasher
         self.settings = settings
         throttleBuckets = ThrottleBuckets(capacity: settings.throttleBucketCapacity)
         sourceThrottle = SourceThrottle(
-            limit: settings.failedAttemptLimit, windowMs: settings.failedAttemptWindowMs, seeds: throttleSeeds
-        )
+            limit: settings.failedAttemptLimit, windowMs: settings.failedAttemptWindowMs, capacity: settings.failedAttemptSources)
     }
 
     public var keyCount: Int { records.count }
@@ -316,10 +318,27 @@ public struct Gatekeeper: Sendable {
         return VerifyAnswer(code: code)
     }
 
+    // MARK: - Failed attempts other than keys
+
+    /// Whether `source` has failed too often to be heard: a refused token (RESP `AUTH`, an
+    /// HTTP bearer) counts in the same throttle as a bad key, so a source guessing tokens is
+    /// refused like one guessing keys.
+    public func isSourceThrottled(_ source: SourceIdentity, nowMs: Int64) -> Bool {
+        sourceThrottle.isThrottled(source, nowMs: nowMs)
+    }
+
+    /// Counts a refused token from `source` as a failed attempt.
+    public mutating func recordFailedAttempt(_ source: SourceIdentity, nowMs: Int64) {
+        sourceThrottle.recordFailure(source, nowMs: nowMs)
+    }
+
+    /// Sources the failed-attempt throttle tracks, and how many it forgot to make room.
+    public var failedAttemptSources: (tracked: Int, evicted: Int) { (sourceThrottle.count, sourceThrottle.evictions) }
+
     /// A free-form rate limit: `THROTTLE bucket limit window_ms [COST n]`.
     public mutating func throttle(bucket: String, limit: Int64, windowMs: Int64, cost: Int64, nowMs: Int64) -> ThrottleAnswer {
         let key = BucketKey(name: bucket, windowMs: windowMs)
-        let answer = ThrottleAnswer(throttleBuckets.hit(key, limit: limit, cost: cost, nowMs: nowMs))
+        let answer = throttleBuckets.hit(key, limit: limit, cost: cost, nowMs: nowMs)
         if answer.allowed && cost > 0 { dirtyThrottleBuckets.insert(key) }
         return answer
     }
@@ -381,7 +400,7 @@ public struct Gatekeeper: Sendable {
     public mutating func takeThrottleChanges() -> [CounterSlot] {
         var changes: [CounterSlot] = []
         for key in dirtyThrottleBuckets {
-            guard let window = throttleBuckets.windows[key] else { continue }
+            guard let window = throttleBuckets.window(for: key) else { continue }
             changes += Self.ownSlots(of: window, bucket: .throttle(name: key.name, windowMs: key.windowMs), node: 0)
         }
         dirtyThrottleBuckets.removeAll(keepingCapacity: true)
@@ -426,7 +445,7 @@ public struct Gatekeeper: Sendable {
                 slots += Self.ownSlots(of: limitWindows[recordSlot][position], bucket: bucket, node: node)
             }
         }
-        for (key, window) in throttleBuckets.windows {
+        throttleBuckets.forEachWindow { key, window in
             slots += Self.ownSlots(of: window, bucket: .throttle(name: key.name, windowMs: key.windowMs), node: node)
         }
         return slots

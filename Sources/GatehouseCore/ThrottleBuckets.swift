@@ -11,59 +11,117 @@ public struct BucketKey: Hashable, Sendable {
 
 /// Sliding windows for free-form identifiers, with a hard cap on how many are tracked.
 ///
-/// Windows that ended are swept; when the cap is still reached, a new bucket is not
-/// tracked (the request is allowed and `capacityRefusals` grows) rather than letting a
-/// flood of distinct identifiers take the node's memory.
+/// Every hit is counted: a table that admitted new buckets uncounted once full let one
+/// client fill it (long windows do not expire) and switch THROTTLE off for everyone after.
+/// When the table is full, a new bucket first sweeps buckets whose windows have both ended
+/// (at most once a second: a sweep reads the whole table), and if the table is still full
+/// it **evicts the least recently used bucket**. Refusing instead would turn a full table
+/// into a refusal for every new caller; evicting costs only the forgotten bucket's count
+/// (its next hit starts from zero), and the buckets forgotten first are those nobody used
+/// for longest — a flood of new names mostly evicts its own earlier names, while buckets in
+/// use keep moving to the recent end. The answer says so (`evicted`) and `evictions` counts
+/// it for the metrics.
 public struct ThrottleBuckets: Sendable {
     public let capacity: Int
-    public private(set) var windows: [BucketKey: SlidingWindow] = [:]
-    public private(set) var capacityRefusals: Int = 0
+
+    struct Entry: Sendable {
+        var window: SlidingWindow
+        var slot: Int32
+    }
+
+    private var entries: [BucketKey: Entry] = [:]
+    /// The key in each slot, for eviction; `nil` for a free slot.
+    private var keyInSlot: [BucketKey?] = []
+    private var freeSlots: [Int32] = []
+    private var recency = RecencyLists(lists: 1)
+    /// Buckets forgotten while still live, to make room for new ones.
+    public private(set) var evictions: Int = 0
     /// When a full table last swept; a flood of new buckets sweeps at most once a second.
     private var lastFullSweepMs: Int64?
     static let fullSweepIntervalMs: Int64 = 1_000
 
     public init(capacity: Int) {
-        precondition(capacity > 0)
+        precondition(capacity > 0 && capacity <= Int(Int32.max))
         self.capacity = capacity
     }
 
-    public var count: Int { windows.count }
+    public var count: Int { entries.count }
 
-    /// Checks and, when allowed, counts `cost` against the bucket.
-    public mutating func hit(_ key: BucketKey, limit: Int64, cost: Int64, nowMs: Int64) -> SlidingWindow.Check {
-        if windows[key] == nil && windows.count >= capacity {
-            if lastFullSweepMs.map({ nowMs < $0 || nowMs - $0 >= Self.fullSweepIntervalMs }) ?? true {
-                lastFullSweepMs = nowMs
-                sweep(nowMs: nowMs)
-            }
-            if windows.count >= capacity {
-                capacityRefusals += 1
-                return SlidingWindow.Check(allowed: true, limit: limit, remaining: max(0, limit - cost), resetMs: key.windowMs, retryAfterMs: 0)
-            }
-        }
-        return withWindow(key) { window in
-            let check = window.check(cost: cost, limit: limit, windowMs: key.windowMs, nowMs: nowMs)
-            if check.allowed { window.record(cost: cost) }
-            return check
-        }
+    /// The window of one bucket, if it is tracked.
+    public func window(for key: BucketKey) -> SlidingWindow? {
+        entries[key]?.window
     }
 
-    private mutating func withWindow<Result>(_ key: BucketKey, _ body: (inout SlidingWindow) -> Result) -> Result {
-        body(&windows[key, default: SlidingWindow()])
+    /// Every tracked bucket and its window.
+    public func forEachWindow(_ body: (BucketKey, SlidingWindow) -> Void) {
+        for (key, entry) in entries { body(key, entry.window) }
     }
 
-    /// Merges a slot for a bucket from elsewhere (within the same cap).
+    /// Checks and, when allowed, counts `cost` against the bucket, making room for it first
+    /// when it is new and the table is full.
+    public mutating func hit(_ key: BucketKey, limit: Int64, cost: Int64, nowMs: Int64) -> ThrottleAnswer {
+        let (position, evicted) = locate(key, nowMs: nowMs)
+        let check = entries.values[position].window.check(cost: cost, limit: limit, windowMs: key.windowMs, nowMs: nowMs)
+        if check.allowed { entries.values[position].window.record(cost: cost) }
+        return ThrottleAnswer(check, evicted: evicted)
+    }
+
+    /// Merges a slot for a bucket from elsewhere, under the same cap and eviction rule (without
+    /// the sweep, which the shell's timer runs anyway: a merge carries no time).
     @discardableResult
     public mutating func merge(_ key: BucketKey, windowIndex: Int64, node: NodeOrdinal, count: Int64) -> Bool {
-        guard windows[key] != nil || windows.count < capacity else {
-            capacityRefusals += 1
-            return false
-        }
-        return windows[key, default: SlidingWindow()].merge(windowIndex: windowIndex, node: node, count: count)
+        let (position, _) = locate(key, nowMs: nil)
+        return entries.values[position].window.merge(windowIndex: windowIndex, node: node, count: count)
     }
 
     /// Drops every bucket whose windows have both ended.
     public mutating func sweep(nowMs: Int64) {
-        windows = windows.filter { !$0.value.isExpired(nowMs: nowMs, windowMs: $0.key.windowMs) }
+        var ended: [BucketKey] = []
+        for (key, entry) in entries where entry.window.isExpired(nowMs: nowMs, windowMs: key.windowMs) {
+            ended.append(key)
+        }
+        for key in ended { remove(key) }
+    }
+
+    /// The bucket's position in `entries`, created (and marked most recently used) as needed;
+    /// `evicted` when another live bucket was forgotten to make room. A full table is swept
+    /// first when `nowMs` is given.
+    private mutating func locate(_ key: BucketKey, nowMs: Int64?) -> (Dictionary<BucketKey, Entry>.Index, evicted: Bool) {
+        if let position = entries.index(forKey: key) {
+            recency.touch(Int(entries.values[position].slot), in: 0)
+            return (position, false)
+        }
+        var evicted = false
+        if entries.count >= capacity {
+            if let nowMs, lastFullSweepMs.map({ nowMs < $0 || nowMs - $0 >= Self.fullSweepIntervalMs }) ?? true {
+                lastFullSweepMs = nowMs
+                sweep(nowMs: nowMs)
+            }
+            if entries.count >= capacity, let oldest = recency.oldest(in: 0), let victim = keyInSlot[oldest] {
+                remove(victim)
+                evictions += 1
+                evicted = true
+            }
+        }
+        let slot: Int
+        if let free = freeSlots.popLast() {
+            slot = Int(free)
+        } else {
+            slot = keyInSlot.count
+            keyInSlot.append(nil)
+            recency.addSlot()
+        }
+        keyInSlot[slot] = key
+        recency.touch(slot, in: 0)
+        entries[key] = Entry(window: SlidingWindow(), slot: Int32(slot))
+        return (entries.index(forKey: key)!, evicted)
+    }
+
+    private mutating func remove(_ key: BucketKey) {
+        guard let entry = entries.removeValue(forKey: key) else { return }
+        let slot = Int(entry.slot)
+        recency.remove(slot)
+        keyInSlot[slot] = nil
+        freeSlots.append(entry.slot)
     }
 }

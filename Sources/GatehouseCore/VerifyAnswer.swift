@@ -46,12 +46,16 @@ public struct ThrottleAnswer: Sendable, Hashable {
     public var remaining: Int64
     public var resetMs: Int64
     public var retryAfterMs: Int64
+    /// Whether the table of buckets was full and another bucket, the least recently used,
+    /// was forgotten to count this one (see `ThrottleBuckets`).
+    public var evicted: Bool
 
-    public init(_ check: SlidingWindow.Check) {
+    public init(_ check: SlidingWindow.Check, evicted: Bool = false) {
         allowed = check.allowed
         limit = check.limit
         remaining = check.remaining
         resetMs = check.resetMs
         retryAfterMs = check.retryAfterMs
+        self.evicted = evicted
     }
 }

@@ -35,7 +35,7 @@ public enum CounterAccuracySimulator {
             nowMs: start, version: HybridTimestamp(wallMs: start, logical: 0, node: "n1"), using: &random)
         var settings = Gatekeeper.Settings()
         settings.clusterShares = shares
-        var replicas = (0..<nodes).map { _ in Gatekeeper(hasher: hasher, settings: settings, throttleSeeds: [1, 2]) }
+        var replicas = (0..<nodes).map { _ in Gatekeeper(hasher: hasher, settings: settings) }
         for index in replicas.indices {
             replicas[index].apply(created.record)
             replicas[index].clusterSize = nodes

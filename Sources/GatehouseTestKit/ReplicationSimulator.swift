@@ -50,7 +50,7 @@ public struct ReplicationSimulator {
         self.antiEntropyMs = antiEntropyMs
         random = SeededGenerator(seed: seed)
         let hasher = hasher
-        replicas = (0..<count).map { _ in Gatekeeper(hasher: hasher, throttleSeeds: [1]) }
+        replicas = (0..<count).map { _ in Gatekeeper(hasher: hasher) }
         clocks = (0..<count).map { HybridClock(node: Self.node($0).name) }
         machines = (0..<count).map { ReplicationMachine(me: Self.node($0), seed: seed &* 7_919 &+ UInt64($0)) }
         let everyone = (0..<count).map(Self.node)

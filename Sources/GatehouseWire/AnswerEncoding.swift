@@ -7,7 +7,9 @@ public enum AnswerField {
         "valid", "code", "key_id", "owner", "scopes", "meta", "limit", "remaining", "reset_ms", "retry_after_ms",
         "credits_remaining",
     ]
-    public static let throttle = ["allowed", "limit", "remaining", "reset_ms", "retry_after_ms"]
+    /// `evicted` came last and is read as `false` when absent, so clients that read fields
+    /// by name work with servers on either side of it.
+    public static let throttle = ["allowed", "limit", "remaining", "reset_ms", "retry_after_ms", "evicted"]
 }
 
 extension ByteBuffer {
@@ -54,7 +56,7 @@ extension ByteBuffer {
     }
 
     public mutating func writeThrottleAnswer(_ answer: ThrottleAnswer, _ version: RESPVersion) {
-        writeRESPReply(reserving: 160 + 4 * RESPReplyCursor.maxIntegerBytes) { out in
+        writeRESPReply(reserving: 192 + 4 * RESPReplyCursor.maxIntegerBytes) { out in
             out.writeMapHeader(count: AnswerField.throttle.count, version)
             out.write("$7\r\nallowed\r\n")
             out.writeBoolean(answer.allowed, version)
@@ -66,6 +68,8 @@ extension ByteBuffer {
             out.writeInteger(answer.resetMs)
             out.write("$14\r\nretry_after_ms\r\n")
             out.writeInteger(answer.retryAfterMs)
+            out.write("$7\r\nevicted\r\n")
+            out.writeBoolean(answer.evicted, version)
         }
     }
 }
@@ -124,14 +128,9 @@ extension ThrottleAnswer {
     public init?(resp value: RESPValue) {
         guard let fields = value.fields, let limit = fields["limit"]?.integer,
             let remaining = fields["remaining"]?.integer, let reset = fields["reset_ms"]?.integer,
-            let retry = fields["retry_after_ms"]?.integer
+            let retry = fields["retry_after_ms"]?.integer, let allowed = fields["allowed"]?.flag
         else { return nil }
-        let allowed: Bool
-        switch fields["allowed"] {
-        case .boolean(let value): allowed = value
-        case .integer(let value): allowed = value != 0
-        default: return nil
-        }
-        self.init(SlidingWindow.Check(allowed: allowed, limit: limit, remaining: remaining, resetMs: reset, retryAfterMs: retry))
+        let evicted = fields["evicted"]?.flag ?? false
+        self.init(SlidingWindow.Check(allowed: allowed, limit: limit, remaining: remaining, resetMs: reset, retryAfterMs: retry), evicted: evicted)
     }
 }

@@ -37,6 +37,15 @@ public indirect enum RESPValue: Hashable, Sendable {
         return nil
     }
 
+    /// A flag as the replies write it: a RESP3 boolean, or a RESP2 integer (non-zero is true).
+    public var flag: Bool? {
+        switch self {
+        case .boolean(let value): value
+        case .integer(let value): value != 0
+        default: nil
+        }
+    }
+
     /// Field/value pairs of a RESP3 map or of a RESP2 flat array with an even count.
     public var fields: [String: RESPValue]? {
         switch self {

@@ -68,7 +68,7 @@ struct GatekeeperIndexTests {
         #expect(versions.count > 6)
         let winner = versions.max { $0.version < $1.version }!
         for _ in 0..<3 {
-            var keeper = Gatekeeper(hasher: Fixture.hasher, throttleSeeds: [1])
+            var keeper = Gatekeeper(hasher: Fixture.hasher)
             for record in versions.shuffled(using: &rng) { keeper.apply(record) }
             #expect(keeper.record(id: base.id)?.version == winner.version)
             #expect(keeper.record(id: base.id)?.name == winner.name)

@@ -42,7 +42,7 @@ struct ReplicaDigestTests {
     func randomWritesConvergeToTheLastWriterWinsModel(seed: UInt64) throws {
         var random = SeededGenerator(seed: seed)
         let hasher = LookupHasher(pepper: Array("replica-test-pepper-0123456789abcdef".utf8))
-        var replicas = (0..<5).map { _ in Gatekeeper(hasher: hasher, throttleSeeds: [1, 2]) }
+        var replicas = (0..<5).map { _ in Gatekeeper(hasher: hasher) }
         var model: [String: KeyRecord] = [:]
         let ids = (0..<40).map { "key_\($0)" }
         for step in 0..<400 {

@@ -13,7 +13,7 @@ struct SharedCounterTests {
         let created = try KeyLifecycle.create(
             KeyDraft(limits: [RateLimit(name: "minute", limit: limit, windowMs: 60_000)]), defaultLimits: [], hasher: hasher,
             nowMs: now, version: HybridTimestamp(wallMs: now, logical: 0, node: "n1"), using: &random)
-        var nodes = (0..<3).map { _ in Gatekeeper(hasher: hasher, throttleSeeds: [1, 2]) }
+        var nodes = (0..<3).map { _ in Gatekeeper(hasher: hasher) }
         for index in nodes.indices { nodes[index].apply(created.record) }
         return (nodes, created.secret)
     }
@@ -64,7 +64,7 @@ struct SharedCounterTests {
         for _ in 0..<7 { _ = nodes[0].verify(key: secret, VerifyRequest(), nowMs: Self.now) }
         Self.sync(&nodes)
         // Node 0 restarts with nothing; node 1 holds node 0's slot under ordinal 1.
-        var fresh = Gatekeeper(hasher: Self.hasher, throttleSeeds: [1, 2])
+        var fresh = Gatekeeper(hasher: Self.hasher)
         let record = try #require(nodes[1].list(owner: nil, after: nil, limit: 1).first)
         fresh.apply(record)
         fresh.mergeCounters(nodes[1].counterSlots(of: 1), from: 0)
@@ -73,7 +73,7 @@ struct SharedCounterTests {
     }
 
     @Test func throttleBucketsAreSharedToo() {
-        var nodes = (0..<2).map { _ in Gatekeeper(hasher: Self.hasher, throttleSeeds: [1, 2]) }
+        var nodes = (0..<2).map { _ in Gatekeeper(hasher: Self.hasher) }
         for _ in 0..<3 { #expect(nodes[0].throttle(bucket: "ip:1", limit: 5, windowMs: 1000, cost: 1, nowMs: Self.now).allowed) }
         nodes[1].mergeCounters(nodes[0].takeCounterChanges(), from: 1)
         #expect(nodes[1].throttle(bucket: "ip:1", limit: 5, windowMs: 1000, cost: 2, nowMs: Self.now).allowed)
@@ -112,7 +112,7 @@ struct NearLimitShareTests {
         let created = try KeyLifecycle.create(
             KeyDraft(limits: [RateLimit(name: "m", limit: 10, windowMs: 60_000)]), defaultLimits: [], hasher: hasher,
             nowMs: 0, version: HybridTimestamp(wallMs: 0, logical: 0, node: "n1"), using: &random)
-        var gatekeeper = Gatekeeper(hasher: hasher, throttleSeeds: [1])
+        var gatekeeper = Gatekeeper(hasher: hasher)
         gatekeeper.apply(created.record)
         gatekeeper.clusterSize = 2
         var codes: [VerifyCode] = []

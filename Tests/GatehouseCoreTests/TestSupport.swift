@@ -54,10 +54,8 @@ struct Harness {
     var clock = HybridClock(node: "n1")
 
     init(seed: UInt64 = 1, settings: Gatekeeper.Settings = Gatekeeper.Settings()) {
-        var rng = SeededGenerator(seed: seed)
-        let seeds = (0..<4).map { _ in rng.next() }
-        keeper = Gatekeeper(hasher: Fixture.hasher, settings: settings, throttleSeeds: seeds)
-        self.rng = rng
+        keeper = Gatekeeper(hasher: Fixture.hasher, settings: settings)
+        rng = SeededGenerator(seed: seed)
     }
 
     /// Creates a key at `nowMs` and installs it.

@@ -146,14 +146,25 @@ import Testing
     @Test(arguments: versions)
     func throttleAnswerRoundTrips(version: RESPVersion) throws {
         for check in Self.throttles {
-            let answer = ThrottleAnswer(check)
+            let answer = ThrottleAnswer(check, evicted: check.allowed)
             let value = try Self.written { $0.writeThrottleAnswer(answer, version) }
             #expect(ThrottleAnswer(resp: value) == answer)
             #expect(Self.keys(value) == AnswerField.throttle)
             let fields = try #require(value.fields)
             #expect(fields["allowed"] == (version == .v3 ? .boolean(check.allowed) : .integer(check.allowed ? 1 : 0)))
             #expect(fields["retry_after_ms"] == .integer(check.retryAfterMs))
+            #expect(fields["evicted"] == (version == .v3 ? .boolean(check.allowed) : .integer(check.allowed ? 1 : 0)))
         }
+    }
+
+    @Test func throttleAnswerWithoutEvictedReadsAsNotEvicted() throws {
+        let older: [RESPValue] = [
+            .bulkString("allowed"), .integer(1), .bulkString("limit"), .integer(5), .bulkString("remaining"), .integer(4),
+            .bulkString("reset_ms"), .integer(10), .bulkString("retry_after_ms"), .integer(0),
+        ]
+        let answer = try #require(ThrottleAnswer(resp: .array(older)))
+        #expect(answer.allowed)
+        #expect(!answer.evicted)
     }
 
     @Test func throttleAnswerFromGarbageIsNil() {

@@ -19,9 +19,11 @@ struct ConfigFile: Decodable {
     struct FailedAttempts: Decodable {
         var limit: Int64?
         var windowMs: Int64?
+        var trackedSources: Int?
         enum CodingKeys: String, CodingKey {
             case limit
             case windowMs = "window_ms"
+            case trackedSources = "tracked_sources"
         }
     }
 
@@ -56,6 +58,7 @@ struct ConfigFile: Decodable {
     var pepper: String?
     var adminToken: String?
     var gatewayTokens: [String]?
+    var trustedProxies: [String]?
     var gossipKeys: [String]?
     var seeds: [String]?
     var timing: [String: Int64]?
@@ -69,6 +72,7 @@ struct ConfigFile: Decodable {
         case cluster, pepper, seeds, timing, defaults, limits, nodes
         case adminToken = "admin_token"
         case gatewayTokens = "gateway_tokens"
+        case trustedProxies = "trusted_proxies"
         case gossipKeys = "gossip_keys"
         case failedAttempts = "failed_attempts"
         case logLevel = "log_level"
@@ -76,10 +80,10 @@ struct ConfigFile: Decodable {
 
     /// Field names each section accepts; anything else is a typo we refuse rather than ignore.
     static let knownFields: [String: Set<String>] = [
-        "": ["cluster", "pepper", "admin_token", "gateway_tokens", "gossip_keys", "seeds", "timing", "defaults", "failed_attempts", "limits", "log_level", "nodes"],
+        "": ["cluster", "pepper", "admin_token", "gateway_tokens", "trusted_proxies", "gossip_keys", "seeds", "timing", "defaults", "failed_attempts", "limits", "log_level", "nodes"],
         "cluster": ["name"],
         "defaults": ["limits", "key_prefix"],
-        "failed_attempts": ["limit", "window_ms"],
+        "failed_attempts": ["limit", "window_ms", "tracked_sources"],
         "limits": ["max_connections", "max_body_bytes", "max_arguments", "max_bulk_bytes", "throttle_buckets"],
         "nodes[]": ["id", "rpc", "http", "gossip", "data_dir"],
         "defaults.limits[]": ["name", "limit", "window_ms"],

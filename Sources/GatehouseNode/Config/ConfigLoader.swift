@@ -116,16 +116,13 @@ public enum ConfigLoader {
         if let prefix = file.defaults?.keyPrefix { config.defaultKeyPrefix = prefix }
         if let limit = file.failedAttempts?.limit { config.decision.failedAttemptLimit = limit }
         if let window = file.failedAttempts?.windowMs { config.decision.failedAttemptWindowMs = window }
+        if let sources = file.failedAttempts?.trackedSources { config.decision.failedAttemptSources = sources }
+        config.trustedProxies = try trustedProxies(file.trustedProxies ?? [])
         if let value = file.limits?.maxConnections { config.maxConnections = value }
         if let value = file.limits?.maxBodyBytes { config.maxBodyBytes = value }
         if let value = file.limits?.maxArguments { config.respLimits.maxArguments = value }
         if let value = file.limits?.maxBulkBytes { config.respLimits.maxBulkBytes = value }
-        if let value = file.limits?.throttleBuckets {
-            guard value > 0 else {
-                throw ConfigError(field: "limits.throttle_buckets", problem: "must be positive", fix: "e.g. 1000000")
-            }
-            config.decision.throttleBucketCapacity = value
-        }
+        if let value = file.limits?.throttleBuckets { config.decision.throttleBucketCapacity = value }
         if let level = file.logLevel {
             guard let parsed = Logger.Level(rawValue: level) else {
                 throw ConfigError(field: "log_level", problem: "\"\(level)\" is not a level", fix: "use one of trace, debug, info, notice, warning, error, critical")
@@ -134,6 +131,33 @@ public enum ConfigLoader {
         }
         try config.validate()
         return config
+    }
+
+    /// The `trusted_proxies` list: CIDR blocks or single addresses.
+    static func trustedProxies(_ entries: [String]) throws(ConfigError) -> TrustedProxies {
+        var ranges: [AddressRange] = []
+        for (index, entry) in entries.enumerated() {
+            let field = "trusted_proxies[\(index)]"
+            do {
+                ranges.append(try AddressRange(parsing: entry.trimmingSpaces()))
+            } catch {
+                switch error {
+                case .notAnAddress:
+                    throw ConfigError(
+                        field: field, problem: "\"\(entry)\" is not an IP address or CIDR block",
+                        fix: "write the proxies' addresses like 10.0.0.0/8, 192.0.2.7 or 2001:db8::/32 (no host names)")
+                case .prefixOutOfRange(let maximum):
+                    throw ConfigError(
+                        field: field, problem: "\"\(entry)\" has a prefix length over \(maximum)",
+                        fix: "use a prefix length from 0 to \(maximum), or leave it out for a single address")
+                case .hostBitsSet(let network):
+                    throw ConfigError(
+                        field: field, problem: "\"\(entry)\" has address bits set beyond its prefix",
+                        fix: "write the block as \(network), or give the single address without a prefix")
+                }
+            }
+        }
+        return TrustedProxies(ranges)
     }
 
     /// Timing knobs accepted under `timing:`, memberlist's names in snake_case.

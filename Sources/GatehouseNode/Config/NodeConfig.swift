@@ -17,6 +17,9 @@ public struct NodeConfig: Sendable {
     public var adminToken: String?
     /// When non-empty, RESP connections must `AUTH` and `POST /v1/verify` must carry one.
     public var gatewayTokens: [String] = []
+    /// Proxies whose `X-Forwarded-For`/`X-Real-IP` name the client (`trusted_proxies`);
+    /// empty: the peer of each connection is the client, and those headers are ignored.
+    public var trustedProxies = TrustedProxies()
     public var defaultLimits: [RateLimit] = [.defaultHourly]
     public var defaultKeyPrefix = APIKeyFormat.defaultPrefix
     public var decision = Gatekeeper.Settings()
@@ -35,6 +38,7 @@ public struct NodeConfig: Sendable {
 
     public static let minimumPepperBytes = 32
     public static let minimumTokenBytes = 16
+    public static let minimumTrackedSources = 16
 
     /// Checks what the types cannot: sizes of secrets and sane numbers.
     public func validate() throws(ConfigError) {
@@ -69,6 +73,14 @@ public struct NodeConfig: Sendable {
         }
         guard decision.failedAttemptWindowMs > 0, decision.failedAttemptLimit >= 0 else {
             throw ConfigError(field: "failed_attempts", problem: "needs limit >= 0 and window_ms > 0", fix: "e.g. limit: 50, window_ms: 60000; limit 0 turns it off")
+        }
+        guard (Self.minimumTrackedSources...Int(Int32.max)).contains(decision.failedAttemptSources) else {
+            throw ConfigError(
+                field: "failed_attempts.tracked_sources", problem: "must be from \(Self.minimumTrackedSources) to \(Int32.max)",
+                fix: "leave it out for \(SourceThrottle.defaultCapacity) (about 5 MiB), or raise it to hold a real offender through larger floods")
+        }
+        guard (1...Int(Int32.max)).contains(decision.throttleBucketCapacity) else {
+            throw ConfigError(field: "limits.throttle_buckets", problem: "must be from 1 to \(Int32.max)", fix: "e.g. 1000000")
         }
     }
 }

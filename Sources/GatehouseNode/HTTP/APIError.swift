@@ -37,6 +37,16 @@ public struct APIError: HTTPResponseError, Sendable {
         return error
     }
 
+    /// Too many failed attempts (bad keys or tokens) from the caller's address lately.
+    static func sourceThrottled(retryAfterMs: Int64) -> APIError {
+        let seconds = (retryAfterMs + 999) / 1000
+        var error = APIError(
+            .tooManyRequests, code: "source_throttled",
+            "too many failed attempts from this address; retry after \(seconds) s with a valid token", kind: .sourceThrottled)
+        error.extraHeaders[.retryAfter] = String(seconds)
+        return error
+    }
+
     static func badJSON(_ message: String) -> APIError {
         APIError(.badRequest, code: "bad_json", message, kind: .badJSON)
     }

@@ -14,22 +14,38 @@ public final class Readiness: Sendable {
     public func markReady() { ready.withLock { $0 = true } }
 }
 
+/// Hummingbird's basic context plus the connection's peer address, which the failed-attempt
+/// throttle needs (directly, or as the proxy whose forwarded headers are believed).
+struct GatehouseRequestContext: RequestContext, RemoteAddressRequestContext {
+    var coreContext: CoreRequestContextStorage
+    let remoteAddress: SocketAddress?
+
+    init(source: ApplicationRequestContextSource) {
+        coreContext = CoreRequestContextStorage(source: source)
+        remoteAddress = source.channel.remoteAddress
+    }
+}
+
 /// The HTTP API's routes (see `openapi.yaml`).
 struct HTTPAPI: Sendable {
     var service: KeyService
     var metrics: NodeMetrics
     var authenticator: GatewayAuthenticator
+    var trustedProxies: TrustedProxies
     var readiness: Readiness
     var nodeID: String
     var maxBodyBytes: Int
     var logger: Logger
     var gossip: GossipService?
+    /// Set once forwarded headers from a peer that is not a trusted proxy were ignored and
+    /// logged: a proxy missing from `trusted_proxies` makes every client count as the proxy.
+    let warnedIgnoredForwarding = LockedBox(false)
 
     static let maxListLimit = 1000
     static let defaultListLimit = 100
 
-    func router() -> Router<BasicRequestContext> {
-        let router = Router(context: BasicRequestContext.self)
+    func router() -> Router<GatehouseRequestContext> {
+        let router = Router(context: GatehouseRequestContext.self)
         router.add(middleware: RequestIDMiddleware())
         router.add(middleware: ErrorMetricsMiddleware(metrics: metrics))
         router.get("/healthz") { _, _ in
@@ -41,14 +57,17 @@ struct HTTPAPI: Sendable {
         router.get("/metrics") { _, _ in
             metrics.keys.set(to: Double(service.keyCount))
             metrics.throttleBuckets.set(to: Double(service.throttleBucketCount))
-            metrics.throttleCapacityRefusals.set(to: Double(service.throttleCapacityRefusals))
+            metrics.throttleEvictions.set(to: Double(service.throttleEvictions))
+            let sources = service.failedAttemptSources
+            metrics.failedAttemptSources.set(to: Double(sources.tracked))
+            metrics.failedAttemptEvictions.set(to: Double(sources.evicted))
             return Response(
                 status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
                 body: .init(byteBuffer: ByteBuffer(bytes: metrics.registry.emitToBuffer())))
         }
 
         router.post("/v1/keys") { request, context in
-            try requireAdmin(request)
+            try requireAdmin(request, context)
             let body = try await JSONBody.decode(CreateKeyBody.self, from: request, limit: maxBodyBytes)
             var draft = body.draft
             if !body.prefixGiven { draft.prefix = service.defaultPrefix }
@@ -58,8 +77,8 @@ struct HTTPAPI: Sendable {
             return try JSONBody.response(
                 KeyView(record: created.record, creditsRemaining: created.record.credits, secret: created.secret), status: .created)
         }
-        router.get("/v1/keys") { request, _ in
-            try requireAdmin(request)
+        router.get("/v1/keys") { request, context in
+            try requireAdmin(request, context)
             let query = request.uri.queryParameters
             var limit = Self.defaultListLimit
             if let text = query["limit"] {
@@ -77,13 +96,13 @@ struct HTTPAPI: Sendable {
                 nextCursor: page.count > limit ? shown.last?.record.id : nil))
         }
         router.get("/v1/keys/:id") { request, context in
-            try requireAdmin(request)
+            try requireAdmin(request, context)
             let id = try context.parameters.require("id")
             guard let found = service.key(id: id) else { throw notFound(id) }
             return try JSONBody.response(KeyView(record: found.record, creditsRemaining: found.creditsRemaining))
         }
         router.patch("/v1/keys/:id") { request, context in
-            try requireAdmin(request)
+            try requireAdmin(request, context)
             let id = try context.parameters.require("id")
             let body = try await JSONBody.decode(UpdateKeyBody.self, from: request, limit: maxBodyBytes)
             let record = try keyCall { () throws(KeyServiceError) in try service.update(id: id, body.changes) }
@@ -92,7 +111,7 @@ struct HTTPAPI: Sendable {
             return try JSONBody.response(KeyView(record: record, creditsRemaining: service.key(id: id)?.creditsRemaining))
         }
         router.post("/v1/keys/:id/revoke") { request, context in
-            try requireAdmin(request)
+            try requireAdmin(request, context)
             let id = try context.parameters.require("id")
             let record = try keyCall { () throws(KeyServiceError) in try service.revoke(id: id) }
             metrics.adminWrites.increment()
@@ -100,7 +119,7 @@ struct HTTPAPI: Sendable {
             return try JSONBody.response(KeyView(record: record, creditsRemaining: service.key(id: id)?.creditsRemaining))
         }
         router.post("/v1/keys/:id/rotate") { request, context in
-            try requireAdmin(request)
+            try requireAdmin(request, context)
             let id = try context.parameters.require("id")
             let body = try await decodeOptional(RotateKeyBody.self, from: request) ?? RotateKeyBody()
             let rotated = try keyCall { () throws(KeyServiceError) in try service.rotate(id: id, graceMs: body.graceMs) }
@@ -111,7 +130,7 @@ struct HTTPAPI: Sendable {
         }
 
         router.post("/v1/verify") { request, context in
-            try requireGateway(request.headers[.authorization].flatMap(bearerToken))
+            try requireGateway(request.headers[.authorization].flatMap(bearerToken), from: clientSource(request, context))
             let body = try await JSONBody.decode(VerifyBody.self, from: request, limit: maxBodyBytes)
             guard body.cost >= 0 else { throw APIError.invalid("cost", "must be 0 or more") }
             let verify = VerifyRequest(scopes: body.scopes, cost: body.cost, source: body.ip.map(SourceAddress.identity))
@@ -122,13 +141,13 @@ struct HTTPAPI: Sendable {
             }
             return try JSONBody.response(VerifyView(answer: answer))
         }
-        router.get("/v1/cluster/members") { request, _ in
-            try requireAdmin(request)
+        router.get("/v1/cluster/members") { request, context in
+            try requireAdmin(request, context)
             let members = await gossip?.members() ?? []
             return try JSONBody.response(ClusterMembersView(nodeID: nodeID, clustered: gossip != nil, members: members))
         }
-        router.get("/v1/cluster/status") { request, _ in
-            try requireAdmin(request)
+        router.get("/v1/cluster/status") { request, context in
+            try requireAdmin(request, context)
             let members = await gossip?.members() ?? []
             var byState: [String: Int] = [:]
             for member in members { byState[member.status.description, default: 0] += 1 }
@@ -139,17 +158,18 @@ struct HTTPAPI: Sendable {
                 counterWindows: service.counterWindowCount,
                 lastAntiEntropy: metrics.replication.lastAntiEntropyAt.map(JSONTime.format)))
         }
-        router.get("/v1/auth") { request, _ in
+        router.get("/v1/auth") { request, context in
+            let source = clientSource(request, context)
             // A bad gateway token is the proxy's misconfiguration, not the client's bad key:
             // no `WWW-Authenticate` challenge that the proxy would pass on to the client.
             do {
-                try requireGateway(request.headers[.gatehouseToken])
-            } catch var error as APIError {
+                try requireGateway(request.headers[.gatehouseToken], from: source)
+            } catch var error as APIError where error.kind == .unauthorized {
                 error.extraHeaders[.wwwAuthenticate] = nil
                 error.extraHeaders[.gatehouseCode] = "GATEWAY_UNAUTHORIZED"
                 throw error
             }
-            return try forwardAuth(request)
+            return try forwardAuth(request, source: source)
         }
         return router
     }
@@ -157,7 +177,7 @@ struct HTTPAPI: Sendable {
     // MARK: Forward auth
 
     /// nginx `auth_request`, Traefik ForwardAuth, Envoy ext_authz: the answer is the status.
-    func forwardAuth(_ request: Request) throws -> Response {
+    func forwardAuth(_ request: Request, source: SourceIdentity?) throws -> Response {
         let key = request.headers[.authorization].flatMap(bearerToken) ?? request.headers[.apiKey] ?? ""
         let query = request.uri.queryParameters
         var scopes: [String] = []
@@ -169,7 +189,6 @@ struct HTTPAPI: Sendable {
             guard let value = Int64(text), value >= 0 else { throw APIError.invalid("cost", "must be an integer, 0 or more") }
             cost = value
         }
-        let source = forwardedSource(request.headers).map(SourceAddress.identity)
         let answer = service.verify(key: key, VerifyRequest(scopes: scopes, cost: cost, source: source))
         metrics.countVerify(answer.code)
         var headers: HTTPFields = [.gatehouseCode: answer.code.rawValue]
@@ -197,36 +216,49 @@ struct HTTPAPI: Sendable {
         return try JSONBody.response(VerifyView(answer: answer), status: status, headers: headers)
     }
 
-    /// The client address the proxy in front of us saw: `X-Real-IP`, else the *last*
-    /// `X-Forwarded-For` entry (the one the nearest proxy appended; earlier entries are
-    /// whatever the client chose to send, so they cannot be trusted for throttling).
-    private func forwardedSource(_ headers: HTTPFields) -> String? {
-        if let real = headers[.xRealIP]?.trimmingSpaces(), !real.isEmpty { return real }
-        if let forwarded = headers[.xForwardedFor], let last = forwarded.split(separator: ",").last {
-            let trimmed = String(last).trimmingSpaces()
-            if !trimmed.isEmpty { return trimmed }
+    /// The caller's source for the failed-attempt throttle: the peer, or when the peer is a
+    /// trusted proxy, the client its forwarded headers name (see `TrustedProxies`).
+    private func clientSource(_ request: Request, _ context: GatehouseRequestContext) -> SourceIdentity? {
+        guard let peer = context.remoteAddress.flatMap(IPAddress.init) else { return nil }
+        if !trustedProxies.contains(peer), request.headers[.xForwardedFor] != nil || request.headers[.xRealIP] != nil,
+            !warnedIgnoredForwarding.withLock({ warned in defer { warned = true }; return warned })
+        {
+            logger.warning(
+                "X-Forwarded-For / X-Real-IP ignored: the peer is not in trusted_proxies, so it counts as the client for the failed-attempt throttle; list your proxies there",
+                metadata: ["peer": "\(peer)"])
         }
-        return nil
+        let client = trustedProxies.clientAddress(
+            peer: peer, forwardedFor: request.headers[values: .xForwardedFor], realIP: request.headers[.xRealIP])
+        return client.sourceIdentity
     }
 
     // MARK: Helpers
 
-    private func requireAdmin(_ request: Request) throws {
+    private func requireAdmin(_ request: Request, _ context: GatehouseRequestContext) throws {
         guard let token = request.headers[.authorization].flatMap(bearerToken) else {
             throw APIError.unauthorized("this endpoint needs the admin token: Authorization: Bearer <admin token>")
         }
-        guard authenticator.acceptsAdmin(token.utf8) else {
-            throw APIError.unauthorized("the admin token is not valid")
-        }
+        try check(from: clientSource(request, context), refusal: "the admin token is not valid") { authenticator.acceptsAdmin(token.utf8) }
     }
 
-    private func requireGateway(_ token: String?) throws {
+    private func requireGateway(_ token: String?, from source: SourceIdentity?) throws {
         guard authenticator.isRequired else { return }
         guard let token else {
             throw APIError.unauthorized("this endpoint needs a gateway token")
         }
-        guard authenticator.acceptsGateway(token.utf8) else {
-            throw APIError.unauthorized("the gateway token is not valid")
+        try check(from: source, refusal: "the gateway token is not valid") { authenticator.acceptsGateway(token.utf8) }
+    }
+
+    /// A token check under the failed-attempt throttle: a wrong token counts against its
+    /// source, and a source over the limit gets 429 without its token being compared.
+    private func check(from source: SourceIdentity?, refusal: String, _ accepts: () -> Bool) throws {
+        switch service.checkCredential(from: source, accepts) {
+        case .accepted:
+            return
+        case .refused:
+            throw APIError.unauthorized(refusal)
+        case .sourceThrottled:
+            throw APIError.sourceThrottled(retryAfterMs: service.failedAttemptWindowMs)
         }
     }
 
@@ -288,7 +320,7 @@ extension HTTPField.Name {
 
 /// Carries the caller's `X-Request-Id` (or a new one) into the logs and back in the response.
 struct RequestIDMiddleware: RouterMiddleware {
-    typealias Context = BasicRequestContext
+    typealias Context = GatehouseRequestContext
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         var context = context
@@ -310,7 +342,7 @@ struct RequestIDMiddleware: RouterMiddleware {
 
 /// Counts refused requests by reason, and turns body-size errors into JSON errors.
 struct ErrorMetricsMiddleware: RouterMiddleware {
-    typealias Context = BasicRequestContext
+    typealias Context = GatehouseRequestContext
     let metrics: NodeMetrics
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {

@@ -31,9 +31,7 @@ public final class KeyService: Sendable {
         nodeID: String, hasher: LookupHasher, settings: Gatekeeper.Settings, defaultLimits: [RateLimit],
         defaultPrefix: String, storage: any KeyStorage, now: @escaping @Sendable () -> Int64, logger: Logger
     ) throws {
-        var random = SystemRandomNumberGenerator()
-        var gatekeeper = Gatekeeper(
-            hasher: hasher, settings: settings, throttleSeeds: (0..<4).map { _ in random.next() })
+        var gatekeeper = Gatekeeper(hasher: hasher, settings: settings)
         var clock = HybridClock(node: nodeID)
         let nowMs = now()
         try storage.forEachRecord { record in
@@ -67,6 +65,27 @@ public final class KeyService: Sendable {
     public func verify(key: UnsafeRawBufferPointer, _ request: VerifyRequest, nowMs: Int64) -> VerifyAnswer {
         let presented = PresentedKey(key, hasher: hasher)
         return state.withLock { $0.verify(presented, request, nowMs: nowMs) }
+    }
+
+    /// What a token check decided.
+    public enum CredentialCheck: Sendable {
+        case accepted
+        case refused
+        /// The source failed too often lately; the token was not even compared.
+        case sourceThrottled
+    }
+
+    /// Checks a token (RESP `AUTH`, an HTTP bearer) presented from `source` under the
+    /// failed-attempt throttle: a throttled source is refused before its token is compared,
+    /// and a refused token counts as a failed attempt of its source. Without a source (a
+    /// Unix socket) the token is only compared.
+    public func checkCredential(from source: SourceIdentity?, _ accepts: () -> Bool) -> CredentialCheck {
+        guard let source else { return accepts() ? .accepted : .refused }
+        let nowMs = now()
+        if state.withLock({ $0.isSourceThrottled(source, nowMs: nowMs) }) { return .sourceThrottled }
+        if accepts() { return .accepted }
+        state.withLock { $0.recordFailedAttempt(source, nowMs: nowMs) }
+        return .refused
     }
 
     /// The node's clock, in milliseconds since the epoch.
@@ -275,8 +294,10 @@ public final class KeyService: Sendable {
         try storage.saveUsage(changes)
     }
 
-    /// How many THROTTLE buckets were refused tracking because the table was full.
-    public var throttleCapacityRefusals: Int { state.withLock { $0.throttleBuckets.capacityRefusals } }
+    /// How many live THROTTLE buckets were forgotten to make room for new ones.
+    public var throttleEvictions: Int { state.withLock { $0.throttleBuckets.evictions } }
+    /// Sources the failed-attempt throttle tracks, and how many it forgot to make room.
+    public var failedAttemptSources: (tracked: Int, evicted: Int) { state.withLock { $0.failedAttemptSources } }
     public var failedAttemptWindowMs: Int64 { state.withLock { $0.settings.failedAttemptWindowMs } }
     public var throttleBucketCount: Int { state.withLock { $0.throttleBuckets.count } }
 }

@@ -43,14 +43,18 @@ final class RESPConnectionHandler: ChannelInboundHandler {
     /// The clock as read for the commands of the current read: once per read, not per command.
     private var readTimeMs: Int64?
     private let connectionID: Int
+    /// The peer's address as the failed-attempt throttle counts it: a wrong `AUTH` token is a
+    /// failed attempt of this source, and a throttled source's tokens are not compared.
+    private let peer: SourceIdentity?
     /// Counts not yet added to the node's metrics: published once per read, not per command,
     /// so pipelined commands do not each touch counters shared by every event loop.
     private var uncounted = UncountedCommands()
 
-    init(_ shared: RESPServerContext, limits: RESPLimits, connectionID: Int) {
+    init(_ shared: RESPServerContext, limits: RESPLimits, connectionID: Int, peer: SourceIdentity?) {
         self.shared = shared
         self.parser = RESPCommandParser(limits: limits)
         self.connectionID = connectionID
+        self.peer = peer
         authenticated = !shared.authenticator.isRequired
     }
 
@@ -189,10 +193,15 @@ final class RESPConnectionHandler: ChannelInboundHandler {
     }
 
     private func authenticate(_ token: ByteBuffer) throws(CommandError) {
-        guard shared.authenticator.acceptsGateway(token.readableBytesView) else {
+        switch shared.service.checkCredential(from: peer, { shared.authenticator.acceptsGateway(token.readableBytesView) }) {
+        case .accepted:
+            authenticated = true
+        case .refused:
             throw CommandError(.wrongPass, "invalid token")
+        case .sourceThrottled:
+            let seconds = (shared.service.failedAttemptWindowMs + 999) / 1000
+            throw CommandError(.wrongPass, "too many failed attempts from this address; retry after \(seconds) s with a valid token")
         }
-        authenticated = true
     }
 
     private func hello(_ command: RESPCommandView, replies: inout ByteBuffer) throws(CommandError) {

@@ -74,7 +74,8 @@ final class RESPServer: Service {
                     }
                     shared.metrics.respConnectionsOpen.increment()
                     channel.closeFuture.whenComplete { _ in shared.metrics.respConnectionsOpen.decrement() }
-                    try channel.pipeline.syncOperations.addHandler(RESPConnectionHandler(shared, limits: limits, connectionID: id))
+                    try channel.pipeline.syncOperations.addHandler(RESPConnectionHandler(
+                        shared, limits: limits, connectionID: id, peer: channel.remoteAddress.flatMap(SourceAddress.identity)))
                 }
             }
             .bind(host: address.host, port: address.port)

@@ -107,7 +107,7 @@ public final class GatehouseServer: Sendable {
             group: group,
             onBound: { address in report(HostPort(address, fallback: self.config.rpcAddress), nil) })
         let api = HTTPAPI(
-            service: service, metrics: metrics, authenticator: authenticator, readiness: readiness,
+            service: service, metrics: metrics, authenticator: authenticator, trustedProxies: config.trustedProxies, readiness: readiness,
             nodeID: config.nodeID, maxBodyBytes: config.maxBodyBytes, logger: logger, gossip: gossip)
         let httpAddress = config.httpAddress
         let http = Application(

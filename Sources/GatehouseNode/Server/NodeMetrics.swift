@@ -19,7 +19,7 @@ public final class NodeMetrics: Sendable {
     /// Why an HTTP request was refused.
     public enum HTTPErrorKind: String, CaseIterable, Sendable {
         case badJSON = "bad_json", unknownField = "unknown_field", tooLarge = "too_large"
-        case unauthorized, notFound = "not_found", invalidField = "invalid_field", revoked, storage
+        case unauthorized, sourceThrottled = "source_throttled", notFound = "not_found", invalidField = "invalid_field", revoked, storage
         case badRequest = "bad_request"
     }
 
@@ -34,7 +34,9 @@ public final class NodeMetrics: Sendable {
     public let respCommands: Counter
     public let keys: Gauge
     public let throttleBuckets: Gauge
-    public let throttleCapacityRefusals: Gauge
+    public let throttleEvictions: Gauge
+    public let failedAttemptSources: Gauge
+    public let failedAttemptEvictions: Gauge
     public let adminWrites: Counter
     public let usageFlushFailures: Counter
     public let cluster: ClusterMetrics
@@ -68,7 +70,9 @@ public final class NodeMetrics: Sendable {
         respCommands = counter("resp_commands", "RESP commands received")
         keys = gauge("keys", "Key records held by this node")
         throttleBuckets = gauge("throttle_buckets", "THROTTLE buckets tracked")
-        throttleCapacityRefusals = gauge("throttle_capacity_refusals", "THROTTLE buckets not tracked because the table was full")
+        throttleEvictions = gauge("throttle_evictions", "Live THROTTLE buckets forgotten, least recently used first, to count new ones in a full table")
+        failedAttemptSources = gauge("failed_attempt_sources", "Sources the failed-attempt throttle tracks")
+        failedAttemptEvictions = gauge("failed_attempt_evictions", "Sources the failed-attempt throttle forgot to make room for others")
         adminWrites = counter("admin_writes", "Key writes through the admin API")
         usageFlushFailures = counter("usage_flush_failures", "Failed writes of coalesced usage to disk")
         cluster = ClusterMetrics(registry: registry)

@@ -48,7 +48,7 @@ let hasher = LookupHasher(pepper: Array(repeating: 7, count: 32))
 let residentBefore = residentBytes()
 var started = clock.now
 var (gatekeeper, gatekeeperBytes): (Gatekeeper?, Int) = try measure {
-    var gatekeeper = Gatekeeper(hasher: hasher, throttleSeeds: [1, 2, 3, 4])
+    var gatekeeper = Gatekeeper(hasher: hasher)
     try SQLiteKeyStorage(directory: directory).forEachRecord { gatekeeper.apply($0) }
     return gatekeeper
 }
@@ -70,10 +70,10 @@ for text in texts! { records.append(try decoder.decode(KeyRecord.self, from: Dat
 let decodeTime = clock.now - started
 texts = nil
 started = clock.now
-var indexed = Gatekeeper(hasher: hasher, throttleSeeds: [1, 2, 3, 4])
+var indexed = Gatekeeper(hasher: hasher)
 for record in records { indexed.apply(record) }
 let applyTime = clock.now - started
-indexed = Gatekeeper(hasher: hasher, throttleSeeds: [1, 2, 3, 4])
+indexed = Gatekeeper(hasher: hasher)
 
 print("""
     \(keyCount) keys in \(directory)

@@ -20,7 +20,7 @@ struct BenchGenerator: RandomNumberGenerator {
 func makeGatekeeper(keys count: Int, limit: Int64) -> (Gatekeeper, String) {
     var random = BenchGenerator()
     let hasher = LookupHasher(pepper: Array("benchmark-pepper-benchmark-pepper-0123".utf8))
-    var gatekeeper = Gatekeeper(hasher: hasher, throttleSeeds: [1, 2, 3, 4])
+    var gatekeeper = Gatekeeper(hasher: hasher)
     var first = ""
     for index in 0..<count {
         let version = HybridTimestamp(wallMs: 1, logical: UInt32(index), node: "bench")
