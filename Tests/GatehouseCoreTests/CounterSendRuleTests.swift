@@ -43,7 +43,7 @@ struct CounterSendRuleTests {
         let created = try KeyLifecycle.create(
             KeyDraft(limits: [RateLimit(name: "hour", limit: 1_000_000, windowMs: 3_600_000)]), defaultLimits: [], hasher: hasher,
             nowMs: now, version: HybridTimestamp(wallMs: now, logical: 0, node: "n1"), using: &random)
-        var gatekeeper = Gatekeeper(hasher: hasher, throttleSeeds: [1])
+        var gatekeeper = Gatekeeper(hasher: hasher)
         gatekeeper.apply(created.record)
         gatekeeper.clusterSize = 3
         var sends = 0
@@ -77,7 +77,7 @@ struct CounterSendRuleTests {
         let created = try KeyLifecycle.create(
             KeyDraft(limits: [RateLimit(name: "minute", limit: 100, windowMs: 60_000)]), defaultLimits: [], hasher: hasher,
             nowMs: now, version: HybridTimestamp(wallMs: now, logical: 0, node: "n1"), using: &random)
-        var gatekeeper = Gatekeeper(hasher: hasher, throttleSeeds: [1])
+        var gatekeeper = Gatekeeper(hasher: hasher)
         gatekeeper.apply(created.record)
         for request in 0..<80 { _ = gatekeeper.verify(key: created.secret, VerifyRequest(), nowMs: now + Int64(request)) }
         _ = gatekeeper.takeCounterChanges()
