@@ -7,8 +7,8 @@ import NIOCore
 /// Fields in declaration order: strings as a varint length and UTF-8, integers as zigzag
 /// varints (`logical` as a plain varint), the lookup hashes as their 32 raw bytes, and one
 /// flags byte for `enabled` and which optionals are present. `meta` is written in key order,
-/// so equal records always give equal bytes. A typical record is about 150 bytes against
-/// 600 as JSON.
+/// so equal records always give equal bytes. A typical record is about 180 bytes against
+/// 470 as compact JSON.
 ///
 /// Reading checks every count and length against the caps below before allocating, and
 /// holds a record to the shape `KeyRules` allows (scopes, limits, retired secrets, meta

@@ -34,20 +34,25 @@ struct KeyRecordCodecTests {
         #expect(Wire.bytes(KeyRecordCodec.encode(record)) == Wire.bytes(KeyRecordCodec.encode(other)))
     }
 
-    /// The measured size, kept in step with the report: a typical record is about a
-    /// quarter of its JSON.
+    /// The measured size, kept in step with the report: a typical record takes under two
+    /// fifths of its compact JSON (180 bytes against 470).
     @Test func aTypicalRecordIsSmall() throws {
         let binary = KeyRecordCodec.encode(DataStream.typicalRecord).readableBytes
         let json = try JSONEncoder().encode(DataStream.typicalRecord).count
-        #expect(binary == 152)
-        #expect(binary * 3 < json)
+        #expect(binary == 180)
+        #expect(binary * 5 < json * 2)
     }
 
     @Test func everyTruncationIsRejected() {
         var random = SeededGenerator(seed: 15)
         for record in [DataStream.typicalRecord, DataStream.largestRecord, random.keyRecord(), random.keyRecord()] {
             let bytes = Wire.bytes(KeyRecordCodec.encode(record))
-            for length in 0..<bytes.count {
+            // Every cut of the small records; of the 90 KB one, every cut near its ends and a
+            // spread between (every cut of it would take minutes in a debug build).
+            let cuts = bytes.count < 4_096
+                ? Array(0..<bytes.count)
+                : Array(0..<2_048) + Array(stride(from: 2_048, to: bytes.count - 2_048, by: 61)) + Array((bytes.count - 2_048)..<bytes.count)
+            for length in cuts {
                 let error = Wire.decodeError { () throws(GossipDecodeError) in try KeyRecordCodec.decode(ByteBuffer(bytes: bytes[..<length])) }
                 #expect(error?.code == .truncated, "at \(length) of \(bytes.count)")
             }
