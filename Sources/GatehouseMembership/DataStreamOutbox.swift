@@ -90,6 +90,11 @@ public struct DataStreamOutbox: Sendable {
             enqueue(records: records)
         case .counters(let origin, let slots):
             enqueue(counters: slots, origin: origin)
+        case .recordsAndWant(let records, let want) where !records.isEmpty:
+            // The records go the way of every record (coalesced, batched by size); the
+            // request for the others stays in order with the anti-entropy steps.
+            enqueue(records: records)
+            enqueue(.recordsAndWant(records: [], want: want))
         default:
             if control.count >= limits.maxControlMessages {
                 control.removeFirst()

@@ -40,14 +40,20 @@ public enum ReplicationDirective: Hashable, Sendable {
 public struct ReplicationMachine: Sendable {
     public struct Settings: Hashable, Sendable {
         /// Most records moved in one anti-entropy step; the rest follow next round.
-        public var maxRecordsPerExchange = 2_000
+        public var maxRecordsPerExchange = 1_000
+        /// Most entries in one digest reply (a frame's worth); the buckets left out are
+        /// compared in a later round.
+        public var maxEntriesPerReply = 8_192
         public var directLimit = 16
         public var fanout = 3
         /// Pending relays kept at most; the oldest are forgotten first.
         public var maxRelays = 4_096
 
-        public init(maxRecordsPerExchange: Int = 2_000, directLimit: Int = 16, fanout: Int = 3, maxRelays: Int = 4_096) {
+        public init(
+            maxRecordsPerExchange: Int = 1_000, maxEntriesPerReply: Int = 8_192, directLimit: Int = 16, fanout: Int = 3, maxRelays: Int = 4_096
+        ) {
             self.maxRecordsPerExchange = maxRecordsPerExchange
+            self.maxEntriesPerReply = maxEntriesPerReply
             self.directLimit = directLimit
             self.fanout = fanout
             self.maxRelays = maxRelays
@@ -145,8 +151,15 @@ public struct ReplicationMachine: Sendable {
             return records.isEmpty ? [] : [.apply(records, from: peer, repair: false)]
         case .digest(let theirs):
             // Answered even when nothing differs, so the sender knows its round completed.
-            let buckets = index.digest().differingBuckets(from: theirs)
-            return [.send(.digestReply(buckets: buckets, entries: index.entries(inBuckets: Set(buckets))), to: peer)]
+            var buckets: [Int] = []
+            var entries: [ReplicaEntry] = []
+            for bucket in index.digest().differingBuckets(from: theirs) {
+                let held = index.entries(inBuckets: [bucket])
+                if !buckets.isEmpty && entries.count + held.count > settings.maxEntriesPerReply { break }
+                buckets.append(bucket)
+                entries += held
+            }
+            return [.send(.digestReply(buckets: buckets, entries: entries), to: peer)]
         case .digestReply(let buckets, let theirs):
             let valid = Set(buckets.filter { (0..<ReplicaDigest.bucketCount).contains($0) })
             var directives: [ReplicationDirective] = [.antiEntropyAnswered(by: peer, differingBuckets: valid.count)]

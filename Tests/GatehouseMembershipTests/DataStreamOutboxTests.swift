@@ -86,4 +86,12 @@ struct DataStreamOutboxTests {
         outbox.enqueue(records: [Self.record("key_a", wallMs: 2)])
         #expect(Self.records(in: outbox.takeBatch()).map(\.version.wallMs) == [2])
     }
+
+    @Test func anAntiEntropyAnswerSendsItsRecordsAsRecordsAndItsRequestInOrder() {
+        var outbox = DataStreamOutbox()
+        outbox.enqueue(.digest(ReplicaDigest()))
+        outbox.enqueue(.recordsAndWant(records: [Self.record("key_a", wallMs: 1)], want: ["key_b"]))
+        let batch = outbox.takeBatch()
+        #expect(batch == [.digest(ReplicaDigest()), .recordsAndWant(records: [], want: ["key_b"]), .records([Self.record("key_a", wallMs: 1)])])
+    }
 }

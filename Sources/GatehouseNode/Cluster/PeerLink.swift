@@ -143,8 +143,25 @@ final class PeerLink {
     }
 
     private func write(_ message: DataMessage, on channel: any Channel) {
+        // Records frames change no encoder state, so one too large for the peer's decoder
+        // is cut in halves until each fits (a single record always fits: KeyRules bound it).
+        if case .records(let records) = message, records.count > 1 {
+            let plaintext = encoder.encode(message)
+            guard plaintext.readableBytes <= encoder.limits.maxFrameBytes else {
+                let half = records.count / 2
+                write(.records(Array(records[..<half])), on: channel)
+                write(.records(Array(records[half...])), on: channel)
+                return
+            }
+            writeFrame(plaintext, on: channel)
+            return
+        }
         let plaintext = encoder.encode(message)
+        writeFrame(plaintext, on: channel)
         if case .counters = message { plane.metrics.counterBytesOut.increment(by: Int64(plaintext.readableBytes)) }
+    }
+
+    private func writeFrame(_ plaintext: ByteBuffer, on channel: any Channel) {
         let sealed = plane.seal(plaintext)
         var frame = channel.allocator.buffer(capacity: sealed.count + 4)
         frame.writeLengthPrefixedFrame(sealed)
