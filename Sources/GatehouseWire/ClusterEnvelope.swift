@@ -4,9 +4,9 @@ import NIOCore
 /// type space, so no two codecs can claim the same byte.
 ///
 /// Every datagram and every data-stream frame starts `[version][kind]` (after opening the
-/// seal). Membership kinds keep the values they always had (1–7). Values 10–15 and 20 are
-/// held by the UDP-era replication and counter datagrams (`ReplicationMessage`,
-/// `CounterSyncCodec`) until those are removed, and must not be reused before then.
+/// seal). Membership kinds keep the values they always had (1–7). Values 10–15 and 20 were
+/// the UDP-era replication and counter datagrams; they stay unassigned, so a packet from a
+/// node of that release is refused as an unknown type rather than misread.
 /// Data-plane kinds live from 32 up.
 public enum ClusterMessageKind: UInt8, CaseIterable, Hashable, Sendable {
     // Failure detection (UDP) and push-pull snapshots.

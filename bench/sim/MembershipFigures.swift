@@ -56,11 +56,14 @@ struct MembershipFigures {
         print("rate-limit accuracy, 3 nodes sharing one key at 2× its limit (admitted / limit per window)")
         for (windowMs, limit) in [(Int64(1_000), Int64(1_000)), (10_000, 2_000), (60_000, 6_000)] {
             for (shares, loss) in [(false, 0.0), (true, 0.0), (true, 0.1)] {
+                var encoder = DataStreamEncoder()
                 let result = CounterAccuracySimulator.run(
-                    nodes: 3, windowMs: windowMs, limit: limit, syncMs: 50, shares: shares, windows: quick ? 3 : 8, loss: loss
+                    nodes: 3, windowMs: windowMs, limit: limit, syncMs: 50, shares: shares, windows: quick ? 3 : 8, loss: loss,
+                    rule: CounterSendRule()
                 ) { slots in
-                    // The real datagrams: encoded by the node's codec, plus the seal.
-                    CounterSyncCodec.encode(slots, sender: "n1", maxBytes: 1_371).reduce(0) { $0 + $1.readableBytes + ClusterKeyring.overhead }
+                    // The real frames: encoded by the node's stream codec (one stream per
+                    // peer, so its bucket dictionary persists), plus the seal and the length.
+                    encoder.encode(.counters(origin: NodeID("n1"), slots: slots)).readableBytes + ClusterKeyring.overhead + 4
                 }
                 let bytes = result.bytesPerNodePerSecond
                 accuracy.append([
