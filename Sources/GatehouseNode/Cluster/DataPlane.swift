@@ -21,6 +21,10 @@ final class DataPlane: Sendable {
     let group: MultiThreadedEventLoopGroup
     var loop: any EventLoop { group.next() }
     let outboxLimits: DataStreamOutbox.Limits
+    /// The local address outbound streams leave from: the node's own gossip address, so a
+    /// peer (and a firewall) sees the address the member is known by. `nil` for a wildcard
+    /// or a host name.
+    let localAddress: SocketAddress?
     let connectTimeoutMs: Int64 = 2_000
     let maxBackoffMs: Int64 = 5_000
     let handshakeTimeoutMs: Int64
@@ -46,7 +50,7 @@ final class DataPlane: Sendable {
     }
 
     init(
-        nodeID: NodeID, keyring: ClusterKeyring, metrics: DataPlaneMetrics, logger: Logger, maxFrameBytes: Int,
+        nodeID: NodeID, keyring: ClusterKeyring, metrics: DataPlaneMetrics, logger: Logger, localHost: String, maxFrameBytes: Int,
         handshakeTimeoutMs: Int64 = 5_000, maxConnections: Int = 1_024, maxUnauthenticated: Int = 64,
         outboxLimits: DataStreamOutbox.Limits = DataStreamOutbox.Limits()
     ) {
@@ -59,6 +63,7 @@ final class DataPlane: Sendable {
         self.maxConnections = maxConnections
         self.maxUnauthenticated = maxUnauthenticated
         self.outboxLimits = outboxLimits
+        localAddress = Self.outboundAddress(for: localHost)
         group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let loop = group.next()
         links = NIOLoopBoundBox.makeBoxSendingValue([:], eventLoop: loop)
@@ -80,6 +85,12 @@ final class DataPlane: Sendable {
     /// Answers a membership push-pull request (its opened plaintext) with a sealed response.
     func onPushPull(_ handler: @escaping @Sendable ([UInt8]) async -> [UInt8]?) {
         hooks.withLock { $0.pushPull = handler }
+    }
+
+    /// A specific IP address to send from, or `nil` when the kernel should choose.
+    static func outboundAddress(for host: String) -> SocketAddress? {
+        guard host != "0.0.0.0", host != "::", let address = try? SocketAddress(ipAddress: host, port: 0) else { return nil }
+        return address
     }
 
     // MARK: Sending (on the loop)

@@ -69,7 +69,8 @@ public final class GossipService: Service, Sendable {
         membershipGroup = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         loop = membershipGroup.next()
         dataPlane = DataPlane(
-            nodeID: NodeID(nodeID), keyring: keyring, metrics: dataMetrics, logger: logger, maxFrameBytes: config.maxSyncFrameBytes,
+            nodeID: NodeID(nodeID), keyring: keyring, metrics: dataMetrics, logger: logger, localHost: config.gossipAddress.host,
+            maxFrameBytes: config.maxSyncFrameBytes,
             handshakeTimeoutMs: config.handshakeTimeoutMs, maxConnections: config.maxPeerConnections,
             maxUnauthenticated: config.maxUnauthenticatedPeerConnections)
         let address = MemberAddress(host: config.gossipAddress.host, port: config.gossipAddress.port)
@@ -276,7 +277,7 @@ public final class GossipService: Service, Sendable {
         do {
             let frames = try await loop.submit { [self.sealedHello(), self.sealedSnapshot(isResponse: false)] }.get()
             let answer = try await PushPullClient.exchange(
-                frames, with: address, group: group, maxFrameBytes: config.maxSyncFrameBytes, timeoutMs: 3_000)
+                frames, with: address, from: dataPlane.localAddress, group: group, maxFrameBytes: config.maxSyncFrameBytes, timeoutMs: 3_000)
             guard let plaintext = open(answer.readableBytesView) else { throw PushPullError.notAuthentic }
             let snapshot: (members: [Member], isResponse: Bool)
             do {

@@ -68,7 +68,9 @@ final class PeerLink {
         state = .connecting
         let loop = plane.loop
         let bound = NIOLoopBound(self, eventLoop: loop)
-        ClientBootstrap(group: loop)
+        var bootstrap = ClientBootstrap(group: loop)
+        if let local = plane.localAddress { bootstrap = bootstrap.bind(to: local) }
+        bootstrap
             .connectTimeout(.milliseconds(plane.connectTimeoutMs))
             .channelOption(.writeBufferWaterMark, value: .init(low: 32 * 1024, high: 256 * 1024))
             .channelOption(.socketOption(.tcp_nodelay), value: 1)

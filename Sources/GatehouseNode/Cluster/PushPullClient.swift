@@ -7,12 +7,14 @@ import NIOPosix
 /// request), read one frame, close.
 enum PushPullClient {
     static func exchange(
-        _ frames: [[UInt8]], with address: MemberAddress, group: any EventLoopGroup, maxFrameBytes: Int, timeoutMs: Int64
+        _ frames: [[UInt8]], with address: MemberAddress, from local: SocketAddress?, group: any EventLoopGroup, maxFrameBytes: Int, timeoutMs: Int64
     ) async throws -> ByteBuffer {
         // One loop for the promise and the channel: a promise is completed on its own loop.
         let loop = group.next()
         let promise = loop.makePromise(of: ByteBuffer.self)
-        let connecting = ClientBootstrap(group: loop)
+        var bootstrap = ClientBootstrap(group: loop)
+        if let local { bootstrap = bootstrap.bind(to: local) }
+        let connecting = bootstrap
             .connectTimeout(.milliseconds(timeoutMs))
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {

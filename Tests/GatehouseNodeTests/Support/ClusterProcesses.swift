@@ -6,6 +6,8 @@ import GatehouseNode
 final class ClusterProcesses {
     struct NodePorts {
         var id: String
+        /// The loopback address the node listens on and sends from (all of 127/8 is loopback).
+        var host: String
         var rpc: Int
         var http: Int
         var gossip: Int
@@ -15,15 +17,24 @@ final class ClusterProcesses {
     let directory: String
     let nodes: [NodePorts]
     let adminToken = "cluster-test-admin-token-0123456789"
+    /// The anti-entropy timer of every node; long when a test must show a write arrived without it.
+    let antiEntropyMs: Int
     private(set) var processes: [String: Process] = [:]
 
     static let keyA = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="
     static let keyB = "HxwdHhscGRoXGBUWExQREg8QDQ4LDAkKBwgFBgMEAQI="
 
-    init(executable: String, count: Int) throws {
+    /// `hosts`: one loopback address per node (default 127.0.0.1 for all), so a firewall
+    /// rule can tell the nodes apart.
+    init(executable: String, count: Int, hosts: [String]? = nil, antiEntropyMs: Int = 500) throws {
         self.executable = executable
+        self.antiEntropyMs = antiEntropyMs
         directory = TemporaryDirectory.make()
-        nodes = try (1...count).map { NodePorts(id: "n\($0)", rpc: try FreePort.find(), http: try FreePort.find(), gossip: try FreePort.find()) }
+        nodes = try (1...count).map { index in
+            NodePorts(
+                id: "n\(index)", host: hosts?[index - 1] ?? "127.0.0.1", rpc: try FreePort.find(), http: try FreePort.find(),
+                gossip: try FreePort.find())
+        }
         try writeConfig(name: "cluster.yaml", keys: [Self.keyA])
     }
 
@@ -43,12 +54,12 @@ final class ClusterProcesses {
               suspicion_multiplier: 2
               push_pull_interval_ms: 2000
               reconnect_interval_ms: 1000
-              anti_entropy_interval_ms: 500
+              anti_entropy_interval_ms: \(antiEntropyMs)
             nodes:
 
             """
         for node in nodes {
-            yaml += "  - {id: \(node.id), rpc: \"127.0.0.1:\(node.rpc)\", http: \"127.0.0.1:\(node.http)\", gossip: \"127.0.0.1:\(node.gossip)\", data_dir: ./\(node.id)}\n"
+            yaml += "  - {id: \(node.id), rpc: \"\(node.host):\(node.rpc)\", http: \"\(node.host):\(node.http)\", gossip: \"\(node.host):\(node.gossip)\", data_dir: ./\(node.id)}\n"
         }
         try yaml.write(toFile: "\(directory)/\(name)", atomically: true, encoding: .utf8)
     }
@@ -66,7 +77,7 @@ final class ClusterProcesses {
         let node = nodes.first { $0.id == id }!
         let deadline = Date().addingTimeInterval(20)
         while Date() < deadline {
-            if FreePort.isListening(port: node.http) { return }
+            if FreePort.isListening(port: node.http, host: node.host) { return }
             guard process.isRunning else { break }
             usleep(20_000)
         }
@@ -84,10 +95,15 @@ final class ClusterProcesses {
         for id in processes.keys { kill9(id) }
     }
 
+    /// `http://host:port` of a node's HTTP API.
+    func httpBase(_ id: String) -> String {
+        let node = nodes.first { $0.id == id }!
+        return "http://\(node.host):\(node.http)"
+    }
+
     /// `id`'s view: member id → (state, incarnation).
     func view(of id: String) async throws -> [String: (state: String, incarnation: Int64)] {
-        let node = nodes.first { $0.id == id }!
-        let object = try await HTTP.json("GET", "http://127.0.0.1:\(node.http)/v1/cluster/members", token: adminToken, body: nil)
+        let object = try await HTTP.json("GET", "\(httpBase(id))/v1/cluster/members", token: adminToken, body: nil)
         var view: [String: (String, Int64)] = [:]
         for member in object["members"] as? [[String: Any]] ?? [] {
             guard let name = member["id"] as? String, let state = member["state"] as? String else { continue }
