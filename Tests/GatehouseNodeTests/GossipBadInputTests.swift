@@ -54,4 +54,34 @@ struct GossipBadInputTests {
         try await sender.close()
         try await node.stop()
     }
+
+    /// An unauthenticated TCP peer holds a connection only until its handshake deadline, and
+    /// only so many such connections exist at once.
+    @Test func silentPeersAreClosedAtTheirDeadlineAndCappedMeanwhile() async throws {
+        let gossipPort = try FreePort.find()
+        let node = try await TestNode.start { config in
+            var cluster = ClusterConfig(
+                gossipAddress: HostPort(host: "127.0.0.1", port: gossipPort), seeds: [],
+                gossipKeys: ["AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="])
+            cluster.handshakeTimeoutMs = 500
+            cluster.maxUnauthenticatedPeerConnections = 2
+            config.cluster = cluster
+        }
+        let address = HostPort(host: "127.0.0.1", port: gossipPort)
+        let silent = [try await RawConnection.open(address), try await RawConnection.open(address)]
+        // Half a length prefix: still no frame, so still unauthenticated.
+        try await silent[0].send([0, 0])
+        try await eventually("both silent connections are admitted") {
+            try await node.metric("gatehouse_data_streams_inbound") == 2
+        }
+        let third = try await RawConnection.open(address)
+        #expect(try await third.waitForClose(seconds: 5))
+        #expect(try await node.metric("gatehouse_data_streams_refused_total{reason=\"unauthenticated_cap\"}") == 1)
+        for connection in silent { #expect(try await connection.waitForClose(seconds: 5)) }
+        #expect(try await node.metric("gatehouse_data_streams_refused_total{reason=\"handshake_timeout\"}") == 2)
+        try await eventually("the closed connections are no longer counted") {
+            try await node.metric("gatehouse_data_streams_inbound") == 0
+        }
+        try await node.stop()
+    }
 }
