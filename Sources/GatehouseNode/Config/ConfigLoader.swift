@@ -216,7 +216,8 @@ public enum ConfigLoader {
         var antiEntropyIntervalMs: Int64 = 5_000
         var counterSyncIntervalMs: Int64 = 50
         var counterMaxStalenessMs = CounterSendRule().maxStalenessMs
-        let ownFields = ["anti_entropy_interval_ms", "counter_sync_interval_ms", "counter_max_staleness_ms"]
+        var udpReceiveBufferBytes = 4 * 1024 * 1024
+        let ownFields = ["anti_entropy_interval_ms", "counter_sync_interval_ms", "counter_max_staleness_ms", "udp_receive_buffer_bytes"]
         for (name, value) in file.timing ?? [:] {
             guard value > 0 else {
                 throw ConfigError(field: "timing.\(name)", problem: "must be positive", fix: "give a positive number or leave it out for the default")
@@ -227,6 +228,8 @@ public enum ConfigLoader {
                 counterSyncIntervalMs = value
             } else if name == "counter_max_staleness_ms" {
                 counterMaxStalenessMs = value
+            } else if name == "udp_receive_buffer_bytes" {
+                udpReceiveBufferBytes = Int(clamping: value)
             } else if let path = timingFields[name] {
                 settings[keyPath: path] = value
             } else if let path = timingCounts[name] {
@@ -243,6 +246,7 @@ public enum ConfigLoader {
         cluster.antiEntropyIntervalMs = antiEntropyIntervalMs
         cluster.counterSyncIntervalMs = counterSyncIntervalMs
         cluster.counterSendRule.maxStalenessMs = counterMaxStalenessMs
+        cluster.udpReceiveBufferBytes = udpReceiveBufferBytes
         return cluster
     }
 
