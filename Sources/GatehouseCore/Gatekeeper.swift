@@ -128,6 +128,7 @@ public struct Gatekeeper: Sendable {
                 idsByOwner[record.owner, default: []].insert(record.id)
             }
             if old.limits != record.limits {
+                limitWindowCount += record.limits.count - old.limits.count
                 limitWindows[slot] = record.limits.map { limit in
                     old.limits.firstIndex(of: limit).map { limitWindows[slot][$0] } ?? SlidingWindow()
                 }
@@ -143,6 +144,7 @@ public struct Gatekeeper: Sendable {
             let slot = records.count
             records.append(record)
             limitWindows.append(record.limits.map { _ in SlidingWindow() })
+            limitWindowCount += record.limits.count
             creditUsage.append(nil)
             counterDirty.append(false)
             counterDirtySince.append(0)
@@ -438,18 +440,33 @@ public struct Gatekeeper: Sendable {
 
     /// Every slot held for `node`, to hand a restarted peer its own counts back.
     public func counterSlots(of node: NodeOrdinal) -> [CounterSlot] {
+        counterSlots(of: node, inRecords: records.indices) + throttleSlots(of: node)
+    }
+
+    /// The slots held for `node` in some records' limits, so a caller can walk every record
+    /// in small ranges instead of holding the verify path's lock over all of them.
+    public func counterSlots(of node: NodeOrdinal, inRecords range: Range<Int>) -> [CounterSlot] {
         var slots: [CounterSlot] = []
-        for (recordSlot, record) in records.enumerated() {
-            for (position, limit) in record.limits.enumerated() {
-                let bucket = CounterBucket.keyLimit(keyID: record.id, limit: limit.name, windowMs: limit.windowMs)
+        for recordSlot in range.clamped(to: records.indices) {
+            for (position, limit) in records[recordSlot].limits.enumerated() {
+                let bucket = CounterBucket.keyLimit(keyID: records[recordSlot].id, limit: limit.name, windowMs: limit.windowMs)
                 slots += Self.ownSlots(of: limitWindows[recordSlot][position], bucket: bucket, node: node)
             }
         }
+        return slots
+    }
+
+    /// The THROTTLE slots held for `node`.
+    public func throttleSlots(of node: NodeOrdinal) -> [CounterSlot] {
+        var slots: [CounterSlot] = []
         throttleBuckets.forEachWindow { key, window in
             slots += Self.ownSlots(of: window, bucket: .throttle(name: key.name, windowMs: key.windowMs), node: node)
         }
         return slots
     }
+
+    /// Every limit of every key, each a shared counter window (for status pages).
+    public private(set) var limitWindowCount = 0
 
     /// Drops ended throttle windows; the shell calls it on a timer.
     public mutating func sweep(nowMs: Int64) {

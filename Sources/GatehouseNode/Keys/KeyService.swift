@@ -207,9 +207,7 @@ public final class KeyService: Sendable {
 
     /// Shared counter windows held: every limit of every key, and every THROTTLE bucket.
     public var counterWindowCount: Int {
-        state.withLock { gatekeeper in
-            gatekeeper.list(owner: nil, after: nil, limit: Int.max).reduce(gatekeeper.throttleBuckets.count) { $0 + $1.limits.count }
-        }
+        state.withLock { $0.limitWindowCount + $0.throttleBuckets.count }
     }
 
     public func entries(inBuckets buckets: Set<Int>) -> [ReplicaEntry] { state.withLock { $0.entries(inBuckets: buckets) } }
@@ -279,7 +277,15 @@ public final class KeyService: Sendable {
     /// The slots held for a peer, to give a restarted peer its counts back.
     public func counterSlots(of node: String) -> [CounterSlot] {
         guard let known = ordinals.withLock({ $0[node] }) else { return [] }
-        return state.withLock { $0.counterSlots(of: known) }
+        let recordCount = state.withLock { $0.keyCount }
+        var slots: [CounterSlot] = []
+        var start = 0
+        while start < recordCount {
+            let end = min(recordCount, start + Self.lockBatch)
+            slots += state.withLock { $0.counterSlots(of: known, inRecords: start..<end) }
+            start = end
+        }
+        return slots + state.withLock { $0.throttleSlots(of: known) }
     }
 
     // MARK: Housekeeping
