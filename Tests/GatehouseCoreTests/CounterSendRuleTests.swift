@@ -5,6 +5,19 @@ import Testing
 @Suite("Counter sync by need")
 struct CounterSendRuleTests {
     static let rule = CounterSendRule(headroomFraction: 0.1, nearLimit: 0.8, maxStalenessMs: 1_000)
+    static let now: Int64 = 1_800_000_000_000
+
+    /// A gatekeeper holding one key with `limit`, and that key.
+    static func oneKey(_ limit: RateLimit) throws -> (Gatekeeper, (record: KeyRecord, secret: String)) {
+        let hasher = LookupHasher(pepper: Array("send-rule-pepper-0123456789abcdefghij".utf8))
+        var random = SeededGenerator(seed: 3)
+        let created = try KeyLifecycle.create(
+            KeyDraft(limits: [limit]), defaultLimits: [], hasher: hasher,
+            nowMs: now, version: HybridTimestamp(wallMs: now, logical: 0, node: "n1"), using: &random)
+        var gatekeeper = Gatekeeper(hasher: hasher)
+        gatekeeper.apply(created.record)
+        return (gatekeeper, created)
+    }
 
     @Test func nothingUnsentIsNeverDue() {
         #expect(!Self.rule.isDue(unsent: 0, estimate: 999, limit: 1_000, windowMs: 60_000, nodes: 3, unsentForMs: 10_000))
@@ -37,14 +50,8 @@ struct CounterSendRuleTests {
 
     /// A gatekeeper hands out only due records and keeps the others for later calls.
     @Test func aGatekeeperSendsHotKeysFarFromTheirLimitsRarely() throws {
-        let hasher = LookupHasher(pepper: Array("send-rule-pepper-0123456789abcdefghij".utf8))
-        var random = SeededGenerator(seed: 3)
-        let now: Int64 = 1_800_000_000_000
-        let created = try KeyLifecycle.create(
-            KeyDraft(limits: [RateLimit(name: "hour", limit: 1_000_000, windowMs: 3_600_000)]), defaultLimits: [], hasher: hasher,
-            nowMs: now, version: HybridTimestamp(wallMs: now, logical: 0, node: "n1"), using: &random)
-        var gatekeeper = Gatekeeper(hasher: hasher)
-        gatekeeper.apply(created.record)
+        let now = Self.now
+        var (gatekeeper, created) = try Self.oneKey(RateLimit(name: "hour", limit: 1_000_000, windowMs: 3_600_000))
         gatekeeper.clusterSize = 3
         var sends = 0
         var sentCount: Int64 = 0
@@ -71,14 +78,8 @@ struct CounterSendRuleTests {
 
     /// Near its limit a key's count is due at every tick it changed.
     @Test func aKeyNearItsLimitIsSentAtEveryTick() throws {
-        let hasher = LookupHasher(pepper: Array("send-rule-pepper-0123456789abcdefghij".utf8))
-        var random = SeededGenerator(seed: 4)
-        let now: Int64 = 1_800_000_000_000
-        let created = try KeyLifecycle.create(
-            KeyDraft(limits: [RateLimit(name: "minute", limit: 100, windowMs: 60_000)]), defaultLimits: [], hasher: hasher,
-            nowMs: now, version: HybridTimestamp(wallMs: now, logical: 0, node: "n1"), using: &random)
-        var gatekeeper = Gatekeeper(hasher: hasher)
-        gatekeeper.apply(created.record)
+        let now = Self.now
+        var (gatekeeper, created) = try Self.oneKey(RateLimit(name: "minute", limit: 100, windowMs: 60_000))
         for request in 0..<80 { _ = gatekeeper.verify(key: created.secret, VerifyRequest(), nowMs: now + Int64(request)) }
         _ = gatekeeper.takeCounterChanges()
         for tick in 1...5 {
