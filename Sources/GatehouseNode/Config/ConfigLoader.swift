@@ -120,6 +120,7 @@ public enum ConfigLoader {
         if let value = file.limits?.maxBodyBytes { config.maxBodyBytes = value }
         if let value = file.limits?.maxArguments { config.respLimits.maxArguments = value }
         if let value = file.limits?.maxBulkBytes { config.respLimits.maxBulkBytes = value }
+        file.connections?.apply(to: &config.connections)
         if let value = file.limits?.throttleBuckets {
             guard value > 0 else {
                 throw ConfigError(field: "limits.throttle_buckets", problem: "must be positive", fix: "e.g. 1000000")
