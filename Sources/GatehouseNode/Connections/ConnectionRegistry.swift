@@ -35,8 +35,14 @@ final class ConnectionRegistry: Sendable {
 
     var count: Int { table.withLock { $0.entries.count } }
 
-    /// Adds a channel unless a cap is reached; returns its id, or the cap that refused it.
-    func admit(_ channel: any Channel, authenticated: Bool) -> Result<Int, ConnectionCloseReason> {
+    enum Admission: Equatable {
+        case admitted(id: Int)
+        /// The cap that refused the connection.
+        case refused(ConnectionCloseReason)
+    }
+
+    /// Adds a channel unless a cap is reached.
+    func admit(_ channel: any Channel, authenticated: Bool) -> Admission {
         let source = channel.remoteAddress?.ipAddress.map { SourceAddress.identity($0) }
         let refusal = table.withLock { table -> ConnectionCloseReason? in
             if authenticated {
@@ -53,9 +59,9 @@ final class ConnectionRegistry: Sendable {
             if authenticated { table.authenticated += 1 }
             return nil
         }
-        if let refusal { return .failure(refusal) }
+        if let refusal { return .refused(refusal) }
         channel.closeFuture.whenComplete { _ in self.remove(channel) }
-        return .success(nextID.add(1, ordering: .relaxed).newValue)
+        return .admitted(id: nextID.add(1, ordering: .relaxed).newValue)
     }
 
     /// Moves a connection that just authenticated under the listener's cap; `false` when

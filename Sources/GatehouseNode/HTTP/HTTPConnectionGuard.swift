@@ -72,8 +72,7 @@ final class HTTPConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
     private let registry: ConnectionRegistry
     private let metrics: NodeMetrics
     private var started = false
-    private var timer: Scheduled<Void>?
-    private var timerDeadline: Int64?
+    private var timer = DeadlineTimer()
 
     init(machine: HTTPConnectionStateMachine, registry: ConnectionRegistry, metrics: NodeMetrics) {
         self.machine = machine
@@ -93,7 +92,7 @@ final class HTTPConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
     private func start(context: ChannelHandlerContext) {
         guard !started else { return }
         started = true
-        if case .failure(let reason) = registry.admit(context.channel, authenticated: true) {
+        if case .refused(let reason) = registry.admit(context.channel, authenticated: true) {
             machine.closed()
             metrics.countClose(.http, reason)
             var refusal = context.channel.allocator.buffer(capacity: 96)
@@ -126,50 +125,34 @@ final class HTTPConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
 
     func channelInactive(context: ChannelHandlerContext) {
         machine.closed()
-        cancelTimer()
+        timer.cancel()
         context.fireChannelInactive()
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
-        cancelTimer()
+        timer.cancel()
     }
 
     private func close(_ reason: ConnectionCloseReason, context: ChannelHandlerContext) {
         machine.closed()
-        cancelTimer()
+        timer.cancel()
         metrics.countClose(.http, reason)
         context.close(promise: nil)
     }
 
     private func now(_ context: ChannelHandlerContext) -> Int64 {
-        Int64(truncatingIfNeeded: context.eventLoop.now.uptimeNanoseconds)
+        DeadlineTimer.now(context.eventLoop)
     }
 
-    /// One timer at the machine's next deadline, re-armed when it fires early (as in
-    /// `RESPConnectionHandler`).
     private func armTimer(context: ChannelHandlerContext) {
-        guard let deadline = machine.nextDeadline else {
-            cancelTimer()
-            return
-        }
-        if let armed = timerDeadline, armed <= deadline { return }
-        cancelTimer()
-        timerDeadline = deadline
-        timer = context.eventLoop.assumeIsolated().scheduleTask(deadline: NIODeadline.uptimeNanoseconds(UInt64(max(0, deadline)))) { [self] in
-            timer = nil
-            timerDeadline = nil
+        timer.arm(at: machine.nextDeadline, on: context.eventLoop) { [self] in
+            timer.fired()
             if case .close(let reason) = machine.timerFired(at: now(context)) {
                 close(reason, context: context)
             } else {
                 armTimer(context: context)
             }
         }
-    }
-
-    private func cancelTimer() {
-        timer?.cancel()
-        timer = nil
-        timerDeadline = nil
     }
 }
 
@@ -183,7 +166,7 @@ struct GuardedHTTP1Channel: ServerChildChannel {
 
     func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<HTTP1Channel.Value> {
         do {
-            let openedAt = Int64(truncatingIfNeeded: channel.eventLoop.now.uptimeNanoseconds)
+            let openedAt = DeadlineTimer.now(channel.eventLoop)
             let machine = HTTPConnectionStateMachine(settings: settings, maxRequestBytes: maxRequestBytes, openedAt: openedAt)
             try channel.pipeline.syncOperations.addHandler(HTTPConnectionGuard(machine: machine, registry: registry, metrics: metrics))
         } catch {

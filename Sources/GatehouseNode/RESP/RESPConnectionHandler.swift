@@ -54,8 +54,7 @@ final class RESPConnectionHandler: ChannelInboundHandler {
     private var started = false
     /// Set by a command whose reply must be the connection's last.
     private var closeAfterReply: ConnectionCloseReason?
-    private var timer: Scheduled<Void>?
-    private var timerDeadline: Int64?
+    private var timer = DeadlineTimer()
 
     /// `openedAt` is the channel's event-loop clock (`EventLoop.now`) in nanoseconds.
     init(
@@ -348,13 +347,13 @@ final class RESPConnectionHandler: ChannelInboundHandler {
         }
         machine.closed()
         closing = true
-        cancelTimer()
+        timer.cancel()
         publishCounts()
         context.fireChannelInactive()
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
-        cancelTimer()
+        timer.cancel()
     }
 
     /// Sends `out` when it holds anything.
@@ -391,7 +390,7 @@ final class RESPConnectionHandler: ChannelInboundHandler {
             closing = true
             pending = nil
             replies = nil
-            cancelTimer()
+            timer.cancel()
             shared.metrics.countClose(.resp, reason)
             context.close(promise: nil)
         }
@@ -408,40 +407,22 @@ final class RESPConnectionHandler: ChannelInboundHandler {
     }
 
     private func now(_ context: ChannelHandlerContext) -> Int64 {
-        Int64(truncatingIfNeeded: context.eventLoop.now.uptimeNanoseconds)
+        DeadlineTimer.now(context.eventLoop)
     }
 
-    /// Keeps one timer armed at the machine's next deadline. Deadlines that move later
-    /// leave the timer early; when it fires, the machine says whether anything expired and
-    /// the timer is armed again.
     private func armTimer(context: ChannelHandlerContext) {
-        guard let deadline = machine.nextDeadline else {
-            cancelTimer()
-            return
-        }
-        if let armed = timerDeadline, armed <= deadline { return }
-        cancelTimer()
-        timerDeadline = deadline
-        let loop = context.eventLoop.assumeIsolated()
-        timer = loop.scheduleTask(deadline: NIODeadline.uptimeNanoseconds(UInt64(max(0, deadline)))) { [self] in
-            timer = nil
-            timerDeadline = nil
+        timer.arm(at: machine.nextDeadline, on: context.eventLoop) { [self] in
+            timer.fired()
             guard !closing else { return }
             perform(machine.timerFired(at: now(context)), context: context)
             if !closing { armTimer(context: context) }
         }
     }
 
-    private func cancelTimer() {
-        timer?.cancel()
-        timer = nil
-        timerDeadline = nil
-    }
-
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         machine.closed()
         closing = true
-        cancelTimer()
+        timer.cancel()
         context.close(promise: nil)
     }
 }

@@ -46,9 +46,9 @@ final class RESPServer: Service {
                     shared.metrics.respConnectionsTotal.increment()
                     let id: Int
                     switch shared.connections.admit(channel, authenticated: !authRequired) {
-                    case .success(let admitted):
+                    case .admitted(let admitted):
                         id = admitted
-                    case .failure(let reason):
+                    case .refused(let reason):
                         shared.metrics.countClose(.resp, reason)
                         if reason == .listenerLimit { shared.metrics.countRESPError(.connectionLimit) }
                         try channel.pipeline.syncOperations.addHandler(ConnectionLimitHandler(reason: reason))
@@ -56,7 +56,7 @@ final class RESPServer: Service {
                     }
                     shared.metrics.respConnectionsOpen.increment()
                     channel.closeFuture.whenComplete { _ in shared.metrics.respConnectionsOpen.decrement() }
-                    let openedAt = Int64(truncatingIfNeeded: channel.eventLoop.now.uptimeNanoseconds)
+                    let openedAt = DeadlineTimer.now(channel.eventLoop)
                     try channel.pipeline.syncOperations.addHandler(
                         RESPConnectionHandler(shared, limits: limits, settings: machineSettings, connectionID: id, openedAt: openedAt))
                 }
