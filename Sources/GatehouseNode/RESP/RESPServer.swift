@@ -3,7 +3,6 @@ import Logging
 import NIOCore
 import NIOPosix
 import ServiceLifecycle
-import Synchronization
 
 /// The RESP RPC listener, run as a service of the node's `ServiceGroup`.
 final class RESPServer: Service {
