@@ -88,8 +88,9 @@ while open_ and time.monotonic() - start < 30:
         except OSError:
             pass
     time.sleep(0.2)
+resp_closed = metric('gatehouse_connections_closed_total{listener="resp",reason="frame_timeout"}')
+http_closed = metric('gatehouse_connections_closed_total{listener="http",reason="frame_timeout"}')
 print(f"300 half frames on RESP + 300 on HTTP: node RSS {base:.1f} -> {during:.1f} MiB while held (+{during-base:.1f} MiB); "
       f"still open {time.monotonic()-start+1:.0f} s after sending: {open_}; "
-      f"frame_timeout closes: resp {metric('gatehouse_connections_closed_total{listener=\"resp\",reason=\"frame_timeout\"}'):.0f}, "
-      f"http {metric('gatehouse_connections_closed_total{listener=\"http\",reason=\"frame_timeout\"}'):.0f}")
+      f"frame_timeout closes: resp {resp_closed:.0f}, http {http_closed:.0f}")
 PY

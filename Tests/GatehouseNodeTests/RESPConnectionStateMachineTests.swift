@@ -47,6 +47,16 @@ struct RESPConnectionStateMachineTests {
         #expect(machine.timerFired(at: 2 * Self.second - 1) == .close(.frameTimeout))
     }
 
+    @Test func aHalfFrameLeftWhileReadingIsPausedIsNotTheClientsFault() {
+        var machine = RESPConnectionStateMachine(settings: .init(Self.settings { $0.frameTimeoutMs = 1_000 }, authRequired: false), openedAt: 0)
+        machine.bytesRead(partialCommand: true, completedCommands: true, at: 0)
+        #expect(machine.readComplete(.init(isWritable: false, pendingBytes: 5_000), at: 0) == .none)
+        #expect(machine.timerFired(at: 5 * Self.second) == .none)
+        #expect(machine.writabilityChanged(.drained, at: 5 * Self.second) == .read)
+        #expect(machine.timerFired(at: 6 * Self.second - 1) == .none)
+        #expect(machine.timerFired(at: 6 * Self.second) == .close(.frameTimeout))
+    }
+
     @Test func authDeadlineAppliesOnlyUntilAuthenticated() {
         let settings = RESPConnectionStateMachine.Settings(Self.settings { $0.authTimeoutMs = 10_000 }, authRequired: true)
         var late = RESPConnectionStateMachine(settings: settings, openedAt: 0)

@@ -56,8 +56,11 @@ struct ConnectionDeadlines: Sendable, Equatable {
         }
     }
 
+    /// While output is stalled the connection is not read, so a command left incomplete is
+    /// not the client's doing: its frame deadline waits, and restarts when reading resumes.
     mutating func output(stalled: Bool, at now: Int64) {
         if !stalled {
+            if stalledSince != nil, partialSince != nil { partialSince = now }
             stalledSince = nil
         } else if stalledSince == nil {
             stalledSince = now
@@ -71,7 +74,7 @@ struct ConnectionDeadlines: Sendable, Equatable {
             guard let candidate else { return }
             earliest = earliest.map { min($0, candidate) } ?? candidate
         }
-        if let frame = timeouts.frame, let partialSince { consider(partialSince + frame) }
+        if let frame = timeouts.frame, let partialSince, stalledSince == nil { consider(partialSince + frame) }
         if let stall = timeouts.stall, let stalledSince { consider(stalledSince + stall) }
         if let idle = timeouts.idle { consider(lastActivity + idle) }
         return earliest
@@ -80,7 +83,7 @@ struct ConnectionDeadlines: Sendable, Equatable {
     /// What has expired by `now`, the most specific reason first.
     func expired(at now: Int64) -> ConnectionCloseReason? {
         if let authBy, now >= authBy { return .authTimeout }
-        if let frame = timeouts.frame, let partialSince, now >= partialSince + frame { return .frameTimeout }
+        if let frame = timeouts.frame, let partialSince, stalledSince == nil, now >= partialSince + frame { return .frameTimeout }
         if let stall = timeouts.stall, let stalledSince, now >= stalledSince + stall { return .outputStalled }
         if let idle = timeouts.idle, now >= lastActivity + idle { return .idle }
         return nil
