@@ -42,6 +42,48 @@ struct ConfigFile: Decodable {
         }
     }
 
+    struct Connections: Decodable {
+        var maxUnauthenticated: Int?
+        var maxPerSource: Int?
+        var httpMax: Int?
+        var respIdleTimeoutMs: Int64?
+        var httpIdleTimeoutMs: Int64?
+        var authTimeoutMs: Int64?
+        var frameTimeoutMs: Int64?
+        var outputHighWaterBytes: Int?
+        var outputLimitBytes: Int?
+        var outputStallTimeoutMs: Int64?
+        var maxAuthFailures: Int?
+        enum CodingKeys: String, CodingKey {
+            case maxUnauthenticated = "max_unauthenticated"
+            case maxPerSource = "max_per_source"
+            case httpMax = "http_max"
+            case respIdleTimeoutMs = "resp_idle_timeout_ms"
+            case httpIdleTimeoutMs = "http_idle_timeout_ms"
+            case authTimeoutMs = "auth_timeout_ms"
+            case frameTimeoutMs = "frame_timeout_ms"
+            case outputHighWaterBytes = "output_high_water_bytes"
+            case outputLimitBytes = "output_limit_bytes"
+            case outputStallTimeoutMs = "output_stall_timeout_ms"
+            case maxAuthFailures = "max_auth_failures"
+        }
+
+        /// Overrides in `settings` what the file gives.
+        func apply(to settings: inout ConnectionSettings) {
+            if let maxUnauthenticated { settings.maxUnauthenticated = maxUnauthenticated }
+            if let maxPerSource { settings.maxPerSource = maxPerSource }
+            if let httpMax { settings.httpMaxConnections = httpMax }
+            if let respIdleTimeoutMs { settings.respIdleTimeoutMs = respIdleTimeoutMs }
+            if let httpIdleTimeoutMs { settings.httpIdleTimeoutMs = httpIdleTimeoutMs }
+            if let authTimeoutMs { settings.authTimeoutMs = authTimeoutMs }
+            if let frameTimeoutMs { settings.frameTimeoutMs = frameTimeoutMs }
+            if let outputHighWaterBytes { settings.outputHighWaterBytes = outputHighWaterBytes }
+            if let outputLimitBytes { settings.outputLimitBytes = outputLimitBytes }
+            if let outputStallTimeoutMs { settings.outputStallTimeoutMs = outputStallTimeoutMs }
+            if let maxAuthFailures { settings.maxAuthFailures = maxAuthFailures }
+        }
+    }
+
     struct Node: Decodable {
         var id: String
         var rpc: String?
@@ -65,11 +107,12 @@ struct ConfigFile: Decodable {
     var defaults: Defaults?
     var failedAttempts: FailedAttempts?
     var limits: Limits?
+    var connections: Connections?
     var logLevel: String?
     var nodes: [Node]?
 
     enum CodingKeys: String, CodingKey {
-        case cluster, pepper, seeds, timing, defaults, limits, nodes
+        case cluster, pepper, seeds, timing, defaults, limits, connections, nodes
         case adminToken = "admin_token"
         case gatewayTokens = "gateway_tokens"
         case trustedProxies = "trusted_proxies"
@@ -80,11 +123,18 @@ struct ConfigFile: Decodable {
 
     /// Field names each section accepts; anything else is a typo we refuse rather than ignore.
     static let knownFields: [String: Set<String>] = [
-        "": ["cluster", "pepper", "admin_token", "gateway_tokens", "trusted_proxies", "gossip_keys", "seeds", "timing", "defaults", "failed_attempts", "limits", "log_level", "nodes"],
+        "": [
+            "cluster", "pepper", "admin_token", "gateway_tokens", "trusted_proxies", "gossip_keys", "seeds", "timing", "defaults",
+            "failed_attempts", "limits", "connections", "log_level", "nodes",
+        ],
         "cluster": ["name"],
         "defaults": ["limits", "key_prefix"],
         "failed_attempts": ["limit", "window_ms", "tracked_sources"],
         "limits": ["max_connections", "max_body_bytes", "max_arguments", "max_bulk_bytes", "throttle_buckets"],
+        "connections": [
+            "max_unauthenticated", "max_per_source", "http_max", "resp_idle_timeout_ms", "http_idle_timeout_ms", "auth_timeout_ms",
+            "frame_timeout_ms", "output_high_water_bytes", "output_limit_bytes", "output_stall_timeout_ms", "max_auth_failures",
+        ],
         "nodes[]": ["id", "rpc", "http", "gossip", "data_dir"],
         "defaults.limits[]": ["name", "limit", "window_ms"],
     ]

@@ -122,6 +122,7 @@ public enum ConfigLoader {
         if let value = file.limits?.maxBodyBytes { config.maxBodyBytes = value }
         if let value = file.limits?.maxArguments { config.respLimits.maxArguments = value }
         if let value = file.limits?.maxBulkBytes { config.respLimits.maxBulkBytes = value }
+        file.connections?.apply(to: &config.connections)
         if let value = file.limits?.throttleBuckets { config.decision.throttleBucketCapacity = value }
         if let level = file.logLevel {
             guard let parsed = Logger.Level(rawValue: level) else {

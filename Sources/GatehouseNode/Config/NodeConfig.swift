@@ -24,7 +24,9 @@ public struct NodeConfig: Sendable {
     public var defaultKeyPrefix = APIKeyFormat.defaultPrefix
     public var decision = Gatekeeper.Settings()
     public var respLimits = RESPLimits.default
+    /// Authenticated RESP connections (see `ConnectionSettings` for the other caps).
     public var maxConnections = 10_000
+    public var connections = ConnectionSettings()
     public var maxBodyBytes = 64 * 1024
     /// How often coalesced usage (`last_used_at`, credits) is written to disk.
     public var usageFlushIntervalMs: Int64 = 1_000
@@ -68,6 +70,7 @@ public struct NodeConfig: Sendable {
         guard maxConnections > 0 else {
             throw ConfigError(field: "limits.max_connections", problem: "must be positive", fix: "set it to e.g. 10000")
         }
+        try connections.validate()
         guard maxBodyBytes >= 1024 else {
             throw ConfigError(field: "limits.max_body_bytes", problem: "must be at least 1024", fix: "set it to e.g. 65536")
         }

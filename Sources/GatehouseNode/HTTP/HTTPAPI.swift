@@ -48,6 +48,7 @@ struct HTTPAPI: Sendable {
         let router = Router(context: GatehouseRequestContext.self)
         router.add(middleware: RequestIDMiddleware())
         router.add(middleware: ErrorMetricsMiddleware(metrics: metrics))
+        router.add(middleware: DeclaredBodyLimitMiddleware(maxBodyBytes: maxBodyBytes))
         router.get("/healthz") { _, _ in
             try JSONBody.response(["status": "ok", "node_id": nodeID, "version": GatehouseVersion.current])
         }
@@ -337,6 +338,20 @@ struct RequestIDMiddleware: RouterMiddleware {
             error.extraHeaders[.requestID] = id
             throw error
         }
+    }
+}
+
+/// Refuses a request whose `Content-Length` is over the limit before reading any of its
+/// body; the connection guard then closes the connection if the client sends it anyway.
+struct DeclaredBodyLimitMiddleware: RouterMiddleware {
+    typealias Context = GatehouseRequestContext
+    let maxBodyBytes: Int
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        if let declared = request.headers[.contentLength].flatMap({ Int($0) }), declared > maxBodyBytes {
+            throw APIError.bodyTooLarge(limit: maxBodyBytes)
+        }
+        return try await next(request, context)
     }
 }
 

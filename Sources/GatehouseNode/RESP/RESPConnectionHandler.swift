@@ -20,6 +20,10 @@ struct RESPServerContext: Sendable {
 /// Parsing happens here rather than in a `ByteToMessageDecoder` so that a command costs no
 /// allocation and no pipeline hop: arguments are ranges of the receive buffer, kept in one
 /// reused `RESPArgumentRanges`.
+///
+/// When to read, pause and close is decided by `RESPConnectionStateMachine`; this handler
+/// only performs its actions. The channel's `autoRead` is off, so nothing is read unless the
+/// machine says `.read`.
 final class RESPConnectionHandler: ChannelInboundHandler {
     typealias InboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
@@ -49,13 +53,39 @@ final class RESPConnectionHandler: ChannelInboundHandler {
     /// Counts not yet added to the node's metrics: published once per read, not per command,
     /// so pipelined commands do not each touch counters shared by every event loop.
     private var uncounted = UncountedCommands()
+    private var machine: RESPConnectionStateMachine
+    private var started = false
+    /// Set by a command whose reply must be the connection's last.
+    private var closeAfterReply: ConnectionCloseReason?
+    private var timer = DeadlineTimer()
 
-    init(_ shared: RESPServerContext, limits: RESPLimits, connectionID: Int, peer: SourceIdentity?) {
+    /// `openedAt` is the channel's event-loop clock (`EventLoop.now`) in nanoseconds.
+    init(
+        _ shared: RESPServerContext, limits: RESPLimits, settings: RESPConnectionStateMachine.Settings,
+        connectionID: Int, openedAt: Int64, peer: SourceIdentity?
+    ) {
         self.shared = shared
         self.parser = RESPCommandParser(limits: limits)
         self.connectionID = connectionID
         self.peer = peer
         authenticated = !shared.authenticator.isRequired
+        machine = RESPConnectionStateMachine(settings: settings, openedAt: openedAt)
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        if context.channel.isActive { start(context: context) }
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        start(context: context)
+        context.fireChannelActive()
+    }
+
+    private func start(context: ChannelHandlerContext) {
+        guard !started else { return }
+        started = true
+        perform(machine.opened(), context: context)
+        armTimer(context: context)
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -67,6 +97,7 @@ final class RESPConnectionHandler: ChannelInboundHandler {
         }
         var out = replies.take() ?? context.channel.allocator.buffer(capacity: replyCapacity)
         readTimeMs = nil
+        var completed = false
         defer { replies = out }
         while !closing {
             let unparsed = buffer
@@ -76,6 +107,7 @@ final class RESPConnectionHandler: ChannelInboundHandler {
                 refuse(error, replies: &out, context: context)
                 return
             }
+            completed = true
             guard !ranges.isEmpty else { continue }
             uncounted.commands += 1
             let command = RESPCommandView(buffer: unparsed, ranges: ranges)
@@ -84,12 +116,21 @@ final class RESPConnectionHandler: ChannelInboundHandler {
             } catch {
                 count(error.code)
                 out.writeRESPError(error.description)
+                if error.code == .wrongPass, case .close(let reason) = machine.authFailed() {
+                    closeAfterReply = reason
+                }
+            }
+            if let reason = closeAfterReply {
+                close(reason, replies: &out, context: context)
+                return
             }
         }
         if buffer.readableBytes > 0 && !closing {
             buffer.discardReadBytes()
             pending = buffer
         }
+        // The timer is re-armed in `channelReadComplete`, which follows every read.
+        machine.bytesRead(partialCommand: pending != nil, completedCommands: completed, at: now(context))
     }
 
     private func run(_ command: RESPCommandView, replies: inout ByteBuffer, context: ChannelHandlerContext) throws(CommandError) {
@@ -113,17 +154,18 @@ final class RESPConnectionHandler: ChannelInboundHandler {
                 replies.writeRESPSimpleString("PONG")
             }
         case .hello:
-            try hello(command, replies: &replies)
+            try hello(command, replies: &replies, context: context)
         case .auth:
             guard command.count == 2 || command.count == 3 else {
                 throw CommandError(.wrongArguments, "usage: AUTH token (or AUTH username token)")
             }
-            try authenticate(command.argument(command.count - 1))
+            try authenticate(command.argument(command.count - 1), context: context)
             replies.writeRESPSimpleString("OK")
         case .info:
             replies.writeRESPBulkString(info())
         case .quit:
             replies.writeRESPSimpleString("OK")
+            machine.closed()
             closing = true
             sendAll(&replies, context: context)
             context.close(promise: nil)
@@ -185,6 +227,7 @@ final class RESPConnectionHandler: ChannelInboundHandler {
     /// such bytes the connection cannot be trusted to be in step.
     private func refuse(_ error: RESPProtocolError, replies: inout ByteBuffer, context: ChannelHandlerContext) {
         shared.metrics.countRESPError(error.code == .tooLarge ? .tooLarge : .malformed)
+        machine.closed()
         closing = true
         pending = nil
         replies.writeRESPError(error.replyLine)
@@ -192,19 +235,28 @@ final class RESPConnectionHandler: ChannelInboundHandler {
         context.close(promise: nil)
     }
 
-    private func authenticate(_ token: ByteBuffer) throws(CommandError) {
+    private func authenticate(_ token: ByteBuffer, context: ChannelHandlerContext) throws(CommandError) {
         switch shared.service.checkCredential(from: peer, { shared.authenticator.acceptsGateway(token.readableBytesView) }) {
         case .accepted:
-            authenticated = true
+            break
         case .refused:
             throw CommandError(.wrongPass, "invalid token")
         case .sourceThrottled:
             let seconds = (shared.service.failedAttemptWindowMs + 999) / 1000
             throw CommandError(.wrongPass, "too many failed attempts from this address; retry after \(seconds) s with a valid token")
         }
+        guard !authenticated else { return }
+        // Only now does the connection take one of the listener's slots.
+        guard shared.connections.authenticate(context.channel) else {
+            closeAfterReply = .listenerLimit
+            shared.metrics.countRESPError(.connectionLimit)
+            throw CommandError(.generic, "max number of clients reached")
+        }
+        authenticated = true
+        machine.authSucceeded()
     }
 
-    private func hello(_ command: RESPCommandView, replies: inout ByteBuffer) throws(CommandError) {
+    private func hello(_ command: RESPCommandView, replies: inout ByteBuffer, context: ChannelHandlerContext) throws(CommandError) {
         var index = 1
         var requested = version
         if command.count > 1 {
@@ -216,7 +268,7 @@ final class RESPConnectionHandler: ChannelInboundHandler {
         }
         while index < command.count {
             if command.argument(index, equalsIgnoringASCIICase: "AUTH"), index + 2 < command.count {
-                try authenticate(command.argument(index + 2))
+                try authenticate(command.argument(index + 2), context: context)
                 index += 3
             } else if command.argument(index, equalsIgnoringASCIICase: "SETNAME"), index + 1 < command.count {
                 index += 2
@@ -276,6 +328,17 @@ final class RESPConnectionHandler: ChannelInboundHandler {
         } else {
             publishCounts()
         }
+        guard !closing else { return }
+        perform(machine.readComplete(output(context), at: now(context)), context: context)
+        armTimer(context: context)
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if !closing {
+            perform(machine.writabilityChanged(output(context), at: now(context)), context: context)
+            armTimer(context: context)
+        }
+        context.fireChannelWritabilityChanged()
     }
 
     private func publishCounts() {
@@ -292,8 +355,15 @@ final class RESPConnectionHandler: ChannelInboundHandler {
             // The peer hung up in the middle of a command.
             shared.metrics.countRESPError(.truncated)
         }
+        machine.closed()
+        closing = true
+        timer.cancel()
         publishCounts()
         context.fireChannelInactive()
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        timer.cancel()
     }
 
     /// Sends `out` when it holds anything.
@@ -310,8 +380,59 @@ final class RESPConnectionHandler: ChannelInboundHandler {
         out.moveReaderIndex(to: out.writerIndex)
     }
 
-    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+    /// Closes for `reason` after sending the replies so far (the last one says why).
+    private func close(_ reason: ConnectionCloseReason, replies: inout ByteBuffer, context: ChannelHandlerContext) {
+        machine.closed()
         closing = true
+        pending = nil
+        shared.metrics.countClose(.resp, reason)
+        sendAll(&replies, context: context)
+        context.close(promise: nil)
+    }
+
+    private func perform(_ action: RESPConnectionStateMachine.Action, context: ChannelHandlerContext) {
+        switch action {
+        case .read:
+            context.read()
+        case .none:
+            break
+        case .close(let reason):
+            closing = true
+            pending = nil
+            replies = nil
+            timer.cancel()
+            shared.metrics.countClose(.resp, reason)
+            context.close(promise: nil)
+        }
+    }
+
+    /// The output side for the machine. Queued bytes are asked of the channel only when it
+    /// is not writable: while it is, they are below the high-water mark (the channel's own
+    /// water mark is set to it), and the hot path skips the option lookup.
+    private func output(_ context: ChannelHandlerContext) -> RESPConnectionStateMachine.Output {
+        let channel = context.channel
+        guard !channel.isWritable else { return .drained }
+        let queued = (try? channel.syncOptions?.getOption(.bufferedWritableBytes)) ?? 0
+        return .init(isWritable: false, pendingBytes: queued)
+    }
+
+    private func now(_ context: ChannelHandlerContext) -> Int64 {
+        DeadlineTimer.now(context.eventLoop)
+    }
+
+    private func armTimer(context: ChannelHandlerContext) {
+        timer.arm(at: machine.nextDeadline, on: context.eventLoop) { [self] in
+            timer.fired()
+            guard !closing else { return }
+            perform(machine.timerFired(at: now(context)), context: context)
+            if !closing { armTimer(context: context) }
+        }
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        machine.closed()
+        closing = true
+        timer.cancel()
         context.close(promise: nil)
     }
 }
@@ -330,14 +451,24 @@ struct UncountedCommands {
     }
 }
 
-/// Written to a connection over the node's connection limit, which is then closed.
+/// Written to a connection over one of the listener's caps, which is then closed.
 final class ConnectionLimitHandler: ChannelInboundHandler {
     typealias InboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
 
+    private let reason: ConnectionCloseReason
+
+    init(reason: ConnectionCloseReason) {
+        self.reason = reason
+    }
+
     func channelActive(context: ChannelHandlerContext) {
         var buffer = context.channel.allocator.buffer(capacity: 64)
-        buffer.writeRESPError("ERR max number of clients reached")
+        switch reason {
+        case .sourceLimit: buffer.writeRESPError("ERR max number of clients from this address reached")
+        case .unauthenticatedLimit: buffer.writeRESPError("ERR max number of unauthenticated clients reached; retry shortly")
+        default: buffer.writeRESPError("ERR max number of clients reached")
+        }
         let channel = context.channel
         context.writeAndFlush(wrapOutboundOut(buffer)).whenComplete { _ in channel.close(promise: nil) }
     }

@@ -100,10 +100,13 @@ public final class GatehouseServer: Sendable {
         }
         let authenticator = GatewayAuthenticator(gatewayTokens: config.gatewayTokens, adminToken: secrets.adminToken)
         let resp = RESPServer(
-            address: config.rpcAddress, limits: config.respLimits, maxConnections: config.maxConnections,
+            address: config.rpcAddress, limits: config.respLimits, settings: config.connections,
             shared: RESPServerContext(
                 service: service, metrics: metrics, authenticator: authenticator, logger: logger,
-                nodeID: config.nodeID, connections: ConnectionRegistry()),
+                nodeID: config.nodeID,
+                connections: ConnectionRegistry(caps: .init(
+                    maxConnections: config.maxConnections, maxUnauthenticated: config.connections.maxUnauthenticated,
+                    maxPerSource: config.connections.maxPerSource))),
             group: group,
             onBound: { address in report(HostPort(address, fallback: self.config.rpcAddress), nil) })
         let api = HTTPAPI(
@@ -112,6 +115,7 @@ public final class GatehouseServer: Sendable {
         let httpAddress = config.httpAddress
         let http = Application(
             router: api.router(),
+            server: .guardedHTTP1(settings: config.connections, maxBodyBytes: config.maxBodyBytes, metrics: metrics),
             configuration: ApplicationConfiguration(address: .hostname(httpAddress.host, port: httpAddress.port)),
             onServerRunning: { channel in
                 report(nil, channel.localAddress.map { HostPort($0, fallback: httpAddress) })

@@ -26,12 +26,15 @@ public final class NodeMetrics: Sendable {
     private let verifyByCode: [Counter]
     private let respErrors: [RESPErrorKind: Counter]
     private let httpErrors: [HTTPErrorKind: Counter]
+    /// Indexed by `ClientListener` then `ConnectionCloseReason`, in `allCases` order.
+    private let connectionsClosed: [[Counter]]
     public let verifyDuration: DurationHistogram
     public let throttleAllowed: Counter
     public let throttleRefused: Counter
     public let respConnectionsOpen: Gauge
     public let respConnectionsTotal: Counter
     public let respCommands: Counter
+    public let httpConnectionsOpen: Gauge
     public let keys: Gauge
     public let throttleBuckets: Gauge
     public let throttleEvictions: Gauge
@@ -59,6 +62,13 @@ public final class NodeMetrics: Sendable {
         httpErrors = Dictionary(uniqueKeysWithValues: HTTPErrorKind.allCases.map {
             ($0, counter("http_errors", "HTTP requests refused, by reason", [("reason", $0.rawValue)]))
         })
+        connectionsClosed = ClientListener.allCases.map { listener in
+            ConnectionCloseReason.allCases.map { reason in
+                counter(
+                    "connections_closed", "Client connections closed or refused by the node, by listener and reason",
+                    [("listener", listener.rawValue), ("reason", reason.rawValue)])
+            }
+        }
         verifyDuration = registry.makeDurationHistogram(
             descriptor: MetricNameDescriptor(namespace: "gatehouse", metricName: "verify_duration", unitName: "seconds", helpText: "Time to decide a verify, in process"),
             buckets: [.nanoseconds(500), .microseconds(1), .microseconds(2), .microseconds(5), .microseconds(10), .microseconds(50), .microseconds(100), .milliseconds(1)]
@@ -68,6 +78,7 @@ public final class NodeMetrics: Sendable {
         respConnectionsOpen = gauge("resp_connections_open", "RESP connections open now")
         respConnectionsTotal = counter("resp_connections", "RESP connections accepted")
         respCommands = counter("resp_commands", "RESP commands received")
+        httpConnectionsOpen = gauge("http_connections_open", "HTTP connections open now")
         keys = gauge("keys", "Key records held by this node")
         throttleBuckets = gauge("throttle_buckets", "THROTTLE buckets tracked")
         throttleEvictions = gauge("throttle_evictions", "Live THROTTLE buckets forgotten, least recently used first, to count new ones in a full table")
@@ -92,6 +103,12 @@ public final class NodeMetrics: Sendable {
 
     public func countRESPError(_ kind: RESPErrorKind) {
         respErrors[kind]?.increment()
+    }
+
+    public func countClose(_ listener: ClientListener, _ reason: ConnectionCloseReason) {
+        let listenerIndex = ClientListener.allCases.firstIndex(of: listener) ?? 0
+        let reasonIndex = ConnectionCloseReason.allCases.firstIndex(of: reason) ?? 0
+        connectionsClosed[listenerIndex][reasonIndex].increment()
     }
 
     public func countHTTPError(_ kind: HTTPErrorKind) {

@@ -1,0 +1,197 @@
+import Hummingbird
+import HummingbirdCore
+import Logging
+import NIOCore
+
+/// The deadlines and size cap of one HTTP connection, seen as bytes: a request starts with
+/// the first byte after the last response and must be answered within the frame timeout,
+/// and the bytes of one unanswered request (headers and body) are capped. Pure, like
+/// `RESPConnectionStateMachine`; `HTTPConnectionGuard` performs its actions.
+///
+/// Response backpressure needs nothing here: Hummingbird's `NIOAsyncChannel` writes only
+/// while the channel is writable and stops reading while a request is not consumed.
+struct HTTPConnectionStateMachine: Sendable {
+    enum Action: Sendable, Equatable {
+        case none
+        case close(ConnectionCloseReason)
+    }
+
+    let maxRequestBytes: Int
+    private(set) var deadlines: ConnectionDeadlines
+    /// Bytes received since the last response began.
+    private(set) var unansweredBytes = 0
+    private(set) var isClosed = false
+
+    init(settings: ConnectionSettings, maxRequestBytes: Int, openedAt now: Int64) {
+        self.maxRequestBytes = maxRequestBytes
+        deadlines = ConnectionDeadlines(
+            timeouts: .init(idleMs: settings.httpIdleTimeoutMs, authMs: 0, frameMs: settings.frameTimeoutMs, stallMs: 0, authRequired: false),
+            openedAt: now)
+    }
+
+    mutating func bytesRead(_ count: Int, at now: Int64) -> Action {
+        guard !isClosed else { return .none }
+        deadlines.active(at: now)
+        deadlines.frame(partial: true, progressed: false, at: now)
+        unansweredBytes += count
+        guard unansweredBytes > maxRequestBytes else { return .none }
+        isClosed = true
+        return .close(.requestTooLarge)
+    }
+
+    /// Response bytes went out: the request in flight is answered.
+    mutating func responseWritten(at now: Int64) {
+        unansweredBytes = 0
+        deadlines.active(at: now)
+        deadlines.frame(partial: false, progressed: false, at: now)
+    }
+
+    mutating func timerFired(at now: Int64) -> Action {
+        guard !isClosed, let reason = deadlines.expired(at: now) else { return .none }
+        isClosed = true
+        return .close(reason)
+    }
+
+    mutating func closed() {
+        isClosed = true
+    }
+
+    var nextDeadline: Int64? { isClosed ? nil : deadlines.next }
+}
+
+/// Sits first in an HTTP connection's pipeline, on raw bytes: admits the connection under
+/// the listener's caps, and closes it for the reasons `HTTPConnectionStateMachine` gives,
+/// counting each.
+final class HTTPConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
+    typealias InboundIn = ByteBuffer
+    typealias InboundOut = ByteBuffer
+    typealias OutboundIn = IOData
+    typealias OutboundOut = IOData
+
+    private var machine: HTTPConnectionStateMachine
+    private let registry: ConnectionRegistry
+    private let metrics: NodeMetrics
+    private var started = false
+    private var timer = DeadlineTimer()
+
+    init(machine: HTTPConnectionStateMachine, registry: ConnectionRegistry, metrics: NodeMetrics) {
+        self.machine = machine
+        self.registry = registry
+        self.metrics = metrics
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        if context.channel.isActive { start(context: context) }
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        start(context: context)
+        context.fireChannelActive()
+    }
+
+    private func start(context: ChannelHandlerContext) {
+        guard !started else { return }
+        started = true
+        if case .refused(let reason) = registry.admit(context.channel, authenticated: true) {
+            machine.closed()
+            metrics.countClose(.http, reason)
+            var refusal = context.channel.allocator.buffer(capacity: 96)
+            refusal.writeString("HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Length: 0\r\n\r\n")
+            let channel = context.channel
+            context.writeAndFlush(wrapOutboundOut(.byteBuffer(refusal))).whenComplete { _ in channel.close(promise: nil) }
+            return
+        }
+        metrics.httpConnectionsOpen.increment()
+        let gauge = metrics.httpConnectionsOpen
+        context.channel.closeFuture.whenComplete { _ in gauge.decrement() }
+        armTimer(context: context)
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard !machine.isClosed else { return }
+        let count = unwrapInboundIn(data).readableBytes
+        if case .close(let reason) = machine.bytesRead(count, at: now(context)) {
+            close(reason, context: context)
+            return
+        }
+        armTimer(context: context)
+        context.fireChannelRead(data)
+    }
+
+    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        machine.responseWritten(at: now(context))
+        context.write(data, promise: promise)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        machine.closed()
+        timer.cancel()
+        context.fireChannelInactive()
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        timer.cancel()
+    }
+
+    private func close(_ reason: ConnectionCloseReason, context: ChannelHandlerContext) {
+        machine.closed()
+        timer.cancel()
+        metrics.countClose(.http, reason)
+        context.close(promise: nil)
+    }
+
+    private func now(_ context: ChannelHandlerContext) -> Int64 {
+        DeadlineTimer.now(context.eventLoop)
+    }
+
+    private func armTimer(context: ChannelHandlerContext) {
+        timer.arm(at: machine.nextDeadline, on: context.eventLoop) { [self] in
+            timer.fired()
+            if case .close(let reason) = machine.timerFired(at: now(context)) {
+                close(reason, context: context)
+            } else {
+                armTimer(context: context)
+            }
+        }
+    }
+}
+
+/// Hummingbird's HTTP/1.1 child channel with `HTTPConnectionGuard` in front.
+struct GuardedHTTP1Channel: ServerChildChannel {
+    let inner: HTTP1Channel
+    let settings: ConnectionSettings
+    let maxRequestBytes: Int
+    let registry: ConnectionRegistry
+    let metrics: NodeMetrics
+
+    func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<HTTP1Channel.Value> {
+        do {
+            let openedAt = DeadlineTimer.now(channel.eventLoop)
+            let machine = HTTPConnectionStateMachine(settings: settings, maxRequestBytes: maxRequestBytes, openedAt: openedAt)
+            try channel.pipeline.syncOperations.addHandler(HTTPConnectionGuard(machine: machine, registry: registry, metrics: metrics))
+        } catch {
+            return channel.eventLoop.makeFailedFuture(error)
+        }
+        return inner.setup(channel: channel, logger: logger)
+    }
+
+    func handle(value: HTTP1Channel.Value, logger: Logger) async {
+        await inner.handle(value: value, logger: logger)
+    }
+}
+
+extension HTTPServerBuilder {
+    /// HTTP/1.1 behind the node's connection caps and deadlines. `maxBodyBytes` plus room
+    /// for headers bounds one unanswered request.
+    static func guardedHTTP1(settings: ConnectionSettings, maxBodyBytes: Int, metrics: NodeMetrics) -> HTTPServerBuilder {
+        let registry = ConnectionRegistry(caps: .init(
+            maxConnections: settings.httpMaxConnections, maxUnauthenticated: settings.httpMaxConnections,
+            maxPerSource: settings.maxPerSource))
+        let decoder = HTTP1Channel.Configuration.DecoderConfiguration()
+        return HTTPServerBuilder { responder in
+            GuardedHTTP1Channel(
+                inner: HTTP1Channel(responder: responder), settings: settings,
+                maxRequestBytes: maxBodyBytes + decoder.maxHeaderListSize + 4 * 1024, registry: registry, metrics: metrics)
+        }
+    }
+}
