@@ -99,7 +99,11 @@ struct FailedAttemptTests {
         let throttled = try await node.http("POST", "/v1/verify", json: ["key": key.secret], token: token)
         #expect(throttled.status == 429)
         #expect(throttled.errorCode == "source_throttled")
-        try await client.close()
+        // Three refused AUTHs on one connection (two wrong, one throttled) also end it.
+        try await eventually("the connection is closed after its third refused AUTH") {
+            try await node.metric(#"gatehouse_connections_closed_total{listener="resp",reason="auth_failures"}"#) == 1
+        }
+        try? await client.close()
         try await node.stop()
     }
 }
