@@ -68,6 +68,7 @@ public final class GossipService: Service, Sendable {
         self.now = now
         membershipGroup = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         loop = membershipGroup.next()
+        ClusterThreadPriority.raise(loop, logger: logger)
         dataPlane = DataPlane(
             nodeID: NodeID(nodeID), keyring: keyring, metrics: dataMetrics, logger: logger, localHost: config.gossipAddress.host,
             maxFrameBytes: config.maxSyncFrameBytes,
