@@ -59,7 +59,10 @@ final class PeerLink {
 
     /// The peer left or died: stop for good and forget what was pending.
     func close() {
-        if case .open(let channel) = state { channel.close(promise: nil) }
+        if case .open(let channel) = state {
+            plane.metrics.streamsOpen.decrement()
+            channel.close(promise: nil)
+        }
         state = .closed
     }
 
