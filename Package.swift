@@ -119,6 +119,7 @@ let package = Package(
             dependencies: [
                 "GatehouseCore",
                 "GatehouseMembership",
+                "GatehouseWire",
                 .product(name: "Collections", package: "swift-collections"),
             ],
             swiftSettings: strict

@@ -8,6 +8,8 @@ import GatehouseWire
 /// LAN defaults: failure detection time, false deaths under loss, gossip bandwidth, and
 /// broadcast dissemination time. Run in release:
 ///   swift run -c release --scratch-path .build-release gatehouse-sim [--quick] [--json bench/results/membership-sim.json]
+/// and the scale figures alone (counters and writes at 5, 50 and 500 nodes, `ScaleFigures`):
+///   swift run -c release --scratch-path .build-release gatehouse-sim --scale [--quick] [--json bench/results/scale-sim.json]
 @main
 struct MembershipFigures {
     static func main() {
@@ -15,6 +17,10 @@ struct MembershipFigures {
         let quick = arguments.contains("--quick")
         let jsonPath = arguments.firstIndex(of: "--json").flatMap { arguments.indices.contains($0 + 1) ? arguments[$0 + 1] : nil }
         var report: [String: Any] = ["date": ISO8601DateFormatter().string(from: Date()), "quick": quick]
+        if arguments.contains("--scale") {
+            ScaleFigures.run(quick: quick, jsonPath: jsonPath ?? "bench/results/scale-sim.json")
+            return
+        }
 
         print("membership figures (simulated, memberlist LAN defaults)\(quick ? " — quick" : "")")
         var detection: [[String: Any]] = []
