@@ -26,9 +26,17 @@ final class PipelineHandler: ChannelDuplexHandler {
     typealias OutboundOut = ByteBuffer
 
     private var waiting = CircularBuffer<EventLoopPromise<RESPValue>>()
+    /// Set once the connection is gone: a request sent after that (say the server closed an
+    /// idle or unauthenticated connection) fails at once instead of waiting for ever.
+    private var closedWith: (any Error)?
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
         let (bytes, reply) = unwrapOutboundIn(data)
+        if let closedWith {
+            reply.fail(closedWith)
+            promise?.fail(closedWith)
+            return
+        }
         waiting.append(reply)
         context.write(wrapOutboundOut(bytes), promise: promise)
     }
@@ -46,6 +54,7 @@ final class PipelineHandler: ChannelDuplexHandler {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
+        closedWith = GatehouseClientError.connectionClosed
         failAll(GatehouseClientError.connectionClosed)
         context.fireChannelInactive()
     }

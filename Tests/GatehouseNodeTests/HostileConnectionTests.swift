@@ -24,7 +24,7 @@ struct HostileConnectionTests {
         chunk.writeString(String(repeating: "PING\r\n", count: 64))
         let flooder = try await NonReadingConnection.open(node.endpoints.rpc)
         async let flooded = flooder.flood(chunk, maxBytes: 256 * 1024 * 1024)
-        try await eventually("the non-reading client is closed") {
+        try await eventually("the non-reading client is closed", timeout: .seconds(60)) {
             try await other.ping()
             return !flooder.isOpen
         }

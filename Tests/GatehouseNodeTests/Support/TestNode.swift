@@ -33,6 +33,10 @@ final class TestNode: Sendable {
         config.adminToken = adminToken
         config.pepper = Array(pepper.utf8)
         config.usageFlushIntervalMs = 50
+        // Deadlines far beyond what any test step takes on a loaded CI machine; the tests of
+        // the deadlines themselves set their own.
+        config.connections.authTimeoutMs = 60_000
+        config.connections.frameTimeoutMs = 60_000
         configure(&config)
         let server = try GatehouseServer(config: config, logger: logs.logger(level: .debug), now: realClock ? WallClock.nowMs : clock.now)
         let (stream, continuation) = AsyncStream.makeStream(of: NodeEndpoints.self)
