@@ -93,13 +93,7 @@ final class ClusterReplication: Service, Sendable {
             case .apply(let records, _, let repair):
                 metrics.writesReceived.increment(by: Int64(records.count))
                 if repair { metrics.recordsRepaired.increment(by: Int64(records.count)) }
-                for record in records {
-                    do {
-                        if try keys.applyReplicated(record) { metrics.writesApplied.increment() }
-                    } catch {
-                        logger.error("storing a replicated record failed", metadata: ["key_id": "\(record.id)", "error": "\(error)"])
-                    }
-                }
+                metrics.writesApplied.increment(by: Int64(keys.applyReplicated(records)))
             case .mergeCounters(let slots, let origin, let peer):
                 // Counts are attributed to a member of the cluster: the stream's own member,
                 // or (relayed) one the membership knows as live.

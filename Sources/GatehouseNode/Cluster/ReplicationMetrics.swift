@@ -7,6 +7,7 @@ public final class ReplicationMetrics: Sendable {
     public let writesApplied: Counter
     public let antiEntropyRounds: Counter
     public let recordsRepaired: Counter
+    public let persistFailures: Counter
     private let lastAntiEntropy: Gauge
     private let lastAntiEntropyMs = LockedBox<Int64?>(nil)
 
@@ -22,6 +23,7 @@ public final class ReplicationMetrics: Sendable {
         writesApplied = counter("writes_applied", "Replicated key writes that were newer and applied")
         antiEntropyRounds = counter("anti_entropy_rounds", "Anti-entropy digest exchanges completed")
         recordsRepaired = counter("records_repaired", "Records moved by anti-entropy (sent and received)")
+        persistFailures = counter("persist_failures", "Batches of replicated records that could not be written to disk (retried)")
         lastAntiEntropy = registry.makeGauge(descriptor: MetricNameDescriptor(
             namespace: "gatehouse", subsystem: "replication", metricName: "last_anti_entropy", unitName: "seconds",
             helpText: "Unix time of the last completed anti-entropy exchange"))

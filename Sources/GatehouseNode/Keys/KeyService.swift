@@ -11,10 +11,23 @@ public enum KeyServiceError: Error, Sendable {
 /// The node's key state: the core `Gatekeeper` behind a lock for the hot path, and the
 /// write path (validate → persist → apply) serialised behind another, so a verify never
 /// waits for a disk write.
+///
+/// Records replicated from peers are applied in memory at once and written to disk in
+/// batches afterwards (`persistPendingReplicas`), so a slow disk delays neither their
+/// visibility nor the data stream that brought them. Losing unwritten replicas in a crash
+/// loses nothing: their origin wrote them before it acknowledged, and anti-entropy brings
+/// them back after a restart.
 public final class KeyService: Sendable {
     private let state: LockedBox<Gatekeeper>
     private let hasher: LookupHasher
-    private let writer: LockedBox<HybridClock>
+    /// Serialises disk writes: local writes (read-modify-write) and replica batches.
+    private let diskWriter = LockedBox(())
+    private let clock: LockedBox<HybridClock>
+    /// Ids of replicated records applied in memory and not yet on disk.
+    private let pendingReplicas = LockedBox<Set<String>>([])
+    private let replicaDoorbell: AsyncStream<Void>.Continuation
+    /// Rings (coalesced) whenever replicated records wait to be written to disk.
+    public let pendingReplicaSignals: AsyncStream<Void>
     private let storage: any KeyStorage
     private let now: @Sendable () -> Int64
     public let defaultLimits: [RateLimit]
@@ -43,7 +56,8 @@ public final class KeyService: Sendable {
         }
         state = LockedBox(gatekeeper)
         self.hasher = hasher
-        writer = LockedBox(clock)
+        self.clock = LockedBox(clock)
+        (pendingReplicaSignals, replicaDoorbell) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
         self.storage = storage
         self.now = now
         self.defaultLimits = defaultLimits
@@ -156,9 +170,9 @@ public final class KeyService: Sendable {
     private func write(
         _ change: (HybridTimestamp, Int64, inout SystemRandomNumberGenerator) throws(KeyError) -> (record: KeyRecord, secret: String)
     ) throws(KeyServiceError) -> (record: KeyRecord, secret: String) {
-        let result: Result<(record: KeyRecord, secret: String), KeyServiceError> = writer.withLock { clock in
+        let result: Result<(record: KeyRecord, secret: String), KeyServiceError> = diskWriter.withLock { _ in
             let nowMs = now()
-            let version = clock.tick(nowMs: nowMs)
+            let version = clock.withLock { $0.tick(nowMs: nowMs) }
             var random = SystemRandomNumberGenerator()
             let outcome: (record: KeyRecord, secret: String)
             do throws(KeyError) {
@@ -174,7 +188,10 @@ public final class KeyService: Sendable {
                 logger.error("key write failed", metadata: ["key_id": "\(outcome.record.id)", "error": "\(error)"])
                 return .failure(.storage("the key store could not be written; retry, and check the node's disk"))
             }
-            state.withLock { _ = $0.apply(outcome.record) }
+            if !state.withLock({ $0.apply(outcome.record) }) {
+                // A newer version arrived from a peer meanwhile: the disk must end with it.
+                markReplicasPending([outcome.record.id])
+            }
             return .success(outcome)
         }
         let written = try result.get()
@@ -184,23 +201,50 @@ public final class KeyService: Sendable {
 
     // MARK: Replication
 
-    /// A record written elsewhere: kept if it is newer than ours (last writer wins), persisted
-    /// like a local write, then applied. Returns whether it changed anything.
+    /// Records written elsewhere: each is kept if it is newer than ours (last writer wins)
+    /// and visible to verifies when this returns; the disk gets them later, in a batch
+    /// (`persistPendingReplicas`). The verify path's lock is taken once per record, so a
+    /// large batch never holds it for long. Returns how many changed anything.
     @discardableResult
-    public func applyReplicated(_ record: KeyRecord) throws -> Bool {
-        let outcome: Result<Bool, any Error> = writer.withLock { clock in
-            clock.observe(record.version, nowMs: now())
-            if let held = state.withLock({ $0.record(id: record.id) }), held.version >= record.version {
-                return .success(false)
-            }
-            do {
-                try storage.save(record)
-            } catch {
-                return .failure(error)
-            }
-            return .success(state.withLock { $0.apply(record) })
+    public func applyReplicated(_ records: [KeyRecord]) -> Int {
+        let nowMs = now()
+        clock.withLock { clock in
+            for record in records { clock.observe(record.version, nowMs: nowMs) }
         }
-        return try outcome.get()
+        let applied = records.filter { record in state.withLock { $0.apply(record) } }
+        markReplicasPending(applied.map(\.id))
+        return applied.count
+    }
+
+    /// How many replicated records wait to be written to disk.
+    public var pendingReplicaCount: Int { pendingReplicas.withLock { $0.count } }
+
+    /// Writes every replicated record still waiting, in one transaction, as memory holds it
+    /// now (never older than what a local write put on disk before: both run under
+    /// `diskWriter`, and memory only moves forward). On failure they stay pending.
+    @discardableResult
+    public func persistPendingReplicas() throws -> Int {
+        try diskWriter.withLock { _ in
+            let ids = pendingReplicas.withLock { pending in
+                defer { pending.removeAll() }
+                return pending
+            }
+            guard !ids.isEmpty else { return 0 }
+            let records = ids.compactMap { id in state.withLock { $0.record(id: id) } }
+            do {
+                try storage.save(records)
+            } catch {
+                pendingReplicas.withLock { $0.formUnion(ids) }
+                throw error
+            }
+            return records.count
+        }
+    }
+
+    private func markReplicasPending(_ ids: [String]) {
+        guard !ids.isEmpty else { return }
+        pendingReplicas.withLock { $0.formUnion(ids) }
+        replicaDoorbell.yield()
     }
 
     public func digest() -> ReplicaDigest { state.withLock { $0.digest } }

@@ -127,6 +127,8 @@ public final class GatehouseServer: Sendable {
         if let gossip, let cluster = config.cluster {
             gossip.whenBound { report(nil, nil) }
             services.append(.init(service: gossip))
+            // Before replication in the list, so it stops after it and writes its last batch.
+            services.append(.init(service: ReplicaPersistence(service: service, metrics: metrics.replication, logger: logger)))
             services.append(.init(service: ClusterReplication(
                 keys: service, gossip: gossip, metrics: metrics.replication, logger: logger,
                 counterIntervalMs: cluster.counterSyncIntervalMs, antiEntropyIntervalMs: cluster.antiEntropyIntervalMs,

@@ -12,11 +12,18 @@ public protocol KeyStorage: Sendable {
     func loadCreditUsage() throws -> [String: Gatekeeper.CreditUsage]
     /// Inserts or replaces one record; durable when it returns.
     func save(_ record: KeyRecord) throws
+    /// Inserts or replaces records together (one transaction where the store has them);
+    /// durable when it returns.
+    func save(_ records: [KeyRecord]) throws
     /// Writes coalesced usage: `last_used_at` and credit usage of the given keys.
     func saveUsage(_ changes: [(record: KeyRecord, creditUsage: Gatekeeper.CreditUsage?)]) throws
 }
 
 extension KeyStorage {
+    public func save(_ records: [KeyRecord]) throws {
+        for record in records { try save(record) }
+    }
+
     public func forEachRecord(_ body: (KeyRecord) throws -> Void) throws {
         for record in try loadRecords() { try body(record) }
     }

@@ -127,14 +127,23 @@ public final class SQLiteKeyStorage: KeyStorage {
     }
 
     public func save(_ record: KeyRecord) throws {
-        let json = String(decoding: try encoder.encode(record), as: UTF8.self)
+        try save([record])
+    }
+
+    public func save(_ records: [KeyRecord]) throws {
+        guard !records.isEmpty else { return }
+        let rows = try records.map { record in
+            (record, String(decoding: try encoder.encode(record), as: UTF8.self))
+        }
         try database.write { db in
-            try db.execute(
-                sql: """
-                    INSERT INTO key_record (id, owner, version, record) VALUES (?, ?, ?, ?)
-                    ON CONFLICT(id) DO UPDATE SET owner = excluded.owner, version = excluded.version, record = excluded.record
-                    """,
-                arguments: [record.id, record.owner, record.version.description, json])
+            for (record, json) in rows {
+                try db.execute(
+                    sql: """
+                        INSERT INTO key_record (id, owner, version, record) VALUES (?, ?, ?, ?)
+                        ON CONFLICT(id) DO UPDATE SET owner = excluded.owner, version = excluded.version, record = excluded.record
+                        """,
+                    arguments: [record.id, record.owner, record.version.description, json])
+            }
         }
     }
 

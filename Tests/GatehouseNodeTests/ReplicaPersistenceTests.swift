@@ -1,0 +1,163 @@
+import GatehouseCore
+@testable import GatehouseNode
+import Logging
+import Synchronization
+import Testing
+
+/// Replicated records are visible at once and reach the disk later, in batches, without
+/// ever leaving an older version on disk than memory holds.
+@Suite("Replicated records: applied at once, persisted in batches")
+struct ReplicaPersistenceTests {
+    static let hasher = LookupHasher(pepper: Array(repeating: 3, count: 32))
+    static let t0: Int64 = 1_800_000_000_000
+
+    /// A store that counts its writes and can be told to fail them.
+    final class RecordingStorage: KeyStorage {
+        let inner = InMemoryKeyStorage()
+        let failing = Atomic<Bool>(false)
+        let transactions = Atomic<Int>(0)
+        let failures = Atomic<Int>(0)
+        /// Runs inside the next write, before it stores anything: how a test lands a
+        /// replica in the middle of a local write.
+        let duringNextWrite = Mutex<(@Sendable () -> Void)?>(nil)
+
+        struct DiskFull: Error {}
+
+        func loadRecords() throws -> [KeyRecord] { try inner.loadRecords() }
+        func loadCreditUsage() throws -> [String: Gatekeeper.CreditUsage] { try inner.loadCreditUsage() }
+        func save(_ record: KeyRecord) throws { try save([record]) }
+        func save(_ records: [KeyRecord]) throws {
+            if failing.load(ordering: .relaxed) {
+                failures.add(1, ordering: .relaxed)
+                throw DiskFull()
+            }
+            duringNextWrite.withLock { hook in
+                defer { hook = nil }
+                return hook
+            }?()
+            transactions.add(1, ordering: .relaxed)
+            for record in records { try inner.save(record) }
+        }
+        func saveUsage(_ changes: [(record: KeyRecord, creditUsage: Gatekeeper.CreditUsage?)]) throws {
+            try inner.saveUsage(changes)
+        }
+        func stored(_ id: String) throws -> KeyRecord? { try inner.loadRecords().first { $0.id == id } }
+    }
+
+    static func service(_ storage: RecordingStorage, node: String = "n1") throws -> KeyService {
+        try KeyService(
+            nodeID: node, hasher: hasher, settings: .init(), defaultLimits: [.defaultHourly], defaultPrefix: "gk",
+            storage: storage, now: { t0 }, logger: Logger(label: "test"))
+    }
+
+    /// A record as another node would write it, with its secret.
+    static func remote(_ name: String, wallMs: Int64) throws -> (record: KeyRecord, secret: String) {
+        var random = SystemRandomNumberGenerator()
+        return try KeyLifecycle.create(
+            KeyDraft(name: name, owner: "acct", scopes: ["read"]), defaultLimits: [.defaultHourly], hasher: hasher,
+            nowMs: t0, version: HybridTimestamp(wallMs: wallMs, logical: 0, node: "n2"), using: &random)
+    }
+
+    @Test func aReplicatedRecordVerifiesBeforeItIsOnDiskAndOneTransactionWritesABatch() throws {
+        let storage = RecordingStorage()
+        let keys = try Self.service(storage)
+        let batch = try (0..<5).map { try Self.remote("k\($0)", wallMs: Self.t0 + Int64($0)) }
+
+        #expect(keys.applyReplicated(batch.map(\.record)) == 5)
+        #expect(keys.verify(key: batch[0].secret, VerifyRequest()).code == .valid)
+        #expect(try storage.stored(batch[0].record.id) == nil)
+        #expect(keys.pendingReplicaCount == 5)
+
+        #expect(try keys.persistPendingReplicas() == 5)
+        #expect(storage.transactions.load(ordering: .relaxed) == 1)
+        #expect(keys.pendingReplicaCount == 0)
+        for (record, _) in batch { #expect(try storage.stored(record.id)?.version == record.version) }
+    }
+
+    @Test func anOlderOrRepeatedRecordChangesNothingAndWaitsForNoWrite() throws {
+        let storage = RecordingStorage()
+        let keys = try Self.service(storage)
+        let (record, _) = try Self.remote("k", wallMs: Self.t0 + 10)
+        var older = record
+        older.version = HybridTimestamp(wallMs: Self.t0 + 5, logical: 0, node: "n2")
+        older.name = "older"
+
+        #expect(keys.applyReplicated([record]) == 1)
+        #expect(try keys.persistPendingReplicas() == 1)
+        #expect(keys.applyReplicated([record, older]) == 0)
+        #expect(keys.pendingReplicaCount == 0)
+        #expect(keys.key(id: record.id)?.record.name == "k")
+    }
+
+    @Test func aFailedWriteKeepsTheRecordsPendingForTheNextTry() throws {
+        let storage = RecordingStorage()
+        let keys = try Self.service(storage)
+        let (record, _) = try Self.remote("k", wallMs: Self.t0 + 1)
+        keys.applyReplicated([record])
+
+        storage.failing.store(true, ordering: .relaxed)
+        #expect(throws: RecordingStorage.DiskFull.self) { try keys.persistPendingReplicas() }
+        #expect(keys.pendingReplicaCount == 1)
+
+        storage.failing.store(false, ordering: .relaxed)
+        #expect(try keys.persistPendingReplicas() == 1)
+        #expect(try storage.stored(record.id) != nil)
+    }
+
+    /// A replica newer than a local edit can land while the edit is being stored: memory
+    /// keeps the replica, and the disk must end with it too, not with the edit.
+    @Test func aReplicaThatWinsDuringALocalWriteEndsOnDiskAfterIt() throws {
+        let storage = RecordingStorage()
+        let keys = try Self.service(storage)
+        let (created, _) = try keys.create(KeyDraft(name: "local", owner: "acct", scopes: ["read"]))
+        var newer = created
+        newer.version = HybridTimestamp(wallMs: Self.t0 + 60_000, logical: 0, node: "n2")
+        newer.name = "from n2"
+        let replica = newer
+        storage.duringNextWrite.withLock { $0 = { keys.applyReplicated([replica]) } }
+
+        _ = try keys.update(id: created.id, KeyChanges(name: "edited here"))
+        #expect(try storage.stored(created.id)?.name == "edited here")
+        #expect(keys.key(id: created.id)?.record.name == "from n2")
+
+        try keys.persistPendingReplicas()
+        #expect(try storage.stored(created.id)?.name == "from n2")
+    }
+
+    @Test func aLocalEditAfterAReplicaIsNewerThanIt() throws {
+        let storage = RecordingStorage()
+        let keys = try Self.service(storage)
+        let (created, _) = try keys.create(KeyDraft(name: "local", owner: "acct", scopes: ["read"]))
+        var newer = created
+        newer.version = HybridTimestamp(wallMs: Self.t0 + 60_000, logical: 0, node: "n2")
+        newer.name = "from n2"
+
+        keys.applyReplicated([newer])
+        let updated = try keys.update(id: created.id, KeyChanges(name: "edited here"))
+        #expect(updated.version > newer.version)
+        try keys.persistPendingReplicas()
+        #expect(try storage.stored(created.id)?.name == "edited here")
+        #expect(keys.key(id: created.id)?.record.name == "edited here")
+    }
+
+    @Test func theServiceWritesWhatWaitsWhenRungAndRetriesAFailedBatch() async throws {
+        let storage = RecordingStorage()
+        let keys = try Self.service(storage)
+        let persistence = ReplicaPersistence(
+            service: keys, metrics: ReplicationMetrics(registry: .init()), logger: Logger(label: "test"), retryDelayMs: 10)
+        let running = Task { try await persistence.run() }
+        defer { running.cancel() }
+
+        let (first, _) = try Self.remote("first", wallMs: Self.t0 + 1)
+        keys.applyReplicated([first])
+        try await eventually("the first replica is on disk") { try storage.stored(first.id) != nil }
+
+        storage.failing.store(true, ordering: .relaxed)
+        let (second, _) = try Self.remote("second", wallMs: Self.t0 + 2)
+        keys.applyReplicated([second])
+        try await eventually("a write was tried and failed") { storage.failures.load(ordering: .relaxed) >= 1 }
+        #expect(keys.pendingReplicaCount == 1)
+        storage.failing.store(false, ordering: .relaxed)
+        try await eventually("the failed batch is retried without a new ring") { try storage.stored(second.id) != nil }
+    }
+}
