@@ -91,6 +91,7 @@ let package = Package(
                 "GatehouseNode",
                 "GatehouseClient",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "NIOCore", package: "swift-nio"),
             ],
             swiftSettings: strict
         ),

@@ -177,8 +177,20 @@ public struct Gatekeeper: Sendable {
     /// Records whose `last_used_at` or credit usage changed since the last call, for the
     /// shell to persist in batches.
     public mutating func takeUsageChanges() -> [(record: KeyRecord, creditUsage: CreditUsage?)] {
-        defer { usageChanged.removeAll(keepingCapacity: true) }
-        return usageChanged.sorted().map { (records[$0], creditUsage[$0]) }
+        usage(ofSlots: takeUsageChangedSlots().sorted()[...])
+    }
+
+    /// The record slots `takeUsageChanges` would report, taken in constant time (the set is
+    /// handed over, not read), so a shell can sort them outside its lock and read them a few
+    /// at a time with `usage(ofSlots:)`.
+    public mutating func takeUsageChangedSlots() -> Set<Int> {
+        defer { usageChanged = [] }
+        return usageChanged
+    }
+
+    /// Records and credit usage of slots from `takeUsageChangedSlots` (slots never move).
+    public func usage(ofSlots slots: ArraySlice<Int>) -> [(record: KeyRecord, creditUsage: CreditUsage?)] {
+        slots.map { (records[$0], creditUsage[$0]) }
     }
 
     // MARK: - Replication

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import GatehouseNode
 import Logging
+import NIOCore
 
 /// `gatehouse serve`: run one node, on embedded defaults or from a `cluster.yaml`.
 struct Serve: AsyncParsableCommand {
@@ -33,6 +34,10 @@ struct Serve: AsyncParsableCommand {
         } catch let error as ConfigError {
             FileHandle.standardError.write(Data("gatehouse: \(error)\n".utf8))
             throw ExitCode(78)
+        }
+        if let threads = nodeConfig.connections.eventLoopThreads {
+            // Before anything touches the shared event loop group, which is sized once.
+            NIOSingletons.groupLoopCountSuggestion = threads
         }
         let level = nodeConfig.logLevel
         LoggingSystem.bootstrap { label in JSONLogHandler(label: label, level: level) }

@@ -46,6 +46,7 @@ struct ConfigTests {
               output_limit_bytes: 1048576
               output_stall_timeout_ms: 5000
               max_auth_failures: 5
+              event_loop_threads: 1
             nodes:
               - {id: n1}
             """
@@ -62,6 +63,7 @@ struct ConfigTests {
         expected.outputLimitBytes = 1024 * 1024
         expected.outputStallTimeoutMs = 5_000
         expected.maxAuthFailures = 5
+        expected.eventLoopThreads = 1
         #expect(config.connections == expected)
     }
 
@@ -93,6 +95,7 @@ struct ConfigTests {
         ("connections: {output_limit_bytes: 1024}\nnodes:\n  - {id: n1}\n", "connections.output_limit_bytes"),
         ("connections: {idle_ms: 5}\nnodes:\n  - {id: n1}\n", "connections.idle_ms"),
         ("connections: {frame_timeout_ms: -1}\nnodes:\n  - {id: n1}\n", "connections.frame_timeout_ms"),
+        ("connections: {event_loop_threads: 0}\nnodes:\n  - {id: n1}\n", "connections.event_loop_threads"),
     ])
     func badConfigsNameTheField(yaml: String, field: String) throws {
         do {

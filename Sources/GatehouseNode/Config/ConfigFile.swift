@@ -54,6 +54,7 @@ struct ConfigFile: Decodable {
         var outputLimitBytes: Int?
         var outputStallTimeoutMs: Int64?
         var maxAuthFailures: Int?
+        var eventLoopThreads: Int?
         enum CodingKeys: String, CodingKey {
             case maxUnauthenticated = "max_unauthenticated"
             case maxPerSource = "max_per_source"
@@ -66,6 +67,7 @@ struct ConfigFile: Decodable {
             case outputLimitBytes = "output_limit_bytes"
             case outputStallTimeoutMs = "output_stall_timeout_ms"
             case maxAuthFailures = "max_auth_failures"
+            case eventLoopThreads = "event_loop_threads"
         }
 
         /// Overrides in `settings` what the file gives.
@@ -81,6 +83,7 @@ struct ConfigFile: Decodable {
             if let outputLimitBytes { settings.outputLimitBytes = outputLimitBytes }
             if let outputStallTimeoutMs { settings.outputStallTimeoutMs = outputStallTimeoutMs }
             if let maxAuthFailures { settings.maxAuthFailures = maxAuthFailures }
+            if let eventLoopThreads { settings.eventLoopThreads = eventLoopThreads }
         }
     }
 
@@ -134,6 +137,7 @@ struct ConfigFile: Decodable {
         "connections": [
             "max_unauthenticated", "max_per_source", "http_max", "resp_idle_timeout_ms", "http_idle_timeout_ms", "auth_timeout_ms",
             "frame_timeout_ms", "output_high_water_bytes", "output_limit_bytes", "output_stall_timeout_ms", "max_auth_failures",
+            "event_loop_threads",
         ],
         "nodes[]": ["id", "rpc", "http", "gossip", "data_dir"],
         "defaults.limits[]": ["name", "limit", "window_ms"],

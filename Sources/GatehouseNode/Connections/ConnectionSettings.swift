@@ -37,15 +37,19 @@ public struct ConnectionSettings: Sendable, Hashable {
     /// Wrong tokens one RESP connection may send before it is closed; the rest of a
     /// pipeline of guesses is not evaluated.
     public var maxAuthFailures = 3
+    /// Event loop threads serving the RESP and HTTP listeners; `nil`: one per core. Fewer
+    /// leave cores to what shares the machine (nodes co-located on one host, a sidecar).
+    public var eventLoopThreads: Int?
 
     public init() {}
 
     /// Checks what the types cannot.
     func validate() throws(ConfigError) {
-        let counts: [(String, Int)] = [
+        var counts: [(String, Int)] = [
             ("connections.max_unauthenticated", maxUnauthenticated), ("connections.max_per_source", maxPerSource),
             ("connections.http_max", httpMaxConnections), ("connections.max_auth_failures", maxAuthFailures),
         ]
+        if let eventLoopThreads { counts.append(("connections.event_loop_threads", eventLoopThreads)) }
         for (field, value) in counts where value <= 0 {
             throw ConfigError(field: field, problem: "must be positive", fix: "give a positive number or leave it out for the default")
         }

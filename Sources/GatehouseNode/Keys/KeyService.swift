@@ -337,9 +337,15 @@ public final class KeyService: Sendable {
     /// Persists usage coalesced since the last call and drops ended throttle windows.
     public func flushUsage() throws {
         let nowMs = now()
-        let changes = state.withLock { gatekeeper in
-            gatekeeper.sweep(nowMs: nowMs)
-            return gatekeeper.takeUsageChanges()
+        state.withLock { $0.sweep(nowMs: nowMs) }
+        let slots = state.withLock { $0.takeUsageChangedSlots() }.sorted()
+        var changes: [(record: KeyRecord, creditUsage: Gatekeeper.CreditUsage?)] = []
+        changes.reserveCapacity(slots.count)
+        var start = 0
+        while start < slots.count {
+            let end = min(slots.count, start + Self.lockBatch)
+            changes += state.withLock { $0.usage(ofSlots: slots[start..<end]) }
+            start = end
         }
         try storage.saveUsage(changes)
     }
