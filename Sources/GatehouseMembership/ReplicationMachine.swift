@@ -8,6 +8,8 @@ public protocol ReplicaIndexView {
     func records(ids: [String]) -> [KeyRecord]
     /// The slots this node holds for `node`'s own counts, to give a restarted peer back.
     func counterSlots(heldFor node: NodeID) -> [CounterSlot]
+    /// This node's own counts in every window that can still change.
+    func ownCounterSlots() -> [CounterSlot]
 }
 
 /// What the replication machine wants done; the shell does exactly this and nothing else.
@@ -33,7 +35,9 @@ public enum ReplicationDirective: Hashable, Sendable {
 ///   receiver answers with the differing buckets' entries, the first side sends what the
 ///   other lacks and names what it wants, and the other sends those. Four one-way messages,
 ///   none waiting on a connection. A stream that (re)connects starts a round with that peer
-///   at once, so what a broken stream lost is repaired then, not at the next timer.
+///   at once, so what a broken stream lost is repaired then, not at the next timer; it also
+///   gets this node's own counter slots again, since counts are sent only when they change
+///   and one lost in the broken stream's buffers would otherwise stay lost.
 /// - Counters: this node's due slots go to every live member up to `directLimit` members;
 ///   beyond that to `fanout` random members, who relay news (slots that grew a count) on
 ///   λ·log(N+1) later rounds — an epidemic, safe because slots merge as a G-counter.
@@ -93,9 +97,13 @@ public struct ReplicationMachine: Sendable {
         live.map { .send(.records(records), to: $0) }
     }
 
-    /// A data stream to `peer` is up (first time or again): compare with it now.
+    /// A data stream to `peer` is up (first time or again): compare with it now, and give
+    /// it our own counts (whole slots merge idempotently, so a repeat costs only bytes).
     public func onStreamConnected(_ peer: NodeID, index: some ReplicaIndexView) -> [ReplicationDirective] {
-        [.send(.digest(index.digest()), to: peer)]
+        var directives: [ReplicationDirective] = [.send(.digest(index.digest()), to: peer)]
+        let own = index.ownCounterSlots()
+        if !own.isEmpty { directives.append(.send(.counters(origin: me, slots: own), to: peer)) }
+        return directives
     }
 
     /// The anti-entropy timer: one round with a random live member.

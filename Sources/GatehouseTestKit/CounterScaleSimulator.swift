@@ -132,6 +132,7 @@ public enum CounterScaleSimulator {
         func entries(inBuckets buckets: Set<Int>) -> [ReplicaEntry] { [] }
         func records(ids: [String]) -> [KeyRecord] { [] }
         func counterSlots(heldFor node: NodeID) -> [CounterSlot] { [] }
+        func ownCounterSlots() -> [CounterSlot] { [] }
     }
 
     public static func run(_ configuration: Configuration) -> Result {

@@ -2,13 +2,18 @@ import GatehouseCore
 import GatehouseMembership
 import HeapModule
 
-/// Key-record replication across N replicas over a `SimulatedNetwork`, driving the shipped
-/// machine (`ReplicationMachine`) and merge (`Gatekeeper.apply`, `ReplicaDigest`,
-/// `ReplicaDiff`): every directive the machines return is carried out here, and every
-/// message they send crosses the simulated network — lost, duplicated, delayed (so
-/// reordered) or cut by partitions as its conditions say. Pushes, anti-entropy's four
-/// steps and their answers are all subject to it. Membership is taken as known; the
-/// membership simulator covers it.
+/// Key-record replication and shared counters across N replicas over a `SimulatedNetwork`,
+/// driving the shipped machine (`ReplicationMachine`), merges (`Gatekeeper.apply`,
+/// `ReplicaDigest`, `ReplicaDiff`, `Gatekeeper.mergeCounters`) and counter send rule
+/// (`CounterSendRule` through `Gatekeeper.takeCounterChanges`): every directive the machines
+/// return is carried out here, and every message they send crosses the simulated network —
+/// lost, duplicated, delayed (so reordered) or cut by partitions as its conditions say.
+/// Pushes, anti-entropy's four steps, counter ticks and their answers are all subject to it.
+///
+/// Data travels on streams, as in the node: a lost message means its stream broke, and the
+/// sender's stream to that peer comes up again after a reconnect delay (once the peer is
+/// reachable), which the machine hears as `onStreamConnected`. Membership is taken as
+/// known; the membership simulator covers it.
 public struct ReplicationSimulator {
     public private(set) var nowMs: Int64 = 0
     public var network: SimulatedNetwork
@@ -25,6 +30,15 @@ public struct ReplicationSimulator {
     public private(set) var recordsRepaired = 0
     /// The sequential last-writer-wins model: what every replica must end up holding.
     public private(set) var model: [String: KeyRecord] = [:]
+    /// The sequential counter model: every admitted request, by bucket and fixed window.
+    public private(set) var countModel: [CounterBucket: [Int64: Int64]] = [:]
+    public let counterSyncMs: Int64
+    public let rule: CounterSendRule
+    /// Streams (sender, receiver) broken by a lost message, waiting to reconnect.
+    private var brokenStreams: Set<[Int]> = []
+    /// How long a broken stream stays down before it tries again.
+    public var reconnectDelayMs: ClosedRange<Int64> = 100...500
+    public private(set) var streamReconnects = 0
     private var events = Heap<Event>()
     private var sequence: UInt64 = 0
     private var random: SeededGenerator
@@ -38,6 +52,8 @@ public struct ReplicationSimulator {
         enum Kind {
             case deliver(DataMessage, from: Int, to: Int)
             case antiEntropy(Int)
+            case counterTick(Int)
+            case reconnect(from: Int, to: Int)
         }
         static func < (lhs: Event, rhs: Event) -> Bool { (lhs.atMs, lhs.sequence) < (rhs.atMs, rhs.sequence) }
         static func == (lhs: Event, rhs: Event) -> Bool { lhs.atMs == rhs.atMs && lhs.sequence == rhs.sequence }
@@ -45,19 +61,54 @@ public struct ReplicationSimulator {
 
     public static func node(_ index: Int) -> NodeID { NodeID("r\(index)") }
 
-    public init(replicas count: Int, seed: UInt64, network: SimulatedNetwork = SimulatedNetwork(), antiEntropyMs: Int64 = 5_000) {
+    public init(
+        replicas count: Int, seed: UInt64, network: SimulatedNetwork = SimulatedNetwork(), antiEntropyMs: Int64 = 5_000,
+        counterSyncMs: Int64 = 50, rule: CounterSendRule = CounterSendRule(), settings: ReplicationMachine.Settings = .init()
+    ) {
         self.network = network
         self.antiEntropyMs = antiEntropyMs
+        self.counterSyncMs = counterSyncMs
+        self.rule = rule
         random = SeededGenerator(seed: seed)
         let hasher = hasher
-        replicas = (0..<count).map { _ in Gatekeeper(hasher: hasher) }
+        replicas = (0..<count).map { _ in
+            var gatekeeper = Gatekeeper(hasher: hasher)
+            gatekeeper.clusterSize = count
+            return gatekeeper
+        }
         clocks = (0..<count).map { HybridClock(node: Self.node($0).name) }
-        machines = (0..<count).map { ReplicationMachine(me: Self.node($0), seed: seed &* 7_919 &+ UInt64($0)) }
+        machines = (0..<count).map { ReplicationMachine(me: Self.node($0), settings: settings, seed: seed &* 7_919 &+ UInt64($0)) }
         let everyone = (0..<count).map(Self.node)
         for index in 0..<count {
             machines[index].onMembers(everyone)
             schedule(.antiEntropy(index), atMs: Int64(random.next() % UInt64(antiEntropyMs)))
+            // Each node ticks on its own phase, as real nodes started at different times do.
+            schedule(.counterTick(index), atMs: Int64(random.next() % UInt64(counterSyncMs)))
         }
+    }
+
+    /// A key with one limit, known to every replica from the start (its replication is what
+    /// `write` tests); returns its secret, for `hit`.
+    public mutating func countedKey(limit: Int64, windowMs: Int64) -> String {
+        var generator = SystemRandomNumberGenerator()
+        let created = try! KeyLifecycle.create(
+            KeyDraft(limits: [RateLimit(name: "w", limit: limit, windowMs: windowMs)]), defaultLimits: [], hasher: hasher,
+            nowMs: nowMs, version: HybridTimestamp(wallMs: max(1, nowMs), logical: 0, node: "setup"), using: &generator)
+        for index in replicas.indices { replicas[index].apply(created.record) }
+        model[created.record.id] = created.record
+        return created.secret
+    }
+
+    /// One request for the key of `secret` on `replica`, now; an admitted one counts in the
+    /// model. Returns whether it was admitted.
+    @discardableResult
+    public mutating func hit(_ secret: String, on replica: Int) -> Bool {
+        let answer = replicas[replica].verify(key: secret, VerifyRequest(), nowMs: nowMs)
+        guard answer.code == .valid, let id = answer.keyID, let record = replicas[replica].record(id: id) else { return false }
+        for limit in record.limits {
+            countModel[.keyLimit(keyID: id, limit: limit.name, windowMs: limit.windowMs), default: [:]][nowMs / limit.windowMs, default: 0] += 1
+        }
+        return true
     }
 
     /// A write on `replica`: a new version of `id` (created if new), pushed to every peer.
@@ -87,7 +138,13 @@ public struct ReplicationSimulator {
                     clocks[replica].observe(record.version, nowMs: nowMs)
                     if replicas[replica].apply(record), repair { recordsRepaired += 1 }
                 }
-            case .mergeCounters, .restoreOwnCounters, .antiEntropyAnswered:
+            case .mergeCounters(let slots, let origin, _):
+                guard let ordinal = Self.index(of: origin).map({ NodeOrdinal($0 + 1) }) else { continue }
+                let news = replicas[replica].mergeCounters(slots, from: ordinal)
+                machines[replica].onCounterNews(news, origin: origin)
+            case .restoreOwnCounters(let slots):
+                replicas[replica].mergeCounters(slots, from: 0)
+            case .antiEntropyAnswered:
                 break
             }
         }
@@ -98,13 +155,26 @@ public struct ReplicationSimulator {
         bytesSent += messageBytes(message)
         let source = Self.node(from)
         let target = Self.node(to)
-        guard network.canReach(from: source, to: target) else { return }
+        guard !brokenStreams.contains([from, to]) else { return }
         let link = network.conditions(from: source, to: target)
-        if chance(link.loss) { return }
+        guard network.canReach(from: source, to: target), !chance(link.loss) else {
+            breakStream(from: from, to: to)
+            return
+        }
         for _ in 0..<(chance(link.duplication) ? 2 : 1) {
             let delay = link.minDelayMs + Int64(random.next() % UInt64(max(1, link.maxDelayMs - link.minDelayMs + 1)))
             schedule(.deliver(message, from: from, to: to), atMs: nowMs + delay)
         }
+    }
+
+    /// The stream from `from` to `to` lost a message: it is down until a reconnect.
+    private mutating func breakStream(from: Int, to: Int) {
+        guard brokenStreams.insert([from, to]).inserted else { return }
+        schedule(.reconnect(from: from, to: to), atMs: nowMs + delay(in: reconnectDelayMs))
+    }
+
+    private mutating func delay(in range: ClosedRange<Int64>) -> Int64 {
+        range.lowerBound + Int64(random.next() % UInt64(range.upperBound - range.lowerBound + 1))
     }
 
     static func index(of node: NodeID) -> Int? {
@@ -124,6 +194,22 @@ public struct ReplicationSimulator {
                 let view = GatekeeperIndexView(gatekeeper: replicas[replica])
                 perform(machines[replica].onAntiEntropyTimer(index: view), at: replica)
                 schedule(.antiEntropy(replica), atMs: nowMs + antiEntropyMs)
+            case .counterTick(let replica):
+                let dirty = replicas[replica].takeDirtyCounterRecords()
+                let changes = replicas[replica].takeCounterChanges(ofRecords: dirty[...], nowMs: nowMs, rule: rule)
+                    + replicas[replica].takeThrottleChanges()
+                let retransmits = MembershipSettings().retransmitLimit(members: replicas.count)
+                perform(machines[replica].onCounterTick(ownChanges: changes, retransmitLimit: retransmits), at: replica)
+                schedule(.counterTick(replica), atMs: nowMs + counterSyncMs)
+            case .reconnect(let from, let to):
+                guard network.canReach(from: Self.node(from), to: Self.node(to)) else {
+                    schedule(.reconnect(from: from, to: to), atMs: nowMs + delay(in: reconnectDelayMs))
+                    continue
+                }
+                brokenStreams.remove([from, to])
+                streamReconnects += 1
+                let view = GatekeeperIndexView(gatekeeper: replicas[from])
+                perform(machines[from].onStreamConnected(Self.node(to), index: view), at: from)
             }
         }
         nowMs = end
@@ -148,7 +234,33 @@ public struct ReplicationSimulator {
 
     public var isConverged: Bool {
         let expected = modelDigest
-        return replicas.allSatisfy { $0.digest == expected }
+        return replicas.allSatisfy { $0.digest == expected } && countsConverged
+    }
+
+    /// Every replica's total (its own count plus every peer's) in every window it holds
+    /// equals the model's, and it holds each bucket's latest window.
+    public var countsConverged: Bool {
+        replicas.indices.allSatisfy { countMismatches(replica: $0).isEmpty }
+    }
+
+    /// Windows where `replica`'s total differs from the model: (bucket, window, held, model).
+    public func countMismatches(replica: Int) -> [(bucket: CounterBucket, window: Int64, held: Int64, model: Int64)] {
+        var held: [CounterBucket: [Int64: Int64]] = [:]
+        for ordinal in 0...replicas.count {
+            for slot in replicas[replica].counterSlots(of: NodeOrdinal(ordinal)) {
+                held[slot.bucket, default: [:]][slot.windowIndex, default: 0] += slot.count
+            }
+        }
+        var mismatches: [(bucket: CounterBucket, window: Int64, held: Int64, model: Int64)] = []
+        for (bucket, windows) in countModel {
+            guard let latest = windows.keys.max() else { continue }
+            let mine = held[bucket] ?? [:]
+            for (window, count) in mine where count != windows[window, default: 0] {
+                mismatches.append((bucket, window, count, windows[window, default: 0]))
+            }
+            if mine[latest] == nil { mismatches.append((bucket, latest, 0, windows[latest]!)) }
+        }
+        return mismatches
     }
 
     /// How many replicas already hold `record` (or something newer).
@@ -174,4 +286,5 @@ struct GatekeeperIndexView: ReplicaIndexView {
     func entries(inBuckets buckets: Set<Int>) -> [ReplicaEntry] { gatekeeper.entries(inBuckets: buckets) }
     func records(ids: [String]) -> [KeyRecord] { gatekeeper.records(ids: ids) }
     func counterSlots(heldFor node: NodeID) -> [CounterSlot] { [] }
+    func ownCounterSlots() -> [CounterSlot] { gatekeeper.counterSlots(of: 0) }
 }

@@ -6,6 +6,7 @@ import Testing
 struct FakeIndex: ReplicaIndexView {
     var held: [String: KeyRecord] = [:]
     var countersHeld: [NodeID: [CounterSlot]] = [:]
+    var ownCounters: [CounterSlot] = []
 
     func digest() -> ReplicaDigest {
         var digest = ReplicaDigest()
@@ -19,6 +20,7 @@ struct FakeIndex: ReplicaIndexView {
 
     func records(ids: [String]) -> [KeyRecord] { ids.compactMap { held[$0] } }
     func counterSlots(heldFor node: NodeID) -> [CounterSlot] { countersHeld[node] ?? [] }
+    func ownCounterSlots() -> [CounterSlot] { ownCounters }
 
     mutating func apply(_ directives: [ReplicationDirective]) {
         for case .apply(let records, _, _) in directives {
@@ -136,5 +138,16 @@ struct ReplicationMachineTests {
         let answer = other.onMessage(.countersRequest, from: Self.n1, index: FakeIndex(countersHeld: [Self.n1: [slot]])).sent
         #expect(answer.map(\.message) == [.countersReply(slots: [slot])])
         #expect(machine.onMessage(answer[0].message, from: Self.n2, index: FakeIndex()) == [.restoreOwnCounters([slot])])
+    }
+
+    /// Counts go out only when they change, so one lost with a broken stream's buffers
+    /// would stay lost: a stream that comes up gets our own slots again with the digest.
+    @Test func aStreamThatComesUpGetsTheDigestAndOurOwnCounts() {
+        let machine = Self.machine(Self.n1, members: [Self.n2])
+        let slot = DataStreamOutboxTests.slot("key_a", window: 3, count: 7)
+        let sent = machine.onStreamConnected(Self.n2, index: FakeIndex(ownCounters: [slot])).sent
+        #expect(sent.map(\.to) == [Self.n2, Self.n2])
+        #expect(sent.map(\.message) == [.digest(ReplicaDigest()), .counters(origin: Self.n1, slots: [slot])])
+        #expect(machine.onStreamConnected(Self.n2, index: FakeIndex()).sent.map(\.message) == [.digest(ReplicaDigest())])
     }
 }

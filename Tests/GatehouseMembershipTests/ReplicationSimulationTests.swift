@@ -49,4 +49,56 @@ struct ReplicationSimulationTests {
         #expect(converged != nil)
         #expect(simulator.holders(of: record) == 20)
     }
+
+    /// Shared counters through the shipped machine and send rule, with writes going on too:
+    /// requests on random replicas under loss, duplication, reordering and a partition. Once
+    /// traffic stops, every replica's total in every window it holds is the sequential
+    /// model's: every admitted request, counted once, on every node.
+    @Test(arguments: [11, 12, 13] as [UInt64])
+    func countersUnderLossAndPartitionsConvergeToTheModel(seed: UInt64) {
+        var simulator = ReplicationSimulator(replicas: 5, seed: seed, network: Self.hostile, antiEntropyMs: 1_000)
+        var random = SeededGenerator(seed: seed &* 131)
+        // A long window (everything lands in one), a short one (traffic crosses window
+        // edges), and one whose limit refuses part of the traffic.
+        let secrets = [
+            simulator.countedKey(limit: 1_000_000, windowMs: 600_000),
+            simulator.countedKey(limit: 1_000_000, windowMs: 2_000),
+            simulator.countedKey(limit: 150, windowMs: 600_000),
+        ]
+        var admitted = 0
+        for step in 0..<600 {
+            if step == 200 {
+                simulator.network.partition([(0..<2).map(ReplicationSimulator.node), (2..<5).map(ReplicationSimulator.node)])
+            }
+            if step == 400 { simulator.network.heal() }
+            let replica = Int(random.next() % 5)
+            if simulator.hit(secrets[Int(random.next() % 3)], on: replica) { admitted += 1 }
+            if step % 20 == 0 { simulator.write("key_\(step % 7)", on: replica, name: "step \(step)") }
+            simulator.run(forMs: Int64(random.next() % 20))
+        }
+        let converged = simulator.runUntilConverged(limitMs: 60_000)
+        #expect(converged != nil)
+        #expect(admitted > 400)
+        #expect(simulator.streamReconnects > 0)
+        for replica in simulator.replicas.indices {
+            let mismatches = simulator.countMismatches(replica: replica)
+            #expect(mismatches.isEmpty, "replica \(replica): \(mismatches.prefix(3))")
+        }
+    }
+
+    /// The same convergence in a cluster past the direct limit, where counts spread by
+    /// fan-out and relays; here the network only delays and reorders.
+    @Test func countersConvergeByFanOutAndRelaysBeyondTheDirectLimit() {
+        var simulator = ReplicationSimulator(
+            replicas: 24, seed: 21, network: SimulatedNetwork(defaults: LinkConditions(duplication: 0.1, minDelayMs: 1, maxDelayMs: 40)),
+            antiEntropyMs: 5_000, settings: .init(directLimit: 16, fanout: 3))
+        var random = SeededGenerator(seed: 2_121)
+        let secret = simulator.countedKey(limit: 1_000_000, windowMs: 600_000)
+        for _ in 0..<500 {
+            simulator.hit(secret, on: Int(random.next() % 24))
+            simulator.run(forMs: Int64(random.next() % 10))
+        }
+        #expect(simulator.runUntilConverged(limitMs: 30_000) != nil)
+        #expect(simulator.countsConverged)
+    }
 }

@@ -118,4 +118,5 @@ struct KeyIndexView: ReplicaIndexView, Sendable {
     func entries(inBuckets buckets: Set<Int>) -> [ReplicaEntry] { keys.entries(inBuckets: buckets) }
     func records(ids: [String]) -> [KeyRecord] { keys.records(ids: ids) }
     func counterSlots(heldFor node: NodeID) -> [CounterSlot] { keys.counterSlots(of: node.name) }
+    func ownCounterSlots() -> [CounterSlot] { keys.ownCounterSlots() }
 }

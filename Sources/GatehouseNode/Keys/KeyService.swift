@@ -321,15 +321,22 @@ public final class KeyService: Sendable {
     /// The slots held for a peer, to give a restarted peer its counts back.
     public func counterSlots(of node: String) -> [CounterSlot] {
         guard let known = ordinals.withLock({ $0[node] }) else { return [] }
+        return counterSlots(ofOrdinal: known)
+    }
+
+    /// This node's own counts, to give a peer whose stream (re)connected.
+    public func ownCounterSlots() -> [CounterSlot] { counterSlots(ofOrdinal: 0) }
+
+    private func counterSlots(ofOrdinal ordinal: NodeOrdinal) -> [CounterSlot] {
         let recordCount = state.withLock { $0.keyCount }
         var slots: [CounterSlot] = []
         var start = 0
         while start < recordCount {
             let end = min(recordCount, start + Self.lockBatch)
-            slots += state.withLock { $0.counterSlots(of: known, inRecords: start..<end) }
+            slots += state.withLock { $0.counterSlots(of: ordinal, inRecords: start..<end) }
             start = end
         }
-        return slots + state.withLock { $0.throttleSlots(of: known) }
+        return slots + state.withLock { $0.throttleSlots(of: ordinal) }
     }
 
     // MARK: Housekeeping
