@@ -1,5 +1,6 @@
-/// The in-memory index of key records plus every counter the verify decision reads:
-/// one node's whole decision state, as a value type with no clock and no locks.
+/// One node's whole decision state, as a value type with no clock and no locks: the key
+/// index (`KeyIndex`), the shared limit counters beside it (`LimitCounters`), THROTTLE
+/// buckets, credit usage and the failed-attempt throttle — and the verify decision over them.
 ///
 /// The shell owns one and serialises access to it; time arrives as an argument.
 public struct Gatekeeper: Sendable {
@@ -31,12 +32,6 @@ public struct Gatekeeper: Sendable {
         }
     }
 
-    /// Where a lookup hash points: a record slot, and for a rotated-out secret, until when.
-    struct LookupTarget: Sendable {
-        var slot: Int
-        var retiredUntil: Int64?
-    }
-
     /// Usage counted against a key's credits since the quota was last set.
     public struct CreditUsage: Sendable, Hashable {
         public var epoch: HybridTimestamp
@@ -52,27 +47,14 @@ public struct Gatekeeper: Sendable {
     public let settings: Settings
     /// Live nodes sharing the counters (this one included); the shell keeps it current.
     public var clusterSize = 1
-    private var records: [KeyRecord] = []
-    /// One sliding window per limit of the record in the same slot.
-    private var limitWindows: [[SlidingWindow]] = []
+    private var index = KeyIndex()
+    private var counters = LimitCounters()
+    /// Credit usage by record slot (the index's).
     private var creditUsage: [CreditUsage?] = []
-    private var slotByID: [String: Int] = [:]
-    private var targetByLookup: [LookupHash: LookupTarget] = [:]
-    private var idsByOwner: [String: Set<String>] = [:]
-    /// The anti-entropy digest, kept current on every apply (never rescanned).
-    public private(set) var digest = ReplicaDigest()
-    /// Record slots by digest bucket, so a bucket's entries are found without a scan.
-    private var slotsByBucket: [[Int]] = Array(repeating: [], count: ReplicaDigest.bucketCount)
     public private(set) var throttleBuckets: ThrottleBuckets
     private var sourceThrottle: SourceThrottle
     /// Key ids whose `last_used_at` or credit usage changed since the last `takeUsageChanges`.
     private var usageChanged: Set<Int> = []
-    /// Record slots whose limit counters this node raised since the last `takeCounterChanges`;
-    /// a flag per slot so the hot path marks without hashing.
-    private var counterDirty: [Bool] = []
-    /// When each dirty record's first unsent count was made (its staleness clock).
-    private var counterDirtySince: [Int64] = []
-    private var dirtySlots: [Int] = []
     private var dirtyThrottleBuckets: Set<BucketKey> = []
 
     public init(hasher: LookupHasher, settings: Settings = Settings()) {
@@ -83,94 +65,52 @@ public struct Gatekeeper: Sendable {
             limit: settings.failedAttemptLimit, windowMs: settings.failedAttemptWindowMs, capacity: settings.failedAttemptSources)
     }
 
-    public var keyCount: Int { records.count }
+    public var keyCount: Int { index.count }
+    /// The anti-entropy digest, kept current on every apply (never rescanned).
+    public var digest: ReplicaDigest { index.digest }
+    /// Every limit of every key, each a shared counter window (for status pages).
+    public var limitWindowCount: Int { counters.windowCount }
 
     // MARK: - Records
 
-    public func record(id: String) -> KeyRecord? {
-        slotByID[id].map { records[$0] }
-    }
+    public func record(id: String) -> KeyRecord? { index.record(id: id) }
 
     /// Credits left on a key, or `nil` when it has no quota.
     public func creditsRemaining(id: String) -> Int64? {
-        guard let slot = slotByID[id] else { return nil }
+        guard let slot = index.slot(id: id) else { return nil }
         return creditsRemaining(slot: slot)
     }
 
     private func creditsRemaining(slot: Int) -> Int64? {
-        guard let credits = records[slot].credits else { return nil }
-        guard let usage = creditUsage[slot], usage.epoch == records[slot].creditsEpoch else { return credits }
+        guard let credits = index.records[slot].credits else { return nil }
+        guard let usage = creditUsage[slot], usage.epoch == index.records[slot].creditsEpoch else { return credits }
         return max(0, credits - usage.used)
     }
 
     /// Keys in id order, after `cursor` (exclusive), optionally only one owner's.
     public func list(owner: String?, after cursor: String?, limit: Int) -> [KeyRecord] {
-        let ids: [String]
-        if let owner {
-            ids = idsByOwner[owner].map { Array($0) } ?? []
-        } else {
-            ids = Array(slotByID.keys)
-        }
-        return ids.filter { cursor == nil || $0 > cursor! }.sorted().prefix(max(0, limit)).map { records[slotByID[$0]!] }
+        index.list(owner: owner, after: cursor, limit: limit)
     }
 
     /// Installs a record if it is newer than what is held (last writer wins by version).
     /// Returns whether anything changed.
     @discardableResult
     public mutating func apply(_ record: KeyRecord) -> Bool {
-        if let slot = slotByID[record.id] {
-            let old = records[slot]
-            guard record.version > old.version else { return false }
-            for lookup in Self.lookups(of: old) { targetByLookup[lookup] = nil }
-            if old.owner != record.owner {
-                idsByOwner[old.owner]?.remove(old.id)
-                if idsByOwner[old.owner]?.isEmpty == true { idsByOwner[old.owner] = nil }
-                idsByOwner[record.owner, default: []].insert(record.id)
-            }
-            if old.limits != record.limits {
-                limitWindowCount += record.limits.count - old.limits.count
-                limitWindows[slot] = record.limits.map { limit in
-                    old.limits.firstIndex(of: limit).map { limitWindows[slot][$0] } ?? SlidingWindow()
-                }
-            }
-            digest.remove(id: old.id, version: old.version)
-            digest.add(id: record.id, version: record.version)
-            var merged = record
-            // `last_used_at` is usage, not part of the write: keep the later of the two.
-            if let seen = old.lastUsedAt, seen > (record.lastUsedAt ?? Int64.min) { merged.lastUsedAt = seen }
-            records[slot] = merged
-            index(merged, slot: slot)
-        } else {
-            let slot = records.count
-            records.append(record)
-            limitWindows.append(record.limits.map { _ in SlidingWindow() })
-            limitWindowCount += record.limits.count
+        switch index.apply(record) {
+        case .none:
+            return false
+        case .inserted:
+            counters.append(limits: record.limits)
             creditUsage.append(nil)
-            counterDirty.append(false)
-            counterDirtySince.append(0)
-            slotByID[record.id] = slot
-            idsByOwner[record.owner, default: []].insert(record.id)
-            digest.add(id: record.id, version: record.version)
-            slotsByBucket[ReplicaDigest.bucket(of: record.id)].append(slot)
-            index(record, slot: slot)
+        case .replaced(let slot, let old):
+            counters.replaceLimits(slot: slot, from: old.limits, to: record.limits)
         }
         return true
     }
 
-    private mutating func index(_ record: KeyRecord, slot: Int) {
-        targetByLookup[record.lookup] = LookupTarget(slot: slot, retiredUntil: nil)
-        for retired in record.retiredSecrets {
-            targetByLookup[retired.lookup] = LookupTarget(slot: slot, retiredUntil: retired.validUntil)
-        }
-    }
-
-    private static func lookups(of record: KeyRecord) -> [LookupHash] {
-        [record.lookup] + record.retiredSecrets.map(\.lookup)
-    }
-
     /// Restores credit usage counted before a restart.
     public mutating func restoreCreditUsage(id: String, _ usage: CreditUsage) {
-        guard let slot = slotByID[id] else { return }
+        guard let slot = index.slot(id: id) else { return }
         creditUsage[slot] = usage
     }
 
@@ -190,24 +130,16 @@ public struct Gatekeeper: Sendable {
 
     /// Records and credit usage of slots from `takeUsageChangedSlots` (slots never move).
     public func usage(ofSlots slots: ArraySlice<Int>) -> [(record: KeyRecord, creditUsage: CreditUsage?)] {
-        slots.map { (records[$0], creditUsage[$0]) }
+        slots.map { (index.records[$0], creditUsage[$0]) }
     }
 
     // MARK: - Replication
 
-
     /// `(id, version)` of the records in the given buckets.
-    public func entries(inBuckets buckets: Set<Int>) -> [ReplicaEntry] {
-        buckets.sorted().flatMap { bucket in
-            slotsByBucket.indices.contains(bucket)
-                ? slotsByBucket[bucket].map { ReplicaEntry(id: records[$0].id, version: records[$0].version) } : []
-        }
-    }
+    public func entries(inBuckets buckets: Set<Int>) -> [ReplicaEntry] { index.entries(inBuckets: buckets) }
 
     /// The records with these ids, for sending to a peer (usage such as `last_used_at` included).
-    public func records(ids: [String]) -> [KeyRecord] {
-        ids.compactMap { slotByID[$0].map { records[$0] } }
-    }
+    public func records(ids: [String]) -> [KeyRecord] { index.records(ids: ids) }
 
     // MARK: - The decision
 
@@ -225,34 +157,35 @@ public struct Gatekeeper: Sendable {
         if let source = request.source, sourceThrottle.isThrottled(source, nowMs: nowMs) {
             return VerifyAnswer(code: .sourceThrottled)
         }
-        guard let target = targetByLookup[lookup] else {
+        guard let target = index.target(of: lookup) else {
             return failedAttempt(.notFound, source: request.source, nowMs: nowMs)
         }
         let slot = target.slot
-        // The record is read in place (`records[slot]`), never copied whole: a copy would
-        // retain every field, on reference counts all event loops share.
-        // Field by field: a method called on `records[slot]` would copy the record whole.
+        // The record is read in place (`index.records[slot]`), never copied whole: a copy
+        // would retain every field, on reference counts all event loops share.
+        // Field by field: a method called on `index.records[slot]` would copy the record whole.
         var answer = VerifyAnswer(
             code: Self.standing(
-                revoked: records[slot].isRevoked, enabled: records[slot].enabled, expiresAt: records[slot].expiresAt,
-                retiredUntil: target.retiredUntil, granted: records[slot].scopes, request, nowMs: nowMs))
-        answer.keyID = records[slot].id
-        answer.owner = records[slot].owner
-        answer.scopes = records[slot].scopes
-        answer.meta = records[slot].meta
+                revoked: index.records[slot].isRevoked, enabled: index.records[slot].enabled, expiresAt: index.records[slot].expiresAt,
+                retiredUntil: target.retiredUntil, granted: index.records[slot].scopes, request, nowMs: nowMs))
+        answer.keyID = index.records[slot].id
+        answer.owner = index.records[slot].owner
+        answer.scopes = index.records[slot].scopes
+        answer.meta = index.records[slot].meta
         guard answer.code == .valid else { return answer }
 
         let cost = max(0, request.cost)
         // Every limit is checked before any is counted: all or nothing.
         var tightest: SlidingWindow.Check?
         var refusing: SlidingWindow.Check?
-        let limitCount = records[slot].limits.count
+        let limitCount = index.records[slot].limits.count
         for position in 0..<limitCount {
-            let limit = records[slot].limits[position]
-            var check = limitWindows[slot][position].check(cost: cost, limit: limit.limit, windowMs: limit.windowMs, nowMs: nowMs)
+            let limit = index.records[slot].limits[position]
+            var check = counters.check(slot: slot, position: position, cost: cost, limit: limit, nowMs: nowMs)
             if check.allowed && settings.clusterShares && clusterSize > 1
-                && !limitWindows[slot][position].fitsShare(
-                    cost: cost, limit: limit.limit, windowMs: limit.windowMs, nowMs: nowMs, nodes: clusterSize, threshold: settings.shareThreshold)
+                && !counters.fitsShare(
+                    slot: slot, position: position, cost: cost, limit: limit, nowMs: nowMs, nodes: clusterSize,
+                    threshold: settings.shareThreshold)
             {
                 check.allowed = false
                 check.retryAfterMs = settings.shareRetryAfterMs
@@ -281,22 +214,15 @@ public struct Gatekeeper: Sendable {
                 answer.creditsRemaining = left
                 return answer
             }
-            let epoch = records[slot].creditsEpoch
+            let epoch = index.records[slot].creditsEpoch
             let used = (creditUsage[slot]?.epoch == epoch ? creditUsage[slot]!.used : 0) + cost
             creditUsage[slot] = CreditUsage(epoch: epoch, used: used)
             answer.creditsRemaining = left - cost
             usageChanged.insert(slot)
         }
-        for position in 0..<limitCount {
-            limitWindows[slot][position].record(cost: cost)
-        }
-        if cost > 0 && limitCount > 0 && !counterDirty[slot] {
-            counterDirty[slot] = true
-            counterDirtySince[slot] = nowMs
-            dirtySlots.append(slot)
-        }
-        if nowMs - (records[slot].lastUsedAt ?? Int64.min / 2) >= settings.lastUsedResolutionMs {
-            records[slot].lastUsedAt = nowMs
+        counters.count(cost: cost, slot: slot, nowMs: nowMs)
+        if nowMs - (index.records[slot].lastUsedAt ?? Int64.min / 2) >= settings.lastUsedResolutionMs {
+            index.setLastUsed(slot: slot, at: nowMs)
             usageChanged.insert(slot)
         }
         return answer
@@ -369,45 +295,12 @@ public struct Gatekeeper: Sendable {
     /// The records whose own limit counts changed and are not sent yet, handed out so the
     /// caller can weigh them in small batches (`takeCounterChanges(ofRecords:…)`) instead of
     /// holding the verify path's lock over all of them at once. They stay marked dirty.
-    public mutating func takeDirtyCounterRecords() -> [Int] {
-        defer { dirtySlots.removeAll(keepingCapacity: true) }
-        return dirtySlots
-    }
+    public mutating func takeDirtyCounterRecords() -> [Int] { counters.takeDirtyRecords() }
 
     /// The own slots of those `records` whose unsent counts are due under `rule` (DESIGN §5:
     /// sent by need, not by rate); records not due yet stay dirty for a later call.
     public mutating func takeCounterChanges(ofRecords dirty: ArraySlice<Int>, nowMs: Int64, rule: CounterSendRule) -> [CounterSlot] {
-        var changes: [CounterSlot] = []
-        for slot in dirty where slot < records.count && counterDirty[slot] {
-            let unsentForMs = nowMs &- counterDirtySince[slot]
-            var due = false
-            var anyUnsent = false
-            for (position, limit) in records[slot].limits.enumerated() {
-                let window = limitWindows[slot][position]
-                anyUnsent = anyUnsent || window.unsyncedOwn > 0
-                if rule.isDue(
-                    unsent: window.unsyncedOwn, estimate: window.estimate(nowMs: nowMs, windowMs: limit.windowMs), limit: limit.limit,
-                    windowMs: limit.windowMs, nodes: clusterSize, unsentForMs: unsentForMs)
-                {
-                    due = true
-                    break
-                }
-            }
-            guard due || !anyUnsent else {
-                dirtySlots.append(slot)
-                continue
-            }
-            counterDirty[slot] = false
-            let record = records[slot]
-            for (position, limit) in record.limits.enumerated() {
-                let bucket = CounterBucket.keyLimit(keyID: record.id, limit: limit.name, windowMs: limit.windowMs)
-                for own in limitWindows[slot][position].unsentOwnSlots {
-                    changes.append(CounterSlot(bucket: bucket, windowIndex: own.windowIndex, count: own.count))
-                }
-                limitWindows[slot][position].markSynced()
-            }
-        }
-        return changes
+        counters.takeChanges(ofRecords: dirty, in: index, nowMs: nowMs, rule: rule, nodes: clusterSize)
     }
 
     /// This node's own THROTTLE slots changed since the last call.
@@ -415,17 +308,10 @@ public struct Gatekeeper: Sendable {
         var changes: [CounterSlot] = []
         for key in dirtyThrottleBuckets {
             guard let window = throttleBuckets.window(for: key) else { continue }
-            changes += Self.ownSlots(of: window, bucket: .throttle(name: key.name, windowMs: key.windowMs), node: 0)
+            changes += window.counterSlots(of: 0, bucket: .throttle(name: key.name, windowMs: key.windowMs))
         }
         dirtyThrottleBuckets.removeAll(keepingCapacity: true)
         return changes
-    }
-
-    private static func ownSlots(of window: SlidingWindow, bucket: CounterBucket, node: NodeOrdinal) -> [CounterSlot] {
-        [window.previous, window.current].compactMap { slots in
-            let count = slots.count(of: node)
-            return count > 0 && slots.index != Int64.min ? CounterSlot(bucket: bucket, windowIndex: slots.index, count: count) : nil
-        }
     }
 
     /// Merges slots a peer sent (its own counts, `node` being its ordinal here; `0` restores
@@ -438,10 +324,10 @@ public struct Gatekeeper: Sendable {
             let grew: Bool
             switch slot.bucket {
             case .keyLimit(let keyID, let limitName, let windowMs):
-                guard let recordSlot = slotByID[keyID],
-                    let position = records[recordSlot].limits.firstIndex(where: { $0.name == limitName && $0.windowMs == windowMs })
+                guard let recordSlot = index.slot(id: keyID),
+                    let position = index.records[recordSlot].limits.firstIndex(where: { $0.name == limitName && $0.windowMs == windowMs })
                 else { continue }
-                grew = limitWindows[recordSlot][position].merge(windowIndex: slot.windowIndex, node: node, count: slot.count)
+                grew = counters.merge(slot: recordSlot, position: position, windowIndex: slot.windowIndex, node: node, count: slot.count)
             case .throttle(let name, let windowMs):
                 grew = throttleBuckets.merge(BucketKey(name: name, windowMs: windowMs), windowIndex: slot.windowIndex, node: node, count: slot.count)
             }
@@ -452,33 +338,23 @@ public struct Gatekeeper: Sendable {
 
     /// Every slot held for `node`, to hand a restarted peer its own counts back.
     public func counterSlots(of node: NodeOrdinal) -> [CounterSlot] {
-        counterSlots(of: node, inRecords: records.indices) + throttleSlots(of: node)
+        counterSlots(of: node, inRecords: 0..<index.count) + throttleSlots(of: node)
     }
 
     /// The slots held for `node` in some records' limits, so a caller can walk every record
     /// in small ranges instead of holding the verify path's lock over all of them.
     public func counterSlots(of node: NodeOrdinal, inRecords range: Range<Int>) -> [CounterSlot] {
-        var slots: [CounterSlot] = []
-        for recordSlot in range.clamped(to: records.indices) {
-            for (position, limit) in records[recordSlot].limits.enumerated() {
-                let bucket = CounterBucket.keyLimit(keyID: records[recordSlot].id, limit: limit.name, windowMs: limit.windowMs)
-                slots += Self.ownSlots(of: limitWindows[recordSlot][position], bucket: bucket, node: node)
-            }
-        }
-        return slots
+        counters.slots(of: node, inRecords: range, in: index)
     }
 
     /// The THROTTLE slots held for `node`.
     public func throttleSlots(of node: NodeOrdinal) -> [CounterSlot] {
         var slots: [CounterSlot] = []
         throttleBuckets.forEachWindow { key, window in
-            slots += Self.ownSlots(of: window, bucket: .throttle(name: key.name, windowMs: key.windowMs), node: node)
+            slots += window.counterSlots(of: node, bucket: .throttle(name: key.name, windowMs: key.windowMs))
         }
         return slots
     }
-
-    /// Every limit of every key, each a shared counter window (for status pages).
-    public private(set) var limitWindowCount = 0
 
     /// Drops ended throttle windows; the shell calls it on a timer.
     public mutating func sweep(nowMs: Int64) {
