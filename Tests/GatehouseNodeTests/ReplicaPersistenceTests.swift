@@ -58,6 +58,17 @@ struct ReplicaPersistenceTests {
             nowMs: t0, version: HybridTimestamp(wallMs: wallMs, logical: 0, node: "n2"), using: &random)
     }
 
+    /// A key created here, and a version of it written later on n2.
+    static func localKeyAndANewerReplica() throws -> (RecordingStorage, KeyService, created: KeyRecord, newer: KeyRecord) {
+        let storage = RecordingStorage()
+        let keys = try service(storage)
+        let (created, _) = try keys.create(KeyDraft(name: "local", owner: "acct", scopes: ["read"]))
+        var newer = created
+        newer.version = HybridTimestamp(wallMs: t0 + 60_000, logical: 0, node: "n2")
+        newer.name = "from n2"
+        return (storage, keys, created, newer)
+    }
+
     @Test func aReplicatedRecordVerifiesBeforeItIsOnDiskAndOneTransactionWritesABatch() throws {
         let storage = RecordingStorage()
         let keys = try Self.service(storage)
@@ -107,13 +118,7 @@ struct ReplicaPersistenceTests {
     /// A replica newer than a local edit can land while the edit is being stored: memory
     /// keeps the replica, and the disk must end with it too, not with the edit.
     @Test func aReplicaThatWinsDuringALocalWriteEndsOnDiskAfterIt() throws {
-        let storage = RecordingStorage()
-        let keys = try Self.service(storage)
-        let (created, _) = try keys.create(KeyDraft(name: "local", owner: "acct", scopes: ["read"]))
-        var newer = created
-        newer.version = HybridTimestamp(wallMs: Self.t0 + 60_000, logical: 0, node: "n2")
-        newer.name = "from n2"
-        let replica = newer
+        let (storage, keys, created, replica) = try Self.localKeyAndANewerReplica()
         storage.duringNextWrite.withLock { $0 = { keys.applyReplicated([replica]) } }
 
         _ = try keys.update(id: created.id, KeyChanges(name: "edited here"))
@@ -125,13 +130,7 @@ struct ReplicaPersistenceTests {
     }
 
     @Test func aLocalEditAfterAReplicaIsNewerThanIt() throws {
-        let storage = RecordingStorage()
-        let keys = try Self.service(storage)
-        let (created, _) = try keys.create(KeyDraft(name: "local", owner: "acct", scopes: ["read"]))
-        var newer = created
-        newer.version = HybridTimestamp(wallMs: Self.t0 + 60_000, logical: 0, node: "n2")
-        newer.name = "from n2"
-
+        let (storage, keys, created, newer) = try Self.localKeyAndANewerReplica()
         keys.applyReplicated([newer])
         let updated = try keys.update(id: created.id, KeyChanges(name: "edited here"))
         #expect(updated.version > newer.version)
