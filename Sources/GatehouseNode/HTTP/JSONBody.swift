@@ -119,10 +119,105 @@ enum JSONTime {
             .formatted(.iso8601.year().month().day().time(includingFractionalSeconds: true).timeZone(separator: .omitted))
     }
 
+    /// An RFC 3339 `date-time` (§5.6, what OpenAPI's `format: date-time` means), as Unix
+    /// milliseconds: `YYYY-MM-DDTHH:MM:SS[.fraction](Z|±HH:MM)`, `T` and `Z` in either case,
+    /// any offset up to ±23:59, any number of fraction digits (rounded to the millisecond) and
+    /// a leap second (`23:59:60` UTC, counted as the first instant of the next day). Anything else,
+    /// such as a date without a time or an offset without its colon, is `nil`.
     static func parse(_ text: String) -> Int64? {
-        let withFraction = Date.ISO8601FormatStyle(includingFractionalSeconds: true)
-        let plain = Date.ISO8601FormatStyle()
-        guard let date = (try? withFraction.parse(text)) ?? (try? plain.parse(text)) else { return nil }
-        return Int64((date.timeIntervalSince1970 * 1000).rounded())
+        var scanner = DigitScanner(Array(text.utf8))
+        guard let year = scanner.number(digits: 4), scanner.skip("-"),
+            let month = scanner.number(digits: 2), scanner.skip("-"),
+            let day = scanner.number(digits: 2), scanner.skip("T") || scanner.skip("t"),
+            let hour = scanner.number(digits: 2), scanner.skip(":"),
+            let minute = scanner.number(digits: 2), scanner.skip(":"),
+            let second = scanner.number(digits: 2)
+        else { return nil }
+        var fractionMs: Int64 = 0
+        if scanner.skip(".") {
+            let digits = scanner.digits()
+            guard !digits.isEmpty else { return nil }
+            // Milliseconds from the first three digits, rounded half up by the fourth.
+            let padded = (digits + [0, 0, 0]).prefix(4).map(Int64.init)
+            fractionMs = padded[0] * 100 + padded[1] * 10 + padded[2] + (padded[3] >= 5 ? 1 : 0)
+        }
+        var offsetMinutes: Int64 = 0
+        if scanner.skip("Z") || scanner.skip("z") {
+            offsetMinutes = 0
+        } else {
+            let sign: Int64
+            if scanner.skip("+") { sign = 1 } else if scanner.skip("-") { sign = -1 } else { return nil }
+            guard let offsetHour = scanner.number(digits: 2), scanner.skip(":"), let offsetMinute = scanner.number(digits: 2),
+                offsetHour <= 23, offsetMinute <= 59
+            else { return nil }
+            offsetMinutes = sign * (offsetHour * 60 + offsetMinute)
+        }
+        guard scanner.atEnd, (1...12).contains(month), day >= 1, day <= daysInMonth(year: year, month: month),
+            hour <= 23, minute <= 59, second <= 59 || (second == 60 && isLastMinuteOfUTCDay(hour * 60 + minute - offsetMinutes))
+        else { return nil }
+        let days = daysFromCivil(year: year, month: month, day: day)
+        let seconds = ((days * 24 + hour) * 60 + minute) * 60 + second - offsetMinutes * 60
+        return seconds * 1000 + fractionMs
+    }
+
+    /// Leap seconds are inserted at 23:59:60 UTC only.
+    private static func isLastMinuteOfUTCDay(_ minuteOfDay: Int64) -> Bool {
+        ((minuteOfDay % 1440) + 1440) % 1440 == 1439
+    }
+
+    private static func daysInMonth(year: Int64, month: Int64) -> Int64 {
+        switch month {
+        case 2: (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 ? 29 : 28
+        case 4, 6, 9, 11: 30
+        default: 31
+        }
+    }
+
+    /// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's `days_from_civil`).
+    private static func daysFromCivil(year: Int64, month: Int64, day: Int64) -> Int64 {
+        let y = month <= 2 ? year - 1 : year
+        let era = (y >= 0 ? y : y - 399) / 400
+        let yearOfEra = y - era * 400
+        let dayOfYear = (153 * (month > 2 ? month - 3 : month + 9) + 2) / 5 + day - 1
+        let dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear
+        return era * 146_097 + dayOfEra - 719_468
+    }
+
+    /// Reads ASCII digits and punctuation from the front of a byte string.
+    private struct DigitScanner {
+        let bytes: [UInt8]
+        var index = 0
+
+        init(_ bytes: [UInt8]) { self.bytes = bytes }
+
+        var atEnd: Bool { index == bytes.count }
+
+        mutating func skip(_ character: Unicode.Scalar) -> Bool {
+            guard index < bytes.count, bytes[index] == UInt8(ascii: character) else { return false }
+            index += 1
+            return true
+        }
+
+        /// Exactly `digits` digits as a number.
+        mutating func number(digits: Int) -> Int64? {
+            guard index + digits <= bytes.count else { return nil }
+            var value: Int64 = 0
+            for byte in bytes[index..<index + digits] {
+                guard (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) else { return nil }
+                value = value * 10 + Int64(byte - UInt8(ascii: "0"))
+            }
+            index += digits
+            return value
+        }
+
+        /// The run of digits here, each as its value.
+        mutating func digits() -> [UInt8] {
+            var values: [UInt8] = []
+            while index < bytes.count, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(bytes[index]) {
+                values.append(bytes[index] - UInt8(ascii: "0"))
+                index += 1
+            }
+            return values
+        }
     }
 }
