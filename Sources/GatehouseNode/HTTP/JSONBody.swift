@@ -114,16 +114,42 @@ enum JSONBody {
 
 /// RFC 3339 times in JSON; Unix milliseconds inside.
 enum JSONTime {
+    /// The earliest and latest instants RFC 3339 can write: years 0000 to 9999, in UTC.
+    static let representable: ClosedRange<Int64> = -62_167_219_200_000...253_402_300_799_999
+
+    /// `2027-01-01T00:00:00.000Z`: UTC, milliseconds, exact (integer arithmetic, no rounding
+    /// through a floating-point `Date`). Times outside years 0000–9999 are clamped to them.
     static func format(_ ms: Int64) -> String {
-        Date(timeIntervalSince1970: Double(ms) / 1000)
-            .formatted(.iso8601.year().month().day().time(includingFractionalSeconds: true).timeZone(separator: .omitted))
+        let ms = min(max(ms, representable.lowerBound), representable.upperBound)
+        let (days, msOfDay) = (ms.floorDivided(by: 86_400_000), ms.floorModulo(86_400_000))
+        let (year, month, day) = civilFromDays(days)
+        func pad(_ value: Int64, _ width: Int) -> String {
+            let digits = String(value)
+            return String(repeating: "0", count: max(0, width - digits.count)) + digits
+        }
+        let time = "\(pad(msOfDay / 3_600_000, 2)):\(pad(msOfDay / 60_000 % 60, 2)):\(pad(msOfDay / 1000 % 60, 2)).\(pad(msOfDay % 1000, 3))"
+        return "\(pad(year, 4))-\(pad(month, 2))-\(pad(day, 2))T\(time)Z"
+    }
+
+    /// The proleptic Gregorian date of a day number since 1970-01-01 (H. Hinnant's `civil_from_days`).
+    private static func civilFromDays(_ days: Int64) -> (year: Int64, month: Int64, day: Int64) {
+        let z = days + 719_468
+        let era = (z >= 0 ? z : z - 146_096) / 146_097
+        let dayOfEra = z - era * 146_097
+        let yearOfEra = (dayOfEra - dayOfEra / 1460 + dayOfEra / 36_524 - dayOfEra / 146_096) / 365
+        let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
+        let mp = (5 * dayOfYear + 2) / 153
+        let day = dayOfYear - (153 * mp + 2) / 5 + 1
+        let month = mp < 10 ? mp + 3 : mp - 9
+        return (yearOfEra + era * 400 + (month <= 2 ? 1 : 0), month, day)
     }
 
     /// An RFC 3339 `date-time` (§5.6, what OpenAPI's `format: date-time` means), as Unix
     /// milliseconds: `YYYY-MM-DDTHH:MM:SS[.fraction](Z|±HH:MM)`, `T` and `Z` in either case,
     /// any offset up to ±23:59, any number of fraction digits (rounded to the millisecond) and
     /// a leap second (`23:59:60` UTC, counted as the first instant of the next day). Anything else,
-    /// such as a date without a time or an offset without its colon, is `nil`.
+    /// such as a date without a time or an offset without its colon, is `nil`; so is a time
+    /// that falls outside years 0000–9999 in UTC, which the answers could not write.
     static func parse(_ text: String) -> Int64? {
         var scanner = DigitScanner(Array(text.utf8))
         guard let year = scanner.number(digits: 4), scanner.skip("-"),
@@ -157,7 +183,9 @@ enum JSONTime {
         else { return nil }
         let days = daysFromCivil(year: year, month: month, day: day)
         let seconds = ((days * 24 + hour) * 60 + minute) * 60 + second - offsetMinutes * 60
-        return seconds * 1000 + fractionMs
+        let ms = seconds * 1000 + fractionMs
+        // An offset can carry 0000-01-01 or 9999-12-31 out of the years RFC 3339 can write in UTC.
+        return representable.contains(ms) ? ms : nil
     }
 
     /// Leap seconds are inserted at 23:59:60 UTC only.
@@ -219,5 +247,16 @@ enum JSONTime {
             }
             return values
         }
+    }
+}
+
+extension Int64 {
+    fileprivate func floorDivided(by divisor: Int64) -> Int64 {
+        let quotient = self / divisor
+        return (self % divisor != 0 && (self < 0) != (divisor < 0)) ? quotient - 1 : quotient
+    }
+
+    fileprivate func floorModulo(_ divisor: Int64) -> Int64 {
+        self - floorDivided(by: divisor) * divisor
     }
 }
