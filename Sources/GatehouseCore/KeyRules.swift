@@ -1,8 +1,11 @@
 /// The limits every key record must respect, checked on every write before anything is stored.
 public enum KeyRules {
-    public static let maxNameBytes = 256
-    public static let maxOwnerBytes = 256
+    /// `name` and `owner` are for people and may be in any script: their limits count
+    /// characters (Unicode scalars, as JSON Schema's `maxLength` does), not bytes.
+    public static let maxNameCharacters = 256
+    public static let maxOwnerCharacters = 256
     public static let maxScopes = 64
+    /// Scopes are visible ASCII (like OAuth's scope tokens), so characters and bytes agree.
     public static let maxScopeBytes = 128
     public static let maxLimits = 16
     public static let maxLimitNameBytes = 64
@@ -13,8 +16,8 @@ public enum KeyRules {
     public static let maxGraceMs: Int64 = 30 * 24 * 3_600_000
 
     public static func validateName(_ name: String) throws(KeyError) {
-        guard name.utf8.count <= maxNameBytes else {
-            throw .invalid("name", "is longer than \(maxNameBytes) bytes; shorten it")
+        guard name.unicodeScalars.count <= maxNameCharacters else {
+            throw .invalid("name", "is longer than \(maxNameCharacters) characters; shorten it")
         }
         guard !name.utf8.contains(where: { $0 < 0x20 || $0 == 0x7F }) else {
             throw .invalid("name", "must not contain control characters")
@@ -22,8 +25,8 @@ public enum KeyRules {
     }
 
     public static func validateOwner(_ owner: String) throws(KeyError) {
-        guard owner.utf8.count <= maxOwnerBytes else {
-            throw .invalid("owner", "is longer than \(maxOwnerBytes) bytes; use a shorter account id")
+        guard owner.unicodeScalars.count <= maxOwnerCharacters else {
+            throw .invalid("owner", "is longer than \(maxOwnerCharacters) characters; use a shorter account id")
         }
         // The owner travels in an HTTP header (`X-Gatehouse-Owner`) to the upstream.
         guard !owner.utf8.contains(where: { $0 < 0x20 || $0 == 0x7F }) else {
@@ -39,8 +42,8 @@ public enum KeyRules {
             guard !scope.isEmpty, scope.utf8.count <= maxScopeBytes else {
                 throw .invalid("scopes", "entries must be 1 to \(maxScopeBytes) bytes")
             }
-            guard !scope.utf8.contains(where: { $0 <= 0x20 || $0 == 0x7F }) else {
-                throw .invalid("scopes", "entries must not contain spaces or control characters")
+            guard scope.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F }) else {
+                throw .invalid("scopes", "entries must be visible ASCII: no spaces, control or non-ASCII characters")
             }
             if let star = scope.firstIndex(of: "*"), scope.index(after: star) != scope.endIndex {
                 throw .invalid("scopes", "a \"*\" is only allowed at the end of a scope, as in \"orders:*\"")

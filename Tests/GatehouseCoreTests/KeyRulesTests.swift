@@ -78,7 +78,9 @@ struct KeyRulesTests {
         Self.expectInvalid(Self.createError(KeyDraft(scopes: [scope])), field: "scopes")
     }
 
-    @Test("other bad scopes name scopes", arguments: [[""], ["has space"], ["tab\there"], ["del\u{7F}"], [String(repeating: "s", count: 129)]])
+    @Test("other bad scopes name scopes", arguments: [
+        [""], ["has space"], ["tab\there"], ["del\u{7F}"], [String(repeating: "s", count: 129)], ["comm\u{E4}nde:read"], ["\u{85}next"],
+    ])
     func badScopes(scopes: [String]) {
         Self.expectInvalid(Self.createError(KeyDraft(scopes: scopes)), field: "scopes")
     }
@@ -110,6 +112,15 @@ struct KeyRulesTests {
         #expect(Self.createError(KeyDraft(name: String(repeating: "n", count: 256), owner: String(repeating: "o", count: 256))) == nil)
         Self.expectInvalid(Self.createError(KeyDraft(name: String(repeating: "n", count: 257))), field: "name")
         Self.expectInvalid(Self.createError(KeyDraft(owner: String(repeating: "o", count: 257))), field: "owner")
+    }
+
+    @Test("name and owner count characters, not bytes: 256 of any script pass")
+    func nameAndOwnerCountCharacters() {
+        let wide = String(repeating: "\u{1F511}", count: 256)  // 4 bytes each
+        #expect(Self.createError(KeyDraft(name: wide, owner: String(repeating: "\u{732B}", count: 256))) == nil)
+        Self.expectInvalid(Self.createError(KeyDraft(name: wide + "k")), field: "name")
+        Self.expectInvalid(Self.createError(KeyDraft(owner: String(repeating: "\u{E9}", count: 257))), field: "owner")
+        Self.expectInvalid(Self.createError(KeyDraft(name: "line\nbreak")), field: "name")
     }
 
     @Test("grace outside 0...30 days names grace_ms")

@@ -45,17 +45,27 @@ struct HTTPAPI: Sendable {
     static let defaultListLimit = 100
 
     func router() -> Router<GatehouseRequestContext> {
-        let router = Router(context: GatehouseRequestContext.self)
+        // HEAD is answered for every GET (RFC 9110 §9.1: general-purpose servers support both).
+        let router = Router(context: GatehouseRequestContext.self, options: .autoGenerateHeadEndpoints)
+        let routes = RouteTable()
         router.add(middleware: RequestIDMiddleware())
-        router.add(middleware: ErrorMetricsMiddleware(metrics: metrics))
+        router.add(middleware: ErrorMetricsMiddleware(metrics: metrics, routes: routes))
         router.add(middleware: DeclaredBodyLimitMiddleware(maxBodyBytes: maxBodyBytes))
-        router.get("/healthz") { _, _ in
+        /// Registers a route and records its path and method for the 405 answers.
+        func on(
+            _ method: HTTPRequest.Method, _ path: String,
+            _ handler: @escaping @Sendable (Request, GatehouseRequestContext) async throws -> Response
+        ) {
+            routes.add(path, method)
+            router.on(RouterPath(path), method: method, use: handler)
+        }
+        on(.get, "/healthz") { _, _ in
             try JSONBody.response(["status": "ok", "node_id": nodeID, "version": GatehouseVersion.current])
         }
-        router.get("/readyz") { _, _ in
+        on(.get, "/readyz") { _, _ in
             try JSONBody.response(["ready": readiness.isReady], status: readiness.isReady ? .ok : .serviceUnavailable)
         }
-        router.get("/metrics") { _, _ in
+        on(.get, "/metrics") { _, _ in
             metrics.keys.set(to: Double(service.keyCount))
             metrics.throttleBuckets.set(to: Double(service.throttleBucketCount))
             metrics.throttleEvictions.set(to: Double(service.throttleEvictions))
@@ -67,7 +77,7 @@ struct HTTPAPI: Sendable {
                 body: .init(byteBuffer: ByteBuffer(bytes: metrics.registry.emitToBuffer())))
         }
 
-        router.post("/v1/keys") { request, context in
+        on(.post, "/v1/keys") { request, context in
             try requireAdmin(request, context)
             let body = try await JSONBody.decode(CreateKeyBody.self, from: request, limit: maxBodyBytes)
             var draft = body.draft
@@ -78,7 +88,7 @@ struct HTTPAPI: Sendable {
             return try JSONBody.response(
                 KeyView(record: created.record, creditsRemaining: created.record.credits, secret: created.secret), status: .created)
         }
-        router.get("/v1/keys") { request, context in
+        on(.get, "/v1/keys") { request, context in
             try requireAdmin(request, context)
             let query = request.uri.queryParameters
             var limit = Self.defaultListLimit
@@ -96,13 +106,13 @@ struct HTTPAPI: Sendable {
                 keys: shown.map { KeyView(record: $0.record, creditsRemaining: $0.creditsRemaining) },
                 nextCursor: page.count > limit ? shown.last?.record.id : nil))
         }
-        router.get("/v1/keys/:id") { request, context in
+        on(.get, "/v1/keys/:id") { request, context in
             try requireAdmin(request, context)
             let id = try context.parameters.require("id")
             guard let found = service.key(id: id) else { throw notFound(id) }
             return try JSONBody.response(KeyView(record: found.record, creditsRemaining: found.creditsRemaining))
         }
-        router.patch("/v1/keys/:id") { request, context in
+        on(.patch, "/v1/keys/:id") { request, context in
             try requireAdmin(request, context)
             let id = try context.parameters.require("id")
             let body = try await JSONBody.decode(UpdateKeyBody.self, from: request, limit: maxBodyBytes)
@@ -111,7 +121,7 @@ struct HTTPAPI: Sendable {
             context.logger.info("key updated", metadata: ["key_id": "\(id)"])
             return try JSONBody.response(KeyView(record: record, creditsRemaining: service.key(id: id)?.creditsRemaining))
         }
-        router.post("/v1/keys/:id/revoke") { request, context in
+        on(.post, "/v1/keys/:id/revoke") { request, context in
             try requireAdmin(request, context)
             let id = try context.parameters.require("id")
             let record = try keyCall { () throws(KeyServiceError) in try service.revoke(id: id) }
@@ -119,7 +129,7 @@ struct HTTPAPI: Sendable {
             context.logger.info("key revoked", metadata: ["key_id": "\(id)"])
             return try JSONBody.response(KeyView(record: record, creditsRemaining: service.key(id: id)?.creditsRemaining))
         }
-        router.post("/v1/keys/:id/rotate") { request, context in
+        on(.post, "/v1/keys/:id/rotate") { request, context in
             try requireAdmin(request, context)
             let id = try context.parameters.require("id")
             let body = try await decodeOptional(RotateKeyBody.self, from: request) ?? RotateKeyBody()
@@ -130,7 +140,7 @@ struct HTTPAPI: Sendable {
                 record: rotated.record, creditsRemaining: service.key(id: id)?.creditsRemaining, secret: rotated.secret))
         }
 
-        router.post("/v1/verify") { request, context in
+        on(.post, "/v1/verify") { request, context in
             try requireGateway(request.headers[.authorization].flatMap(bearerToken), from: clientSource(request, context))
             let body = try await JSONBody.decode(VerifyBody.self, from: request, limit: maxBodyBytes)
             guard body.cost >= 0 else { throw APIError.invalid("cost", "must be 0 or more") }
@@ -142,12 +152,12 @@ struct HTTPAPI: Sendable {
             }
             return try JSONBody.response(VerifyView(answer: answer))
         }
-        router.get("/v1/cluster/members") { request, context in
+        on(.get, "/v1/cluster/members") { request, context in
             try requireAdmin(request, context)
             let members = await gossip?.members() ?? []
             return try JSONBody.response(ClusterMembersView(nodeID: nodeID, clustered: gossip != nil, members: members))
         }
-        router.get("/v1/cluster/status") { request, context in
+        on(.get, "/v1/cluster/status") { request, context in
             try requireAdmin(request, context)
             let members = await gossip?.members() ?? []
             var byState: [String: Int] = [:]
@@ -159,7 +169,7 @@ struct HTTPAPI: Sendable {
                 counterWindows: service.counterWindowCount,
                 lastAntiEntropy: metrics.replication.lastAntiEntropyAt.map(JSONTime.format)))
         }
-        router.get("/v1/auth") { request, context in
+        on(.get, "/v1/auth") { request, context in
             let source = clientSource(request, context)
             // A bad gateway token is the proxy's misconfiguration, not the client's bad key:
             // no `WWW-Authenticate` challenge that the proxy would pass on to the client.
@@ -355,10 +365,55 @@ struct DeclaredBodyLimitMiddleware: RouterMiddleware {
     }
 }
 
-/// Counts refused requests by reason, and turns body-size errors into JSON errors.
+/// The API's paths and the methods each answers, so that a known path asked with another
+/// method gets 405 with `Allow` (RFC 9110 §15.5.6) instead of the router's 404.
+///
+/// Filled while the router is built, read afterwards (only on requests the router did not match).
+final class RouteTable: Sendable {
+    private struct Route: Sendable {
+        /// The path's segments; `nil` for a parameter (`:id`), which matches any one segment.
+        var segments: [String?]
+        var methods: Set<HTTPRequest.Method>
+    }
+
+    private let routes = LockedBox<[Route]>([])
+
+    init() {}
+
+    func add(_ path: String, _ method: HTTPRequest.Method) {
+        let segments: [String?] = path.split(separator: "/").map { $0.hasPrefix(":") ? nil : String($0) }
+        routes.withLock { routes in
+            if let index = routes.firstIndex(where: { $0.segments == segments }) {
+                routes[index].methods.insert(method)
+            } else {
+                routes.append(Route(segments: segments, methods: [method]))
+            }
+        }
+    }
+
+    /// The `Allow` value for a known path (`HEAD` with every `GET`), or `nil` for an unknown one.
+    func allowed(path: String) -> String? {
+        let parts = path.split(separator: "/", omittingEmptySubsequences: true)
+        let methods = routes.withLock { routes in
+            routes.filter { route in
+                route.segments.count == parts.count
+                    && zip(route.segments, parts).allSatisfy { segment, part in segment.map { $0 == part } ?? true }
+            }.reduce(into: Set<HTTPRequest.Method>()) { $0.formUnion($1.methods) }
+        }
+        guard !methods.isEmpty else { return nil }
+        var names = methods.map(\.rawValue)
+        if methods.contains(.get), !methods.contains(.head) { names.append("HEAD") }
+        let order = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"]
+        return names.sorted { (order.firstIndex(of: $0) ?? order.count, $0) < (order.firstIndex(of: $1) ?? order.count, $1) }
+            .joined(separator: ", ")
+    }
+}
+
+/// Counts refused requests by reason, and turns routing and body-size errors into JSON errors.
 struct ErrorMetricsMiddleware: RouterMiddleware {
     typealias Context = GatehouseRequestContext
     let metrics: NodeMetrics
+    let routes: RouteTable
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         do {
@@ -367,6 +422,15 @@ struct ErrorMetricsMiddleware: RouterMiddleware {
             metrics.countHTTPError(error.kind)
             throw error
         } catch let error as HTTPError where error.status == .notFound {
+            if let allow = routes.allowed(path: request.uri.path) {
+                metrics.countHTTPError(.methodNotAllowed)
+                var refusal = APIError(
+                    .methodNotAllowed, code: "method_not_allowed",
+                    "\(request.method.rawValue) is not supported here; this path answers \(allow) (see openapi.yaml)",
+                    kind: .methodNotAllowed)
+                refusal.extraHeaders[.allow] = allow
+                throw refusal
+            }
             metrics.countHTTPError(.notFound)
             throw APIError(.notFound, code: "not_found", "no such endpoint; see openapi.yaml", kind: .notFound)
         } catch is NIOTooManyBytesError {

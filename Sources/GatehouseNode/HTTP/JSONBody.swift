@@ -114,15 +114,149 @@ enum JSONBody {
 
 /// RFC 3339 times in JSON; Unix milliseconds inside.
 enum JSONTime {
+    /// The earliest and latest instants RFC 3339 can write: years 0000 to 9999, in UTC.
+    static let representable: ClosedRange<Int64> = -62_167_219_200_000...253_402_300_799_999
+
+    /// `2027-01-01T00:00:00.000Z`: UTC, milliseconds, exact (integer arithmetic, no rounding
+    /// through a floating-point `Date`). Times outside years 0000–9999 are clamped to them.
     static func format(_ ms: Int64) -> String {
-        Date(timeIntervalSince1970: Double(ms) / 1000)
-            .formatted(.iso8601.year().month().day().time(includingFractionalSeconds: true).timeZone(separator: .omitted))
+        let ms = min(max(ms, representable.lowerBound), representable.upperBound)
+        let (days, msOfDay) = (ms.floorDivided(by: 86_400_000), ms.floorModulo(86_400_000))
+        let (year, month, day) = civilFromDays(days)
+        func pad(_ value: Int64, _ width: Int) -> String {
+            let digits = String(value)
+            return String(repeating: "0", count: max(0, width - digits.count)) + digits
+        }
+        let time = "\(pad(msOfDay / 3_600_000, 2)):\(pad(msOfDay / 60_000 % 60, 2)):\(pad(msOfDay / 1000 % 60, 2)).\(pad(msOfDay % 1000, 3))"
+        return "\(pad(year, 4))-\(pad(month, 2))-\(pad(day, 2))T\(time)Z"
     }
 
+    /// The proleptic Gregorian date of a day number since 1970-01-01 (H. Hinnant's `civil_from_days`).
+    private static func civilFromDays(_ days: Int64) -> (year: Int64, month: Int64, day: Int64) {
+        let z = days + 719_468
+        let era = (z >= 0 ? z : z - 146_096) / 146_097
+        let dayOfEra = z - era * 146_097
+        let yearOfEra = (dayOfEra - dayOfEra / 1460 + dayOfEra / 36_524 - dayOfEra / 146_096) / 365
+        let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
+        let mp = (5 * dayOfYear + 2) / 153
+        let day = dayOfYear - (153 * mp + 2) / 5 + 1
+        let month = mp < 10 ? mp + 3 : mp - 9
+        return (yearOfEra + era * 400 + (month <= 2 ? 1 : 0), month, day)
+    }
+
+    /// An RFC 3339 `date-time` (§5.6, what OpenAPI's `format: date-time` means), as Unix
+    /// milliseconds: `YYYY-MM-DDTHH:MM:SS[.fraction](Z|±HH:MM)`, `T` and `Z` in either case,
+    /// any offset up to ±23:59, any number of fraction digits (rounded to the millisecond) and
+    /// a leap second (`23:59:60` UTC, counted as the first instant of the next day). Anything else,
+    /// such as a date without a time or an offset without its colon, is `nil`; so is a time
+    /// that falls outside years 0000–9999 in UTC, which the answers could not write.
     static func parse(_ text: String) -> Int64? {
-        let withFraction = Date.ISO8601FormatStyle(includingFractionalSeconds: true)
-        let plain = Date.ISO8601FormatStyle()
-        guard let date = (try? withFraction.parse(text)) ?? (try? plain.parse(text)) else { return nil }
-        return Int64((date.timeIntervalSince1970 * 1000).rounded())
+        var scanner = DigitScanner(Array(text.utf8))
+        guard let year = scanner.number(digits: 4), scanner.skip("-"),
+            let month = scanner.number(digits: 2), scanner.skip("-"),
+            let day = scanner.number(digits: 2), scanner.skip("T") || scanner.skip("t"),
+            let hour = scanner.number(digits: 2), scanner.skip(":"),
+            let minute = scanner.number(digits: 2), scanner.skip(":"),
+            let second = scanner.number(digits: 2)
+        else { return nil }
+        var fractionMs: Int64 = 0
+        if scanner.skip(".") {
+            let digits = scanner.digits()
+            guard !digits.isEmpty else { return nil }
+            // Milliseconds from the first three digits, rounded half up by the fourth.
+            let padded = (digits + [0, 0, 0]).prefix(4).map(Int64.init)
+            fractionMs = padded[0] * 100 + padded[1] * 10 + padded[2] + (padded[3] >= 5 ? 1 : 0)
+        }
+        var offsetMinutes: Int64 = 0
+        if scanner.skip("Z") || scanner.skip("z") {
+            offsetMinutes = 0
+        } else {
+            let sign: Int64
+            if scanner.skip("+") { sign = 1 } else if scanner.skip("-") { sign = -1 } else { return nil }
+            guard let offsetHour = scanner.number(digits: 2), scanner.skip(":"), let offsetMinute = scanner.number(digits: 2),
+                offsetHour <= 23, offsetMinute <= 59
+            else { return nil }
+            offsetMinutes = sign * (offsetHour * 60 + offsetMinute)
+        }
+        guard scanner.atEnd, (1...12).contains(month), day >= 1, day <= daysInMonth(year: year, month: month),
+            hour <= 23, minute <= 59, second <= 59 || (second == 60 && isLastMinuteOfUTCDay(hour * 60 + minute - offsetMinutes))
+        else { return nil }
+        let days = daysFromCivil(year: year, month: month, day: day)
+        let seconds = ((days * 24 + hour) * 60 + minute) * 60 + second - offsetMinutes * 60
+        let ms = seconds * 1000 + fractionMs
+        // An offset can carry 0000-01-01 or 9999-12-31 out of the years RFC 3339 can write in UTC.
+        return representable.contains(ms) ? ms : nil
+    }
+
+    /// Leap seconds are inserted at 23:59:60 UTC only.
+    private static func isLastMinuteOfUTCDay(_ minuteOfDay: Int64) -> Bool {
+        ((minuteOfDay % 1440) + 1440) % 1440 == 1439
+    }
+
+    private static func daysInMonth(year: Int64, month: Int64) -> Int64 {
+        switch month {
+        case 2: (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 ? 29 : 28
+        case 4, 6, 9, 11: 30
+        default: 31
+        }
+    }
+
+    /// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's `days_from_civil`).
+    private static func daysFromCivil(year: Int64, month: Int64, day: Int64) -> Int64 {
+        let y = month <= 2 ? year - 1 : year
+        let era = (y >= 0 ? y : y - 399) / 400
+        let yearOfEra = y - era * 400
+        let dayOfYear = (153 * (month > 2 ? month - 3 : month + 9) + 2) / 5 + day - 1
+        let dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear
+        return era * 146_097 + dayOfEra - 719_468
+    }
+
+    /// Reads ASCII digits and punctuation from the front of a byte string.
+    private struct DigitScanner {
+        let bytes: [UInt8]
+        var index = 0
+
+        init(_ bytes: [UInt8]) { self.bytes = bytes }
+
+        var atEnd: Bool { index == bytes.count }
+
+        mutating func skip(_ character: Unicode.Scalar) -> Bool {
+            guard index < bytes.count, bytes[index] == UInt8(ascii: character) else { return false }
+            index += 1
+            return true
+        }
+
+        /// Exactly `digits` digits as a number.
+        mutating func number(digits: Int) -> Int64? {
+            guard index + digits <= bytes.count else { return nil }
+            var value: Int64 = 0
+            for byte in bytes[index..<index + digits] {
+                guard (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) else { return nil }
+                value = value * 10 + Int64(byte - UInt8(ascii: "0"))
+            }
+            index += digits
+            return value
+        }
+
+        /// The run of digits here, each as its value.
+        mutating func digits() -> [UInt8] {
+            var values: [UInt8] = []
+            while index < bytes.count, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(bytes[index]) {
+                values.append(bytes[index] - UInt8(ascii: "0"))
+                index += 1
+            }
+            return values
+        }
+    }
+}
+
+extension Int64 {
+    fileprivate func floorDivided(by divisor: Int64) -> Int64 {
+        let quotient = self / divisor
+        return (self % divisor != 0 && (self < 0) != (divisor < 0)) ? quotient - 1 : quotient
+    }
+
+    fileprivate func floorModulo(_ divisor: Int64) -> Int64 {
+        self - floorDivided(by: divisor) * divisor
     }
 }
