@@ -125,7 +125,7 @@ public struct SlidingWindow: Hashable, Sendable {
 
     /// `value` as an `Int64`, saturating at both ends (0 for NaN). Estimates are doubles, and
     /// `Int64(_:)` traps outside its range: a limit near `Int64.max` (the API accepts any
-    /// positive limit) gives `Double(limit)` = 2^63, one past it (found by fuzz/http-json).
+    /// positive limit) gives `Double(limit)` = 2^63, one past it (see fuzz/README.md).
     static func clampedInt64(_ value: Double) -> Int64 {
         guard !value.isNaN else { return 0 }
         if value >= 9_223_372_036_854_775_808.0 { return .max }

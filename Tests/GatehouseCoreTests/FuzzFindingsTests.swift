@@ -2,10 +2,11 @@ import GatehouseCore
 import GatehouseTestKit
 import Testing
 
-/// Inputs the fuzz targets (`fuzz/`) found, each once a crash, kept as regressions.
+/// Traps found while building the fuzz targets (`fuzz/`, the `http-json` target drives these
+/// paths with every key it manages to create), kept as regressions.
 @Suite("Fuzz findings: limits and costs at the ends of Int64")
 struct FuzzFindingsTests {
-    /// fuzz/http-json: `POST /v1/keys` accepts any positive limit, and the first verify of a
+    /// `POST /v1/keys` accepts any positive limit, and the first verify of a
     /// key whose limit is `Int64.max` trapped converting `Double(limit)` (2^63) back to Int64.
     @Test("a key with limit Int64.max verifies, at cost 0, 1 and Int64.max")
     func limitAtInt64Max() throws {
@@ -28,7 +29,7 @@ struct FuzzFindingsTests {
         }
     }
 
-    /// fuzz/http-json: `{"cost": 9223372036854775807}` on a key with credits left adds the
+    /// `{"cost": 9223372036854775807}` on a key with credits left adds the
     /// cost to the limit's remaining count when reporting `USAGE_EXCEEDED`; that overflowed.
     @Test("USAGE_EXCEEDED with cost Int64.max on a key with a huge limit reports, not traps")
     func usageExceededAtInt64Max() throws {
