@@ -209,7 +209,7 @@ public struct Gatekeeper: Sendable {
                 answer.code = .usageExceeded
                 // Nothing was counted against the limits, so report them without this request.
                 if let limit = answer.limit, let remaining = answer.remaining {
-                    answer.remaining = min(limit, remaining + cost)
+                    answer.remaining = min(limit, remaining.addingReportingOverflow(cost).overflow ? .max : remaining + cost)
                 }
                 answer.creditsRemaining = left
                 return answer

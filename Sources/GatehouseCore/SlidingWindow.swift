@@ -93,10 +93,10 @@ public struct SlidingWindow: Hashable, Sendable {
         let count = estimate(nowMs: nowMs, windowMs: windowMs)
         let after = count + Double(cost)
         if after <= Double(limit) {
-            let remaining = Int64((Double(limit) - after).rounded(.down))
+            let remaining = Self.clampedInt64((Double(limit) - after).rounded(.down))
             return Check(allowed: true, limit: limit, remaining: max(0, remaining), resetMs: resetMs, retryAfterMs: 0)
         }
-        let remaining = max(0, Int64((Double(limit) - count).rounded(.down)))
+        let remaining = max(0, Self.clampedInt64((Double(limit) - count).rounded(.down)))
         return Check(
             allowed: false, limit: limit, remaining: remaining, resetMs: resetMs,
             retryAfterMs: retryAfter(cost: cost, limit: limit, windowMs: windowMs, elapsed: elapsed)
@@ -115,12 +115,22 @@ public struct SlidingWindow: Hashable, Sendable {
         // Still inside this window: the previous window's weight decays linearly.
         if headroomNow >= 0 && previousTotal > 0 {
             let wait = untilEdge - headroomNow * window / previousTotal
-            return max(1, Int64(wait.rounded(.up)))
+            return max(1, Self.clampedInt64(wait.rounded(.up)))
         }
         // After the edge: today's count becomes the decaying previous window.
-        guard currentTotal > 0 else { return max(1, Int64(untilEdge.rounded(.up))) }
+        guard currentTotal > 0 else { return max(1, Self.clampedInt64(untilEdge.rounded(.up))) }
         let intoNext = max(0, window - (Double(limit) - Double(cost)) * window / currentTotal)
-        return max(1, Int64((untilEdge + intoNext).rounded(.up)))
+        return max(1, Self.clampedInt64((untilEdge + intoNext).rounded(.up)))
+    }
+
+    /// `value` as an `Int64`, saturating at both ends (0 for NaN). Estimates are doubles, and
+    /// `Int64(_:)` traps outside its range: a limit near `Int64.max` (the API accepts any
+    /// positive limit) gives `Double(limit)` = 2^63, one past it (see fuzz/README.md).
+    static func clampedInt64(_ value: Double) -> Int64 {
+        guard !value.isNaN else { return 0 }
+        if value >= 9_223_372_036_854_775_808.0 { return .max }
+        if value < -9_223_372_036_854_775_808.0 { return .min }
+        return Int64(value)
     }
 
     /// Counts `cost` in this node's slot of the current window.
@@ -144,7 +154,7 @@ public struct SlidingWindow: Hashable, Sendable {
         guard count >= threshold * Double(limit) else { return true }
         let known = count - Double(unsyncedOwn)
         let remaining = Double(limit) - known
-        return Double(unsyncedOwn + cost) <= remaining / Double(nodes)
+        return Double(unsyncedOwn) + Double(cost) <= remaining / Double(nodes)
     }
 
     /// Merges a slot received from elsewhere. Windows older than the previous one are ignored.

@@ -1,0 +1,3 @@
+// Declarations only: LLVMFuzzerRunDriver comes from the libFuzzer runtime that
+// `-sanitize=fuzzer` links in.
+#include "CFuzzDriver.h"

@@ -1,0 +1,1 @@
+../../../Sources/GatehouseNode/HTTP/HTTPModels.swift

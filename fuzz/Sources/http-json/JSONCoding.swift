@@ -1,0 +1,1 @@
+../../../Sources/GatehouseNode/HTTP/JSONCoding.swift
