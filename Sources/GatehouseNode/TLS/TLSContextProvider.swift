@@ -134,7 +134,7 @@ public final class TLSContextProvider: Sendable {
 
     private static func readable(_ path: String, field: String) throws(ConfigError) {
         guard FileManager.default.fileExists(atPath: path) else {
-            throw ConfigError(field: field, problem: "\(path) does not exist", fix: "give the path of the PEM file (relative paths are relative to the config file)")
+            throw ConfigError(field: field, problem: "\(path) does not exist", fix: "give the path of the PEM file (in cluster.yaml relative to the file, as a flag relative to the working directory)")
         }
         guard FileManager.default.isReadableFile(atPath: path) else {
             throw ConfigError(field: field, problem: "\(path) cannot be read by this user", fix: "let the user running gatehouse read it (e.g. chmod 0640 and the right group)")
