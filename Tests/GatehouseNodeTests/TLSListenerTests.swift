@@ -28,8 +28,9 @@ struct TLSListenerTests {
         }
         let silent = try await RawConnection.open(node.endpoints.rpc)
         let partial = try await RawConnection.open(node.endpoints.rpc)
-        // The start of a TLS record header, and then nothing.
-        try await partial.send([0x16, 0x03, 0x01, 0x00])
+        // The start of a TLS record header, and then nothing. On a starved machine the
+        // deadline may have closed it already, which is the outcome this test waits for.
+        try? await partial.send([0x16, 0x03, 0x01, 0x00])
         let silentHTTP = try await RawConnection.open(node.endpoints.http)
         try await eventually("the stalled handshakes are closed") {
             !silent.isOpen && !partial.isOpen && !silentHTTP.isOpen
