@@ -27,6 +27,15 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel: String?
 
+    @Option(help: "PEM certificate chain: serve RESP and HTTP over TLS (overrides tls.certificate_file). Reloaded on SIGHUP.")
+    var tlsCertificateFile: String?
+
+    @Option(help: "PEM private key of the certificate (overrides tls.private_key_file). Reloaded on SIGHUP.")
+    var tlsPrivateKeyFile: String?
+
+    @Option(help: "PEM CA certificate(s): require client certificates they signed, mutual TLS (overrides tls.client_ca_file).")
+    var tlsClientCaFile: String?
+
     func run() async throws {
         let nodeConfig: NodeConfig
         do {
@@ -38,6 +47,9 @@ struct Serve: AsyncParsableCommand {
         if let threads = nodeConfig.connections.eventLoopThreads {
             // Before anything touches the shared event loop group, which is sized once.
             NIOSingletons.groupLoopCountSuggestion = threads
+        }
+        for warning in ExposureWarnings.of(nodeConfig) {
+            FileHandle.standardError.write(Data("gatehouse: WARNING: \(warning)\n".utf8))
         }
         let level = nodeConfig.logLevel
         LoggingSystem.bootstrap { label in JSONLogHandler(label: label, level: level) }
@@ -58,8 +70,13 @@ struct Serve: AsyncParsableCommand {
                 """
             FileHandle.standardOutput.write(Data(notice.utf8))
         }
+        let tls = nodeConfig.tls
+        let modes = [ClientListener.resp, .http].map { listener -> String in
+            guard tls.applies(to: listener) else { return "" }
+            return tls.clientCAFile == nil ? " (TLS)" : " (TLS, client certificates required)"
+        }
         try await server.run { endpoints in
-            let line = "gatehouse \(GatehouseVersion.current) node \(nodeConfig.nodeID): RESP on \(endpoints.rpc), HTTP on \(endpoints.http)\n"
+            let line = "gatehouse \(GatehouseVersion.current) node \(nodeConfig.nodeID): RESP on \(endpoints.rpc)\(modes[0]), HTTP on \(endpoints.http)\(modes[1])\n"
             FileHandle.standardOutput.write(Data(line.utf8))
         }
     }
@@ -92,6 +109,9 @@ struct Serve: AsyncParsableCommand {
             resolved.httpAddress = address
         }
         if let dataDir { resolved.dataDirectory = dataDir }
+        if let tlsCertificateFile { resolved.tls.certificateFile = tlsCertificateFile }
+        if let tlsPrivateKeyFile { resolved.tls.privateKeyFile = tlsPrivateKeyFile }
+        if let tlsClientCaFile { resolved.tls.clientCAFile = tlsClientCaFile }
         if let logLevel {
             guard let level = Logger.Level(rawValue: logLevel) else {
                 throw ConfigError(field: "--log-level", problem: "\"\(logLevel)\" is not a level", fix: "use one of trace, debug, info, notice, warning, error, critical")

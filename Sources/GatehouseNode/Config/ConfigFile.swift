@@ -87,6 +87,19 @@ struct ConfigFile: Decodable {
         }
     }
 
+    struct TLS: Decodable {
+        var certificateFile: String?
+        var privateKeyFile: String?
+        var clientCAFile: String?
+        var listeners: [String]?
+        enum CodingKeys: String, CodingKey {
+            case listeners
+            case certificateFile = "certificate_file"
+            case privateKeyFile = "private_key_file"
+            case clientCAFile = "client_ca_file"
+        }
+    }
+
     struct Node: Decodable {
         var id: String
         var rpc: String?
@@ -111,11 +124,12 @@ struct ConfigFile: Decodable {
     var failedAttempts: FailedAttempts?
     var limits: Limits?
     var connections: Connections?
+    var tls: TLS?
     var logLevel: String?
     var nodes: [Node]?
 
     enum CodingKeys: String, CodingKey {
-        case cluster, pepper, seeds, timing, defaults, limits, connections, nodes
+        case cluster, pepper, seeds, timing, defaults, limits, connections, tls, nodes
         case adminToken = "admin_token"
         case gatewayTokens = "gateway_tokens"
         case trustedProxies = "trusted_proxies"
@@ -128,7 +142,7 @@ struct ConfigFile: Decodable {
     static let knownFields: [String: Set<String>] = [
         "": [
             "cluster", "pepper", "admin_token", "gateway_tokens", "trusted_proxies", "gossip_keys", "seeds", "timing", "defaults",
-            "failed_attempts", "limits", "connections", "log_level", "nodes",
+            "failed_attempts", "limits", "connections", "tls", "log_level", "nodes",
         ],
         "cluster": ["name"],
         "defaults": ["limits", "key_prefix"],
@@ -139,6 +153,7 @@ struct ConfigFile: Decodable {
             "frame_timeout_ms", "output_high_water_bytes", "output_limit_bytes", "output_stall_timeout_ms", "max_auth_failures",
             "event_loop_threads",
         ],
+        "tls": ["certificate_file", "private_key_file", "client_ca_file", "listeners"],
         "nodes[]": ["id", "rpc", "http", "gossip", "data_dir"],
         "defaults.limits[]": ["name", "limit", "window_ms"],
     ]

@@ -123,6 +123,7 @@ public enum ConfigLoader {
         if let value = file.limits?.maxArguments { config.respLimits.maxArguments = value }
         if let value = file.limits?.maxBulkBytes { config.respLimits.maxBulkBytes = value }
         file.connections?.apply(to: &config.connections)
+        if let tls = file.tls { config.tls = try tlsSettings(tls, baseDirectory: baseDirectory) }
         if let value = file.limits?.throttleBuckets { config.decision.throttleBucketCapacity = value }
         if let level = file.logLevel {
             guard let parsed = Logger.Level(rawValue: level) else {
@@ -159,6 +160,30 @@ public enum ConfigLoader {
             }
         }
         return TrustedProxies(ranges)
+    }
+
+    /// The `tls:` section; relative paths are relative to the config file, like data directories.
+    static func tlsSettings(_ section: ConfigFile.TLS, baseDirectory: String) throws(ConfigError) -> TLSSettings {
+        func resolved(_ path: String?) -> String? {
+            guard let path, !path.isEmpty else { return nil }
+            return path.hasPrefix("/") ? path : "\(baseDirectory)/\(path)"
+        }
+        var settings = TLSSettings(
+            certificateFile: resolved(section.certificateFile), privateKeyFile: resolved(section.privateKeyFile),
+            clientCAFile: resolved(section.clientCAFile))
+        if let names = section.listeners {
+            var listeners = Set<ClientListener>()
+            for (index, name) in names.enumerated() {
+                guard let listener = ClientListener(rawValue: name.trimmingSpaces()) else {
+                    throw ConfigError(
+                        field: "tls.listeners[\(index)]", problem: "\"\(name)\" is not a listener",
+                        fix: "list resp, http or both, or leave listeners out for both")
+                }
+                listeners.insert(listener)
+            }
+            settings.listeners = listeners
+        }
+        return settings
     }
 
     /// Timing knobs accepted under `timing:`, memberlist's names in snake_case.

@@ -35,6 +35,8 @@ public struct NodeConfig: Sendable {
     public var persistent = true
     /// Gossip membership; `nil` runs a standalone node.
     public var cluster: ClusterConfig?
+    /// TLS (and optionally mTLS) on the client listeners; none configured: plain.
+    public var tls = TLSSettings()
 
     public init() {}
 
@@ -71,6 +73,7 @@ public struct NodeConfig: Sendable {
             throw ConfigError(field: "limits.max_connections", problem: "must be positive", fix: "set it to e.g. 10000")
         }
         try connections.validate()
+        try tls.validate()
         guard maxBodyBytes >= 1024 else {
             throw ConfigError(field: "limits.max_body_bytes", problem: "must be at least 1024", fix: "set it to e.g. 65536")
         }

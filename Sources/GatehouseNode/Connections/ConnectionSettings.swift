@@ -95,6 +95,11 @@ public enum ConnectionCloseReason: String, CaseIterable, Sendable {
     case sourceLimit = "source_limit"
     /// An HTTP request larger than headers and body may be.
     case requestTooLarge = "request_too_large"
+    /// A TLS handshake not complete within the frame deadline of the connection's opening.
+    case tlsHandshakeTimeout = "tls_handshake_timeout"
+    /// A TLS handshake that failed: not TLS, no acceptable protocol version or cipher, or
+    /// (with mTLS) no client certificate the CA signed.
+    case tlsHandshakeFailed = "tls_handshake_failed"
 }
 
 /// The listener a connection belongs to: the `listener` label.

@@ -2,6 +2,7 @@ import Hummingbird
 import HummingbirdCore
 import Logging
 import NIOCore
+import NIOSSL
 
 /// The deadlines and size cap of one HTTP connection, seen as bytes: a request starts with
 /// the first byte after the last response and must be answered within the frame timeout,
@@ -156,16 +157,30 @@ final class HTTPConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
     }
 }
 
-/// Hummingbird's HTTP/1.1 child channel with `HTTPConnectionGuard` in front.
+/// Hummingbird's HTTP/1.1 child channel with `HTTPConnectionGuard` in front, and TLS in
+/// front of that when configured.
+///
+/// Unlike HummingbirdTLS's `TLSChannel`, which fixes one `NIOSSLContext` when the server is
+/// built, each connection asks `tls` for the context current when it is accepted, so a
+/// certificate reloaded on SIGHUP is served to new connections while open ones keep theirs.
 struct GuardedHTTP1Channel: ServerChildChannel {
     let inner: HTTP1Channel
     let settings: ConnectionSettings
     let maxRequestBytes: Int
     let registry: ConnectionRegistry
     let metrics: NodeMetrics
+    /// `nil`: plain HTTP.
+    let tls: TLSContextProvider?
 
     func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<HTTP1Channel.Value> {
         do {
+            if let tls {
+                // The guard behind TLS counts and times decrypted bytes; the handshake has
+                // its own deadline, the frame timeout.
+                try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tls.context))
+                try channel.pipeline.syncOperations.addHandler(TLSHandshakeGuard(
+                    timeoutMs: settings.frameTimeoutMs, listener: .http, metrics: metrics, logger: logger))
+            }
             let openedAt = DeadlineTimer.now(channel.eventLoop)
             let machine = HTTPConnectionStateMachine(settings: settings, maxRequestBytes: maxRequestBytes, openedAt: openedAt)
             try channel.pipeline.syncOperations.addHandler(HTTPConnectionGuard(machine: machine, registry: registry, metrics: metrics))
@@ -181,9 +196,11 @@ struct GuardedHTTP1Channel: ServerChildChannel {
 }
 
 extension HTTPServerBuilder {
-    /// HTTP/1.1 behind the node's connection caps and deadlines. `maxBodyBytes` plus room
-    /// for headers bounds one unanswered request.
-    static func guardedHTTP1(settings: ConnectionSettings, maxBodyBytes: Int, metrics: NodeMetrics) -> HTTPServerBuilder {
+    /// HTTP/1.1 behind the node's connection caps and deadlines, over TLS when `tls` is set.
+    /// `maxBodyBytes` plus room for headers bounds one unanswered request.
+    static func guardedHTTP1(
+        settings: ConnectionSettings, maxBodyBytes: Int, metrics: NodeMetrics, tls: TLSContextProvider? = nil
+    ) -> HTTPServerBuilder {
         let registry = ConnectionRegistry(caps: .init(
             maxConnections: settings.httpMaxConnections, maxUnauthenticated: settings.httpMaxConnections,
             maxPerSource: settings.maxPerSource))
@@ -191,7 +208,7 @@ extension HTTPServerBuilder {
         return HTTPServerBuilder { responder in
             GuardedHTTP1Channel(
                 inner: HTTP1Channel(responder: responder), settings: settings,
-                maxRequestBytes: maxBodyBytes + decoder.maxHeaderListSize + 4 * 1024, registry: registry, metrics: metrics)
+                maxRequestBytes: maxBodyBytes + decoder.maxHeaderListSize + 4 * 1024, registry: registry, metrics: metrics, tls: tls)
         }
     }
 }

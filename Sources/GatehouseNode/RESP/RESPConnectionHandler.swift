@@ -471,6 +471,9 @@ final class ConnectionLimitHandler: ChannelInboundHandler {
         }
         let channel = context.channel
         context.writeAndFlush(wrapOutboundOut(buffer)).whenComplete { _ in channel.close(promise: nil) }
+        // The listener does not read on its own (`autoRead` is off): over TLS the refusal goes
+        // out only once the handshake has read the client's side; what it decrypts is dropped.
+        context.read()
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {}

@@ -2,6 +2,7 @@ import GatehouseWire
 import Logging
 import NIOCore
 import NIOPosix
+import NIOSSL
 import ServiceLifecycle
 
 /// The RESP RPC listener, run as a service of the node's `ServiceGroup`.
@@ -11,17 +12,20 @@ final class RESPServer: Service {
     private let settings: ConnectionSettings
     private let shared: RESPServerContext
     private let group: any EventLoopGroup
+    /// `nil`: plain RESP.
+    private let tls: TLSContextProvider?
     private let onBound: @Sendable (SocketAddress) -> Void
 
     init(
         address: HostPort, limits: RESPLimits, settings: ConnectionSettings, shared: RESPServerContext,
-        group: any EventLoopGroup, onBound: @escaping @Sendable (SocketAddress) -> Void
+        group: any EventLoopGroup, tls: TLSContextProvider? = nil, onBound: @escaping @Sendable (SocketAddress) -> Void
     ) {
         self.address = address
         self.limits = limits
         self.settings = settings
         self.shared = shared
         self.group = group
+        self.tls = tls
         self.onBound = onBound
     }
 
@@ -31,6 +35,8 @@ final class RESPServer: Service {
         let authRequired = shared.authenticator.isRequired
         let machineSettings = RESPConnectionStateMachine.Settings(settings, authRequired: authRequired)
         let highWater = settings.outputHighWaterBytes
+        let tls = tls
+        let handshakeTimeoutMs = settings.frameTimeoutMs
         let channel = try await ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 1024)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -43,6 +49,14 @@ final class RESPServer: Service {
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     shared.metrics.respConnectionsTotal.increment()
+                    if let tls {
+                        // First in the pipeline, so everything behind it, refusals included,
+                        // speaks plaintext; the context is the one current at accept time.
+                        let sync = channel.pipeline.syncOperations
+                        try sync.addHandler(NIOSSLServerHandler(context: tls.context))
+                        try sync.addHandler(TLSHandshakeGuard(
+                            timeoutMs: handshakeTimeoutMs, listener: .resp, metrics: shared.metrics, logger: shared.logger))
+                    }
                     let id: Int
                     switch shared.connections.admit(channel, authenticated: !authRequired) {
                     case .admitted(let admitted):
@@ -65,7 +79,7 @@ final class RESPServer: Service {
             .get()
         if let local = channel.localAddress { onBound(local) }
         let shown = channel.localAddress.map { HostPort($0, fallback: address) } ?? address
-        shared.logger.info("RESP listening", metadata: ["address": "\(shown)"])
+        shared.logger.info("RESP listening", metadata: ["address": "\(shown)", "tls": "\(tls != nil)"])
         // Cancellation-aware as well as shutdown-aware: a close future ignores cancellation.
         try await withTaskCancellationHandler {
             try await withGracefulShutdownHandler {

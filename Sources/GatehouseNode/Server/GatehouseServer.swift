@@ -5,6 +5,7 @@ import Logging
 import NIOCore
 import NIOPosix
 import ServiceLifecycle
+import UnixSignals
 
 /// Where a running node listens (the real ports, also when the config asked for port 0).
 public struct NodeEndpoints: Sendable, Hashable {
@@ -30,6 +31,8 @@ public final class GatehouseServer: Sendable {
     public let readiness = Readiness()
     /// The membership shell, when the config clusters this node.
     public let gossip: GossipService?
+    /// The listeners' TLS context, reloaded on SIGHUP; `nil` without TLS.
+    public let tls: TLSContextProvider?
     private let logger: Logger
     private let group: any EventLoopGroup
     private let serviceGroup = LockedBox<ServiceGroup?>(nil)
@@ -45,6 +48,10 @@ public final class GatehouseServer: Sendable {
         self.config = config
         self.logger = logger
         self.group = group
+        metrics = NodeMetrics()
+        // Before anything is written to the data directory: TLS files that do not load stop
+        // the start with the field to fix.
+        tls = config.tls.isConfigured ? try TLSContextProvider(settings: config.tls, metrics: metrics.tls, logger: logger) : nil
         secrets = try NodeSecrets.resolve(for: config)
         let chosenStorage: any KeyStorage
         if let storage {
@@ -59,7 +66,6 @@ public final class GatehouseServer: Sendable {
             nodeID: config.nodeID, hasher: LookupHasher(pepper: secrets.pepper), settings: config.decision,
             defaultLimits: config.defaultLimits, defaultPrefix: config.defaultKeyPrefix, storage: chosenStorage,
             now: now, logger: logger)
-        metrics = NodeMetrics()
         if let cluster = config.cluster {
             do {
                 gossip = try GossipService(
@@ -98,6 +104,9 @@ public final class GatehouseServer: Sendable {
                 onReady(both)
             }
         }
+        for warning in ExposureWarnings.of(config) {
+            logger.warning("exposed without protection: \(warning)")
+        }
         let authenticator = GatewayAuthenticator(gatewayTokens: config.gatewayTokens, adminToken: secrets.adminToken)
         let resp = RESPServer(
             address: config.rpcAddress, limits: config.respLimits, settings: config.connections,
@@ -107,7 +116,7 @@ public final class GatehouseServer: Sendable {
                 connections: ConnectionRegistry(caps: .init(
                     maxConnections: config.maxConnections, maxUnauthenticated: config.connections.maxUnauthenticated,
                     maxPerSource: config.connections.maxPerSource))),
-            group: group,
+            group: group, tls: config.tls.applies(to: .resp) ? tls : nil,
             onBound: { address in report(HostPort(address, fallback: self.config.rpcAddress), nil) })
         let api = HTTPAPI(
             service: service, metrics: metrics, authenticator: authenticator, trustedProxies: config.trustedProxies, readiness: readiness,
@@ -115,7 +124,9 @@ public final class GatehouseServer: Sendable {
         let httpAddress = config.httpAddress
         let http = Application(
             router: api.router(),
-            server: .guardedHTTP1(settings: config.connections, maxBodyBytes: config.maxBodyBytes, metrics: metrics),
+            server: .guardedHTTP1(
+                settings: config.connections, maxBodyBytes: config.maxBodyBytes, metrics: metrics,
+                tls: config.tls.applies(to: .http) ? tls : nil),
             configuration: ApplicationConfiguration(address: .hostname(httpAddress.host, port: httpAddress.port)),
             onServerRunning: { channel in
                 report(nil, channel.localAddress.map { HostPort($0, fallback: httpAddress) })
@@ -136,6 +147,11 @@ public final class GatehouseServer: Sendable {
                 settings: ReplicationMachine.Settings(directLimit: cluster.counterDirectLimit, fanout: cluster.membership.gossipFanout))))
         }
         services += [.init(service: resp), .init(service: http), .init(service: flusher)]
+        if handleSignals, let tls {
+            // Trapped before anything listens: a SIGHUP once the node is ready reloads, never kills.
+            let signals = await UnixSignalsSequence(trapping: .sighup)
+            services.append(.init(service: TLSReloadService(provider: tls, signals: signals), successTerminationBehavior: .ignore))
+        }
         let group = ServiceGroup(configuration: ServiceGroupConfiguration(
             services: services,
             gracefulShutdownSignals: handleSignals ? [.sigterm, .sigint] : [],
@@ -143,6 +159,13 @@ public final class GatehouseServer: Sendable {
         serviceGroup.withLock { $0 = group }
         try await group.run()
         logger.info("node stopped", metadata: ["node_id": "\(config.nodeID)"])
+    }
+
+    /// Re-reads the TLS certificate, key and client CA files (what SIGHUP does); new
+    /// connections get the new certificate, open ones keep theirs. `nil` without TLS.
+    @discardableResult
+    public func reloadTLS() -> Result<TLSCertificateSummary, ConfigError>? {
+        tls?.reload()
     }
 
     /// Starts a graceful shutdown of a running node (what SIGTERM does).

@@ -45,6 +45,7 @@ public final class NodeMetrics: Sendable {
     public let cluster: ClusterMetrics
     public let replication: ReplicationMetrics
     public let dataPlane: DataPlaneMetrics
+    public let tls: TLSMetrics
 
     public init() {
         let registry = PrometheusCollectorRegistry()
@@ -89,6 +90,7 @@ public final class NodeMetrics: Sendable {
         cluster = ClusterMetrics(registry: registry)
         replication = ReplicationMetrics(registry: registry)
         dataPlane = DataPlaneMetrics(registry: registry)
+        tls = TLSMetrics(registry: registry)
     }
 
     @inline(__always)

@@ -10,12 +10,13 @@ struct ServeProcess {
     let process: Process
     let endpoints: NodeEndpoints
 
-    static func start(executable: String, dataDirectory: String, adminToken: String) throws -> ServeProcess {
+    /// `extraArguments` go after the listen addresses, e.g. TLS flags.
+    static func start(executable: String, dataDirectory: String, adminToken: String, extraArguments: [String] = []) throws -> ServeProcess {
         let rpc = try FreePort.find()
         let http = try FreePort.find()
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = ["serve", "--rpc", "127.0.0.1:\(rpc)", "--http", "127.0.0.1:\(http)", "--data-dir", dataDirectory, "--log-level", "warning"]
+        process.arguments = ["serve", "--rpc", "127.0.0.1:\(rpc)", "--http", "127.0.0.1:\(http)", "--data-dir", dataDirectory, "--log-level", "warning"] + extraArguments
         var environment = ProcessInfo.processInfo.environment
         environment["GATEHOUSE_ADMIN_TOKEN"] = adminToken
         process.environment = environment
