@@ -149,14 +149,16 @@ struct ReplicaPersistenceTests {
 
         let (first, _) = try Self.remote("first", wallMs: Self.t0 + 1)
         keys.applyReplicated([first])
-        try await eventually("the first replica is on disk") { try storage.stored(first.id) != nil }
+        // Generous deadlines: the service is a task on a cooperative pool that the suite's
+        // CPU-bound tests keep busy for a minute at its start on two cores (a CI run saw it).
+        try await eventually("the first replica is on disk", timeout: .seconds(120)) { try storage.stored(first.id) != nil }
 
         storage.failing.store(true, ordering: .relaxed)
         let (second, _) = try Self.remote("second", wallMs: Self.t0 + 2)
         keys.applyReplicated([second])
-        try await eventually("a write was tried and failed") { storage.failures.load(ordering: .relaxed) >= 1 }
+        try await eventually("a write was tried and failed", timeout: .seconds(120)) { storage.failures.load(ordering: .relaxed) >= 1 }
         #expect(keys.pendingReplicaCount == 1)
         storage.failing.store(false, ordering: .relaxed)
-        try await eventually("the failed batch is retried without a new ring") { try storage.stored(second.id) != nil }
+        try await eventually("the failed batch is retried without a new ring", timeout: .seconds(120)) { try storage.stored(second.id) != nil }
     }
 }
