@@ -18,7 +18,7 @@ final class RawConnection: Sendable {
         let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(Collector(received: received))
+                    try channel.pipeline.syncOperations.addHandler(ReceivedBytesCollector(received: received))
                 }
             }
             .connect(host: address.host, port: address.port).get()
@@ -59,16 +59,5 @@ final class RawConnection: Sendable {
 
     func close() async {
         try? await channel.close()
-    }
-
-    private final class Collector: ChannelInboundHandler {
-        typealias InboundIn = ByteBuffer
-        let received: LockedBox<[UInt8]>
-        init(received: LockedBox<[UInt8]>) { self.received = received }
-
-        func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-            let bytes = Array(unwrapInboundIn(data).readableBytesView)
-            received.withLock { $0.append(contentsOf: bytes) }
-        }
     }
 }

@@ -30,7 +30,7 @@ final class TLSTestConnection: Sendable {
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(NIOSSLClientHandler(context: context, serverHostname: nil))
-                    try channel.pipeline.syncOperations.addHandler(Collector(received: received))
+                    try channel.pipeline.syncOperations.addHandler(ReceivedBytesCollector(received: received))
                 }
             }
             .connect(host: address.host, port: address.port).get()
@@ -79,16 +79,5 @@ final class TLSTestConnection: Sendable {
 
     func close() async {
         try? await channel.close()
-    }
-
-    private final class Collector: ChannelInboundHandler {
-        typealias InboundIn = ByteBuffer
-        let received: LockedBox<[UInt8]>
-        init(received: LockedBox<[UInt8]>) { self.received = received }
-
-        func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-            let bytes = Array(unwrapInboundIn(data).readableBytesView)
-            received.withLock { $0.append(contentsOf: bytes) }
-        }
     }
 }
