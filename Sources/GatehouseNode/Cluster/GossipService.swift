@@ -40,11 +40,17 @@ public final class GossipService: Service, Sendable {
     }
 
     var isIsolated: Bool { isolated.withLock { $0 } }
-    private let boundCallback = LockedBox<(@Sendable () -> Void)?>(nil)
+    /// In a struct for the reason `KeyService.WriteListener` is: a bare function value behind
+    /// `withLock` grows reabstraction thunks on every access.
+    private struct BoundCallback: Sendable {
+        let notify: @Sendable () -> Void
+    }
+
+    private let boundCallback = LockedBox<BoundCallback?>(nil)
 
     /// Called once the listeners are bound.
     public func whenBound(_ callback: @escaping @Sendable () -> Void) {
-        boundCallback.withLock { $0 = callback }
+        boundCallback.withLock { $0 = BoundCallback(notify: callback) }
     }
 
     struct State {
@@ -122,7 +128,7 @@ public final class GossipService: Service, Sendable {
         let tcp = try await dataPlane.bind(host: config.gossipAddress.host, port: port)
         channels.withLock { $0 = (udp, tcp) }
         bound.withLock { $0 = MemberAddress(host: config.gossipAddress.host, port: port) }
-        boundCallback.withLock { $0 }?()
+        boundCallback.withLock { $0 }?.notify()
         logger.info("gossip listening", metadata: [
             "address": "\(config.gossipAddress.host):\(port)", "udp_receive_buffer_bytes": "\(granted)",
         ])

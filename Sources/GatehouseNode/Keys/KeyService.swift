@@ -34,10 +34,18 @@ public final class KeyService: Sendable {
     public let defaultPrefix: String
     private let logger: Logger
     /// Told about every local write once it is durable, to replicate it.
-    private let writeListener = LockedBox<(@Sendable (KeyRecord) -> Void)?>(nil)
+    private let writeListener = LockedBox<WriteListener?>(nil)
+
+    /// The listener inside a struct, never a bare function value behind the lock: `withLock`
+    /// hands its value over `inout` through a generic, and a function value crossing that
+    /// boundary comes back wrapped in two more reabstraction thunks on every access, so after
+    /// some ten thousand writes calling it overflowed the stack.
+    private struct WriteListener: Sendable {
+        let notify: @Sendable (KeyRecord) -> Void
+    }
 
     public func onLocalWrite(_ listener: @escaping @Sendable (KeyRecord) -> Void) {
-        writeListener.withLock { $0 = listener }
+        writeListener.withLock { $0 = WriteListener(notify: listener) }
     }
 
     public init(
@@ -195,7 +203,7 @@ public final class KeyService: Sendable {
             return .success(outcome)
         }
         let written = try result.get()
-        writeListener.withLock { $0 }?(written.record)
+        writeListener.withLock { $0 }?.notify(written.record)
         return written
     }
 
