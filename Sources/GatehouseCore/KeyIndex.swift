@@ -56,7 +56,7 @@ public struct KeyIndex: Sendable {
     public func entries(inBuckets buckets: Set<Int>) -> [ReplicaEntry] {
         buckets.sorted().flatMap { bucket in
             slotsByBucket.indices.contains(bucket)
-                ? slotsByBucket[bucket].map { ReplicaEntry(id: records[$0].id, version: records[$0].version) } : []
+                ? slotsByBucket[bucket].map { ReplicaEntry(id: records[$0].id, precedence: records[$0].precedence) } : []
         }
     }
 
@@ -65,7 +65,8 @@ public struct KeyIndex: Sendable {
         ids.compactMap { slotByID[$0].map { records[$0] } }
     }
 
-    /// Installs a record if it is newer than what is held (last writer wins by version).
+    /// Installs a record if it takes precedence over what is held (`RecordPrecedence`:
+    /// revoked first, then the later secret generation, then the later version).
     mutating func apply(_ record: KeyRecord) -> Change {
         guard let slot = slotByID[record.id] else {
             let slot = records.count
@@ -78,7 +79,7 @@ public struct KeyIndex: Sendable {
             return .inserted(slot: slot)
         }
         let old = records[slot]
-        guard record.version > old.version else { return .none }
+        guard record.precedence > old.precedence else { return .none }
         for lookup in Self.lookups(of: old) { targetByLookup[lookup] = nil }
         if old.owner != record.owner {
             idsByOwner[old.owner]?.remove(old.id)
@@ -87,9 +88,7 @@ public struct KeyIndex: Sendable {
         }
         digest.remove(id: old.id, version: old.version)
         digest.add(id: record.id, version: record.version)
-        var merged = record
-        // `last_used_at` is usage, not part of the write: keep the later of the two.
-        if let seen = old.lastUsedAt, seen > (record.lastUsedAt ?? Int64.min) { merged.lastUsedAt = seen }
+        let merged = KeyRecord.merged(old, record)
         records[slot] = merged
         index(merged, slot: slot)
         return .replaced(slot: slot, old: old)

@@ -177,6 +177,8 @@ public enum KeyLifecycle {
         next.retiredSecrets = Array(retired.suffix(KeyRules.maxRetiredSecrets))
         next.lookup = hasher.hash(secret)
         next.start = APIKeyFormat.displayStart(of: secret)
+        // Saturates rather than wrap: a wrapped generation would lose to every older one.
+        next.secretGeneration = record.secretGeneration == .max ? .max : record.secretGeneration + 1
         next.version = version
         return (next, secret)
     }

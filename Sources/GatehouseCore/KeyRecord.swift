@@ -39,7 +39,9 @@ public struct RetiredSecret: Hashable, Sendable, Codable {
 
 /// Everything known about one API key. The secret itself is never part of it.
 ///
-/// Times are Unix milliseconds. `version` orders writes across the cluster (last writer wins).
+/// Times are Unix milliseconds. `version` orders writes across the cluster, but replicas
+/// merge by `precedence` (see `RecordPrecedence`): a revoke or a rotation is never undone
+/// by a later write made without knowledge of it.
 public struct KeyRecord: Hashable, Sendable, Codable {
     public var id: String
     public var lookup: LookupHash
@@ -60,12 +62,15 @@ public struct KeyRecord: Hashable, Sendable, Codable {
     public var lastUsedAt: Int64?
     public var retiredSecrets: [RetiredSecret]
     public var version: HybridTimestamp
+    /// How many times the secret was rotated: a write made on an older generation (by a
+    /// node that had not heard of the rotation) loses to the rotated record.
+    public var secretGeneration: UInt32
 
     public init(
         id: String, lookup: LookupHash, start: String, name: String, owner: String,
         scopes: [String], enabled: Bool, createdAt: Int64, expiresAt: Int64?, limits: [RateLimit],
         credits: Int64?, creditsSetAt: HybridTimestamp?, meta: [String: String], revokedAt: Int64?,
-        lastUsedAt: Int64?, retiredSecrets: [RetiredSecret], version: HybridTimestamp
+        lastUsedAt: Int64?, retiredSecrets: [RetiredSecret], version: HybridTimestamp, secretGeneration: UInt32 = 0
     ) {
         self.id = id
         self.lookup = lookup
@@ -84,10 +89,12 @@ public struct KeyRecord: Hashable, Sendable, Codable {
         self.lastUsedAt = lastUsedAt
         self.retiredSecrets = retiredSecrets
         self.version = version
+        self.secretGeneration = secretGeneration
     }
 
     enum CodingKeys: String, CodingKey {
         case id, lookup, start, name, owner, scopes, enabled, limits, credits, meta, version
+        case secretGeneration = "secret_generation"
         case createdAt = "created_at"
         case expiresAt = "expires_at"
         case creditsSetAt = "credits_set_at"
@@ -96,7 +103,35 @@ public struct KeyRecord: Hashable, Sendable, Codable {
         case retiredSecrets = "retired_secrets"
     }
 
+    /// Records stored before rotations were counted have no `secret_generation`: 0.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        id = try container.decode(String.self, forKey: .id)
+        lookup = try container.decode(LookupHash.self, forKey: .lookup)
+        start = try container.decode(String.self, forKey: .start)
+        name = try container.decode(String.self, forKey: .name)
+        owner = try container.decode(String.self, forKey: .owner)
+        scopes = try container.decode([String].self, forKey: .scopes)
+        enabled = try container.decode(Bool.self, forKey: .enabled)
+        createdAt = try container.decode(Int64.self, forKey: .createdAt)
+        expiresAt = try container.decodeIfPresent(Int64.self, forKey: .expiresAt)
+        limits = try container.decode([RateLimit].self, forKey: .limits)
+        credits = try container.decodeIfPresent(Int64.self, forKey: .credits)
+        creditsSetAt = try container.decodeIfPresent(HybridTimestamp.self, forKey: .creditsSetAt)
+        meta = try container.decode([String: String].self, forKey: .meta)
+        revokedAt = try container.decodeIfPresent(Int64.self, forKey: .revokedAt)
+        lastUsedAt = try container.decodeIfPresent(Int64.self, forKey: .lastUsedAt)
+        retiredSecrets = try container.decode([RetiredSecret].self, forKey: .retiredSecrets)
+        version = try container.decode(HybridTimestamp.self, forKey: .version)
+        secretGeneration = try container.decodeIfPresent(UInt32.self, forKey: .secretGeneration) ?? 0
+    }
+
     public var isRevoked: Bool { revokedAt != nil }
+
+    /// Where this record stands in the merge order of its key's versions.
+    public var precedence: RecordPrecedence {
+        RecordPrecedence(revoked: isRevoked, secretGeneration: secretGeneration, version: version)
+    }
 }
 
 extension LookupHash: Codable {

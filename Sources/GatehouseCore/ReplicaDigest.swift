@@ -57,36 +57,38 @@ public struct ReplicaDigest: Hashable, Sendable {
     }
 }
 
-/// One side's `(id, version)` list for some buckets, and what to do about the other's.
-public struct ReplicaEntry: Hashable, Sendable, Codable {
+/// One record of one side's list for some buckets: its id and where it stands in the merge
+/// order (`RecordPrecedence`), which says which side should send it.
+public struct ReplicaEntry: Hashable, Sendable {
     public var id: String
-    public var version: HybridTimestamp
+    public var precedence: RecordPrecedence
 
-    public init(id: String, version: HybridTimestamp) {
+    public init(id: String, precedence: RecordPrecedence) {
         self.id = id
-        self.version = version
+        self.precedence = precedence
     }
+
+    public var version: HybridTimestamp { precedence.version }
 }
 
 public enum ReplicaDiff {
     /// Given our entries and theirs for the same buckets: the ids whose records we should
-    /// send (ours newer, or they lack them) and the ids we should ask for (theirs newer, or
-    /// we lack them). Last writer wins, so "newer" is the greater version.
+    /// send (ours take precedence, or they lack them) and the ids we should ask for (theirs
+    /// take precedence, or we lack them) — by the merge order, not the version alone, so a
+    /// revoke with an older version still travels to a replica holding a later live edit.
     public static func compare(ours: [ReplicaEntry], theirs: [ReplicaEntry]) -> (send: [String], request: [String]) {
-        var theirVersions: [String: HybridTimestamp] = [:]
-        for entry in theirs { theirVersions[entry.id] = entry.version }
+        var theirPrecedence: [String: RecordPrecedence] = [:]
+        for entry in theirs { theirPrecedence[entry.id] = entry.precedence }
         var send: [String] = []
-        var seen = Set<String>()
         for entry in ours {
-            seen.insert(entry.id)
-            if let theirs = theirVersions[entry.id], theirs >= entry.version { continue }
+            if let theirs = theirPrecedence[entry.id], theirs >= entry.precedence { continue }
             send.append(entry.id)
         }
-        var ourVersions: [String: HybridTimestamp] = [:]
-        for entry in ours { ourVersions[entry.id] = entry.version }
+        var ourPrecedence: [String: RecordPrecedence] = [:]
+        for entry in ours { ourPrecedence[entry.id] = entry.precedence }
         var request: [String] = []
         for entry in theirs {
-            if let mine = ourVersions[entry.id], mine >= entry.version { continue }
+            if let mine = ourPrecedence[entry.id], mine >= entry.precedence { continue }
             request.append(entry.id)
         }
         return (send.sorted(), request.sorted())

@@ -55,7 +55,7 @@ public struct DataStreamOutbox: Sendable {
     public mutating func enqueue(records newRecords: [KeyRecord]) {
         for record in newRecords {
             if let held = records[record.id] {
-                if record.version > held.version { records[record.id] = record }
+                if record.precedence > held.precedence { records[record.id] = record }
                 continue
             }
             if records.count >= limits.maxRecords, let oldest = recordOrder.popFirst(present: { records[$0] != nil }) {

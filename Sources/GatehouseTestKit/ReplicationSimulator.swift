@@ -28,7 +28,8 @@ public struct ReplicationSimulator {
     public private(set) var bytesSent = 0
     public var messageBytes: (DataMessage) -> Int = { _ in 0 }
     public private(set) var recordsRepaired = 0
-    /// The sequential last-writer-wins model: what every replica must end up holding.
+    /// The sequential model: every accepted write merged (`KeyRecord.merged`) in the order
+    /// it was made: what every replica must end up holding.
     public private(set) var model: [String: KeyRecord] = [:]
     /// The sequential counter model: every admitted request, by bucket and fixed window.
     public private(set) var countModel: [CounterBucket: [Int64: Int64]] = [:]
@@ -111,16 +112,51 @@ public struct ReplicationSimulator {
         return true
     }
 
+    /// What a write does to the copy of the key the writing replica holds.
+    public enum WriteOperation: Sendable {
+        case edit(name: String)
+        case revoke
+        case rotate
+    }
+
     /// A write on `replica`: a new version of `id` (created if new), pushed to every peer.
     @discardableResult
     public mutating func write(_ id: String, on replica: Int, name: String) -> KeyRecord {
+        write(id, on: replica, .edit(name: name))!
+    }
+
+    /// A write on `replica` made the way the node makes it, from the copy it holds (the
+    /// lifecycle's rules apply: a revoked key takes no edit or rotation, and `nil` says the
+    /// write was refused), pushed to every peer. The model merges every accepted write.
+    @discardableResult
+    public mutating func write(_ id: String, on replica: Int, _ operation: WriteOperation) -> KeyRecord? {
         let version = clocks[replica].tick(nowMs: nowMs)
-        let record = KeyRecord(
-            id: id, lookup: hasher.hash("secret-\(id)"), start: "gk_", name: name, owner: "o", scopes: [], enabled: true,
-            createdAt: 0, expiresAt: nil, limits: [], credits: nil, creditsSetAt: nil, meta: [:], revokedAt: nil,
-            lastUsedAt: nil, retiredSecrets: [], version: version)
+        let record: KeyRecord
+        if let current = replicas[replica].record(id: id) {
+            var generator = SeededGenerator(seed: random.next())
+            switch operation {
+            case .edit(let name):
+                guard let edited = try? KeyLifecycle.update(current, with: KeyChanges(name: name), nowMs: nowMs, version: version)
+                else { return nil }
+                record = edited
+            case .revoke:
+                record = KeyLifecycle.revoke(current, nowMs: nowMs, version: version)
+            case .rotate:
+                guard let rotated = try? KeyLifecycle.rotate(
+                    current, graceMs: 1_000, hasher: hasher, nowMs: nowMs, version: version, using: &generator)
+                else { return nil }
+                record = rotated.record
+            }
+            guard record != current else { return nil }
+        } else {
+            guard case .edit(let name) = operation else { return nil }
+            record = KeyRecord(
+                id: id, lookup: hasher.hash("secret-\(id)"), start: "gk_", name: name, owner: "o", scopes: [], enabled: true,
+                createdAt: 0, expiresAt: nil, limits: [], credits: nil, creditsSetAt: nil, meta: [:], revokedAt: nil,
+                lastUsedAt: nil, retiredSecrets: [], version: version)
+        }
         replicas[replica].apply(record)
-        if model[id].map({ $0.version < version }) ?? true { model[id] = record }
+        model[id] = model[id].map { KeyRecord.merged($0, record) } ?? record
         let directives = machines[replica].onLocalWrite([record])
         perform(dropEveryPush ? [] : directives, at: replica)
         return record
@@ -265,7 +301,7 @@ public struct ReplicationSimulator {
 
     /// How many replicas already hold `record` (or something newer).
     public func holders(of record: KeyRecord) -> Int {
-        replicas.filter { ($0.record(id: record.id)?.version ?? .zero) >= record.version }.count
+        replicas.filter { $0.record(id: record.id).map { $0.precedence >= record.precedence } ?? false }.count
     }
 
     private mutating func schedule(_ kind: Event.Kind, atMs: Int64) {

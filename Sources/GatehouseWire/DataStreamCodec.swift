@@ -87,13 +87,26 @@ extension ByteBuffer {
         }
     }
 
+    /// The id, a byte that says whether the record is revoked, the secret generation (varint)
+    /// and the version: the entry's whole `RecordPrecedence`.
     @discardableResult
     public mutating func writeReplicaEntry(_ entry: ReplicaEntry) -> Int {
-        writeVarintString(entry.id) + writeHybridTimestamp(entry.version)
+        writeVarintString(entry.id) + writeInteger(entry.precedence.revoked ? UInt8(1) : 0)
+            + writeVarint(UInt64(entry.precedence.secretGeneration)) + writeHybridTimestamp(entry.version)
     }
 
     public mutating func readReplicaEntry() throws(GossipDecodeError) -> ReplicaEntry {
         let id = try readVarintString("entry id", maxBytes: KeyRecordCodec.maxStringBytes)
-        return ReplicaEntry(id: id, version: try readHybridTimestamp())
+        let revoked: Bool
+        switch try readChecked(UInt8.self) {
+        case 0: revoked = false
+        case 1: revoked = true
+        case let other: throw GossipDecodeError(.invalidField, "entry revoked flag \(other)")
+        }
+        guard let generation = UInt32(exactly: try readVarint("entry secret generation")) else {
+            throw GossipDecodeError(.invalidField, "entry secret generation is out of range")
+        }
+        let version = try readHybridTimestamp()
+        return ReplicaEntry(id: id, precedence: RecordPrecedence(revoked: revoked, secretGeneration: generation, version: version))
     }
 }

@@ -268,14 +268,22 @@ struct GatekeeperVerifyTests {
         for _ in 0..<20 {
             #expect(harness.verify(attempt, scopes: code == .insufficientScope ? ["b"] : ["a"], at: at).code == code)
         }
+        // Nothing was counted: no own counter slot changed.
+        #expect(harness.keeper.takeCounterChanges().isEmpty)
         // Put the key back in order (a newer write that keeps its limits, so its counters stay)
-        // and use it: both units of the limit are still there.
+        // and use it: both units of the limit are still there. A revoke cannot be undone:
+        // the newer live write loses to it.
         var repaired = try #require(harness.keeper.record(id: record.id))
         repaired.revokedAt = nil
         repaired.enabled = true
         repaired.expiresAt = nil
         repaired.version = harness.clock.tick(nowMs: Self.t0 + 1)
         let applied = harness.keeper.apply(repaired)
+        guard code != .revoked else {
+            #expect(!applied)
+            #expect(harness.verify(secret, scopes: ["a"], at: at).code == .revoked)
+            return
+        }
         #expect(applied)
         #expect(harness.verify(secret, scopes: ["a"], at: at).remaining == 1)
         #expect(harness.verify(secret, scopes: ["a"], at: at).remaining == 0)

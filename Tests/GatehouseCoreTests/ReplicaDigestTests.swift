@@ -11,7 +11,7 @@ struct ReplicaDigestTests {
     @Test func digestsAgreeWhateverTheOrderAndDifferOnlyWhereRecordsDo() {
         var a = ReplicaDigest()
         var b = ReplicaDigest()
-        let entries = (0..<500).map { ReplicaEntry(id: "key_\($0)", version: Self.version(Int64($0))) }
+        let entries = (0..<500).map { ReplicaEntry(id: "key_\($0)", precedence: .live(Self.version(Int64($0)))) }
         for entry in entries { a.add(id: entry.id, version: entry.version) }
         for entry in entries.reversed() { b.add(id: entry.id, version: entry.version) }
         #expect(a == b)
@@ -24,12 +24,12 @@ struct ReplicaDigestTests {
 
     @Test func theDiffSendsWhatIsNewerHereAndRequestsWhatIsNewerThere() {
         let ours = [
-            ReplicaEntry(id: "a", version: Self.version(5)), ReplicaEntry(id: "b", version: Self.version(1)),
-            ReplicaEntry(id: "c", version: Self.version(3)), ReplicaEntry(id: "only-ours", version: Self.version(1)),
+            ReplicaEntry(id: "a", precedence: .live(Self.version(5))), ReplicaEntry(id: "b", precedence: .live(Self.version(1))),
+            ReplicaEntry(id: "c", precedence: .live(Self.version(3))), ReplicaEntry(id: "only-ours", precedence: .live(Self.version(1))),
         ]
         let theirs = [
-            ReplicaEntry(id: "a", version: Self.version(4)), ReplicaEntry(id: "b", version: Self.version(2)),
-            ReplicaEntry(id: "c", version: Self.version(3)), ReplicaEntry(id: "only-theirs", version: Self.version(9)),
+            ReplicaEntry(id: "a", precedence: .live(Self.version(4))), ReplicaEntry(id: "b", precedence: .live(Self.version(2))),
+            ReplicaEntry(id: "c", precedence: .live(Self.version(3))), ReplicaEntry(id: "only-theirs", precedence: .live(Self.version(9))),
         ]
         let diff = ReplicaDiff.compare(ours: ours, theirs: theirs)
         #expect(diff.send == ["a", "only-ours"])

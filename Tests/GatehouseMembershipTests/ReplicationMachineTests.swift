@@ -15,7 +15,7 @@ struct FakeIndex: ReplicaIndexView {
     }
 
     func entries(inBuckets buckets: Set<Int>) -> [ReplicaEntry] {
-        held.values.filter { buckets.contains(ReplicaDigest.bucket(of: $0.id)) }.map { ReplicaEntry(id: $0.id, version: $0.version) }
+        held.values.filter { buckets.contains(ReplicaDigest.bucket(of: $0.id)) }.map { ReplicaEntry(id: $0.id, precedence: .live($0.version)) }
     }
 
     func records(ids: [String]) -> [KeyRecord] { ids.compactMap { held[$0] } }

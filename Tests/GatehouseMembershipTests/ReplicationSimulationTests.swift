@@ -4,7 +4,8 @@ import GatehouseTestKit
 import Testing
 
 /// Key-record replication in simulation: random writes on random replicas under loss,
-/// duplication, reordering and partitions converge to the sequential last-writer-wins model.
+/// duplication, reordering and partitions converge to the sequential model (every write merged: revoked dominates, then the
+/// later secret generation, then the later version).
 @Suite("Replication simulation")
 struct ReplicationSimulationTests {
     static let hostile = SimulatedNetwork(defaults: LinkConditions(loss: 0.2, duplication: 0.2, minDelayMs: 1, maxDelayMs: 80))
@@ -30,6 +31,59 @@ struct ReplicationSimulationTests {
             #expect(replica.digest == expected)
             for (id, record) in simulator.model { #expect(replica.record(id: id)?.name == record.name) }
         }
+    }
+
+    /// Edits, rotations and revokes on random replicas, each made from the copy that replica
+    /// holds, under loss, duplication, reordering and a partition: every replica ends with
+    /// the model's record, and a key revoked anywhere is revoked everywhere.
+    @Test(arguments: [4, 5, 6] as [UInt64])
+    func revokesAndRotationsUnderLossAndPartitionsConvergeToTheModel(seed: UInt64) {
+        var simulator = ReplicationSimulator(replicas: 5, seed: seed, network: Self.hostile, antiEntropyMs: 1_000)
+        var random = SeededGenerator(seed: seed &* 613)
+        let ids = (0..<12).map { "key_\($0)" }
+        for id in ids { simulator.write(id, on: 0, name: "created") }
+        simulator.run(forMs: 2_000)
+        var revokedAnywhere = Set<String>()
+        for step in 0..<300 {
+            if step == 100 {
+                simulator.network.partition([(0..<2).map(ReplicationSimulator.node), (2..<5).map(ReplicationSimulator.node)])
+            }
+            if step == 220 { simulator.network.heal() }
+            let replica = Int(random.next() % 5)
+            let id = ids[Int(random.next() % UInt64(ids.count))]
+            let operation: ReplicationSimulator.WriteOperation = switch random.next() % 12 {
+            case 0: .revoke
+            case 1, 2: .rotate
+            default: .edit(name: "step \(step)")
+            }
+            if let written = simulator.write(id, on: replica, operation), written.isRevoked { revokedAnywhere.insert(id) }
+            simulator.run(forMs: Int64(random.next() % 50))
+        }
+        #expect(!revokedAnywhere.isEmpty)
+        let converged = simulator.runUntilConverged(limitMs: 60_000)
+        #expect(converged != nil)
+        for replica in simulator.replicas {
+            #expect(replica.digest == simulator.modelDigest)
+            for (id, record) in simulator.model { #expect(replica.record(id: id) == record) }
+            for id in revokedAnywhere { #expect(replica.record(id: id)?.isRevoked == true) }
+        }
+    }
+
+    /// The acceptance scenario in simulation: a revoke on one side of a partition, an edit of
+    /// the same key on the other side ten seconds later (a later version), then the heal.
+    @Test func aRevokeMadeDuringAPartitionSurvivesALaterEditFromTheOtherSide() {
+        var simulator = ReplicationSimulator(replicas: 3, seed: 9, network: SimulatedNetwork(defaults: LinkConditions(minDelayMs: 1, maxDelayMs: 5)), antiEntropyMs: 1_000)
+        simulator.write("key_r", on: 0, name: "created")
+        simulator.run(forMs: 100)
+        simulator.network.partition([[ReplicationSimulator.node(0), ReplicationSimulator.node(1)], [ReplicationSimulator.node(2)]])
+        let revoked = simulator.write("key_r", on: 0, .revoke)
+        simulator.run(forMs: 10_000)
+        let edited = simulator.write("key_r", on: 2, .edit(name: "edited while cut off"))
+        #expect(revoked?.isRevoked == true)
+        #expect(edited.map { $0.version > revoked!.version } == true)
+        simulator.network.heal()
+        #expect(simulator.runUntilConverged(limitMs: 30_000) != nil)
+        for replica in simulator.replicas { #expect(replica.record(id: "key_r")?.isRevoked == true) }
     }
 
     @Test func aWriteReachesEveryReplicaByPushWhenTheNetworkIsGood() {

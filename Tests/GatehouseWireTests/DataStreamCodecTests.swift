@@ -141,7 +141,7 @@ struct DataStreamCodecTests {
         let limits = DataStreamLimits(maxFrameBytes: 64 * 1024, maxRecordsPerFrame: 3, maxIDsPerFrame: 5, maxSlotsPerFrame: 4, maxBucketIDs: 100)
         var encoder = DataStreamEncoder(limits: limits)
         let slot = CounterSlot(bucket: .throttle(name: "ip", windowMs: 1_000), windowIndex: 1, count: 1)
-        let entry = ReplicaEntry(id: "key_a", version: .zero)
+        let entry = ReplicaEntry(id: "key_a", precedence: .live(.zero))
         let overs: [(String, DataMessage, GossipDecodeError.Code)] = [
             ("records", .records(Array(repeating: DataStream.typicalRecord, count: 4)), .tooLarge),
             ("want", .recordsAndWant(records: [], want: Array(repeating: "key_a", count: 6)), .tooLarge),

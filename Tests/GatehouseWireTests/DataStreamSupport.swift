@@ -82,7 +82,16 @@ extension SeededGenerator {
             credits: maybe { $0.int64() }, creditsSetAt: maybe { $0.timestamp() }, meta: meta, revokedAt: maybe { $0.int64() },
             lastUsedAt: maybe { $0.int64() },
             retiredSecrets: (0..<Int(next() % 3)).map { _ in RetiredSecret(lookup: lookupHash(), start: text(maxBytes: 8), validUntil: int64()) },
-            version: timestamp())
+            version: timestamp(), secretGeneration: secretGeneration())
+    }
+
+    /// Mostly 0 (never rotated), sometimes a few rotations, sometimes the extremes.
+    mutating func secretGeneration() -> UInt32 {
+        switch next() % 4 {
+        case 0, 1: 0
+        case 2: UInt32(next() % 5)
+        default: [1, UInt32.max].randomElement(using: &self)!
+        }
     }
 
     mutating func counterBucket() -> CounterBucket {
@@ -106,7 +115,9 @@ extension SeededGenerator {
             .digest(ReplicaDigest(buckets: (0..<ReplicaDigest.bucketCount).map { _ in next() })),
             .digestReply(
                 buckets: (0..<Int(next() % 20)).map { _ in Int(next() % UInt64(ReplicaDigest.bucketCount)) },
-                entries: (0..<Int(next() % 20)).map { _ in ReplicaEntry(id: text(maxBytes: 30), version: timestamp()) }),
+                entries: (0..<Int(next() % 20)).map { _ in ReplicaEntry(
+                    id: text(maxBytes: 30),
+                    precedence: RecordPrecedence(revoked: Bool.random(using: &self), secretGeneration: secretGeneration(), version: timestamp())) }),
             .recordsAndWant(records: (0..<Int(next() % 4)).map { _ in keyRecord() }, want: (0..<Int(next() % 10)).map { _ in text(maxBytes: 30) }),
             .counters(origin: NodeID(text(maxBytes: 16)), slots: (0..<Int(next() % 40)).map { _ in counterSlot(of: buckets, window: 1_000) }),
             .countersRequest,
