@@ -1,5 +1,7 @@
 import Foundation
+import GatehouseClient
 import GatehouseNode
+import Testing
 
 /// A cluster of real `gatehouse serve` processes on loopback, from a generated config with
 /// fast timing so failures are detected in a couple of seconds.
@@ -112,15 +114,48 @@ final class ClusterProcesses {
         return view
     }
 
-    /// Polls until `condition` holds for the views of `observers`, or `seconds` pass.
-    func waitUntil(seconds: Double, observers: [String], _ condition: ([String: (state: String, incarnation: Int64)]) -> Bool) async throws -> Bool {
-        let deadline = Date().addingTimeInterval(seconds)
-        while Date() < deadline {
-            var all = true
-            for observer in observers where !condition(try await view(of: observer)) { all = false }
-            if all { return true }
-            try await Task.sleep(for: .milliseconds(100))
+    /// Waits (`eventually`) until `condition` holds for the views of all `observers`;
+    /// records an issue naming `what` when it does not within `seconds`.
+    @discardableResult
+    func waitUntil(
+        _ what: String = "the members' views", seconds: Double, observers: [String],
+        sourceLocation: SourceLocation = #_sourceLocation,
+        _ condition: ([String: (state: String, incarnation: Int64)]) -> Bool
+    ) async throws -> Bool {
+        try await eventually(what, timeout: .milliseconds(Int64(seconds * 1000)), sourceLocation: sourceLocation) {
+            for observer in observers where !condition(try await view(of: observer)) { return false }
+            return true
         }
-        return false
+    }
+
+    /// Starts n1…nN and waits until every one sees every other alive.
+    func startAll(sourceLocation: SourceLocation = #_sourceLocation) async throws {
+        for node in nodes { try start(node.id) }
+        let ids = nodes.map(\.id)
+        try await waitUntil("every node sees all \(ids.count) alive", seconds: 30, observers: ids, sourceLocation: sourceLocation) { view in
+            ids.allSatisfy { view[$0]?.state == "alive" }
+        }
+    }
+
+    /// A metric's value on a node (its first sample when labelled), or `nil` when absent.
+    func metric(_ name: String, on id: String) async throws -> Double? {
+        let text = try await HTTP.text(httpBase(id) + "/metrics")
+        return text.split(separator: "\n").first { $0.hasPrefix(name + " ") || $0.hasPrefix(name + "{") }
+            .flatMap { Double($0.split(separator: " ").last ?? "") }
+    }
+
+    /// Creates a key on a node through the admin API: its id and secret.
+    func createKey(on id: String, _ body: [String: Any]) async throws -> (id: String, secret: String) {
+        let created = try await HTTP.json("POST", httpBase(id) + "/v1/keys", token: adminToken, body: body, expecting: [201])
+        guard let keyID = created["id"] as? String, let secret = created["key"] as? String else {
+            throw TestNodeError.unexpected("create answered without id and key: \(created)")
+        }
+        return (keyID, secret)
+    }
+
+    /// A RESP client of a node.
+    func client(_ id: String) async throws -> GatehouseClient {
+        let node = nodes.first { $0.id == id }!
+        return try await GatehouseClient.connect(host: node.host, port: node.rpc)
     }
 }

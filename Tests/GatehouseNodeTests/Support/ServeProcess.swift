@@ -95,7 +95,12 @@ enum HTTP {
         return String(decoding: data, as: UTF8.self)
     }
 
-    static func json(_ method: String, _ url: String, token: String?, body: [String: Any]?) async throws -> [String: Any] {
+    /// A JSON call that must answer one of `expecting` (default: any 2xx) with a JSON object;
+    /// anything else throws, naming the status and the body, so a refused call never reads
+    /// as an empty answer.
+    static func json(
+        _ method: String, _ url: String, token: String?, body: [String: Any]?, expecting: Set<Int>? = nil
+    ) async throws -> [String: Any] {
         var request = URLRequest(url: URL(string: url)!)
         request.httpMethod = method
         if let token { request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization") }
@@ -103,7 +108,15 @@ enum HTTP {
             request.httpBody = try JSONSerialization.data(withJSONObject: body)
             request.setValue("application/json", forHTTPHeaderField: "Content-Type")
         }
-        let (data, _) = try await URLSession.shared.data(for: request)
-        return (try JSONSerialization.jsonObject(with: data) as? [String: Any]) ?? [:]
+        let (data, response) = try await URLSession.shared.data(for: request)
+        let status = (response as? HTTPURLResponse)?.statusCode ?? 0
+        let text = String(decoding: data, as: UTF8.self)
+        guard expecting.map({ $0.contains(status) }) ?? (200..<300).contains(status) else {
+            throw TestNodeError.unexpected("\(method) \(url) answered \(status): \(text.prefix(300))")
+        }
+        guard let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
+            throw TestNodeError.unexpected("\(method) \(url) answered \(status) without a JSON object: \(text.prefix(300))")
+        }
+        return object
     }
 }
