@@ -315,12 +315,13 @@ public struct Gatekeeper: Sendable {
     }
 
     /// Merges slots a peer sent (its own counts, `node` being its ordinal here; `0` restores
-    /// this node's own slots from a peer's copy after a restart).
+    /// this node's own slots from a peer's copy after a restart). A slot `ReplicaCheck` does
+    /// not accept at `nowMs` (a count out of bounds, a window far from now) is skipped.
     /// Returns the slots that brought news (grew a count), which relays pass on.
     @discardableResult
-    public mutating func mergeCounters(_ slots: [CounterSlot], from node: NodeOrdinal) -> [CounterSlot] {
+    public mutating func mergeCounters(_ slots: [CounterSlot], from node: NodeOrdinal, nowMs: Int64) -> [CounterSlot] {
         var news: [CounterSlot] = []
-        for slot in slots {
+        for slot in slots where ReplicaCheck.accepts(slot, nowMs: nowMs) {
             let grew: Bool
             switch slot.bucket {
             case .keyLimit(let keyID, let limitName, let windowMs):

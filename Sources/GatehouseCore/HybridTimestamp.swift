@@ -66,11 +66,14 @@ public struct HybridClock: Sendable {
     }
 
     /// The next reading after `(wallMs, logical)`; when the logical counter is exhausted the
-    /// clock moves to the next millisecond rather than wrap around and go backwards.
+    /// clock moves to the next millisecond rather than wrap around and go backwards. At the
+    /// very last reading it stays there instead of trapping (replicas refuse versions that far
+    /// ahead, so only a local clock at the end of time gets here).
     private static func successor(wallMs: Int64, logical: UInt32, node: String) -> HybridTimestamp {
-        logical == UInt32.max
+        if logical < UInt32.max { return HybridTimestamp(wallMs: wallMs, logical: logical + 1, node: node) }
+        return wallMs < Int64.max
             ? HybridTimestamp(wallMs: wallMs + 1, logical: 0, node: node)
-            : HybridTimestamp(wallMs: wallMs, logical: logical + 1, node: node)
+            : HybridTimestamp(wallMs: wallMs, logical: logical, node: node)
     }
 
     /// Moves the clock past a timestamp seen from elsewhere (a replicated or stored write).

@@ -67,7 +67,7 @@ public enum CounterAccuracySimulator {
             }
             inFlight.removeAll { message in
                 guard message.deliverAt <= time else { return false }
-                replicas[message.to].mergeCounters(message.slots, from: NodeOrdinal(message.from + 1))
+                replicas[message.to].mergeCounters(message.slots, from: NodeOrdinal(message.from + 1), nowMs: Int64(time))
                 return true
             }
             let now = Int64(time)

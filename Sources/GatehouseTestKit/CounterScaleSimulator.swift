@@ -307,7 +307,7 @@ public enum CounterScaleSimulator {
                     send(message, from: index, to: to, ms: ms)
                 case .mergeCounters(let slots, let origin, _):
                     guard let from = indexOf[origin] else { continue }
-                    let news = gatekeepers[index].mergeCounters(slots, from: ordinal(of: from))
+                    let news = gatekeepers[index].mergeCounters(slots, from: ordinal(of: from), nowMs: ms)
                     machines[index].onCounterNews(news, origin: origin)
                 case .apply, .restoreOwnCounters, .antiEntropyAnswered:
                     break

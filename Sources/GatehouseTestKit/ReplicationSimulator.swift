@@ -176,10 +176,10 @@ public struct ReplicationSimulator {
                 }
             case .mergeCounters(let slots, let origin, _):
                 guard let ordinal = Self.index(of: origin).map({ NodeOrdinal($0 + 1) }) else { continue }
-                let news = replicas[replica].mergeCounters(slots, from: ordinal)
+                let news = replicas[replica].mergeCounters(slots, from: ordinal, nowMs: nowMs)
                 machines[replica].onCounterNews(news, origin: origin)
             case .restoreOwnCounters(let slots):
-                replicas[replica].mergeCounters(slots, from: 0)
+                replicas[replica].mergeCounters(slots, from: 0, nowMs: nowMs)
             case .antiEntropyAnswered:
                 break
             }

@@ -19,14 +19,14 @@ struct SharedCounterTests {
     }
 
     /// Sends every node's changes to every other node; `duplicate` delivers each twice.
-    static func sync(_ nodes: inout [Gatekeeper], duplicate: Bool = false) {
+    static func sync(_ nodes: inout [Gatekeeper], duplicate: Bool = false, now: Int64 = SharedCounterTests.now) {
         let changes = nodes.indices.map { nodes[$0].takeCounterChanges() }
         for sender in nodes.indices {
             for receiver in nodes.indices where receiver != sender {
                 // Ordinal of `sender` as `receiver` knows it: anything but 0.
                 let ordinal = NodeOrdinal(sender + 1)
-                nodes[receiver].mergeCounters(changes[sender], from: ordinal)
-                if duplicate { nodes[receiver].mergeCounters(changes[sender], from: ordinal) }
+                nodes[receiver].mergeCounters(changes[sender], from: ordinal, nowMs: now)
+                if duplicate { nodes[receiver].mergeCounters(changes[sender], from: ordinal, nowMs: now) }
             }
         }
     }
@@ -67,7 +67,7 @@ struct SharedCounterTests {
         var fresh = Gatekeeper(hasher: Self.hasher)
         let record = try #require(nodes[1].list(owner: nil, after: nil, limit: 1).first)
         fresh.apply(record)
-        fresh.mergeCounters(nodes[1].counterSlots(of: 1), from: 0)
+        fresh.mergeCounters(nodes[1].counterSlots(of: 1), from: 0, nowMs: Self.now)
         #expect(fresh.verify(key: secret, VerifyRequest(cost: 3), nowMs: Self.now + 1).code == .valid)
         #expect(fresh.verify(key: secret, VerifyRequest(), nowMs: Self.now + 2).code == .rateLimited)
     }
@@ -75,7 +75,7 @@ struct SharedCounterTests {
     @Test func throttleBucketsAreSharedToo() {
         var nodes = (0..<2).map { _ in Gatekeeper(hasher: Self.hasher) }
         for _ in 0..<3 { #expect(nodes[0].throttle(bucket: "ip:1", limit: 5, windowMs: 1000, cost: 1, nowMs: Self.now).allowed) }
-        nodes[1].mergeCounters(nodes[0].takeCounterChanges(), from: 1)
+        nodes[1].mergeCounters(nodes[0].takeCounterChanges(), from: 1, nowMs: Self.now)
         #expect(nodes[1].throttle(bucket: "ip:1", limit: 5, windowMs: 1000, cost: 2, nowMs: Self.now).allowed)
         #expect(!nodes[1].throttle(bucket: "ip:1", limit: 5, windowMs: 1000, cost: 1, nowMs: Self.now).allowed)
     }

@@ -3,7 +3,7 @@ import Testing
 
 /// The benchmark harnesses build and produce well-formed output. Seconds-long runs that
 /// check the shape of what they write, never how fast anything was.
-@Suite("Benchmark harness smoke", .serialized)
+@Suite("Benchmark harness smoke", .serialized, .timeLimit(.minutes(5)))
 struct BenchHarnessSmokeTests {
     static let adminToken = "bench-smoke-admin-token-0123456789"
     static var redisAvailable: Bool { Subprocess.locate("redis-server") != nil }

@@ -6,7 +6,7 @@ import Testing
 /// Real processes, each on its own loopback address, with one node's TCP cut off by
 /// iptables while its UDP probes still pass: the two planes are independent.
 @Suite(
-    "Data stream cut, real processes", .serialized,
+    "Data stream cut, real processes", .serialized, .timeLimit(.minutes(3)),
     .enabled(if: LoopbackFirewall.isAvailable, "needs root and iptables (scripts/test installs iptables)"))
 struct DataStreamCutTests {
     static let hosts = ["127.0.9.1", "127.0.9.2", "127.0.9.3"]

@@ -3,7 +3,7 @@ import GatehouseClient
 import GatehouseNode
 import Testing
 
-@Suite("Durability")
+@Suite("Durability", .timeLimit(.minutes(5)))
 struct DurabilityTests {
     @Test func keysSurviveARestartOfTheNode() async throws {
         let directory = TemporaryDirectory.make()

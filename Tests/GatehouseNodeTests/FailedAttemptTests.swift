@@ -5,7 +5,7 @@ import Testing
 
 /// The failed-attempt throttle as callers meet it: whose address counts over HTTP, and
 /// refused tokens counted like bad keys.
-@Suite("Failed attempts per source, over HTTP and RESP")
+@Suite("Failed attempts per source, over HTTP and RESP", .timeLimit(.minutes(5)))
 struct FailedAttemptTests {
     static let bogus = "gk_" + String(repeating: "Q", count: 36)
     static let loopbackProxy = TrustedProxies([try! AddressRange(parsing: "127.0.0.0/8")])

@@ -6,7 +6,7 @@ import NIOPosix
 import Testing
 
 /// Hostile bytes on the gossip port: dropped, counted, never a crash.
-@Suite("Gossip bad input")
+@Suite("Gossip bad input", .timeLimit(.minutes(5)))
 struct GossipBadInputTests {
     @Test func garbageDatagramsAndFramesAreDroppedAndCounted() async throws {
         let gossipPort = try FreePort.find()

@@ -1,7 +1,7 @@
 import Foundation
 import Testing
 
-@Suite("HTTP API")
+@Suite("HTTP API", .timeLimit(.minutes(5)))
 struct HTTPAPITests {
     static var example: [String: Any] { [
         "name": "billing", "owner": "acct_42", "scopes": ["read", "orders:*"],

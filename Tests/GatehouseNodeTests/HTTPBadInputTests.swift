@@ -2,7 +2,7 @@ import Foundation
 import Testing
 
 /// Broken and hostile HTTP requests: a 4xx with a JSON error body, a metric, no echo of secrets.
-@Suite("HTTP bad input")
+@Suite("HTTP bad input", .timeLimit(.minutes(5)))
 struct HTTPBadInputTests {
     @Test func invalidJSONIsA400WithAJSONBody() async throws {
         let node = try await TestNode.start()

@@ -4,7 +4,7 @@ import Testing
 
 /// What scripts/schemathesis found where the node and openapi.yaml disagreed, pinned on the
 /// node's side: correct HTTP for methods, the rules the spec now states, RFC 3339 times.
-@Suite("HTTP API as openapi.yaml describes it")
+@Suite("HTTP API as openapi.yaml describes it", .timeLimit(.minutes(5)))
 struct HTTPSpecConformanceTests {
     @Test func aKnownPathAskedWithAnotherMethodIs405WithAllow() async throws {
         let node = try await TestNode.start()

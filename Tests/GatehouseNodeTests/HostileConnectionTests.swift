@@ -6,7 +6,7 @@ import Testing
 
 /// Clients that do not read, stall half-way through a command, or hoard connections, on
 /// real sockets: the node closes them by its caps and deadlines and keeps serving others.
-@Suite("Hostile connections")
+@Suite("Hostile connections", .timeLimit(.minutes(5)))
 struct HostileConnectionTests {
     @Test func aPipelinerThatNeverReadsIsCutOffAtTheCapWhileOthersAreServed() async throws {
         let node = try await TestNode.start {

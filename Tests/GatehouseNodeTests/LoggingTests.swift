@@ -1,7 +1,7 @@
 import Foundation
 import Testing
 
-@Suite("Logs")
+@Suite("Logs", .timeLimit(.minutes(5)))
 struct LoggingTests {
     @Test func noSecretEverReachesTheLogs() async throws {
         let gateway = "gateway-secret-token-0123456789"

@@ -5,7 +5,7 @@ import Testing
 
 /// Hostile and broken RESP input: each gets a clear error, is counted, and the node keeps
 /// serving everyone else.
-@Suite("RESP bad input")
+@Suite("RESP bad input", .timeLimit(.minutes(5)))
 struct RESPBadInputTests {
     /// A well-behaved client on the side, to prove the node still serves after each abuse.
     private func assertStillServing(_ node: TestNode, key: String) async throws {

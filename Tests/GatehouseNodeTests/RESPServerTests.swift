@@ -3,7 +3,7 @@ import GatehouseCore
 import GatehouseWire
 import Testing
 
-@Suite("RESP server, driven by GatehouseClient")
+@Suite("RESP server, driven by GatehouseClient", .timeLimit(.minutes(5)))
 struct RESPServerTests {
     @Test func verifyAnswersEveryFieldForAValidKey() async throws {
         let node = try await TestNode.start()

@@ -2,7 +2,7 @@ import Foundation
 import Testing
 
 /// A real Redis client, `redis-cli`, is a Gatehouse client.
-@Suite("redis-cli")
+@Suite("redis-cli", .timeLimit(.minutes(5)))
 struct RedisCLITests {
     private func redisCLI() throws -> String {
         try #require(Subprocess.locate("redis-cli"), "redis-cli is missing: install redis-tools (scripts/test does)")

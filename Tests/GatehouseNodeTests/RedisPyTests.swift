@@ -2,7 +2,7 @@ import Foundation
 import Testing
 
 /// A standard client library, redis-py, in both protocol versions and with pipelining.
-@Suite("redis-py")
+@Suite("redis-py", .timeLimit(.minutes(5)))
 struct RedisPyTests {
     static let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .appendingPathComponent("clients/redis_py_check.py").path

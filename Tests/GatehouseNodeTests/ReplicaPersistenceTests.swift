@@ -6,7 +6,7 @@ import Testing
 
 /// Replicated records are visible at once and reach the disk later, in batches, without
 /// ever leaving an older version on disk than memory holds.
-@Suite("Replicated records: applied at once, persisted in batches")
+@Suite("Replicated records: applied at once, persisted in batches", .timeLimit(.minutes(5)))
 struct ReplicaPersistenceTests {
     static let hasher = LookupHasher(pepper: Array(repeating: 3, count: 32))
     static let t0: Int64 = 1_800_000_000_000
@@ -64,7 +64,7 @@ struct ReplicaPersistenceTests {
         let keys = try service(storage)
         let (created, _) = try keys.create(KeyDraft(name: "local", owner: "acct", scopes: ["read"]))
         var newer = created
-        newer.version = HybridTimestamp(wallMs: t0 + 60_000, logical: 0, node: "n2")
+        newer.version = HybridTimestamp(wallMs: t0 + 1_000, logical: 0, node: "n2")
         newer.name = "from n2"
         return (storage, keys, created, newer)
     }
@@ -74,7 +74,7 @@ struct ReplicaPersistenceTests {
         let keys = try Self.service(storage)
         let batch = try (0..<5).map { try Self.remote("k\($0)", wallMs: Self.t0 + Int64($0)) }
 
-        #expect(keys.applyReplicated(batch.map(\.record)) == 5)
+        #expect(keys.applyReplicated(batch.map(\.record)).applied == 5)
         #expect(keys.verify(key: batch[0].secret, VerifyRequest()).code == .valid)
         #expect(try storage.stored(batch[0].record.id) == nil)
         #expect(keys.pendingReplicaCount == 5)
@@ -85,6 +85,26 @@ struct ReplicaPersistenceTests {
         for (record, _) in batch { #expect(try storage.stored(record.id)?.version == record.version) }
     }
 
+    /// A record from a clock an hour ahead, and one whose limit would trap every verify: both
+    /// refused and counted by reason, neither held, and the hybrid clock adopts neither.
+    @Test func recordsTheChecksRefuseAreCountedAndNeverHeldNorObserved() throws {
+        let storage = RecordingStorage()
+        let keys = try Self.service(storage)
+        var ahead = try Self.remote("ahead", wallMs: Self.t0 + 3_600_000).record
+        ahead.version = HybridTimestamp(wallMs: Self.t0 + 3_600_000, logical: 0, node: "n2")
+        var trapping = try Self.remote("trapping", wallMs: Self.t0).record
+        trapping.limits = [RateLimit(name: "w", limit: 10, windowMs: 0)]
+        let fine = try Self.remote("fine", wallMs: Self.t0 + 1).record
+
+        let outcome = keys.applyReplicated([ahead, trapping, fine])
+        #expect(outcome.applied == 1)
+        #expect(outcome.rejected == [.clockSkew: 1, .invalidRecord: 1])
+        #expect(keys.key(id: ahead.id) == nil)
+        #expect(keys.key(id: trapping.id) == nil)
+        let (local, _) = try keys.create(KeyDraft(name: "local"))
+        #expect(local.version.wallMs < Self.t0 + 1_000, "the clock adopted a refused version: \(local.version)")
+    }
+
     @Test func anOlderOrRepeatedRecordChangesNothingAndWaitsForNoWrite() throws {
         let storage = RecordingStorage()
         let keys = try Self.service(storage)
@@ -93,9 +113,9 @@ struct ReplicaPersistenceTests {
         older.version = HybridTimestamp(wallMs: Self.t0 + 5, logical: 0, node: "n2")
         older.name = "older"
 
-        #expect(keys.applyReplicated([record]) == 1)
+        #expect(keys.applyReplicated([record]).applied == 1)
         #expect(try keys.persistPendingReplicas() == 1)
-        #expect(keys.applyReplicated([record, older]) == 0)
+        #expect(keys.applyReplicated([record, older]).applied == 0)
         #expect(keys.pendingReplicaCount == 0)
         #expect(keys.key(id: record.id)?.record.name == "k")
     }

@@ -6,7 +6,7 @@ import Testing
 
 /// `SQLiteKeyStorage.loadRecords` / `forEachRecord` read rows through a cursor in batches and
 /// decode each batch on several threads; what they return must not depend on that.
-@Suite("SQLite key storage: loading at start")
+@Suite("SQLite key storage: loading at start", .timeLimit(.minutes(5)))
 struct SQLiteKeyStorageLoadTests {
     static let hasher = LookupHasher(pepper: (0..<32).map { UInt8($0) &* 11 &+ 5 })
 

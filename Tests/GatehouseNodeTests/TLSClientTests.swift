@@ -4,7 +4,7 @@ import Testing
 
 /// Real clients over TLS against a real `gatehouse serve` process: redis-cli --tls,
 /// redis-py with ssl=True, curl --cacert and openssl s_client; mTLS; SIGHUP reloads.
-@Suite("TLS with real clients")
+@Suite("TLS with real clients", .timeLimit(.minutes(5)))
 struct TLSClientTests {
     static let adminToken = "tls-admin-token-0123456789"
     static let pyScript = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()

@@ -4,7 +4,7 @@ import Testing
 
 /// TLS on the RESP and HTTP listeners of an in-process node: handshake deadlines, the
 /// per-source cap seeing the real peer, refusals spoken over TLS, and mTLS.
-@Suite("TLS listeners")
+@Suite("TLS listeners", .timeLimit(.minutes(5)))
 struct TLSListenerTests {
     private func metric(_ node: TestNode, _ line: String) -> Double? {
         let text = String(decoding: node.server.metrics.registry.emitToBuffer(), as: UTF8.self)

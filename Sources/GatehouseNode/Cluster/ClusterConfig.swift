@@ -27,6 +27,10 @@ public struct ClusterConfig: Sendable {
     public var maxPeerConnections = 1_024
     /// Inbound connections that have not authenticated yet, at most, at once.
     public var maxUnauthenticatedPeerConnections = 64
+    /// A replicated version (or quota version) further ahead of this node's clock than this is
+    /// refused and counted: one bad clock or hostile member must not win every later merge.
+    public var maxClockSkewMs: Int64 = ClusterConfig.defaultMaxClockSkewMs
+    public static let defaultMaxClockSkewMs: Int64 = 5_000
     /// When counts are worth sending (DESIGN §5: by need, not by rate).
     public var counterSendRule = CounterSendRule()
 

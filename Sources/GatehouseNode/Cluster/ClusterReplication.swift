@@ -93,15 +93,18 @@ final class ClusterReplication: Service, Sendable {
             case .apply(let records, _, let repair):
                 metrics.writesReceived.increment(by: Int64(records.count))
                 if repair { metrics.recordsRepaired.increment(by: Int64(records.count)) }
-                metrics.writesApplied.increment(by: Int64(keys.applyReplicated(records)))
+                let outcome = keys.applyReplicated(records)
+                metrics.writesApplied.increment(by: Int64(outcome.applied))
+                for (reason, count) in outcome.rejected { metrics.countRejected(reason, count) }
             case .mergeCounters(let slots, let origin, let peer):
                 // Counts are attributed to a member of the cluster: the stream's own member,
                 // or (relayed) one the membership knows as live.
                 guard origin == peer || machine.value.live.contains(origin) else { continue }
-                let news = keys.mergeCounters(slots, from: origin.name)
-                machine.value.onCounterNews(news, origin: origin)
+                let merged = keys.mergeCounters(slots, from: origin.name)
+                metrics.countRejected(.invalidCounter, merged.rejected)
+                machine.value.onCounterNews(merged.news, origin: origin)
             case .restoreOwnCounters(let slots):
-                keys.restoreOwnCounters(slots)
+                metrics.countRejected(.invalidCounter, keys.restoreOwnCounters(slots))
             case .antiEntropyAnswered:
                 metrics.antiEntropyRounds.increment()
                 metrics.markAntiEntropy()

@@ -1,3 +1,4 @@
+import GatehouseCore
 import Prometheus
 
 /// Metrics of key replication.
@@ -8,6 +9,7 @@ public final class ReplicationMetrics: Sendable {
     public let antiEntropyRounds: Counter
     public let recordsRepaired: Counter
     public let persistFailures: Counter
+    private let rejected: [ReplicaCheck.Rejection: Counter]
     private let lastAntiEntropy: Gauge
     private let lastAntiEntropyMs = LockedBox<Int64?>(nil)
 
@@ -24,9 +26,21 @@ public final class ReplicationMetrics: Sendable {
         antiEntropyRounds = counter("anti_entropy_rounds", "Anti-entropy digest exchanges completed")
         recordsRepaired = counter("records_repaired", "Records moved by anti-entropy (sent and received)")
         persistFailures = counter("persist_failures", "Batches of replicated records that could not be written to disk (retried)")
+        rejected = Dictionary(uniqueKeysWithValues: ReplicaCheck.Rejection.allCases.map { reason in
+            (reason, registry.makeCounter(
+                descriptor: MetricNameDescriptor(
+                    namespace: "gatehouse", subsystem: "replication", metricName: "rejected", unitName: "total",
+                    helpText: "Records and counter slots from peers refused by the replica checks, by reason"),
+                labels: [("reason", reason.rawValue)]))
+        })
         lastAntiEntropy = registry.makeGauge(descriptor: MetricNameDescriptor(
             namespace: "gatehouse", subsystem: "replication", metricName: "last_anti_entropy", unitName: "seconds",
             helpText: "Unix time of the last completed anti-entropy exchange"))
+    }
+
+    func countRejected(_ reason: ReplicaCheck.Rejection, _ count: Int) {
+        guard count > 0 else { return }
+        rejected[reason]?.increment(by: Int64(count))
     }
 
     func markAntiEntropy() {

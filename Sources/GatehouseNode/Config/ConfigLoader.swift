@@ -243,7 +243,11 @@ public enum ConfigLoader {
         var counterSyncIntervalMs: Int64 = 50
         var counterMaxStalenessMs = CounterSendRule().maxStalenessMs
         var udpReceiveBufferBytes = 4 * 1024 * 1024
-        let ownFields = ["anti_entropy_interval_ms", "counter_sync_interval_ms", "counter_max_staleness_ms", "udp_receive_buffer_bytes"]
+        var maxClockSkewMs = ClusterConfig.defaultMaxClockSkewMs
+        let ownFields = [
+            "anti_entropy_interval_ms", "counter_sync_interval_ms", "counter_max_staleness_ms", "udp_receive_buffer_bytes",
+            "max_clock_skew_ms",
+        ]
         for (name, value) in file.timing ?? [:] {
             guard value > 0 else {
                 throw ConfigError(field: "timing.\(name)", problem: "must be positive", fix: "give a positive number or leave it out for the default")
@@ -256,6 +260,8 @@ public enum ConfigLoader {
                 counterMaxStalenessMs = value
             } else if name == "udp_receive_buffer_bytes" {
                 udpReceiveBufferBytes = Int(clamping: value)
+            } else if name == "max_clock_skew_ms" {
+                maxClockSkewMs = value
             } else if let path = timingFields[name] {
                 settings[keyPath: path] = value
             } else if let path = timingCounts[name] {
@@ -273,6 +279,7 @@ public enum ConfigLoader {
         cluster.counterSyncIntervalMs = counterSyncIntervalMs
         cluster.counterSendRule.maxStalenessMs = counterMaxStalenessMs
         cluster.udpReceiveBufferBytes = udpReceiveBufferBytes
+        cluster.maxClockSkewMs = maxClockSkewMs
         return cluster
     }
 

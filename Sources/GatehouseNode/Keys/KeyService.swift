@@ -33,6 +33,8 @@ public final class KeyService: Sendable {
     public let defaultLimits: [RateLimit]
     public let defaultPrefix: String
     private let logger: Logger
+    /// How far ahead of this node's clock a replicated version may be (`ReplicaCheck`).
+    let maxClockSkewMs: Int64
     /// Told about every local write once it is durable, to replicate it.
     private let writeListener = LockedBox<WriteListener?>(nil)
 
@@ -50,7 +52,8 @@ public final class KeyService: Sendable {
 
     public init(
         nodeID: String, hasher: LookupHasher, settings: Gatekeeper.Settings, defaultLimits: [RateLimit],
-        defaultPrefix: String, storage: any KeyStorage, now: @escaping @Sendable () -> Int64, logger: Logger
+        defaultPrefix: String, storage: any KeyStorage, maxClockSkewMs: Int64 = ClusterConfig.defaultMaxClockSkewMs,
+        now: @escaping @Sendable () -> Int64, logger: Logger
     ) throws {
         var gatekeeper = Gatekeeper(hasher: hasher, settings: settings)
         var clock = HybridClock(node: nodeID)
@@ -70,6 +73,7 @@ public final class KeyService: Sendable {
         self.now = now
         self.defaultLimits = defaultLimits
         self.defaultPrefix = defaultPrefix
+        self.maxClockSkewMs = maxClockSkewMs
         self.logger = logger
     }
 
@@ -213,15 +217,36 @@ public final class KeyService: Sendable {
     /// and visible to verifies when this returns; the disk gets them later, in a batch
     /// (`persistPendingReplicas`). The verify path's lock is taken once per record, so a
     /// large batch never holds it for long. Returns how many changed anything.
+    ///
+    /// Each record is checked first (`ReplicaCheck`), as strictly as an admin write and for a
+    /// version no further ahead of this node's clock than `maxClockSkewMs`; a refused record
+    /// is counted and logged (its id and writer, never a secret), and the hybrid clock never
+    /// observes it.
     @discardableResult
-    public func applyReplicated(_ records: [KeyRecord]) -> Int {
+    public func applyReplicated(_ records: [KeyRecord]) -> ReplicaApplyOutcome {
         let nowMs = now()
-        clock.withLock { clock in
-            for record in records { clock.observe(record.version, nowMs: nowMs) }
+        var outcome = ReplicaApplyOutcome()
+        var accepted: [KeyRecord] = []
+        accepted.reserveCapacity(records.count)
+        for record in records {
+            if let rejection = ReplicaCheck.rejection(of: record, nowMs: nowMs, maxClockSkewMs: maxClockSkewMs) {
+                outcome.rejected[rejection, default: 0] += 1
+                logger.warning("replicated record refused", metadata: [
+                    "key_id": "\(record.id.prefix(ReplicaCheck.maxIDBytes))", "reason": "\(rejection.rawValue)",
+                    "version": "\(record.version.wallMs).\(record.version.logical)@\(record.version.node.prefix(ReplicaCheck.maxNodeNameBytes))",
+                    "ahead_ms": "\(record.version.wallMs &- nowMs)",
+                ])
+                continue
+            }
+            accepted.append(record)
         }
-        let applied = records.filter { record in state.withLock { $0.apply(record) } }
+        clock.withLock { clock in
+            for record in accepted { clock.observe(record.version, nowMs: nowMs) }
+        }
+        let applied = accepted.filter { record in state.withLock { $0.apply(record) } }
         markReplicasPending(applied.map(\.id))
-        return applied.count
+        outcome.applied = applied.count
+        return outcome
     }
 
     /// How many replicated records wait to be written to disk.
@@ -309,21 +334,31 @@ public final class KeyService: Sendable {
 
     /// Slots of `node`'s own counts (sent by it, or relayed); returns those that were news.
     @discardableResult
-    public func mergeCounters(_ slots: [CounterSlot], from node: String) -> [CounterSlot] {
+    /// Slots a peer holds for `node`, merged a few per lock acquisition; slots `ReplicaCheck`
+    /// refuses (a count out of bounds, a window far from now) are left out and counted in
+    /// `rejected`. Returns the slots that brought news.
+    public func mergeCounters(_ slots: [CounterSlot], from node: String) -> (news: [CounterSlot], rejected: Int) {
+        let nowMs = now()
+        let accepted = slots.filter { ReplicaCheck.accepts($0, nowMs: nowMs) }
         let ordinal = ordinal(of: node)
         var news: [CounterSlot] = []
         var start = 0
-        while start < slots.count {
-            let end = min(slots.count, start + Self.lockBatch)
-            news += state.withLock { $0.mergeCounters(Array(slots[start..<end]), from: ordinal) }
+        while start < accepted.count {
+            let end = min(accepted.count, start + Self.lockBatch)
+            news += state.withLock { $0.mergeCounters(Array(accepted[start..<end]), from: ordinal, nowMs: nowMs) }
             start = end
         }
-        return news
+        return (news, slots.count - accepted.count)
     }
 
-    /// This node's own slots, recovered from a peer's copy after a restart.
-    public func restoreOwnCounters(_ slots: [CounterSlot]) {
-        _ = state.withLock { $0.mergeCounters(slots, from: 0) }
+    /// This node's own slots, recovered from a peer's copy after a restart. Returns how many
+    /// `ReplicaCheck` refused.
+    @discardableResult
+    public func restoreOwnCounters(_ slots: [CounterSlot]) -> Int {
+        let nowMs = now()
+        let accepted = slots.filter { ReplicaCheck.accepts($0, nowMs: nowMs) }
+        _ = state.withLock { $0.mergeCounters(accepted, from: 0, nowMs: nowMs) }
+        return slots.count - accepted.count
     }
 
     /// The slots held for a peer, to give a restarted peer its counts back.
@@ -371,4 +406,14 @@ public final class KeyService: Sendable {
     public var failedAttemptSources: (tracked: Int, evicted: Int) { state.withLock { $0.failedAttemptSources } }
     public var failedAttemptWindowMs: Int64 { state.withLock { $0.settings.failedAttemptWindowMs } }
     public var throttleBucketCount: Int { state.withLock { $0.throttleBuckets.count } }
+}
+
+/// What `KeyService.applyReplicated` did with a batch of records from a peer.
+public struct ReplicaApplyOutcome: Sendable, Equatable {
+    /// Records that took precedence over what was held, and were applied.
+    public var applied = 0
+    /// Records refused by `ReplicaCheck`, by reason.
+    public var rejected: [ReplicaCheck.Rejection: Int] = [:]
+
+    public init() {}
 }

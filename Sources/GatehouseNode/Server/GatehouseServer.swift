@@ -65,7 +65,7 @@ public final class GatehouseServer: Sendable {
         service = try KeyService(
             nodeID: config.nodeID, hasher: LookupHasher(pepper: secrets.pepper), settings: config.decision,
             defaultLimits: config.defaultLimits, defaultPrefix: config.defaultKeyPrefix, storage: chosenStorage,
-            now: now, logger: logger)
+            maxClockSkewMs: config.cluster?.maxClockSkewMs ?? ClusterConfig.defaultMaxClockSkewMs, now: now, logger: logger)
         if let cluster = config.cluster {
             do {
                 gossip = try GossipService(
