@@ -32,6 +32,17 @@ struct ConfigTests {
         #expect(second.dataDirectory == "/var/lib/gatehouse/n2")
     }
 
+    @Test func theClockSkewBoundComesFromTimingWithAFiveSecondDefault() throws {
+        let gossiping = Self.threeNodes.replacingOccurrences(
+            of: "rpc: \"127.0.0.1:17379\",", with: "rpc: \"127.0.0.1:17379\", gossip: \"127.0.0.1:17946\",")
+        let keyed = gossiping + "\ngossip_keys: [\"AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=\"]\n"
+        let plain = try ConfigLoader.load(yaml: keyed, nodeID: "n1", environment: [:], baseDirectory: "/etc/gh")
+        #expect(plain.cluster?.maxClockSkewMs == 5_000)
+        let bounded = try ConfigLoader.load(
+            yaml: keyed + "timing: {max_clock_skew_ms: 750}\n", nodeID: "n1", environment: [:], baseDirectory: "/etc/gh")
+        #expect(bounded.cluster?.maxClockSkewMs == 750)
+    }
+
     @Test func connectionCapsAndDeadlinesComeFromTheFile() throws {
         let yaml = """
             connections:

@@ -1,7 +1,7 @@
 import Foundation
 import GRDB
 import GatehouseCore
-import GatehouseNode
+@testable import GatehouseNode
 import Testing
 
 /// `SQLiteKeyStorage.loadRecords` / `forEachRecord` read rows through a cursor in batches and
@@ -93,5 +93,11 @@ struct SQLiteKeyStorageLoadTests {
         }
         // Nothing of the batch holding the damaged row was handed over.
         #expect(handed == 0)
+    }
+
+    /// What an acknowledgement promises: every commit syncs SQLite's WAL to disk.
+    @Test func everyCommitIsSyncedToDisk() throws {
+        let storage = try SQLiteKeyStorage(directory: TemporaryDirectory.make())
+        #expect(try storage.writerSynchronousMode() == 2)
     }
 }

@@ -40,6 +40,11 @@ final class ClusterReplication: Service, Sendable {
             metrics.writesSent.increment()
             plane.loop.execute { self.perform(self.machine.value.onLocalWrite([record])) }
         }
+        // The loop runs tasks in order: one submitted after a write's push has run that push
+        // (its frames written and flushed to every open stream) by the time it completes.
+        keys.onPushBarrier { [loop = plane.loop] done in
+            loop.execute { done() }
+        }
         plane.onMessage { [weak self] message, peer in
             guard let self else { return }
             perform(machine.value.onMessage(message, from: peer, index: view))

@@ -83,6 +83,7 @@ struct HTTPAPI: Sendable {
             var draft = body.draft
             if !body.prefixGiven { draft.prefix = service.defaultPrefix }
             let created = try keyCall { () throws(KeyServiceError) in try service.create(draft) }
+            await service.waitForPush()
             metrics.adminWrites.increment()
             context.logger.info("key created", metadata: ["key_id": "\(created.record.id)", "owner": "\(created.record.owner)"])
             return try JSONBody.response(
@@ -117,6 +118,7 @@ struct HTTPAPI: Sendable {
             let id = try context.parameters.require("id")
             let body = try await JSONBody.decode(UpdateKeyBody.self, from: request, limit: maxBodyBytes)
             let record = try keyCall { () throws(KeyServiceError) in try service.update(id: id, body.changes) }
+            await service.waitForPush()
             metrics.adminWrites.increment()
             context.logger.info("key updated", metadata: ["key_id": "\(id)"])
             return try JSONBody.response(KeyView(record: record, creditsRemaining: service.key(id: id)?.creditsRemaining))
@@ -125,6 +127,7 @@ struct HTTPAPI: Sendable {
             try requireAdmin(request, context)
             let id = try context.parameters.require("id")
             let record = try keyCall { () throws(KeyServiceError) in try service.revoke(id: id) }
+            await service.waitForPush()
             metrics.adminWrites.increment()
             context.logger.info("key revoked", metadata: ["key_id": "\(id)"])
             return try JSONBody.response(KeyView(record: record, creditsRemaining: service.key(id: id)?.creditsRemaining))
@@ -134,6 +137,7 @@ struct HTTPAPI: Sendable {
             let id = try context.parameters.require("id")
             let body = try await decodeOptional(RotateKeyBody.self, from: request) ?? RotateKeyBody()
             let rotated = try keyCall { () throws(KeyServiceError) in try service.rotate(id: id, graceMs: body.graceMs) }
+            await service.waitForPush()
             metrics.adminWrites.increment()
             context.logger.info("key rotated", metadata: ["key_id": "\(id)", "grace_ms": "\(body.graceMs)"])
             return try JSONBody.response(KeyView(

@@ -50,6 +50,42 @@ public final class KeyService: Sendable {
         writeListener.withLock { $0 = WriteListener(notify: listener) }
     }
 
+    /// Completes once every local write told to the listener so far has been handed to the
+    /// peers' streams (set by the replication runner; a standalone node has none).
+    private let pushBarrier = LockedBox<PushBarrier?>(nil)
+
+    /// In a struct for the reason `WriteListener` is: calls its argument once the writes
+    /// told so far are pushed.
+    private struct PushBarrier: Sendable {
+        let whenPushed: @Sendable (@escaping @Sendable () -> Void) -> Void
+    }
+
+    public func onPushBarrier(_ barrier: @escaping @Sendable (@escaping @Sendable () -> Void) -> Void) {
+        pushBarrier.withLock { $0 = PushBarrier(whenPushed: barrier) }
+    }
+
+    /// Waits until the local writes made so far are on their way to every connected peer, but
+    /// never longer than `limit`: an admin answer then means "on disk here, and sent", and a
+    /// busy data plane only costs the answer that bound, not more.
+    public func waitForPush(limit: Duration = .milliseconds(5)) async {
+        guard let barrier = pushBarrier.withLock({ $0 }) else { return }
+        let resumed = LockedBox(false)
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let resumeOnce: @Sendable () -> Void = {
+                let first = resumed.withLock { done in
+                    defer { done = true }
+                    return !done
+                }
+                if first { continuation.resume() }
+            }
+            barrier.whenPushed(resumeOnce)
+            Task {
+                try? await Task.sleep(for: limit)
+                resumeOnce()
+            }
+        }
+    }
+
     public init(
         nodeID: String, hasher: LookupHasher, settings: Gatekeeper.Settings, defaultLimits: [RateLimit],
         defaultPrefix: String, storage: any KeyStorage, maxClockSkewMs: Int64 = ClusterConfig.defaultMaxClockSkewMs,

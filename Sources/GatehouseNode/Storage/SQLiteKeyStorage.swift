@@ -24,7 +24,16 @@ public final class SQLiteKeyStorage: KeyStorage {
         var configuration = Configuration()
         configuration.label = "gatehouse.keys"
         database = try DatabasePool(path: "\(directory)/\(Self.fileName)", configuration: configuration)
+        // An acknowledged admin write must survive power loss: every commit syncs the WAL.
+        // GRDB sets `NORMAL` on a pool's writer (which may lose the last commits); all
+        // writes go through that one connection, so setting it there covers every write.
+        try database.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA synchronous = FULL") }
         try Self.migrator.migrate(database)
+    }
+
+    /// `PRAGMA synchronous` of the connection that writes (2 is `FULL`).
+    func writerSynchronousMode() throws -> Int {
+        try database.write { db in try Int.fetchOne(db, sql: "PRAGMA synchronous") } ?? -1
     }
 
     static var migrator: DatabaseMigrator {
