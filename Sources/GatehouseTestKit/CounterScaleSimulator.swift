@@ -244,7 +244,7 @@ public enum CounterScaleSimulator {
                 inbox[Int(ms % slotsInInbox)] = []
                 for delivery in due {
                     let directives = machines[Int(delivery.to)].onMessage(delivery.message, from: nodeIDs[Int(delivery.from)], index: NoIndex())
-                    perform(directives, at: Int(delivery.to), ms: ms)
+                    perform(directives, at: Int(delivery.to), ms: ms, now: now)
                 }
                 for index in phases[Int(ms % tick)] { counterTick(index, now: now, ms: ms) }
                 guard ms < configuration.trafficMs else { continue }
@@ -295,11 +295,11 @@ public enum CounterScaleSimulator {
             if measuring { ownSlots += changes.count }
             let directives = machines[index].onCounterTick(ownChanges: changes, retransmitLimit: retransmitLimit)
             maxPendingRelays = max(maxPendingRelays, machines[index].pendingRelays)
-            perform(directives, at: index, ms: ms)
+            perform(directives, at: index, ms: ms, now: now)
         }
 
         /// Carries out directives the way `ClusterReplication.perform` does.
-        mutating func perform(_ directives: [ReplicationDirective], at index: Int, ms: Int64) {
+        mutating func perform(_ directives: [ReplicationDirective], at index: Int, ms: Int64, now: Int64) {
             for directive in directives {
                 switch directive {
                 case .send(let message, let peer):
@@ -307,7 +307,7 @@ public enum CounterScaleSimulator {
                     send(message, from: index, to: to, ms: ms)
                 case .mergeCounters(let slots, let origin, _):
                     guard let from = indexOf[origin] else { continue }
-                    let news = gatekeepers[index].mergeCounters(slots, from: ordinal(of: from), nowMs: ms)
+                    let news = gatekeepers[index].mergeCounters(slots, from: ordinal(of: from), nowMs: now)
                     machines[index].onCounterNews(news, origin: origin)
                 case .apply, .restoreOwnCounters, .antiEntropyAnswered:
                     break
