@@ -36,7 +36,9 @@ public enum MembershipMessage: Hashable, Sendable {
     case ping(sequence: UInt32, target: NodeID, source: NodeID, sourceAddress: MemberAddress, gossip: [Gossip])
     /// "Please ping `target` for me" (indirect probe); answered by an ack or a nack.
     case pingRequest(sequence: UInt32, target: NodeID, targetAddress: MemberAddress, source: NodeID, sourceAddress: MemberAddress, gossip: [Gossip])
-    case ack(sequence: UInt32, source: NodeID, gossip: [Gossip])
+    /// "I am alive", with the responder's wall clock when it answered (`sentAtMs`), which the
+    /// prober compares with its own (`ClockOffsets`).
+    case ack(sequence: UInt32, source: NodeID, sentAtMs: Int64, gossip: [Gossip])
     /// "I asked, but `target` did not answer me either" — tells the prober its own network is fine.
     case nack(sequence: UInt32, source: NodeID)
     /// Nothing but piggybacked gossip.
@@ -44,7 +46,7 @@ public enum MembershipMessage: Hashable, Sendable {
 
     public var gossip: [Gossip] {
         switch self {
-        case .ping(_, _, _, _, let gossip), .pingRequest(_, _, _, _, _, let gossip), .ack(_, _, let gossip), .gossip(_, let gossip):
+        case .ping(_, _, _, _, let gossip), .pingRequest(_, _, _, _, _, let gossip), .ack(_, _, _, let gossip), .gossip(_, let gossip):
             gossip
         case .nack:
             []
@@ -75,8 +77,8 @@ public enum MembershipWireSize {
             header + 4 + string(target.name) + string(source.name) + addressSize(address) + 2
         case .pingRequest(_, let target, let targetAddress, let source, let sourceAddress, _):
             header + 4 + string(target.name) + addressSize(targetAddress) + string(source.name) + addressSize(sourceAddress) + 2
-        case .ack(_, let source, _):
-            header + 4 + string(source.name) + 2
+        case .ack(_, let source, _, _):
+            header + 4 + string(source.name) + 8 + 2
         case .nack(_, let source):
             header + 4 + string(source.name)
         case .gossip(let source, _):

@@ -28,6 +28,8 @@ public struct MembershipInstance: Sendable {
     private var suspectsToProbe: [NodeID] = []
     private var probeCursor = 0
     private var pendingProbe: PendingProbe?
+    /// Other members' clock offsets, measured on direct probes.
+    public private(set) var clockOffsets: ClockOffsets
     private var relays: [UInt32: Relay] = [:]
     private var suspicions: [NodeID: Suspicion] = [:]
     private var broadcasts = BroadcastQueue()
@@ -57,6 +59,12 @@ public struct MembershipInstance: Sendable {
         self.settings = settings
         self.incarnation = incarnation
         random = SplitMix64(seed: seed)
+        clockOffsets = ClockOffsets(maxRoundTripMs: settings.probeTimeoutMs, maxAgeMs: settings.clockSampleMaxAgeMs)
+    }
+
+    /// The cluster's wall clock minus this node's (`ClockOffsets`), or `nil` before any sample.
+    public func clusterClockOffsetMs(nowMs: Int64) -> Int64? {
+        clockOffsets.clusterOffsetMs(nowMs: nowMs)
     }
 
     // MARK: - Views
@@ -72,12 +80,13 @@ public struct MembershipInstance: Sendable {
             let position = insertionIndex(of: member.id)
             memberIDs.insert(member.id, at: position)
         }
-        if member.status.isActive { activeOthers += 1 }
+        if member.status.isActive { activeOthers += 1 } else { clockOffsets.forget(member.id) }
         members[member.id] = member
     }
 
     private mutating func forget(_ id: NodeID) {
         guard let old = members.removeValue(forKey: id) else { return }
+        clockOffsets.forget(id)
         if old.status.isActive { activeOthers -= 1 }
         let position = insertionIndex(of: id)
         if position < memberIDs.count, memberIDs[position] == id { memberIDs.remove(at: position) }
@@ -292,10 +301,10 @@ public struct MembershipInstance: Sendable {
         switch message {
         case .ping(let sequence, let target, _, let sourceAddress, _):
             guard target == id else { break }
-            directives.append(.send(withPiggyback(.ack(sequence: sequence, source: id, gossip: [])), to: sourceAddress))
+            directives.append(.send(withPiggyback(.ack(sequence: sequence, source: id, sentAtMs: nowMs, gossip: [])), to: sourceAddress))
         case .pingRequest(let originSequence, let target, let targetAddress, _, let sourceAddress, _):
             guard target != id else {
-                directives.append(.send(.ack(sequence: originSequence, source: id, gossip: []), to: sourceAddress))
+                directives.append(.send(.ack(sequence: originSequence, source: id, sentAtMs: nowMs, gossip: []), to: sourceAddress))
                 break
             }
             sequence &+= 1
@@ -303,12 +312,17 @@ public struct MembershipInstance: Sendable {
             let ping = MembershipMessage.ping(sequence: sequence, target: target, source: id, sourceAddress: address, gossip: [])
             directives.append(.send(withPiggyback(ping), to: targetAddress))
             directives.append(.schedule(.relayTimeout(sequence: sequence), afterMs: settings.probeTimeoutMs * 8 / 10))
-        case .ack(let sequence, _, _):
+        case .ack(let sequence, let source, let sentAtMs, _):
             if let pending = pendingProbe, pending.sequence == sequence {
                 pendingProbe = nil
                 adjustAwareness(by: -1)
+                // Only the target's own answer times the target's clock (a relayed ack's
+                // round trip includes the relay).
+                if source == pending.target {
+                    clockOffsets.record(member: source, sentMs: pending.startMs, theirMs: sentAtMs, receivedMs: nowMs)
+                }
             } else if let relay = relays.removeValue(forKey: sequence) {
-                directives.append(.send(.ack(sequence: relay.originSequence, source: id, gossip: []), to: relay.origin))
+                directives.append(.send(.ack(sequence: relay.originSequence, source: id, sentAtMs: nowMs, gossip: []), to: relay.origin))
             }
         case .nack(let sequence, _):
             if var pending = pendingProbe, pending.sequence == sequence {
@@ -471,8 +485,8 @@ public struct MembershipInstance: Sendable {
             return .ping(sequence: sequence, target: target, source: source, sourceAddress: sourceAddress, gossip: gossip + extra)
         case .pingRequest(let sequence, let target, let targetAddress, let source, let sourceAddress, let gossip):
             return .pingRequest(sequence: sequence, target: target, targetAddress: targetAddress, source: source, sourceAddress: sourceAddress, gossip: gossip + extra)
-        case .ack(let sequence, let source, let gossip):
-            return .ack(sequence: sequence, source: source, gossip: gossip + extra)
+        case .ack(let sequence, let source, let sentAtMs, let gossip):
+            return .ack(sequence: sequence, source: source, sentAtMs: sentAtMs, gossip: gossip + extra)
         case .gossip(let source, let gossip):
             return .gossip(source: source, gossip: gossip + extra)
         case .nack:

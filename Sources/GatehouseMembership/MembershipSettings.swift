@@ -31,6 +31,8 @@ public struct MembershipSettings: Hashable, Sendable {
     public var pushPullIntervalMs: Int64 = 30_000
     /// Largest datagram, so messages never fragment on ordinary networks.
     public var maxDatagramBytes: Int = 1_400
+    /// A member's clock sample (`ClockOffsets`) counts this long after it was taken.
+    public var clockSampleMaxAgeMs: Int64 = 120_000
 
     public init() {}
 

@@ -9,6 +9,9 @@ import HeapModule
 public struct MembershipSimulator {
     public private(set) var nowMs: Int64 = 0
     public var network: SimulatedNetwork
+    /// How far each node's wall clock is from the simulation's (a node whose NTP broke): the
+    /// instance of that node reads `nowMs + offset`; delays and timers are unaffected.
+    public var clockOffsetMs: [NodeID: Int64] = [:]
     public let settings: MembershipSettings
     public private(set) var nodes: [NodeID: SimulatedNode] = [:]
     /// Every status change any node observed, in order.
@@ -171,7 +174,7 @@ public struct MembershipSimulator {
 
     private mutating func run(node id: NodeID, _ body: (inout MembershipInstance, Int64) -> [MembershipDirective]) {
         guard var node = nodes[id], node.isUp else { return }
-        let directives = body(&node.instance, nowMs)
+        let directives = body(&node.instance, nowMs + (clockOffsetMs[id] ?? 0))
         nodes[id] = node
         for directive in directives { carryOut(directive, by: id, generation: node.generation) }
     }

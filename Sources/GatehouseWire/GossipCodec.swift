@@ -61,10 +61,11 @@ public enum GossipCodec {
             buffer.writeShortString(source.name)
             buffer.writeAddress(sourceAddress)
             buffer.writeGossip(gossip)
-        case .ack(let sequence, let source, let gossip):
+        case .ack(let sequence, let source, let sentAtMs, let gossip):
             buffer.writeClusterHeader(.ack)
             buffer.writeInteger(sequence)
             buffer.writeShortString(source.name)
+            buffer.writeInteger(sentAtMs)
             buffer.writeGossip(gossip)
         case .nack(let sequence, let source):
             buffer.writeClusterHeader(.nack)
@@ -110,7 +111,9 @@ public enum GossipCodec {
                 targetAddress: try buffer.readAddress(), source: NodeID(try buffer.readShortString("source")),
                 sourceAddress: try buffer.readAddress(), gossip: try buffer.readGossip())
         case .ack:
-            message = .ack(sequence: try buffer.readChecked(UInt32.self), source: NodeID(try buffer.readShortString("source")), gossip: try buffer.readGossip())
+            message = .ack(
+                sequence: try buffer.readChecked(UInt32.self), source: NodeID(try buffer.readShortString("source")),
+                sentAtMs: try buffer.readChecked(Int64.self), gossip: try buffer.readGossip())
         case .nack:
             message = .nack(sequence: try buffer.readChecked(UInt32.self), source: NodeID(try buffer.readShortString("source")))
         case .gossip:

@@ -15,7 +15,7 @@ struct MembershipInstanceTests {
         let reply = directives.sends
         #expect(reply.count == 1)
         #expect(reply.first?.to == MemberAddress(host: "b", port: 1))
-        guard case .ack(let sequence, let source, _) = reply.first?.message else {
+        guard case .ack(let sequence, let source, _, _) = reply.first?.message else {
             Issue.record("expected an ack")
             return
         }
@@ -41,7 +41,7 @@ struct MembershipInstanceTests {
                 return
             }
             pass.append(ping.to)
-            _ = node.onMessage(.ack(sequence: ping.message.pingSequence!, source: NodeID("x"), gossip: []), nowMs: now + 10)
+            _ = node.onMessage(.ack(sequence: ping.message.pingSequence!, source: NodeID("x"), sentAtMs: now + 5, gossip: []), nowMs: now + 10)
             now += 1000
         }
         #expect(Set(pass).count == 4)
@@ -71,7 +71,7 @@ struct MembershipInstanceTests {
         node.know(["b"])
         let ping = node.onTimer(.probe, nowMs: 0).sends.first { $0.message.pingSequence != nil }!
         let sequence = ping.message.pingSequence!
-        _ = node.onMessage(.ack(sequence: sequence, source: NodeID("b"), gossip: []), nowMs: 100)
+        _ = node.onMessage(.ack(sequence: sequence, source: NodeID("b"), sentAtMs: 90, gossip: []), nowMs: 100)
         #expect(node.onTimer(.probeTimeout(sequence: sequence), nowMs: 500).sends.isEmpty)
         #expect(node.onTimer(.indirectProbeTimeout(sequence: sequence), nowMs: 999).changes.isEmpty)
         #expect(node.members[NodeID("b")]?.status == .alive)
@@ -87,10 +87,10 @@ struct MembershipInstanceTests {
         #expect(ping.to == target)
         let relaySequence = ping.message.pingSequence!
         #expect(directives.timers.contains { $0.timer == .relayTimeout(sequence: relaySequence) && $0.afterMs == 400 })
-        let forwarded = relay.onMessage(.ack(sequence: relaySequence, source: NodeID("t"), gossip: []), nowMs: 50).sends
+        let forwarded = relay.onMessage(.ack(sequence: relaySequence, source: NodeID("t"), sentAtMs: 45, gossip: []), nowMs: 50).sends
         #expect(forwarded.count == 1)
         #expect(forwarded.first?.to == origin)
-        #expect(forwarded.first?.message == .ack(sequence: 41, source: NodeID("r"), gossip: []))
+        #expect(forwarded.first?.message == .ack(sequence: 41, source: NodeID("r"), sentAtMs: 50, gossip: []))
         // The nack timer finds nothing left to do.
         #expect(relay.onTimer(.relayTimeout(sequence: relaySequence), nowMs: 400).sends.isEmpty)
     }

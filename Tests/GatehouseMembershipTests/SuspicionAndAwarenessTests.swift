@@ -61,7 +61,7 @@ struct SuspicionAndAwarenessTests {
         #expect(next.timers.contains { $0.timer == .probe && $0.afterMs == 4_000 })
         // Successful probes bring it back down, one step each.
         let ping = next.sends.compactMap(\.message.pingSequence).first!
-        _ = node.onMessage(.ack(sequence: ping, source: NodeID("x"), gossip: []), nowMs: 1_010)
+        _ = node.onMessage(.ack(sequence: ping, source: NodeID("x"), sentAtMs: 1_005, gossip: []), nowMs: 1_010)
         #expect(node.awareness == 2)
     }
 

@@ -18,7 +18,7 @@ struct GossipCodecTests {
         .ping(sequence: 1, target: NodeID("n2"), source: NodeID("n1"), sourceAddress: address, gossip: gossip),
         .ping(sequence: UInt32.max, target: NodeID("ünï"), source: NodeID("n1"), sourceAddress: MemberAddress(host: "::1", port: 65535), gossip: []),
         .pingRequest(sequence: 5, target: NodeID("n2"), targetAddress: address, source: NodeID("n1"), sourceAddress: address, gossip: gossip),
-        .ack(sequence: 6, source: NodeID("n2"), gossip: gossip),
+        .ack(sequence: 6, source: NodeID("n2"), sentAtMs: 1_800_000_000_123, gossip: gossip),
         .nack(sequence: 7, source: NodeID("n3")),
         .gossip(source: NodeID("n9"), gossip: gossip),
     ]

@@ -91,7 +91,7 @@ public enum Fixtures {
         .ping(sequence: 1, target: NodeID("node-b"), source: NodeID("node-a"), sourceAddress: addressA, gossip: []),
         .ping(sequence: 2, target: NodeID("node-b"), source: NodeID("node-a"), sourceAddress: addressA, gossip: gossip),
         .pingRequest(sequence: 3, target: NodeID("node-c"), targetAddress: addressB, source: NodeID("node-a"), sourceAddress: addressA, gossip: gossip),
-        .ack(sequence: UInt32.max, source: NodeID("node-b"), gossip: gossip),
+        .ack(sequence: UInt32.max, source: NodeID("node-b"), sentAtMs: Int64.min, gossip: gossip),
         .nack(sequence: 4, source: NodeID("node-c")),
         .gossip(source: NodeID("node-a"), gossip: gossip),
     ]
