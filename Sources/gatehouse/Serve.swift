@@ -57,7 +57,7 @@ struct Serve: AsyncParsableCommand {
         logger[metadataKey: "node_id"] = "\(nodeConfig.nodeID)"
         let server: GatehouseServer
         do {
-            server = try GatehouseServer(config: nodeConfig, logger: logger)
+            server = try GatehouseServer(config: nodeConfig, logger: logger, now: try wallClock(logger: logger))
         } catch let error as ConfigError {
             FileHandle.standardError.write(Data("gatehouse: \(error)\n".utf8))
             throw ExitCode(78)
@@ -120,5 +120,18 @@ struct Serve: AsyncParsableCommand {
         }
         try resolved.validate()
         return resolved
+    }
+
+    /// The wall clock, moved by `GATEHOUSE_CLOCK_OFFSET_MS` when that is set (a wrong clock on
+    /// purpose, for tests), which is said loudly.
+    private func wallClock(logger: Logger) throws -> @Sendable () -> Int64 {
+        guard let text = ProcessInfo.processInfo.environment[ConfigLoader.Environment.clockOffsetMs] else { return WallClock.nowMs }
+        guard let offset = Int64(text.trimmingCharacters(in: .whitespaces)) else {
+            throw ConfigError(
+                field: ConfigLoader.Environment.clockOffsetMs, problem: "is not a whole number of milliseconds",
+                fix: "unset it (it exists to make a node's clock wrong on purpose)")
+        }
+        logger.warning("the wall clock is moved on purpose", metadata: ["\(ConfigLoader.Environment.clockOffsetMs)": "\(offset)"])
+        return { WallClock.nowMs() &+ offset }
     }
 }

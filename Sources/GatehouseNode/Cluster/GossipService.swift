@@ -22,7 +22,10 @@ public final class GossipService: Service, Sendable {
     let group: any EventLoopGroup
     /// The membership's own thread.
     private let membershipGroup: MultiThreadedEventLoopGroup
+    /// The raw wall clock: failure detection and the clock comparison run on it.
     let now: @Sendable () -> Int64
+    /// Told the cluster's time as the probes measure it, to answer on it when ours is off.
+    private let clock: ClusterClock?
     let loop: any EventLoop
     /// Records, counters and anti-entropy: the per-peer streams.
     let dataPlane: DataPlane
@@ -63,9 +66,10 @@ public final class GossipService: Service, Sendable {
 
     public init(
         nodeID: String, config: ClusterConfig, clusterName: String, metrics: ClusterMetrics, dataMetrics: DataPlaneMetrics,
-        logger: Logger, group: any EventLoopGroup, now: @escaping @Sendable () -> Int64
+        logger: Logger, group: any EventLoopGroup, now: @escaping @Sendable () -> Int64, clock: ClusterClock? = nil
     ) throws {
         self.nodeID = NodeID(nodeID)
+        self.clock = clock
         self.config = config
         keyring = try ClusterKeyring(base64Keys: config.gossipKeys, clusterName: clusterName)
         self.metrics = metrics
@@ -223,6 +227,8 @@ public final class GossipService: Service, Sendable {
         var counts: [MemberStatus: Int] = [.alive: 1]
         for member in state.value.instance.members.values { counts[member.status, default: 0] += 1 }
         metrics.setMembers(counts)
+        let instance = state.value.instance
+        clock?.observe(clusterOffsetMs: instance.clusterClockOffsetMs(nowMs: now()), members: instance.clockOffsets.samples.count)
     }
 
     private func send(_ message: MembershipMessage, to address: MemberAddress) {

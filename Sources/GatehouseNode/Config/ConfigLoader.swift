@@ -11,6 +11,9 @@ public enum ConfigLoader {
         public static let gatewayTokens = "GATEHOUSE_GATEWAY_TOKENS"
         public static let pepper = "GATEHOUSE_PEPPER"
         public static let gossipKeys = "GATEHOUSE_GOSSIP_KEYS"
+        /// Moves this process's wall clock by so many milliseconds: how the tests (and an
+        /// operator rehearsing) make a node whose clock is wrong. Never set it in production.
+        public static let clockOffsetMs = "GATEHOUSE_CLOCK_OFFSET_MS"
     }
 
     /// The node `nodeID` of the cluster described by `yaml`. Relative data directories are

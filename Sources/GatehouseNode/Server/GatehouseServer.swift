@@ -31,6 +31,9 @@ public final class GatehouseServer: Sendable {
     public let readiness = Readiness()
     /// The membership shell, when the config clusters this node.
     public let gossip: GossipService?
+    /// The time a clustered node answers on (its wall clock, corrected when it is off the
+    /// cluster's); `nil` when standalone.
+    public let clock: ClusterClock?
     /// The listeners' TLS context, reloaded on SIGHUP; `nil` without TLS.
     public let tls: TLSContextProvider?
     private let logger: Logger
@@ -62,15 +65,25 @@ public final class GatehouseServer: Sendable {
             chosenStorage = InMemoryKeyStorage()
         }
         let started = ContinuousClock.now
+        // A clustered node answers on the cluster's time when its own clock is off (`ClusterClock`).
+        let answerTime: @Sendable () -> Int64
+        if let cluster = config.cluster {
+            let clusterClock = ClusterClock(wall: now, boundMs: cluster.maxClockSkewMs, registry: metrics.registry, logger: logger)
+            clock = clusterClock
+            answerTime = { clusterClock.nowMs() }
+        } else {
+            clock = nil
+            answerTime = now
+        }
         service = try KeyService(
             nodeID: config.nodeID, hasher: LookupHasher(pepper: secrets.pepper), settings: config.decision,
             defaultLimits: config.defaultLimits, defaultPrefix: config.defaultKeyPrefix, storage: chosenStorage,
-            maxClockSkewMs: config.cluster?.maxClockSkewMs ?? ClusterConfig.defaultMaxClockSkewMs, now: now, logger: logger)
+            maxClockSkewMs: config.cluster?.maxClockSkewMs ?? ClusterConfig.defaultMaxClockSkewMs, now: answerTime, logger: logger)
         if let cluster = config.cluster {
             do {
                 gossip = try GossipService(
                     nodeID: config.nodeID, config: cluster, clusterName: config.clusterName, metrics: metrics.cluster,
-                    dataMetrics: metrics.dataPlane, logger: logger, group: group, now: now)
+                    dataMetrics: metrics.dataPlane, logger: logger, group: group, now: now, clock: clock)
             } catch let error as ClusterKeyring.InvalidKey {
                 throw ConfigError(field: "gossip_keys[\(error.index)]", problem: "is not 32 bytes of base64", fix: "generate keys with `openssl rand -base64 32`")
             }

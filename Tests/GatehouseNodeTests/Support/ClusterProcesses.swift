@@ -66,9 +66,14 @@ final class ClusterProcesses {
         try yaml.write(toFile: "\(directory)/\(name)", atomically: true, encoding: .utf8)
     }
 
-    func start(_ id: String, config: String = "cluster.yaml") throws {
+    /// `environment`: variables added to this process's own for the node (for example a
+    /// clock moved on purpose).
+    func start(_ id: String, config: String = "cluster.yaml", environment: [String: String] = [:]) throws {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
+        if !environment.isEmpty {
+            process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, added in added }
+        }
         process.arguments = ["serve", "--config", "\(directory)/\(config)", "--node", id]
         process.standardOutput = FileHandle.nullDevice
         let errorLog = "\(directory)/\(id).stderr"
