@@ -70,7 +70,7 @@ public enum Fixtures {
         credits: 1_000, creditsSetAt: version, meta: ["team": "payments", "tier": "gold"], revokedAt: nil,
         lastUsedAt: 1_760_000_100_000,
         retiredSecrets: [RetiredSecret(lookup: LookupHash(w0: 5, w1: 6, w2: 7, w3: 8), start: "gk_Old1", validUntil: 1_760_100_000_000)],
-        version: version)
+        version: version, secretGeneration: 2)
 
     public static let bareRecord = KeyRecord(
         id: "key_b", lookup: LookupHash(w0: 0, w1: 0, w2: 0, w3: 0), start: "", name: "", owner: "", scopes: [],
@@ -111,7 +111,7 @@ public enum Fixtures {
         .hello(node: NodeID("node-a")),
         .records([record, bareRecord]),
         .digest(ReplicaDigest(buckets: (0..<UInt64(ReplicaDigest.bucketCount)).map { $0 &* 0x9E37_79B9 })),
-        .digestReply(buckets: [0, 17, 255], entries: [ReplicaEntry(id: record.id, version: version), ReplicaEntry(id: "", version: version)]),
+        .digestReply(buckets: [0, 17, 255], entries: [ReplicaEntry(id: record.id, precedence: .live(version)), ReplicaEntry(id: "", precedence: RecordPrecedence(revoked: true, secretGeneration: .max, version: version))]),
         .recordsAndWant(records: [record], want: ["key_x", "key_y"]),
         .counters(origin: NodeID("node-a"), slots: [
             CounterSlot(bucket: keyBucket, windowIndex: 1_760_000_000, count: 3),
