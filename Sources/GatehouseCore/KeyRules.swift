@@ -93,6 +93,17 @@ public enum KeyRules {
         }
     }
 
+    /// Every content rule a stored record must meet (name, owner, scopes, limits, credits,
+    /// meta): what a record from a peer is held to, as an admin write is.
+    public static func validateContent(of record: KeyRecord) throws(KeyError) {
+        try validateName(record.name)
+        try validateOwner(record.owner)
+        try validateScopes(record.scopes)
+        try validateLimits(record.limits)
+        try validateCredits(record.credits)
+        try validateMeta(record.meta)
+    }
+
     public static func validateGrace(_ graceMs: Int64) throws(KeyError) {
         guard (0...maxGraceMs).contains(graceMs) else {
             throw .invalid("grace_ms", "must be between 0 and \(maxGraceMs) (30 days)")

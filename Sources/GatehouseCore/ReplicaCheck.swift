@@ -36,12 +36,7 @@ public enum ReplicaCheck {
             record.retiredSecrets.allSatisfy({ $0.start.utf8.count <= maxStartBytes })
         else { return .invalidRecord }
         do {
-            try KeyRules.validateName(record.name)
-            try KeyRules.validateOwner(record.owner)
-            try KeyRules.validateScopes(record.scopes)
-            try KeyRules.validateLimits(record.limits)
-            try KeyRules.validateCredits(record.credits)
-            try KeyRules.validateMeta(record.meta)
+            try KeyRules.validateContent(of: record)
         } catch {
             return .invalidRecord
         }

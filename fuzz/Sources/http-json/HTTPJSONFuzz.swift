@@ -45,12 +45,7 @@ func decode<Body: Decodable>(_ type: Body.Type, _ data: Data) -> Body? {
 
 func checkRules(_ record: KeyRecord) {
     do throws(KeyError) {
-        try KeyRules.validateName(record.name)
-        try KeyRules.validateOwner(record.owner)
-        try KeyRules.validateScopes(record.scopes)
-        try KeyRules.validateLimits(record.limits)
-        try KeyRules.validateCredits(record.credits)
-        try KeyRules.validateMeta(record.meta)
+        try KeyRules.validateContent(of: record)
     } catch {
         fuzzCheck(false, "a record the lifecycle accepted breaks the rules: \(error)")
     }
