@@ -10,8 +10,12 @@ struct ServeProcess {
     let process: Process
     let endpoints: NodeEndpoints
 
-    /// `extraArguments` go after the listen addresses, e.g. TLS flags.
-    static func start(executable: String, dataDirectory: String, adminToken: String, extraArguments: [String] = []) throws -> ServeProcess {
+    /// `extraArguments` go after the listen addresses, e.g. TLS flags; `environment` adds to
+    /// this process's environment (e.g. `GATEHOUSE_GATEWAY_TOKENS`).
+    static func start(
+        executable: String, dataDirectory: String, adminToken: String, extraArguments: [String] = [],
+        environment extraEnvironment: [String: String] = [:]
+    ) throws -> ServeProcess {
         let rpc = try FreePort.find()
         let http = try FreePort.find()
         let process = Process()
@@ -19,6 +23,7 @@ struct ServeProcess {
         process.arguments = ["serve", "--rpc", "127.0.0.1:\(rpc)", "--http", "127.0.0.1:\(http)", "--data-dir", dataDirectory, "--log-level", "warning"] + extraArguments
         var environment = ProcessInfo.processInfo.environment
         environment["GATEHOUSE_ADMIN_TOKEN"] = adminToken
+        environment.merge(extraEnvironment) { _, given in given }
         process.environment = environment
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
