@@ -1,0 +1,99 @@
+import GRPCCore
+import GRPCNIOTransportHTTP2
+import Logging
+import NIOCore
+import NIOPosix
+import ServiceLifecycle
+
+/// The gRPC listener Envoy talks to: the rate-limit service and ext_authz, on HTTP/2
+/// (grpc-swift), with the listener settings of the others: TLS from `tls:`, an idle
+/// timeout, a connection cap per listener and per source, a request size limit, metrics.
+final class EnvoyGRPCServer: Service, Sendable {
+    /// A `ShouldRateLimit` or `Check` request is a few hundred bytes; Envoy never sends more
+    /// than a request's headers (not its body, unless configured to, which Gatehouse ignores).
+    static let maxRequestBytes = 64 * 1024
+
+    private let address: HostPort
+    private let services: [any RegistrableRPCService]
+    private let interceptors: [any ServerInterceptor]
+    private let settings: ConnectionSettings
+    private let tls: TLSSettings?
+    private let metrics: NodeMetrics
+    private let group: MultiThreadedEventLoopGroup
+    private let logger: Logger
+    private let onBound: @Sendable (HostPort) -> Void
+    private let connections: ConnectionRegistry
+
+    init(
+        address: HostPort, services: [any RegistrableRPCService], interceptors: [any ServerInterceptor], settings: ConnectionSettings,
+        tls: TLSSettings?, metrics: NodeMetrics, group: MultiThreadedEventLoopGroup, logger: Logger,
+        onBound: @escaping @Sendable (HostPort) -> Void
+    ) {
+        self.address = address
+        self.services = services
+        self.interceptors = interceptors
+        self.settings = settings
+        self.tls = tls
+        self.metrics = metrics
+        self.group = group
+        self.logger = logger
+        self.onBound = onBound
+        connections = ConnectionRegistry(caps: .init(
+            maxConnections: settings.grpcMaxConnections, maxUnauthenticated: settings.grpcMaxConnections,
+            maxPerSource: settings.maxPerSource))
+    }
+
+    func run() async throws {
+        let transport = HTTP2ServerTransport.Posix(
+            address: address.host.contains(":") ? .ipv6(host: address.host, port: address.port) : .ipv4(host: address.host, port: address.port),
+            transportSecurity: transportSecurity(), config: transportConfig(), eventLoopGroup: group)
+        let server = GRPCServer(transport: transport, services: services, interceptors: interceptors)
+        try await withGracefulShutdownHandler {
+            try await withThrowingDiscardingTaskGroup { tasks in
+                tasks.addTask { try await server.serve() }
+                let bound = try await transport.listeningAddress
+                if let ipv4 = bound.ipv4 {
+                    onBound(HostPort(host: ipv4.host, port: ipv4.port))
+                } else if let ipv6 = bound.ipv6 {
+                    onBound(HostPort(host: ipv6.host, port: ipv6.port))
+                }
+            }
+        } onGracefulShutdown: {
+            server.beginGracefulShutdown()
+        }
+    }
+
+    private func transportConfig() -> HTTP2ServerTransport.Posix.Config {
+        var config = HTTP2ServerTransport.Posix.Config.defaults
+        config.connection.maxIdleTime = settings.grpcIdleTimeoutMs > 0 ? .milliseconds(settings.grpcIdleTimeoutMs) : nil
+        config.rpc.maxRequestPayloadSize = Self.maxRequestBytes
+        let connections = connections
+        let metrics = metrics
+        config.channelDebuggingCallbacks.onAcceptTCPConnection = { channel in
+            switch connections.admit(channel, authenticated: true) {
+            case .admitted:
+                metrics.grpcConnectionsOpen.increment()
+                channel.closeFuture.whenComplete { _ in metrics.grpcConnectionsOpen.decrement() }
+                return channel.eventLoop.makeSucceededVoidFuture()
+            case .refused(let reason):
+                metrics.countClose(.grpc, reason)
+                return channel.close()
+            }
+        }
+        return config
+    }
+
+    /// TLS from the node's `tls:` files when the settings cover gRPC, with client
+    /// certificates required when `client_ca_file` is set. The files are read when the
+    /// listener starts; unlike RESP and HTTP, SIGHUP does not reload them here.
+    private func transportSecurity() -> HTTP2ServerTransport.Posix.TransportSecurity {
+        guard let tls, let certificate = tls.certificateFile, let key = tls.privateKeyFile else { return .plaintext }
+        return .tls(certificateChain: [.file(path: certificate, format: .pem)], privateKey: .file(path: key, format: .pem)) { config in
+            if let clientCA = tls.clientCAFile {
+                config.clientCertificateVerification = .noHostnameVerification
+                config.trustRoots = .certificates([.file(path: clientCA, format: .pem)])
+            }
+            config.requireALPN = false
+        }
+    }
+}
