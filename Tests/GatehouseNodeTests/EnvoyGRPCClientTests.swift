@@ -5,7 +5,8 @@ import Testing
 /// wrote, against three real `gatehouse serve` processes sharing their counters.
 @Suite("Envoy gRPC with Python grpcio and xds-protos", .timeLimit(.minutes(6)))
 struct EnvoyGRPCClientTests {
-    static let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("clients/envoy_grpc_check.py").path
+    static let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("clients/envoy_grpc_check.py").path
     static let gatewayToken = "envoy-gateway-token-0123456789"
     /// The rules Tests/clients/envoy_grpc_check.py expects.
     static let rules = """
