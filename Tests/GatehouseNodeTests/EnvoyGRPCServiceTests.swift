@@ -26,10 +26,11 @@ struct EnvoyGRPCServiceTests {
     }
 
     static func withClient<Result: Sendable>(
-        _ node: TestNode, _ body: (GRPCClient<HTTP2ClientTransport.Posix>) async throws -> Result
+        _ node: TestNode, security: HTTP2ClientTransport.Posix.TransportSecurity = .plaintext,
+        _ body: (GRPCClient<HTTP2ClientTransport.Posix>) async throws -> Result
     ) async throws -> Result {
         let port = try #require(node.endpoints.grpc?.port, "the node reported no gRPC listener")
-        let transport = try HTTP2ClientTransport.Posix(target: .ipv4(address: "127.0.0.1", port: port), transportSecurity: .plaintext)
+        let transport = try HTTP2ClientTransport.Posix(target: .ipv4(address: "127.0.0.1", port: port), transportSecurity: security)
         return try await withGRPCClient(transport: transport, handleClient: body)
     }
 
@@ -116,5 +117,71 @@ struct EnvoyGRPCServiceTests {
         }
         #expect(try await node.metric(#"gatehouse_grpc_requests_total{method="should_rate_limit",result="unauthenticated"}"#) == 1)
         try await node.stop()
+    }
+
+    @Test func aConnectionPastTheCapIsRefusedAndCounted() async throws {
+        let node = try await TestNode.start { config in
+            config.grpcAddress = HostPort(host: "127.0.0.1", port: 0)
+            config.connections.grpcMaxConnections = 1
+        }
+        try await Self.withClient(node) { first in
+            let limiter = Envoy_Service_Ratelimit_V3_RateLimitService.Client(wrapping: first)
+            #expect(try await limiter.shouldRateLimit(Self.request([("a", "b")])).overallCode == .ok)
+            try await Self.withClient(node) { second in
+                let refused = Envoy_Service_Ratelimit_V3_RateLimitService.Client(wrapping: second)
+                await #expect(throws: RPCError.self) {
+                    try await refused.shouldRateLimit(Self.request([("a", "b")]), options: Self.shortDeadline)
+                }
+            }
+            // The first connection is unaffected.
+            #expect(try await limiter.shouldRateLimit(Self.request([("a", "b")])).overallCode == .ok)
+        }
+        try await eventually("the refusal is counted", timeout: .seconds(60)) {
+            try await node.metric(#"gatehouse_connections_closed_total{listener="grpc",reason="listener_limit"}"#) ?? 0 >= 1
+        }
+        try await node.stop()
+    }
+
+    @Test func aRequestOverTheSizeLimitIsRefusedAndTheNodeGoesOn() async throws {
+        let node = try await Self.start()
+        try await Self.withClient(node) { client in
+            let limiter = Envoy_Service_Ratelimit_V3_RateLimitService.Client(wrapping: client)
+            let huge = Self.request([("path", String(repeating: "x", count: 2 * EnvoyGRPCServerLimits.maxRequestBytes))])
+            await #expect(throws: RPCError.self) { try await limiter.shouldRateLimit(huge) }
+            let long = Self.request([("path", String(repeating: "y", count: 2_000))])
+            await #expect(throws: RPCError.self) { try await limiter.shouldRateLimit(long) }
+            let after = try await limiter.shouldRateLimit(Self.request([("path", "/login")]))
+            #expect(after.overallCode == .ok)
+        }
+        try await node.stop()
+    }
+
+    @Test func theListenerSpeaksTLSFromTheNodesTLSSettings() async throws {
+        let pki = try TestCertificates.make()
+        let node = try await TestNode.start { config in
+            config.grpcAddress = HostPort(host: "127.0.0.1", port: 0)
+            config.tls = TLSSettings(certificateFile: pki.serverCertificateFile, privateKeyFile: pki.serverKeyFile)
+        }
+        let trusting = HTTP2ClientTransport.Posix.TransportSecurity.tls { tls in
+            tls.trustRoots = .certificates([.file(path: pki.caFile, format: .pem)])
+        }
+        try await Self.withClient(node, security: trusting) { client in
+            let limiter = Envoy_Service_Ratelimit_V3_RateLimitService.Client(wrapping: client)
+            let answer = try await limiter.shouldRateLimit(Self.request([("a", "b")]))
+            #expect(answer.overallCode == .ok)
+        }
+        try await Self.withClient(node) { plain throws in
+            let limiter = Envoy_Service_Ratelimit_V3_RateLimitService.Client(wrapping: plain)
+            await #expect(throws: RPCError.self) { try await limiter.shouldRateLimit(Self.request([("a", "b")]), options: Self.shortDeadline) }
+        }
+        try await node.stop()
+    }
+
+    /// Calls expected to fail on the connection fail fast instead of waiting for it.
+    static var shortDeadline: CallOptions {
+        var options = CallOptions.defaults
+        options.timeout = .seconds(20)
+        options.waitForReady = false
+        return options
     }
 }

@@ -109,11 +109,7 @@ public struct EnvoyAuthorizationDecision: Sendable {
 
     /// `authorization: Bearer <key>`, else the key header, else nothing (`MALFORMED`).
     private func key(in headers: [String: String]) -> String {
-        if let authorization = headers["authorization"] {
-            let parts = authorization.split(separator: " ", maxSplits: 1)
-            if parts.count == 2, parts[0].lowercased() == "bearer" { return String(parts[1]).trimmingSpaces() }
-        }
-        return headers[settings.keyHeader] ?? ""
+        headers["authorization"].flatMap(BearerToken.parse) ?? headers[settings.keyHeader] ?? ""
     }
 
     /// The `scopes` context extension, else the scopes of the longest matching route prefix.

@@ -5,14 +5,17 @@ import NIOCore
 import NIOPosix
 import ServiceLifecycle
 
+/// Limits of the Envoy gRPC listener.
+public enum EnvoyGRPCServerLimits {
+    /// A `ShouldRateLimit` or `Check` request is a few hundred bytes; Envoy never sends more
+    /// than a request's headers (not its body, unless configured to, which Gatehouse ignores).
+    public static let maxRequestBytes = 64 * 1024
+}
+
 /// The gRPC listener Envoy talks to: the rate-limit service and ext_authz, on HTTP/2
 /// (grpc-swift), with the listener settings of the others: TLS from `tls:`, an idle
 /// timeout, a connection cap per listener and per source, a request size limit, metrics.
 final class EnvoyGRPCServer: Service, Sendable {
-    /// A `ShouldRateLimit` or `Check` request is a few hundred bytes; Envoy never sends more
-    /// than a request's headers (not its body, unless configured to, which Gatehouse ignores).
-    static let maxRequestBytes = 64 * 1024
-
     private let address: HostPort
     private let services: [any RegistrableRPCService]
     private let interceptors: [any ServerInterceptor]
@@ -66,7 +69,7 @@ final class EnvoyGRPCServer: Service, Sendable {
     private func transportConfig() -> HTTP2ServerTransport.Posix.Config {
         var config = HTTP2ServerTransport.Posix.Config.defaults
         config.connection.maxIdleTime = settings.grpcIdleTimeoutMs > 0 ? .milliseconds(settings.grpcIdleTimeoutMs) : nil
-        config.rpc.maxRequestPayloadSize = Self.maxRequestBytes
+        config.rpc.maxRequestPayloadSize = EnvoyGRPCServerLimits.maxRequestBytes
         let connections = connections
         let metrics = metrics
         config.channelDebuggingCallbacks.onAcceptTCPConnection = { channel in

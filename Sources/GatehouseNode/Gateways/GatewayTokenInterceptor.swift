@@ -17,7 +17,7 @@ struct GatewayTokenInterceptor: ServerInterceptor {
         guard authenticator.isRequired else { return try await next(request, context) }
         let method: NodeMetrics.GRPCMethod = context.descriptor.method == "Check" ? .check : .shouldRateLimit
         let token = request.metadata[stringValues: "x-gatehouse-token"].first(where: { _ in true })
-            ?? request.metadata[stringValues: "authorization"].first(where: { _ in true }).flatMap(Self.bearer)
+            ?? request.metadata[stringValues: "authorization"].first(where: { _ in true }).flatMap(BearerToken.parse)
         guard let token else {
             metrics.countGRPC(method, .unauthenticated)
             throw RPCError(code: .unauthenticated, message: "this node needs a gateway token in the x-gatehouse-token metadata")
@@ -32,12 +32,6 @@ struct GatewayTokenInterceptor: ServerInterceptor {
             metrics.countGRPC(method, .unauthenticated)
             throw RPCError(code: .resourceExhausted, message: "too many failed attempts from this address; retry later with a valid token")
         }
-    }
-
-    private static func bearer(_ header: String) -> String? {
-        let parts = header.split(separator: " ", maxSplits: 1)
-        guard parts.count == 2, parts[0].lowercased() == "bearer" else { return nil }
-        return String(parts[1])
     }
 
     /// The peer's address from grpc-swift's `ipv4:127.0.0.1:31415` / `ipv6:[::1]:443`.

@@ -141,7 +141,7 @@ struct HTTPAPI: Sendable {
         }
 
         on(.post, "/v1/verify") { request, context in
-            try requireGateway(request.headers[.authorization].flatMap(bearerToken), from: clientSource(request, context))
+            try requireGateway(request.headers[.authorization].flatMap(BearerToken.parse), from: clientSource(request, context))
             let body = try await JSONBody.decode(VerifyBody.self, from: request, limit: maxBodyBytes)
             guard body.cost >= 0 else { throw APIError.invalid("cost", "must be 0 or more") }
             let verify = VerifyRequest(scopes: body.scopes, cost: body.cost, source: body.ip.map(SourceAddress.identity))
@@ -195,7 +195,7 @@ struct HTTPAPI: Sendable {
     /// nginx `auth_request`, Traefik ForwardAuth, Envoy ext_authz: the answer is the status
     /// (see `ForwardAuthDecision`; `?mode=nginx` refuses over-limit requests with 403).
     func forwardAuth(_ request: Request, mode: ForwardAuthMode, source: SourceIdentity?) throws -> Response {
-        let key = request.headers[.authorization].flatMap(bearerToken) ?? request.headers[.apiKey] ?? ""
+        let key = request.headers[.authorization].flatMap(BearerToken.parse) ?? request.headers[.apiKey] ?? ""
         let query = request.uri.queryParameters
         var scopes: [String] = []
         for value in query[values: "scope"] {
@@ -240,7 +240,7 @@ struct HTTPAPI: Sendable {
     // MARK: Helpers
 
     private func requireAdmin(_ request: Request, _ context: GatehouseRequestContext) throws {
-        guard let token = request.headers[.authorization].flatMap(bearerToken) else {
+        guard let token = request.headers[.authorization].flatMap(BearerToken.parse) else {
             throw APIError.unauthorized("this endpoint needs the admin token: Authorization: Bearer <admin token>")
         }
         try check(from: clientSource(request, context), refusal: "the admin token is not valid") { authenticator.acceptsAdmin(token.utf8) }
@@ -265,12 +265,6 @@ struct HTTPAPI: Sendable {
         case .sourceThrottled:
             throw APIError.sourceThrottled(retryAfterMs: service.failedAttemptWindowMs)
         }
-    }
-
-    private func bearerToken(_ header: String) -> String? {
-        let parts = header.split(separator: " ", maxSplits: 1)
-        guard parts.count == 2, parts[0].lowercased() == "bearer" else { return nil }
-        return String(parts[1]).trimmingSpaces()
     }
 
     private func notFound(_ id: String) -> APIError {
