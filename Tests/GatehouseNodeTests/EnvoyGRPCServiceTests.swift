@@ -142,6 +142,23 @@ struct EnvoyGRPCServiceTests {
         try await node.stop()
     }
 
+    @Test func anIdleConnectionIsClosed() async throws {
+        let node = try await TestNode.start { config in
+            config.grpcAddress = HostPort(host: "127.0.0.1", port: 0)
+            config.connections.grpcIdleTimeoutMs = 300
+        }
+        try await Self.withClient(node) { client in
+            let limiter = Envoy_Service_Ratelimit_V3_RateLimitService.Client(wrapping: client)
+            let answer = try await limiter.shouldRateLimit(Self.request([("a", "b")]))
+            #expect(answer.overallCode == .ok)
+            #expect(try await node.metric("gatehouse_grpc_connections_open") == 1)
+            try await eventually("the idle connection is closed", timeout: .seconds(60)) {
+                try await node.metric("gatehouse_grpc_connections_open") == 0
+            }
+        }
+        try await node.stop()
+    }
+
     @Test func aRequestOverTheSizeLimitIsRefusedAndTheNodeGoesOn() async throws {
         let node = try await Self.start()
         try await Self.withClient(node) { client in
