@@ -173,7 +173,7 @@ struct EnvoyGRPCServiceTests {
         try await node.stop()
     }
 
-    @Test func theListenerSpeaksTLSFromTheNodesTLSSettings() async throws {
+    @Test func theListenerSpeaksTLSFromTheNodesTLSSettingsAndReloadsIt() async throws {
         let pki = try TestCertificates.make()
         let node = try await TestNode.start { config in
             config.grpcAddress = HostPort(host: "127.0.0.1", port: 0)
@@ -187,6 +187,12 @@ struct EnvoyGRPCServiceTests {
             let answer = try await limiter.shouldRateLimit(Self.request([("a", "b")]))
             #expect(answer.overallCode == .ok)
         }
+        // A renewed certificate reaches new gRPC connections on reload (SIGHUP), as on RESP and HTTP.
+        let port = try #require(node.endpoints.grpc?.port)
+        #expect(try pki.servedSerial(port: port) == "1001")
+        try pki.renewServer(serial: "1002")
+        _ = node.server.reloadTLS()
+        #expect(try pki.servedSerial(port: port) == "1002")
         try await Self.withClient(node) { plain throws in
             let limiter = Envoy_Service_Ratelimit_V3_RateLimitService.Client(wrapping: plain)
             await #expect(throws: RPCError.self) { try await limiter.shouldRateLimit(Self.request([("a", "b")]), options: Self.shortDeadline) }

@@ -20,7 +20,7 @@ final class EnvoyGRPCServer: Service, Sendable {
     private let services: [any RegistrableRPCService]
     private let interceptors: [any ServerInterceptor]
     private let settings: ConnectionSettings
-    private let tls: TLSSettings?
+    private let tls: TLSContextProvider?
     private let metrics: NodeMetrics
     private let group: MultiThreadedEventLoopGroup
     private let logger: Logger
@@ -29,7 +29,7 @@ final class EnvoyGRPCServer: Service, Sendable {
 
     init(
         address: HostPort, services: [any RegistrableRPCService], interceptors: [any ServerInterceptor], settings: ConnectionSettings,
-        tls: TLSSettings?, metrics: NodeMetrics, group: MultiThreadedEventLoopGroup, logger: Logger,
+        tls: TLSContextProvider?, metrics: NodeMetrics, group: MultiThreadedEventLoopGroup, logger: Logger,
         onBound: @escaping @Sendable (HostPort) -> Void
     ) {
         self.address = address
@@ -49,7 +49,7 @@ final class EnvoyGRPCServer: Service, Sendable {
     func run() async throws {
         let transport = HTTP2ServerTransport.Posix(
             address: address.host.contains(":") ? .ipv6(host: address.host, port: address.port) : .ipv4(host: address.host, port: address.port),
-            transportSecurity: transportSecurity(), config: transportConfig(), eventLoopGroup: group)
+            transportSecurity: try transportSecurity(), config: transportConfig(), eventLoopGroup: group)
         let server = GRPCServer(transport: transport, services: services, interceptors: interceptors)
         try await withGracefulShutdownHandler {
             try await withThrowingDiscardingTaskGroup { tasks in
@@ -86,13 +86,12 @@ final class EnvoyGRPCServer: Service, Sendable {
         return config
     }
 
-    /// TLS from the node's `tls:` files when the settings cover gRPC, with client
-    /// certificates required when `client_ca_file` is set. The files are read when the
-    /// listener starts; unlike RESP and HTTP, SIGHUP does not reload them here.
-    private func transportSecurity() -> HTTP2ServerTransport.Posix.TransportSecurity {
-        guard let tls, let certificate = tls.certificateFile, let key = tls.privateKeyFile else { return .plaintext }
-        return .tls(certificateChain: [.file(path: certificate, format: .pem)], privateKey: .file(path: key, format: .pem)) { config in
-            if let clientCA = tls.clientCAFile {
+    /// TLS with the node's certificate and key (reloaded with them on SIGHUP), with client
+    /// certificates required when `client_ca_file` is set (that file is read at start).
+    private func transportSecurity() throws -> HTTP2ServerTransport.Posix.TransportSecurity {
+        guard let tls else { return .plaintext }
+        return try .tls(certificateReloader: tls) { config in
+            if let clientCA = tls.settings.clientCAFile {
                 config.clientCertificateVerification = .noHostnameVerification
                 config.trustRoots = .certificates([.file(path: clientCA, format: .pem)])
             }

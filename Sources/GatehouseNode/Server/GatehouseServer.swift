@@ -184,7 +184,7 @@ public final class GatehouseServer: Sendable {
         return EnvoyGRPCServer(
             address: address, services: [rateLimit, authorization],
             interceptors: [GatewayTokenInterceptor(authenticator: authenticator, keys: service, metrics: metrics)],
-            settings: config.connections, tls: config.tls.applies(to: .grpc) ? config.tls : nil, metrics: metrics,
+            settings: config.connections, tls: config.tls.applies(to: .grpc) ? tls : nil, metrics: metrics,
             group: group as? MultiThreadedEventLoopGroup ?? .singleton, logger: logger, onBound: onBound)
     }
 
