@@ -14,7 +14,10 @@ struct EnvoyGRPCServiceTests {
 
     static let token = "grpc-gateway-token-0123456789"
 
-    static func start(tokens: [String] = []) async throws -> TestNode {
+    typealias Limiter = Envoy_Service_Ratelimit_V3_RateLimitService.Client<HTTP2ClientTransport.Posix>
+
+    /// A node with a gRPC listener on a free port and the rules of EnvoyRateLimitDecisionTests.
+    static func start(tokens: [String] = [], configure: (inout NodeConfig) -> Void = { _ in }) async throws -> TestNode {
         let rules = try EnvoyRateLimitRulesFile.parse(yaml: EnvoyRateLimitDecisionTests.rulesYAML, file: "rules.yaml")
         return try await TestNode.start { config in
             config.grpcAddress = HostPort(host: "127.0.0.1", port: 0)
@@ -22,7 +25,15 @@ struct EnvoyGRPCServiceTests {
             config.envoy.rateLimitRules = rules
             config.envoy.rateLimitHeaders = true
             config.envoy.authorization = EnvoyAuthorizationSettings(routes: [.init(pathPrefix: "/orders", scopes: ["orders:read"])])
+            configure(&config)
         }
+    }
+
+    /// A rate-limit client on its own connection to `node`.
+    static func withLimiter(
+        _ node: TestNode, security: HTTP2ClientTransport.Posix.TransportSecurity = .plaintext, _ body: (Limiter) async throws -> Void
+    ) async throws {
+        try await withClient(node, security: security) { client in try await body(Limiter(wrapping: client)) }
     }
 
     static func withClient<Result: Sendable>(
@@ -51,8 +62,7 @@ struct EnvoyGRPCServiceTests {
 
     @Test func shouldRateLimitMapsDescriptorsToSharedWindowsAndAnswersInEnvoysTerms() async throws {
         let node = try await Self.start()
-        try await Self.withClient(node) { client in
-            let limiter = Envoy_Service_Ratelimit_V3_RateLimitService.Client(wrapping: client)
+        try await Self.withLimiter(node) { limiter in
             let login = Self.request([("path", "/login")])
             let first = try await limiter.shouldRateLimit(login)
             #expect(first.overallCode == .ok)
@@ -102,8 +112,7 @@ struct EnvoyGRPCServiceTests {
 
     @Test func withGatewayTokensACallWithoutOneIsRefused() async throws {
         let node = try await Self.start(tokens: [Self.token])
-        try await Self.withClient(node) { client in
-            let limiter = Envoy_Service_Ratelimit_V3_RateLimitService.Client(wrapping: client)
+        try await Self.withLimiter(node) { limiter in
             do {
                 _ = try await limiter.shouldRateLimit(Self.request([("path", "/login")]))
                 Issue.record("answered without a token")
@@ -120,15 +129,12 @@ struct EnvoyGRPCServiceTests {
     }
 
     @Test func aConnectionPastTheCapIsRefusedAndCounted() async throws {
-        let node = try await TestNode.start { config in
-            config.grpcAddress = HostPort(host: "127.0.0.1", port: 0)
+        let node = try await Self.start { config in
             config.connections.grpcMaxConnections = 1
         }
-        try await Self.withClient(node) { first in
-            let limiter = Envoy_Service_Ratelimit_V3_RateLimitService.Client(wrapping: first)
+        try await Self.withLimiter(node) { limiter in
             #expect(try await limiter.shouldRateLimit(Self.request([("a", "b")])).overallCode == .ok)
-            try await Self.withClient(node) { second in
-                let refused = Envoy_Service_Ratelimit_V3_RateLimitService.Client(wrapping: second)
+            try await Self.withLimiter(node) { refused in
                 await #expect(throws: RPCError.self) {
                     try await refused.shouldRateLimit(Self.request([("a", "b")]), options: Self.shortDeadline)
                 }
@@ -143,12 +149,10 @@ struct EnvoyGRPCServiceTests {
     }
 
     @Test func anIdleConnectionIsClosed() async throws {
-        let node = try await TestNode.start { config in
-            config.grpcAddress = HostPort(host: "127.0.0.1", port: 0)
+        let node = try await Self.start { config in
             config.connections.grpcIdleTimeoutMs = 300
         }
-        try await Self.withClient(node) { client in
-            let limiter = Envoy_Service_Ratelimit_V3_RateLimitService.Client(wrapping: client)
+        try await Self.withLimiter(node) { limiter in
             let answer = try await limiter.shouldRateLimit(Self.request([("a", "b")]))
             #expect(answer.overallCode == .ok)
             #expect(try await node.metric("gatehouse_grpc_connections_open") == 1)
@@ -161,8 +165,7 @@ struct EnvoyGRPCServiceTests {
 
     @Test func aRequestOverTheSizeLimitIsRefusedAndTheNodeGoesOn() async throws {
         let node = try await Self.start()
-        try await Self.withClient(node) { client in
-            let limiter = Envoy_Service_Ratelimit_V3_RateLimitService.Client(wrapping: client)
+        try await Self.withLimiter(node) { limiter in
             let huge = Self.request([("path", String(repeating: "x", count: 2 * EnvoyGRPCServerLimits.maxRequestBytes))])
             await #expect(throws: RPCError.self) { try await limiter.shouldRateLimit(huge) }
             let long = Self.request([("path", String(repeating: "y", count: 2_000))])
@@ -175,15 +178,13 @@ struct EnvoyGRPCServiceTests {
 
     @Test func theListenerSpeaksTLSFromTheNodesTLSSettingsAndReloadsIt() async throws {
         let pki = try TestCertificates.make()
-        let node = try await TestNode.start { config in
-            config.grpcAddress = HostPort(host: "127.0.0.1", port: 0)
+        let node = try await Self.start { config in
             config.tls = TLSSettings(certificateFile: pki.serverCertificateFile, privateKeyFile: pki.serverKeyFile)
         }
         let trusting = HTTP2ClientTransport.Posix.TransportSecurity.tls { tls in
             tls.trustRoots = .certificates([.file(path: pki.caFile, format: .pem)])
         }
-        try await Self.withClient(node, security: trusting) { client in
-            let limiter = Envoy_Service_Ratelimit_V3_RateLimitService.Client(wrapping: client)
+        try await Self.withLimiter(node, security: trusting) { limiter in
             let answer = try await limiter.shouldRateLimit(Self.request([("a", "b")]))
             #expect(answer.overallCode == .ok)
         }
@@ -193,8 +194,7 @@ struct EnvoyGRPCServiceTests {
         try pki.renewServer(serial: "1002")
         _ = node.server.reloadTLS()
         #expect(try pki.servedSerial(port: port) == "1002")
-        try await Self.withClient(node) { plain throws in
-            let limiter = Envoy_Service_Ratelimit_V3_RateLimitService.Client(wrapping: plain)
+        try await Self.withLimiter(node) { limiter in
             await #expect(throws: RPCError.self) { try await limiter.shouldRateLimit(Self.request([("a", "b")]), options: Self.shortDeadline) }
         }
         try await node.stop()
