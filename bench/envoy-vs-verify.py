@@ -7,7 +7,10 @@ Envoy's own messages from xds-protos; redis.asyncio for VERIFY). Both are measur
 Python client, whose own cost per request is part of every figure: the comparison between
 the two rows is the point, not the absolute numbers (gatehouse-bench drives RESP much harder).
 
-    bench/envoy-vs-verify.py --grpc 127.0.0.1:7381 --resp 127.0.0.1:7379 --key gk_… -c 16 -d 10
+    bench/envoy-vs-verify.py --grpc 127.0.0.1:7381 --resp 127.0.0.1:7379 --key gk_… -c 16 -d 10 --server-pid $(pgrep -f …)
+
+With --server-pid, each row also gives the node's CPU time per request (utime + stime from
+/proc, warm-up included): the figure the Python client's own cost does not blur.
 
 Needs: pip install grpcio xds-protos redis. The node needs no rules file: the descriptor
 (`bench=<connection>`) matches nothing and is answered OK, or pass --rules-descriptor to
@@ -16,6 +19,7 @@ count it against a rule's sliding window (e.g. remote_address=…).
 
 import argparse
 import asyncio
+import os
 import time
 
 import grpc
@@ -29,8 +33,17 @@ def percentile(values, fraction):
     return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))] if ordered else float("nan")
 
 
+def server_cpu_seconds(pid):
+    """utime + stime of the node, from /proc (Linux)."""
+    if not pid:
+        return None
+    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 async def drive(call, connections, warmup, duration):
     latencies = []
+    total = [0]
     stop_warmup = time.perf_counter() + warmup
     stop = stop_warmup + duration
 
@@ -40,12 +53,13 @@ async def drive(call, connections, warmup, duration):
             if started >= stop:
                 return
             await call(index)
+            total[0] += 1
             ended = time.perf_counter()
             if started >= stop_warmup:
                 latencies.append(ended - started)
 
     await asyncio.gather(*(loop(i) for i in range(connections)))
-    return latencies
+    return latencies, total[0]
 
 
 async def bench_grpc(args):
@@ -62,10 +76,10 @@ async def bench_grpc(args):
     async def call(index):
         await stubs[index].ShouldRateLimit(requests[index], metadata=metadata)
 
-    latencies = await drive(call, args.connections, args.warmup, args.duration)
+    measured = await drive(call, args.connections, args.warmup, args.duration)
     for channel in channels:
         await channel.close()
-    return latencies
+    return measured
 
 
 async def bench_verify(args):
@@ -75,15 +89,19 @@ async def bench_verify(args):
     async def call(index):
         await clients[index].execute_command("VERIFY", args.key)
 
-    latencies = await drive(call, args.connections, args.warmup, args.duration)
+    measured = await drive(call, args.connections, args.warmup, args.duration)
     for client in clients:
         await client.aclose()
-    return latencies
+    return measured
 
 
-def report(name, latencies, duration):
-    print(f"{name:<16} {len(latencies) / duration:>10.0f} req/s   p50 {percentile(latencies, 0.5) * 1e3:6.3f} ms   "
-          f"p99 {percentile(latencies, 0.99) * 1e3:6.3f} ms   ({len(latencies)} requests)")
+def run(name, bench, args):
+    before = server_cpu_seconds(args.server_pid)
+    latencies, total = asyncio.run(bench(args))
+    after = server_cpu_seconds(args.server_pid)
+    cpu = f"   server CPU {(after - before) / total * 1e6:5.1f} us/request" if before is not None else ""
+    print(f"{name:<16} {len(latencies) / args.duration:>10.0f} req/s   p50 {percentile(latencies, 0.5) * 1e3:6.3f} ms   "
+          f"p99 {percentile(latencies, 0.99) * 1e3:6.3f} ms   ({len(latencies)} requests){cpu}")
 
 
 def main():
@@ -97,10 +115,11 @@ def main():
     parser.add_argument("-c", "--connections", type=int, default=16)
     parser.add_argument("-d", "--duration", type=float, default=10)
     parser.add_argument("--warmup", type=float, default=2)
+    parser.add_argument("--server-pid", type=int, help="the node's pid: also report its CPU time per request (Linux)")
     args = parser.parse_args()
     print(f"{args.connections} connections, {args.duration:g} s after {args.warmup:g} s warm-up, closed loop, one request in flight per connection")
-    report("VERIFY (RESP)", asyncio.run(bench_verify(args)), args.duration)
-    report("ShouldRateLimit", asyncio.run(bench_grpc(args)), args.duration)
+    run("VERIFY (RESP)", bench_verify, args)
+    run("ShouldRateLimit", bench_grpc, args)
 
 
 if __name__ == "__main__":
