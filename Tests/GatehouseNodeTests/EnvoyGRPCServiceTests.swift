@@ -150,12 +150,15 @@ struct EnvoyGRPCServiceTests {
 
     @Test func anIdleConnectionIsClosed() async throws {
         let node = try await Self.start { config in
-            config.connections.grpcIdleTimeoutMs = 300
+            config.connections.grpcIdleTimeoutMs = 1_000
         }
         try await Self.withLimiter(node) { limiter in
-            let answer = try await limiter.shouldRateLimit(Self.request([("a", "b")]))
-            #expect(answer.overallCode == .ok)
-            #expect(try await node.metric("gatehouse_grpc_connections_open") == 1)
+            // On a starved machine the connection can idle out before the first call goes
+            // out; a call that gets through shows the listener served this client.
+            try await eventually("a call is answered", timeout: .seconds(60)) {
+                (try? await limiter.shouldRateLimit(Self.request([("a", "b")]), options: Self.shortDeadline))?.overallCode == .ok
+            }
+            // The client keeps its connection; only the node's idle timeout closes it.
             try await eventually("the idle connection is closed", timeout: .seconds(60)) {
                 try await node.metric("gatehouse_grpc_connections_open") == 0
             }
