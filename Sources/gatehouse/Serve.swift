@@ -21,6 +21,9 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "HTTP listen address, host:port (overrides the config).")
     var http: String?
 
+    @Option(help: "Envoy gRPC listen address (rate-limit service, ext_authz), host:port or off (overrides the config; default 127.0.0.1:7381 without one).")
+    var grpc: String?
+
     @Option(help: "Data directory (overrides the config).")
     var dataDir: String?
 
@@ -71,12 +74,13 @@ struct Serve: AsyncParsableCommand {
             FileHandle.standardOutput.write(Data(notice.utf8))
         }
         let tls = nodeConfig.tls
-        let modes = [ClientListener.resp, .http].map { listener -> String in
+        let modes = [ClientListener.resp, .http, .grpc].map { listener -> String in
             guard tls.applies(to: listener) else { return "" }
             return tls.clientCAFile == nil ? " (TLS)" : " (TLS, client certificates required)"
         }
         try await server.run { endpoints in
-            let line = "gatehouse \(GatehouseVersion.current) node \(nodeConfig.nodeID): RESP on \(endpoints.rpc)\(modes[0]), HTTP on \(endpoints.http)\(modes[1])\n"
+            let grpc = endpoints.grpc.map { ", Envoy gRPC on \($0)\(modes[2])" } ?? ""
+            let line = "gatehouse \(GatehouseVersion.current) node \(nodeConfig.nodeID): RESP on \(endpoints.rpc)\(modes[0]), HTTP on \(endpoints.http)\(modes[1])\(grpc)\n"
             FileHandle.standardOutput.write(Data(line.utf8))
         }
     }
@@ -107,6 +111,16 @@ struct Serve: AsyncParsableCommand {
                 throw ConfigError(field: "--http", problem: "\"\(http)\" is not host:port", fix: "write it like 127.0.0.1:7380")
             }
             resolved.httpAddress = address
+        }
+        if let grpc {
+            if grpc == "off" {
+                resolved.grpcAddress = nil
+            } else {
+                guard let address = HostPort(parsing: grpc) else {
+                    throw ConfigError(field: "--grpc", problem: "\"\(grpc)\" is not host:port", fix: "write it like 127.0.0.1:7381, or off")
+                }
+                resolved.grpcAddress = address
+            }
         }
         if let dataDir { resolved.dataDirectory = dataDir }
         if let tlsCertificateFile { resolved.tls.certificateFile = tlsCertificateFile }

@@ -160,6 +160,33 @@ struct HTTPAPITests {
         try await node.stop()
     }
 
+    @Test func forwardAuthInNginxModeRefusesOverLimitRequestsWith403AndTheirHeaders() async throws {
+        let node = try await TestNode.start { $0.decision.failedAttemptLimit = 2 }
+        let key = try await node.createKey(["scopes": ["read"], "limits": [["name": "s", "limit": 1, "window_ms": 10_000]]])
+        #expect(try await node.http("GET", "/v1/auth?mode=nginx", token: key.secret).status == 200)
+        let limited = try await node.http("GET", "/v1/auth?mode=nginx", token: key.secret)
+        #expect(limited.status == 403)
+        #expect(limited.header("X-Gatehouse-Code") == "RATE_LIMITED")
+        #expect(Int(limited.header("Retry-After") ?? "") ?? 0 >= 1)
+        #expect(limited.header("RateLimit-Limit") == "1" && limited.header("RateLimit-Remaining") == "0")
+        #expect(limited.object["code"] as? String == "RATE_LIMITED")
+        // The default mode and `standard` still answer 429.
+        #expect(try await node.http("GET", "/v1/auth", token: key.secret).status == 429)
+        #expect(try await node.http("GET", "/v1/auth?mode=standard", token: key.secret).status == 429)
+        // A scope refusal is a 403 in both modes, told apart by its code.
+        let scope = try await node.http("GET", "/v1/auth?mode=nginx&scope=write", token: key.secret)
+        #expect(scope.status == 403 && scope.header("X-Gatehouse-Code") == "INSUFFICIENT_SCOPE")
+        #expect(scope.header("Retry-After") == nil)
+        let unknownMode = try await node.http("GET", "/v1/auth?mode=haproxy", token: key.secret)
+        #expect(unknownMode.status == 400 && unknownMode.errorCode == "invalid_field")
+        // A source throttled for failed attempts is a 403 too.
+        for _ in 0..<2 { _ = try await node.http("GET", "/v1/auth?mode=nginx", token: "gk_" + String(repeating: "Z", count: 36)) }
+        let throttled = try await node.http("GET", "/v1/auth?mode=nginx", token: key.secret)
+        #expect(throttled.status == 403 && throttled.header("X-Gatehouse-Code") == "SOURCE_THROTTLED")
+        #expect(throttled.header("Retry-After") != nil)
+        try await node.stop()
+    }
+
     @Test func healthReadinessAndMetrics() async throws {
         let node = try await TestNode.start()
         let health = try await node.http("GET", "/healthz", token: nil)

@@ -55,6 +55,8 @@ struct ConfigFile: Decodable {
         var outputStallTimeoutMs: Int64?
         var maxAuthFailures: Int?
         var eventLoopThreads: Int?
+        var grpcMax: Int?
+        var grpcIdleTimeoutMs: Int64?
         enum CodingKeys: String, CodingKey {
             case maxUnauthenticated = "max_unauthenticated"
             case maxPerSource = "max_per_source"
@@ -68,6 +70,8 @@ struct ConfigFile: Decodable {
             case outputStallTimeoutMs = "output_stall_timeout_ms"
             case maxAuthFailures = "max_auth_failures"
             case eventLoopThreads = "event_loop_threads"
+            case grpcMax = "grpc_max"
+            case grpcIdleTimeoutMs = "grpc_idle_timeout_ms"
         }
 
         /// Overrides in `settings` what the file gives.
@@ -84,6 +88,8 @@ struct ConfigFile: Decodable {
             if let outputStallTimeoutMs { settings.outputStallTimeoutMs = outputStallTimeoutMs }
             if let maxAuthFailures { settings.maxAuthFailures = maxAuthFailures }
             if let eventLoopThreads { settings.eventLoopThreads = eventLoopThreads }
+            if let grpcMax { settings.grpcMaxConnections = grpcMax }
+            if let grpcIdleTimeoutMs { settings.grpcIdleTimeoutMs = grpcIdleTimeoutMs }
         }
     }
 
@@ -100,14 +106,35 @@ struct ConfigFile: Decodable {
         }
     }
 
+    struct Envoy: Decodable {
+        struct Route: Decodable {
+            var prefix: String
+            var scopes: [String]
+        }
+
+        var rateLimitRules: String?
+        var apiKeyDescriptor: String?
+        var rateLimitHeaders: Bool?
+        var keyHeader: String?
+        var routes: [Route]?
+        enum CodingKeys: String, CodingKey {
+            case routes
+            case rateLimitRules = "rate_limit_rules"
+            case apiKeyDescriptor = "api_key_descriptor"
+            case rateLimitHeaders = "rate_limit_headers"
+            case keyHeader = "key_header"
+        }
+    }
+
     struct Node: Decodable {
         var id: String
         var rpc: String?
         var http: String?
+        var grpc: String?
         var gossip: String?
         var dataDir: String?
         enum CodingKeys: String, CodingKey {
-            case id, rpc, http, gossip
+            case id, rpc, http, grpc, gossip
             case dataDir = "data_dir"
         }
     }
@@ -125,11 +152,12 @@ struct ConfigFile: Decodable {
     var limits: Limits?
     var connections: Connections?
     var tls: TLS?
+    var envoy: Envoy?
     var logLevel: String?
     var nodes: [Node]?
 
     enum CodingKeys: String, CodingKey {
-        case cluster, pepper, seeds, timing, defaults, limits, connections, tls, nodes
+        case cluster, pepper, seeds, timing, defaults, limits, connections, tls, envoy, nodes
         case adminToken = "admin_token"
         case gatewayTokens = "gateway_tokens"
         case trustedProxies = "trusted_proxies"
@@ -142,7 +170,7 @@ struct ConfigFile: Decodable {
     static let knownFields: [String: Set<String>] = [
         "": [
             "cluster", "pepper", "admin_token", "gateway_tokens", "trusted_proxies", "gossip_keys", "seeds", "timing", "defaults",
-            "failed_attempts", "limits", "connections", "tls", "log_level", "nodes",
+            "failed_attempts", "limits", "connections", "tls", "envoy", "log_level", "nodes",
         ],
         "cluster": ["name"],
         "defaults": ["limits", "key_prefix"],
@@ -151,10 +179,12 @@ struct ConfigFile: Decodable {
         "connections": [
             "max_unauthenticated", "max_per_source", "http_max", "resp_idle_timeout_ms", "http_idle_timeout_ms", "auth_timeout_ms",
             "frame_timeout_ms", "output_high_water_bytes", "output_limit_bytes", "output_stall_timeout_ms", "max_auth_failures",
-            "event_loop_threads",
+            "event_loop_threads", "grpc_max", "grpc_idle_timeout_ms",
         ],
         "tls": ["certificate_file", "private_key_file", "client_ca_file", "listeners"],
-        "nodes[]": ["id", "rpc", "http", "gossip", "data_dir"],
+        "nodes[]": ["id", "rpc", "http", "grpc", "gossip", "data_dir"],
+        "envoy": ["rate_limit_rules", "api_key_descriptor", "rate_limit_headers", "key_header", "routes"],
+        "envoy.routes[]": ["prefix", "scopes"],
         "defaults.limits[]": ["name", "limit", "window_ms"],
     ]
 

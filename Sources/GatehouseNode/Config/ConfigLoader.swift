@@ -1,3 +1,4 @@
+import Foundation
 import GatehouseCore
 import GatehouseMembership
 import Logging
@@ -100,6 +101,13 @@ public enum ConfigLoader {
             }
             config.httpAddress = address
         }
+        config.grpcAddress = nil
+        if let grpc = node.grpc {
+            guard let address = HostPort(parsing: grpc) else {
+                throw ConfigError(field: "nodes[\(position)].grpc", problem: "\"\(grpc)\" is not host:port", fix: "write it like 127.0.0.1:7381")
+            }
+            config.grpcAddress = address
+        }
         let dataDir = node.dataDir ?? "./gatehouse-data/\(node.id)"
         config.dataDirectory = dataDir.hasPrefix("/") ? dataDir : "\(baseDirectory)/\(dataDir)"
 
@@ -127,6 +135,7 @@ public enum ConfigLoader {
         if let value = file.limits?.maxBulkBytes { config.respLimits.maxBulkBytes = value }
         file.connections?.apply(to: &config.connections)
         if let tls = file.tls { config.tls = try tlsSettings(tls, baseDirectory: baseDirectory) }
+        if let envoy = file.envoy { config.envoy = try envoySettings(envoy, baseDirectory: baseDirectory) }
         if let value = file.limits?.throttleBuckets { config.decision.throttleBucketCapacity = value }
         if let level = file.logLevel {
             guard let parsed = Logger.Level(rawValue: level) else {
@@ -180,12 +189,42 @@ public enum ConfigLoader {
                 guard let listener = ClientListener(rawValue: name.trimmingSpaces()) else {
                     throw ConfigError(
                         field: "tls.listeners[\(index)]", problem: "\"\(name)\" is not a listener",
-                        fix: "list resp, http or both, or leave listeners out for both")
+                        fix: "list any of resp, http and grpc, or leave listeners out for all three")
                 }
                 listeners.insert(listener)
             }
             settings.listeners = listeners
         }
+        return settings
+    }
+
+    /// The `envoy:` section; the rules file is read and checked now, so a bad one stops the start.
+    static func envoySettings(_ section: ConfigFile.Envoy, baseDirectory: String) throws(ConfigError) -> EnvoySettings {
+        var settings = EnvoySettings()
+        if let path = section.rateLimitRules {
+            let resolved = path.hasPrefix("/") ? path : "\(baseDirectory)/\(path)"
+            guard let yaml = try? String(contentsOfFile: resolved, encoding: .utf8) else {
+                throw ConfigError(
+                    field: "envoy.rate_limit_rules", problem: "\(resolved) cannot be read",
+                    fix: "give the path of a rules file in envoyproxy/ratelimit's format (relative to this file)")
+            }
+            settings.rateLimitRules = try EnvoyRateLimitRulesFile.parse(yaml: yaml, file: path)
+        }
+        if let descriptor = section.apiKeyDescriptor {
+            guard !descriptor.isEmpty else {
+                throw ConfigError(field: "envoy.api_key_descriptor", problem: "is empty", fix: "name a descriptor key, e.g. gatehouse_api_key")
+            }
+            settings.apiKeyDescriptor = descriptor
+        }
+        if let headers = section.rateLimitHeaders { settings.rateLimitHeaders = headers }
+        var routes: [EnvoyAuthorizationSettings.Route] = []
+        for (index, route) in (section.routes ?? []).enumerated() {
+            guard route.prefix.hasPrefix("/") else {
+                throw ConfigError(field: "envoy.routes[\(index)].prefix", problem: "does not start with /", fix: "write a path prefix like /orders")
+            }
+            routes.append(.init(pathPrefix: route.prefix, scopes: route.scopes))
+        }
+        settings.authorization = EnvoyAuthorizationSettings(keyHeader: section.keyHeader ?? "x-api-key", routes: routes)
         return settings
     }
 

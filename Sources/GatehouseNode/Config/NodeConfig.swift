@@ -10,6 +10,10 @@ public struct NodeConfig: Sendable {
     public var clusterName = "gatehouse"
     public var rpcAddress = HostPort(host: "127.0.0.1", port: 7379)
     public var httpAddress = HostPort(host: "127.0.0.1", port: 7380)
+    /// The Envoy gRPC listener (rate-limit service and ext_authz); `nil` runs none. On by
+    /// default without a config file; a node in a file has one only with `grpc:`.
+    public var grpcAddress: HostPort? = HostPort(host: "127.0.0.1", port: 7381)
+    public var envoy = EnvoySettings()
     public var dataDirectory = "./gatehouse-data"
     /// `nil`: use (or create) the pepper stored in the data directory.
     public var pepper: [UInt8]?

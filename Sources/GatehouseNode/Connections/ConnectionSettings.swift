@@ -11,6 +11,11 @@ public struct ConnectionSettings: Sendable, Hashable {
     public var maxPerSource = 1_000
     /// HTTP connections.
     public var httpMaxConnections = 10_000
+    /// gRPC (Envoy) connections. Envoy keeps a few long-lived HTTP/2 connections per
+    /// worker thread, each carrying many calls at once.
+    public var grpcMaxConnections = 10_000
+    /// A gRPC connection with no call for this long is closed (Envoy reconnects on its own).
+    public var grpcIdleTimeoutMs: Int64 = 300_000
     /// A RESP connection that sends nothing this long is closed. Five minutes: long enough
     /// for a gateway's pooled connection between bursts (clients reconnect transparently),
     /// short enough that abandoned sockets do not pile up; Redis' `timeout`, which many
@@ -48,6 +53,7 @@ public struct ConnectionSettings: Sendable, Hashable {
         var counts: [(String, Int)] = [
             ("connections.max_unauthenticated", maxUnauthenticated), ("connections.max_per_source", maxPerSource),
             ("connections.http_max", httpMaxConnections), ("connections.max_auth_failures", maxAuthFailures),
+            ("connections.grpc_max", grpcMaxConnections),
         ]
         if let eventLoopThreads { counts.append(("connections.event_loop_threads", eventLoopThreads)) }
         for (field, value) in counts where value <= 0 {
@@ -56,7 +62,7 @@ public struct ConnectionSettings: Sendable, Hashable {
         let timeouts: [(String, Int64)] = [
             ("connections.resp_idle_timeout_ms", respIdleTimeoutMs), ("connections.http_idle_timeout_ms", httpIdleTimeoutMs),
             ("connections.auth_timeout_ms", authTimeoutMs), ("connections.frame_timeout_ms", frameTimeoutMs),
-            ("connections.output_stall_timeout_ms", outputStallTimeoutMs),
+            ("connections.output_stall_timeout_ms", outputStallTimeoutMs), ("connections.grpc_idle_timeout_ms", grpcIdleTimeoutMs),
         ]
         for (field, value) in timeouts where value < 0 {
             throw ConfigError(field: field, problem: "must not be negative", fix: "give milliseconds, or 0 to turn it off")
@@ -104,5 +110,5 @@ public enum ConnectionCloseReason: String, CaseIterable, Sendable {
 
 /// The listener a connection belongs to: the `listener` label.
 public enum ClientListener: String, CaseIterable, Sendable {
-    case resp, http
+    case resp, http, grpc
 }

@@ -145,7 +145,7 @@ struct HTTPAPI: Sendable {
         }
 
         on(.post, "/v1/verify") { request, context in
-            try requireGateway(request.headers[.authorization].flatMap(bearerToken), from: clientSource(request, context))
+            try requireGateway(request.headers[.authorization].flatMap(BearerToken.parse), from: clientSource(request, context))
             let body = try await JSONBody.decode(VerifyBody.self, from: request, limit: maxBodyBytes)
             guard body.cost >= 0 else { throw APIError.invalid("cost", "must be 0 or more") }
             let verify = VerifyRequest(scopes: body.scopes, cost: body.cost, source: body.ip.map(SourceAddress.identity))
@@ -175,6 +175,7 @@ struct HTTPAPI: Sendable {
         }
         on(.get, "/v1/auth") { request, context in
             let source = clientSource(request, context)
+            let mode = try forwardAuthMode(request)
             // A bad gateway token is the proxy's misconfiguration, not the client's bad key:
             // no `WWW-Authenticate` challenge that the proxy would pass on to the client.
             do {
@@ -183,17 +184,22 @@ struct HTTPAPI: Sendable {
                 error.extraHeaders[.wwwAuthenticate] = nil
                 error.extraHeaders[.gatehouseCode] = "GATEWAY_UNAUTHORIZED"
                 throw error
+            } catch var error as APIError where error.kind == .sourceThrottled {
+                error.status = ForwardAuthDecision.overLimitStatus(mode)
+                error.extraHeaders[.gatehouseCode] = VerifyCode.sourceThrottled.rawValue
+                throw error
             }
-            return try forwardAuth(request, source: source)
+            return try forwardAuth(request, mode: mode, source: source)
         }
         return router
     }
 
     // MARK: Forward auth
 
-    /// nginx `auth_request`, Traefik ForwardAuth, Envoy ext_authz: the answer is the status.
-    func forwardAuth(_ request: Request, source: SourceIdentity?) throws -> Response {
-        let key = request.headers[.authorization].flatMap(bearerToken) ?? request.headers[.apiKey] ?? ""
+    /// nginx `auth_request`, Traefik ForwardAuth, Envoy ext_authz: the answer is the status
+    /// (see `ForwardAuthDecision`; `?mode=nginx` refuses over-limit requests with 403).
+    func forwardAuth(_ request: Request, mode: ForwardAuthMode, source: SourceIdentity?) throws -> Response {
+        let key = request.headers[.authorization].flatMap(BearerToken.parse) ?? request.headers[.apiKey] ?? ""
         let query = request.uri.queryParameters
         var scopes: [String] = []
         for value in query[values: "scope"] {
@@ -206,29 +212,17 @@ struct HTTPAPI: Sendable {
         }
         let answer = service.verify(key: key, VerifyRequest(scopes: scopes, cost: cost, source: source))
         metrics.countVerify(answer.code)
-        var headers: HTTPFields = [.gatehouseCode: answer.code.rawValue]
-        if let keyID = answer.keyID { headers[.gatehouseKeyID] = keyID }
-        if answer.valid, let owner = answer.owner, !owner.isEmpty { headers[.gatehouseOwner] = owner }
-        if let limit = answer.limit, let remaining = answer.remaining, let reset = answer.resetMs {
-            headers[.rateLimitLimit] = String(limit)
-            headers[.rateLimitRemaining] = String(remaining)
-            headers[.rateLimitReset] = String((reset + 999) / 1000)
+        let decision = ForwardAuthDecision(answer: answer, mode: mode, failedAttemptWindowMs: service.failedAttemptWindowMs)
+        return try JSONBody.response(VerifyView(answer: answer), status: decision.status, headers: decision.headers)
+    }
+
+    /// The `mode` query parameter of `/v1/auth`: `standard` (the default) or `nginx`.
+    private func forwardAuthMode(_ request: Request) throws -> ForwardAuthMode {
+        guard let text = request.uri.queryParameters["mode"] else { return .standard }
+        guard let mode = ForwardAuthMode(rawValue: String(text)) else {
+            throw APIError.invalid("mode", "must be standard or nginx (nginx: over-limit refusals are 403 with X-Gatehouse-Code and Retry-After)")
         }
-        let status: HTTPResponse.Status
-        switch answer.code {
-        case .valid:
-            status = .ok
-        case .insufficientScope:
-            status = .forbidden
-        case .rateLimited, .usageExceeded, .sourceThrottled:
-            status = .tooManyRequests
-            let retryMs = answer.code == VerifyCode.sourceThrottled ? service.failedAttemptWindowMs : (answer.retryAfterMs ?? 0)
-            if retryMs > 0 { headers[.retryAfter] = String((retryMs + 999) / 1000) }
-        case .malformed, .notFound, .revoked, .disabled, .expired:
-            status = .unauthorized
-            headers[.wwwAuthenticate] = "Bearer"
-        }
-        return try JSONBody.response(VerifyView(answer: answer), status: status, headers: headers)
+        return mode
     }
 
     /// The caller's source for the failed-attempt throttle: the peer, or when the peer is a
@@ -250,7 +244,7 @@ struct HTTPAPI: Sendable {
     // MARK: Helpers
 
     private func requireAdmin(_ request: Request, _ context: GatehouseRequestContext) throws {
-        guard let token = request.headers[.authorization].flatMap(bearerToken) else {
+        guard let token = request.headers[.authorization].flatMap(BearerToken.parse) else {
             throw APIError.unauthorized("this endpoint needs the admin token: Authorization: Bearer <admin token>")
         }
         try check(from: clientSource(request, context), refusal: "the admin token is not valid") { authenticator.acceptsAdmin(token.utf8) }
@@ -275,12 +269,6 @@ struct HTTPAPI: Sendable {
         case .sourceThrottled:
             throw APIError.sourceThrottled(retryAfterMs: service.failedAttemptWindowMs)
         }
-    }
-
-    private func bearerToken(_ header: String) -> String? {
-        let parts = header.split(separator: " ", maxSplits: 1)
-        guard parts.count == 2, parts[0].lowercased() == "bearer" else { return nil }
-        return String(parts[1]).trimmingSpaces()
     }
 
     private func notFound(_ id: String) -> APIError {
@@ -320,14 +308,6 @@ struct HTTPAPI: Sendable {
 }
 
 extension HTTPField.Name {
-    static let apiKey = Self("X-API-Key")!
-    static let gatehouseToken = Self("X-Gatehouse-Token")!
-    static let gatehouseKeyID = Self("X-Gatehouse-Key-Id")!
-    static let gatehouseOwner = Self("X-Gatehouse-Owner")!
-    static let gatehouseCode = Self("X-Gatehouse-Code")!
-    static let rateLimitLimit = Self("RateLimit-Limit")!
-    static let rateLimitRemaining = Self("RateLimit-Remaining")!
-    static let rateLimitReset = Self("RateLimit-Reset")!
     static let xForwardedFor = Self("X-Forwarded-For")!
     static let xRealIP = Self("X-Real-IP")!
     static let requestID = Self("X-Request-Id")!

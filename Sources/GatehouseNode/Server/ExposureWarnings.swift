@@ -8,11 +8,12 @@ public enum ExposureWarnings {
     /// One sentence per risk; empty when both listeners are on loopback.
     public static func of(_ config: NodeConfig) -> [String] {
         var warnings: [String] = []
-        let listeners: [(ClientListener, String, HostPort)] = [
+        var listeners: [(ClientListener, String, HostPort)] = [
             (.resp, "RESP", config.rpcAddress), (.http, "HTTP", config.httpAddress),
         ]
+        if let grpc = config.grpcAddress { listeners.append((.grpc, "gRPC", grpc)) }
         for (listener, name, address) in listeners where !isLoopback(address.host) && !config.tls.applies(to: listener) {
-            let secrets = listener == .resp ? "API keys and gateway tokens" : "API keys, gateway tokens and the admin token"
+            let secrets = listener == .http ? "API keys, gateway tokens and the admin token" : "API keys and gateway tokens"
             warnings.append(
                 "\(name) listens on \(address), beyond this machine, without TLS: \(secrets) cross the network in clear. "
                     + "Configure tls (certificate_file, private_key_file) or listen on 127.0.0.1.")

@@ -13,11 +13,14 @@ public struct NodeEndpoints: Sendable, Hashable {
     public var http: HostPort
     /// The gossip address (UDP and TCP), for a clustered node.
     public var gossip: HostPort?
+    /// The Envoy gRPC listener, when the node runs one.
+    public var grpc: HostPort?
 
-    public init(rpc: HostPort, http: HostPort, gossip: HostPort? = nil) {
+    public init(rpc: HostPort, http: HostPort, gossip: HostPort? = nil, grpc: HostPort? = nil) {
         self.rpc = rpc
         self.http = http
         self.gossip = gossip
+        self.grpc = grpc
     }
 }
 
@@ -96,13 +99,16 @@ public final class GatehouseServer: Sendable {
     /// Runs the node until it is shut down; `onReady` gets the bound addresses once both
     /// listeners are up.
     public func run(handleSignals: Bool = true, onReady: @escaping @Sendable (NodeEndpoints) -> Void = { _ in }) async throws {
-        let bound = LockedBox<(rpc: HostPort?, http: HostPort?, reported: Bool)>((nil, nil, false))
+        let bound = LockedBox<(rpc: HostPort?, http: HostPort?, grpc: HostPort?, reported: Bool)>((nil, nil, nil, false))
         let readiness = readiness
-        let report: @Sendable (HostPort?, HostPort?) -> Void = { rpc, http in
+        let wantsGRPC = config.grpcAddress != nil
+        let report: @Sendable (HostPort?, HostPort?, HostPort?) -> Void = { rpc, http, grpc in
             let both = bound.withLock { state -> NodeEndpoints? in
                 if let rpc { state.rpc = rpc }
                 if let http { state.http = http }
+                if let grpc { state.grpc = grpc }
                 guard let rpc = state.rpc, let http = state.http, !state.reported else { return nil }
+                if wantsGRPC && state.grpc == nil { return nil }
                 var gossip: HostPort?
                 if let service = self.gossip {
                     // A clustered node is ready only once it gossips too.
@@ -110,7 +116,7 @@ public final class GatehouseServer: Sendable {
                     gossip = HostPort(host: address.host, port: address.port)
                 }
                 state.reported = true
-                return NodeEndpoints(rpc: rpc, http: http, gossip: gossip)
+                return NodeEndpoints(rpc: rpc, http: http, gossip: gossip, grpc: state.grpc)
             }
             if let both {
                 readiness.markReady()
@@ -130,7 +136,7 @@ public final class GatehouseServer: Sendable {
                     maxConnections: config.maxConnections, maxUnauthenticated: config.connections.maxUnauthenticated,
                     maxPerSource: config.connections.maxPerSource))),
             group: group, tls: config.tls.applies(to: .resp) ? tls : nil,
-            onBound: { address in report(HostPort(address, fallback: self.config.rpcAddress), nil) })
+            onBound: { address in report(HostPort(address, fallback: self.config.rpcAddress), nil, nil) })
         let api = HTTPAPI(
             service: service, metrics: metrics, authenticator: authenticator, trustedProxies: config.trustedProxies, readiness: readiness,
             nodeID: config.nodeID, maxBodyBytes: config.maxBodyBytes, logger: logger, gossip: gossip)
@@ -142,14 +148,14 @@ public final class GatehouseServer: Sendable {
                 tls: config.tls.applies(to: .http) ? tls : nil),
             configuration: ApplicationConfiguration(address: .hostname(httpAddress.host, port: httpAddress.port)),
             onServerRunning: { channel in
-                report(nil, channel.localAddress.map { HostPort($0, fallback: httpAddress) })
+                report(nil, channel.localAddress.map { HostPort($0, fallback: httpAddress) }, nil)
             },
             eventLoopGroupProvider: .shared(group),
             logger: logger)
         let flusher = UsageFlusher(service: service, intervalMs: config.usageFlushIntervalMs, metrics: metrics, logger: logger)
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = []
         if let gossip, let cluster = config.cluster {
-            gossip.whenBound { report(nil, nil) }
+            gossip.whenBound { report(nil, nil, nil) }
             services.append(.init(service: gossip))
             // Before replication in the list, so it stops after it and writes its last batch.
             services.append(.init(service: ReplicaPersistence(service: service, metrics: metrics.replication, logger: logger)))
@@ -160,6 +166,9 @@ public final class GatehouseServer: Sendable {
                 settings: ReplicationMachine.Settings(directLimit: cluster.counterDirectLimit, fanout: cluster.membership.gossipFanout))))
         }
         services += [.init(service: resp), .init(service: http), .init(service: flusher)]
+        if let grpcAddress = config.grpcAddress {
+            services.append(.init(service: envoyServer(address: grpcAddress, authenticator: authenticator) { report(nil, nil, $0) }))
+        }
         if handleSignals, let tls {
             // Trapped before anything listens: a SIGHUP once the node is ready reloads, never kills.
             let signals = await UnixSignalsSequence(trapping: .sighup)
@@ -172,6 +181,24 @@ public final class GatehouseServer: Sendable {
         serviceGroup.withLock { $0 = group }
         try await group.run()
         logger.info("node stopped", metadata: ["node_id": "\(config.nodeID)"])
+    }
+
+    /// The Envoy gRPC listener with the rate-limit service and ext_authz.
+    private func envoyServer(
+        address: HostPort, authenticator: GatewayAuthenticator, onBound: @escaping @Sendable (HostPort) -> Void
+    ) -> EnvoyGRPCServer {
+        let envoy = config.envoy
+        let rateLimit = EnvoyRateLimitService(
+            decision: EnvoyRateLimitDecision(rules: envoy.rateLimitRules, apiKeyDescriptor: envoy.apiKeyDescriptor, responseHeaders: envoy.rateLimitHeaders),
+            keys: service, metrics: metrics)
+        let authorization = EnvoyAuthorizationService(
+            decision: EnvoyAuthorizationDecision(settings: envoy.authorization, failedAttemptWindowMs: service.failedAttemptWindowMs),
+            keys: service, metrics: metrics)
+        return EnvoyGRPCServer(
+            address: address, services: [rateLimit, authorization],
+            interceptors: [GatewayTokenInterceptor(authenticator: authenticator, keys: service, metrics: metrics)],
+            settings: config.connections, tls: config.tls.applies(to: .grpc) ? tls : nil, metrics: metrics,
+            group: group as? MultiThreadedEventLoopGroup ?? .singleton, logger: logger, onBound: onBound)
     }
 
     /// Re-reads the TLS certificate, key and client CA files (what SIGHUP does); new

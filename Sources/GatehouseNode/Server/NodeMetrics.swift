@@ -23,7 +23,20 @@ public final class NodeMetrics: Sendable {
         case badRequest = "bad_request", methodNotAllowed = "method_not_allowed"
     }
 
+    /// The Envoy gRPC methods, the `method` label of `gatehouse_grpc_requests_total`.
+    public enum GRPCMethod: String, CaseIterable, Sendable {
+        case shouldRateLimit = "should_rate_limit", check
+    }
+
+    /// How an Envoy gRPC call ended, the `result` label of `gatehouse_grpc_requests_total`.
+    public enum GRPCResult: String, CaseIterable, Sendable {
+        case ok, overLimit = "over_limit", denied, invalid, unauthenticated
+    }
+
     private let verifyByCode: [Counter]
+    /// Indexed by `GRPCMethod` then `GRPCResult`, in `allCases` order.
+    private let grpcRequests: [[Counter]]
+    public let grpcConnectionsOpen: Gauge
     private let respErrors: [RESPErrorKind: Counter]
     private let httpErrors: [HTTPErrorKind: Counter]
     /// Indexed by `ClientListener` then `ConnectionCloseReason`, in `allCases` order.
@@ -70,6 +83,12 @@ public final class NodeMetrics: Sendable {
                     [("listener", listener.rawValue), ("reason", reason.rawValue)])
             }
         }
+        grpcRequests = GRPCMethod.allCases.map { method in
+            GRPCResult.allCases.map { result in
+                counter("grpc_requests", "Envoy gRPC calls (rate-limit service, ext_authz) by method and result", [("method", method.rawValue), ("result", result.rawValue)])
+            }
+        }
+        grpcConnectionsOpen = gauge("grpc_connections_open", "gRPC (Envoy) connections open now")
         verifyDuration = registry.makeDurationHistogram(
             descriptor: MetricNameDescriptor(namespace: "gatehouse", metricName: "verify_duration", unitName: "seconds", helpText: "Time to decide a verify, in process"),
             buckets: [.nanoseconds(500), .microseconds(1), .microseconds(2), .microseconds(5), .microseconds(10), .microseconds(50), .microseconds(100), .milliseconds(1)]
@@ -111,6 +130,12 @@ public final class NodeMetrics: Sendable {
         let listenerIndex = ClientListener.allCases.firstIndex(of: listener) ?? 0
         let reasonIndex = ConnectionCloseReason.allCases.firstIndex(of: reason) ?? 0
         connectionsClosed[listenerIndex][reasonIndex].increment()
+    }
+
+    public func countGRPC(_ method: GRPCMethod, _ result: GRPCResult) {
+        let methodIndex = GRPCMethod.allCases.firstIndex(of: method) ?? 0
+        let resultIndex = GRPCResult.allCases.firstIndex(of: result) ?? 0
+        grpcRequests[methodIndex][resultIndex].increment()
     }
 
     public func countHTTPError(_ kind: HTTPErrorKind) {

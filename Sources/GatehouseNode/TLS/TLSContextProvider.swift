@@ -19,6 +19,9 @@ public final class TLSContextProvider: Sendable {
     struct Loaded: Sendable {
         var context: NIOSSLContext
         var certificate: TLSCertificateSummary
+        /// The files' contents, for listeners that build their own contexts (gRPC).
+        var chain: [NIOSSLCertificate]
+        var key: NIOSSLPrivateKey
     }
 
     /// Reads the files once; a node does not start with TLS it cannot serve.
@@ -34,6 +37,9 @@ public final class TLSContextProvider: Sendable {
 
     /// The context for a connection accepted now.
     public var context: NIOSSLContext { state.withLock { $0.context } }
+
+    /// The certificate chain and key new connections are served, as loaded last.
+    var chainAndKey: (chain: [NIOSSLCertificate], key: NIOSSLPrivateKey) { state.withLock { ($0.chain, $0.key) } }
 
     /// The certificate new connections are served.
     public var certificate: TLSCertificateSummary { state.withLock { $0.certificate } }
@@ -112,7 +118,7 @@ public final class TLSContextProvider: Sendable {
                 field: "tls.private_key_file", problem: "\(keyPath) does not go with the certificate in \(certificatePath) (\(error))",
                 fix: "give the key the certificate was issued for, and its certificate first in tls.certificate_file")
         }
-        return Loaded(context: context, certificate: TLSCertificateSummary(chain[0]))
+        return Loaded(context: context, certificate: TLSCertificateSummary(chain[0]), chain: chain, key: key)
     }
 
     /// Every PEM certificate in the file at `path`, at least one.

@@ -49,7 +49,7 @@ public struct TLSSettings: Sendable, Hashable {
         }
         guard !listeners.isEmpty else {
             throw ConfigError(
-                field: "tls.listeners", problem: "is empty", fix: "list resp, http or both, or leave it out for both")
+                field: "tls.listeners", problem: "is empty", fix: "list any of resp, http and grpc, or leave it out for all three")
         }
     }
 }

@@ -13,6 +13,8 @@ final class ClusterProcesses {
         var rpc: Int
         var http: Int
         var gossip: Int
+        /// The Envoy gRPC listener.
+        var grpc: Int
     }
 
     let executable: String
@@ -21,6 +23,8 @@ final class ClusterProcesses {
     let adminToken = "cluster-test-admin-token-0123456789"
     /// The anti-entropy timer of every node; long when a test must show a write arrived without it.
     let antiEntropyMs: Int
+    /// Top-level settings added to the generated config (e.g. `envoy:`, `gateway_tokens:`).
+    let extraYAML: String
     private(set) var processes: [String: Process] = [:]
 
     static let keyA = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="
@@ -28,14 +32,15 @@ final class ClusterProcesses {
 
     /// `hosts`: one loopback address per node (default 127.0.0.1 for all), so a firewall
     /// rule can tell the nodes apart.
-    init(executable: String, count: Int, hosts: [String]? = nil, antiEntropyMs: Int = 500) throws {
+    init(executable: String, count: Int, hosts: [String]? = nil, antiEntropyMs: Int = 500, extraYAML: String = "") throws {
         self.executable = executable
         self.antiEntropyMs = antiEntropyMs
+        self.extraYAML = extraYAML
         directory = TemporaryDirectory.make()
         nodes = try (1...count).map { index in
             NodePorts(
                 id: "n\(index)", host: hosts?[index - 1] ?? "127.0.0.1", rpc: try FreePort.find(), http: try FreePort.find(),
-                gossip: try FreePort.find())
+                gossip: try FreePort.find(), grpc: try FreePort.find())
         }
         try writeConfig(name: "cluster.yaml", keys: [Self.keyA])
     }
@@ -60,8 +65,10 @@ final class ClusterProcesses {
             nodes:
 
             """
+        yaml = extraYAML + (extraYAML.isEmpty || extraYAML.hasSuffix("\n") ? "" : "\n") + yaml
         for node in nodes {
-            yaml += "  - {id: \(node.id), rpc: \"\(node.host):\(node.rpc)\", http: \"\(node.host):\(node.http)\", gossip: \"\(node.host):\(node.gossip)\", data_dir: ./\(node.id)}\n"
+            yaml += "  - {id: \(node.id), rpc: \"\(node.host):\(node.rpc)\", http: \"\(node.host):\(node.http)\", "
+                + "grpc: \"\(node.host):\(node.grpc)\", gossip: \"\(node.host):\(node.gossip)\", data_dir: ./\(node.id)}\n"
         }
         try yaml.write(toFile: "\(directory)/\(name)", atomically: true, encoding: .utf8)
     }

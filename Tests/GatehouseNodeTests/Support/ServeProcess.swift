@@ -10,20 +10,27 @@ struct ServeProcess {
     let process: Process
     let endpoints: NodeEndpoints
 
-    /// `extraArguments` go after the listen addresses, e.g. TLS flags.
-    static func start(executable: String, dataDirectory: String, adminToken: String, extraArguments: [String] = []) throws -> ServeProcess {
+    /// `extraArguments` go after the listen addresses, e.g. TLS flags; `environment` adds to
+    /// this process's environment (e.g. `GATEHOUSE_GATEWAY_TOKENS`).
+    static func start(
+        executable: String, dataDirectory: String, adminToken: String, extraArguments: [String] = [],
+        environment extraEnvironment: [String: String] = [:]
+    ) throws -> ServeProcess {
         let rpc = try FreePort.find()
         let http = try FreePort.find()
+        let grpc = try FreePort.find()
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = ["serve", "--rpc", "127.0.0.1:\(rpc)", "--http", "127.0.0.1:\(http)", "--data-dir", dataDirectory, "--log-level", "warning"] + extraArguments
+        process.arguments = ["serve", "--rpc", "127.0.0.1:\(rpc)", "--http", "127.0.0.1:\(http)", "--grpc", "127.0.0.1:\(grpc)", "--data-dir", dataDirectory, "--log-level", "warning"] + extraArguments
         var environment = ProcessInfo.processInfo.environment
         environment["GATEHOUSE_ADMIN_TOKEN"] = adminToken
+        environment.merge(extraEnvironment) { _, given in given }
         process.environment = environment
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
         try process.run()
-        let endpoints = NodeEndpoints(rpc: HostPort(host: "127.0.0.1", port: rpc), http: HostPort(host: "127.0.0.1", port: http))
+        let endpoints = NodeEndpoints(
+            rpc: HostPort(host: "127.0.0.1", port: rpc), http: HostPort(host: "127.0.0.1", port: http), grpc: HostPort(host: "127.0.0.1", port: grpc))
         let serving = ServeProcess(process: process, endpoints: endpoints)
         let deadline = Date().addingTimeInterval(20)
         while Date() < deadline {

@@ -29,6 +29,7 @@ final class TestNode: Sendable {
         var config = NodeConfig()
         config.rpcAddress = HostPort(host: "127.0.0.1", port: 0)
         config.httpAddress = HostPort(host: "127.0.0.1", port: 0)
+        config.grpcAddress = nil
         config.dataDirectory = dataDirectory ?? TemporaryDirectory.make()
         config.adminToken = adminToken
         config.pepper = Array(pepper.utf8)

@@ -1,0 +1,70 @@
+import Foundation
+import GRPCCore
+import GatehouseCore
+import GatehouseEnvoyProto
+
+/// `envoy.service.auth.v3.Authorization/Check` (ext_authz over gRPC): moves Envoy's messages
+/// to and from `EnvoyAuthorizationDecision`.
+struct EnvoyAuthorizationService: Envoy_Service_Auth_V3_Authorization.SimpleServiceProtocol {
+    typealias Request = Envoy_Service_Auth_V3_CheckRequest
+    typealias Response = Envoy_Service_Auth_V3_CheckResponse
+
+    let decision: EnvoyAuthorizationDecision
+    let keys: KeyService
+    let metrics: NodeMetrics
+
+    /// google.rpc.Code values Envoy reads in `CheckResponse.status`.
+    private enum RPCCode: Int32 {
+        case ok = 0
+        case permissionDenied = 7
+        case unauthenticated = 16
+    }
+
+    func check(request: Request, context: ServerContext) async throws -> Response {
+        let attributes = request.attributes
+        let http = attributes.request.http
+        let source = attributes.source.address.socketAddress.address
+        let asked = EnvoyCheckRequest(
+            headers: http.headers, path: http.path, contextExtensions: attributes.contextExtensions,
+            sourceAddress: source.isEmpty ? nil : source)
+        let answer: EnvoyCheckAnswer
+        do {
+            answer = try decision.decide(asked) { key, verifyRequest in
+                let answer = keys.verify(key: key, verifyRequest)
+                metrics.countVerify(answer.code)
+                return answer
+            }
+        } catch {
+            metrics.countGRPC(.check, .invalid)
+            throw RPCError(code: .invalidArgument, message: error.description)
+        }
+        var response = Response()
+        switch answer {
+        case .allowed(let upstream, let toClient):
+            metrics.countGRPC(.check, .ok)
+            response.status.code = RPCCode.ok.rawValue
+            var ok = Envoy_Service_Auth_V3_OkHttpResponse()
+            ok.headers = upstream.map(Self.overwriting)
+            ok.responseHeadersToAdd = toClient.map(Self.overwriting)
+            response.okResponse = ok
+        case .denied(let status, let headers, let code):
+            metrics.countGRPC(.check, .denied)
+            response.status.code = (status == 401 ? RPCCode.unauthenticated : .permissionDenied).rawValue
+            response.status.message = code.rawValue
+            var denied = Envoy_Service_Auth_V3_DeniedHttpResponse()
+            denied.status.code = Envoy_Type_V3_StatusCode(rawValue: status) ?? .forbidden
+            denied.headers = (headers + [.init("content-type", "application/json")]).map(Self.overwriting)
+            denied.body = #"{"valid":false,"code":"\#(code.rawValue)"}"#
+            response.deniedResponse = denied
+        }
+        return response
+    }
+
+    private static func overwriting(_ header: EnvoyCheckAnswer.Header) -> Envoy_Config_Core_V3_HeaderValueOption {
+        var option = Envoy_Config_Core_V3_HeaderValueOption()
+        option.header.key = header.name
+        option.header.value = header.value
+        option.appendAction = .overwriteIfExistsOrAdd
+        return option
+    }
+}

@@ -1,0 +1,90 @@
+import GRPCCore
+import GatehouseCore
+import GatehouseEnvoyProto
+import SwiftProtobuf
+
+/// `envoy.service.ratelimit.v3.RateLimitService/ShouldRateLimit`: moves Envoy's messages to
+/// and from `EnvoyRateLimitDecision`, which counts on the cluster's shared sliding windows
+/// (the `THROTTLE` path) and verifies API-key descriptors.
+struct EnvoyRateLimitService: Envoy_Service_Ratelimit_V3_RateLimitService.SimpleServiceProtocol {
+    typealias Request = Envoy_Service_Ratelimit_V3_RateLimitRequest
+    typealias Response = Envoy_Service_Ratelimit_V3_RateLimitResponse
+
+    let decision: EnvoyRateLimitDecision
+    let keys: KeyService
+    let metrics: NodeMetrics
+
+    func shouldRateLimit(request: Request, context: ServerContext) async throws -> Response {
+        let asked = EnvoyRateLimitRequest(
+            domain: request.domain,
+            descriptors: request.descriptors.map { descriptor in
+                EnvoyRateLimitRequest.Descriptor(
+                    descriptor.entries.map { DescriptorEntry($0.key, $0.value) },
+                    hitsAddend: descriptor.hasHitsAddend ? descriptor.hitsAddend.value : nil)
+            },
+            hitsAddend: UInt64(request.hitsAddend))
+        let answer: EnvoyRateLimitAnswer
+        do {
+            answer = try decision.evaluate(
+                asked,
+                count: { bucket, limit, windowMs, cost in
+                    let answer = keys.throttle(bucket, limit: limit, windowMs: windowMs, cost: cost)
+                    (answer.allowed ? metrics.throttleAllowed : metrics.throttleRefused).increment()
+                    return answer
+                },
+                verify: { key, cost in
+                    let answer = keys.verify(key: key, VerifyRequest(cost: cost))
+                    metrics.countVerify(answer.code)
+                    return answer
+                })
+        } catch {
+            metrics.countGRPC(.shouldRateLimit, .invalid)
+            throw RPCError(code: .invalidArgument, message: error.description)
+        }
+        metrics.countGRPC(.shouldRateLimit, answer.overallCode == .ok ? .ok : .overLimit)
+        return Self.response(answer)
+    }
+
+    static func response(_ answer: EnvoyRateLimitAnswer) -> Response {
+        var response = Response()
+        response.overallCode = code(answer.overallCode)
+        response.statuses = answer.statuses.map { status in
+            var out = Response.DescriptorStatus()
+            out.code = code(status.code)
+            if let limit = status.currentLimit {
+                var current = Response.RateLimit()
+                current.requestsPerUnit = limit.requestsPerUnit
+                current.unit = limit.unit.map(unit) ?? .unknown
+                current.name = limit.name ?? ""
+                out.currentLimit = current
+            }
+            out.limitRemaining = status.limitRemaining
+            out.durationUntilReset = Google_Protobuf_Duration(
+                seconds: status.durationUntilResetMs / 1000, nanos: Int32(status.durationUntilResetMs % 1000) * 1_000_000)
+            return out
+        }
+        response.responseHeadersToAdd = answer.responseHeaders.map { header in
+            var value = Envoy_Config_Core_V3_HeaderValue()
+            value.key = header.name
+            value.value = header.value
+            return value
+        }
+        return response
+    }
+
+    private static func code(_ code: EnvoyRateLimitAnswer.Code) -> Response.Code {
+        code == .ok ? .ok : .overLimit
+    }
+
+    private static func unit(_ unit: RateLimitUnit) -> Response.RateLimit.Unit {
+        switch unit {
+        case .second: .second
+        case .minute: .minute
+        case .hour: .hour
+        case .day: .day
+        case .week: .week
+        case .month: .month
+        case .year: .year
+        }
+    }
+}
