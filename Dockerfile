@@ -18,6 +18,6 @@ COPY --from=build /usr/local/bin/gatehouse /usr/local/bin/gatehouse
 USER gatehouse
 WORKDIR /var/lib/gatehouse
 # RESP, HTTP, gossip (UDP and TCP)
-EXPOSE 7379 7380 7946/udp 7946/tcp
+EXPOSE 7379 7380 7381 7946/udp 7946/tcp
 ENTRYPOINT ["/usr/local/bin/gatehouse"]
 CMD ["serve", "--config", "/etc/gatehouse/cluster.yaml"]

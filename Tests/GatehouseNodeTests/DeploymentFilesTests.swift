@@ -38,6 +38,8 @@ struct DeploymentFilesTests {
             // Host ports are cluster.yaml's ports for that node.
             #expect(ports.contains("127.0.0.1:\(local.rpcAddress.port):7379"), "\(id) RESP port")
             #expect(ports.contains("127.0.0.1:\(local.httpAddress.port):7380"), "\(id) HTTP port")
+            #expect(contained.grpcAddress?.port == 7381)
+            #expect(ports.contains("127.0.0.1:\(local.grpcAddress?.port ?? 0):7381"), "\(id) gRPC port")
             let command = service["command"] as? [String] ?? []
             #expect(command.suffix(2) == ["--node", id])
             let volumes = service["volumes"] as? [String] ?? []
