@@ -264,17 +264,24 @@ public final class KeyService: Sendable {
         var outcome = ReplicaApplyOutcome()
         var accepted: [KeyRecord] = []
         accepted.reserveCapacity(records.count)
+        var firstRefused: (record: KeyRecord, reason: ReplicaCheck.Rejection)?
         for record in records {
             if let rejection = ReplicaCheck.rejection(of: record, nowMs: nowMs, maxClockSkewMs: maxClockSkewMs) {
                 outcome.rejected[rejection, default: 0] += 1
-                logger.warning("replicated record refused", metadata: [
-                    "key_id": "\(record.id.prefix(ReplicaCheck.maxIDBytes))", "reason": "\(rejection.rawValue)",
-                    "version": "\(record.version.wallMs).\(record.version.logical)@\(record.version.node.prefix(ReplicaCheck.maxNodeNameBytes))",
-                    "ahead_ms": "\(record.version.wallMs &- nowMs)",
-                ])
+                if firstRefused == nil { firstRefused = (record, rejection) }
                 continue
             }
             accepted.append(record)
+        }
+        // One line per batch, not per record: a peer repeating bad records every round must
+        // not flood the log (the metric counts each one).
+        if let (record, rejection) = firstRefused {
+            logger.warning("replicated records refused", metadata: [
+                "refused": "\(records.count - accepted.count)", "first_key_id": "\(record.id.prefix(ReplicaCheck.maxIDBytes))",
+                "first_reason": "\(rejection.rawValue)",
+                "first_version": "\(record.version.wallMs).\(record.version.logical)@\(record.version.node.prefix(ReplicaCheck.maxNodeNameBytes))",
+                "first_ahead_ms": "\(record.version.wallMs &- nowMs)",
+            ])
         }
         clock.withLock { clock in
             for record in accepted { clock.observe(record.version, nowMs: nowMs) }
