@@ -66,7 +66,7 @@ final class DataPlane: Sendable {
         localAddress = Self.outboundAddress(for: localHost)
         group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let loop = group.next()
-        ClusterThreadPriority.raise(loop, logger: logger)
+        ClusterThreadPriority.set(loop, nice: ClusterThreadPriority.dataPlane(), logger: logger)
         links = NIOLoopBoundBox.makeBoxSendingValue([:], eventLoop: loop)
         inbound = NIOLoopBoundBox.makeBoxSendingValue((0, 0), eventLoop: loop)
         random = NIOLoopBoundBox.makeBoxSendingValue(SystemRandomNumberGenerator(), eventLoop: loop)

@@ -78,7 +78,7 @@ public final class GossipService: Service, Sendable {
         self.now = now
         membershipGroup = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         loop = membershipGroup.next()
-        ClusterThreadPriority.raise(loop, logger: logger)
+        ClusterThreadPriority.set(loop, nice: ClusterThreadPriority.failureDetection, logger: logger)
         dataPlane = DataPlane(
             nodeID: NodeID(nodeID), keyring: keyring, metrics: dataMetrics, logger: logger, localHost: config.gossipAddress.host,
             maxFrameBytes: config.maxSyncFrameBytes,
