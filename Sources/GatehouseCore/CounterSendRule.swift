@@ -5,7 +5,7 @@
 /// it last sent its slots. The count is due when
 ///
 /// 1. `u > 0` and `E ≥ nearLimit · L` (near the limit every change goes out at the next
-///    sync tick — the share rule of `SlidingWindow.fitsShare` relies on it), or
+///    sync tick, so every node's view of the cluster's count stays close near the limit), or
 /// 2. `u ≥ max(1, θ · (L − E) / N)` (far from the limit a node keeps up to a θ-fraction of
 ///    its share of the headroom to itself), or
 /// 3. `u > 0` and the oldest unsent count is `min(maxStaleness, window / 10)` old.

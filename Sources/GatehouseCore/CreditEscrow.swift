@@ -1,44 +1,28 @@
-/// One key's credit quota for one epoch, spent through escrow (O'Neil, 1986) so the cluster
-/// never spends more than the quota while every node answers from what it holds.
+/// One key's credit quota for one epoch, spent through escrow (`EscrowHoldings`) so the
+/// cluster never spends more than the quota while every node answers from what it holds.
 ///
-/// At the start of an epoch the quota is split among `holders` (the live members when the
-/// quota was set, in id order; the first `quota % n` get one more). A node spends only what it
-/// holds; a node that runs low asks a peer, which hands over part of what it holds. Hand-overs
-/// are recorded, not sent as deltas: `given[from][to]` is everything `from` ever handed to
-/// `to`, raised only by `from`, and `spent[node]` everything `node` spent, raised only by
-/// `node`. Both merge by maximum, so a lost, repeated or reordered exchange changes nothing
-/// and state can be re-sent at any time.
+/// On top of the holdings, `spent[node]` is everything `node` spent, raised only by `node`
+/// and merged by maximum like the hand-over rows.
 ///
-/// Why the quota holds: what a node holds is its initial share plus what it was given minus
-/// what it gave, so the holdings of all nodes always sum to the quota. A node knows its own
-/// `spent` and outgoing `given` exactly (only it raises them); what it was given may reach it
-/// late, which only makes it hold less than it does. So every node spends at most what it
-/// truly holds, and all of them together at most the quota. A node cut off spends at most
-/// what it held when the cut came.
+/// Why the quota holds: every node spends at most what it believes it holds, which is at
+/// most what it truly holds (`EscrowHoldings`), and the true holdings add up to the quota;
+/// all of them together therefore spend at most the quota. A node cut off spends at most what
+/// it held when the cut came.
 public struct CreditEscrow: Sendable, Hashable {
-    public let quota: Int64
-    public let holders: [String]
-    public private(set) var given: [String: [String: Int64]] = [:]
+    public private(set) var holdings: EscrowHoldings
     public private(set) var spent: [String: Int64] = [:]
 
     public init(quota: Int64, holders: [String]) {
-        self.quota = max(0, quota)
-        self.holders = Array(Set(holders)).sorted()
+        holdings = EscrowHoldings(quota: quota, holders: holders)
     }
 
-    /// What `node` held when the epoch began.
-    public func initialShare(of node: String) -> Int64 {
-        guard let position = holders.firstIndex(of: node) else { return 0 }
-        let count = Int64(holders.count)
-        return quota / count + (Int64(position) < quota % count ? 1 : 0)
-    }
+    public var quota: Int64 { holdings.quota }
+    public var holders: [String] { holdings.holders }
+
+    public func initialShare(of node: String) -> Int64 { holdings.initialShare(of: node) }
 
     /// What `node` holds, as far as this copy knows.
-    public func held(by node: String) -> Int64 {
-        let received = given.reduce(Int64(0)) { total, row in row.key == node ? total : total &+ (row.value[node] ?? 0) }
-        let handedOver = given[node]?.reduce(Int64(0)) { $0 &+ $1.value } ?? 0
-        return initialShare(of: node) &+ received &- handedOver
-    }
+    public func held(by node: String) -> Int64 { holdings.held(by: node) }
 
     /// What `node` may still spend.
     public func available(to node: String) -> Int64 {
@@ -62,31 +46,25 @@ public struct CreditEscrow: Sendable, Hashable {
     /// much it handed over.
     @discardableResult
     public mutating func hand(_ amount: Int64, from: String, to: String) -> Int64 {
-        guard from != to else { return 0 }
-        let handed = min(max(0, amount), available(to: from))
-        guard handed > 0 else { return 0 }
-        given[from, default: [:]][to, default: 0] += handed
-        return handed
+        holdings.hand(amount, from: from, to: to, free: available(to: from))
     }
 
     /// `node`'s own rows (what it spent and what it handed to each peer), as it sends them.
     public func rows(of node: String) -> (spent: Int64, given: [String: Int64]) {
-        (spent[node] ?? 0, given[node] ?? [:])
+        (spent[node] ?? 0, holdings.row(of: node))
     }
 
     /// Takes `node`'s rows as `node` sent them (never another's rows relayed: each node is
     /// the only writer of its own, and the shell takes a member's rows only from that
-    /// member's sealed stream). Values only grow; a smaller one is an older copy. Negative
-    /// values are refused (`false`). Whether `node` really held what it handed over cannot be
-    /// checked from here (what it received may not have reached this copy yet, and such
-    /// gaps can be circular); a member with the keyring is trusted that far.
+    /// member's sealed stream, or its own back from a peer after a restart). Values only
+    /// grow; a smaller one is an older copy. Negative values are refused (`false`). Whether
+    /// `node` really held what it handed over cannot be checked from here (what it received
+    /// may not have reached this copy yet, and such gaps can be circular); a member with the
+    /// keyring is trusted that far.
     @discardableResult
     public mutating func merge(rowsOf node: String, spent theirSpent: Int64, given theirGiven: [String: Int64]) -> Bool {
-        guard theirSpent >= 0, theirGiven.values.allSatisfy({ $0 >= 0 }) else { return false }
+        guard theirSpent >= 0, holdings.merge(rowOf: node, theirGiven) else { return false }
         if theirSpent > (spent[node] ?? 0) { spent[node] = theirSpent }
-        for (to, amount) in theirGiven where to != node && amount > (given[node]?[to] ?? 0) {
-            given[node, default: [:]][to] = amount
-        }
         return true
     }
 }

@@ -14,12 +14,12 @@ public struct Gatekeeper: Sendable {
         public var throttleBucketCapacity: Int
         /// `last_used_at` is only refreshed when it is at least this old.
         public var lastUsedResolutionMs: Int64
-        /// In a cluster, once a limit's count passes `shareThreshold` of it, each node admits
-        /// only its share of the remaining budget between counter syncs.
+        /// In a cluster, each node admits against a default-mode limit only up to its share
+        /// (`WindowShare`); `false` leaves them to the shared counters alone (strict limits
+        /// always keep their escrow). Off only to measure what the shares buy.
         public var clusterShares = true
-        public var shareThreshold = 0.8
-        /// What a refusal by the share rule tells the caller to wait: about one counter sync.
-        public var shareRetryAfterMs: Int64 = 50
+        /// What a refusal by a share tells the caller to wait: about one hand-over.
+        public var shareRetryAfterMs: Int64 = 10
 
         public init(
             failedAttemptLimit: Int64 = 50, failedAttemptWindowMs: Int64 = 60_000,
@@ -32,37 +32,42 @@ public struct Gatekeeper: Sendable {
         }
     }
 
-    /// Usage counted against a key's credits since the quota was last set.
-    public struct CreditUsage: Sendable, Hashable {
-        public var epoch: HybridTimestamp
-        public var used: Int64
-
-        public init(epoch: HybridTimestamp, used: Int64) {
-            self.epoch = epoch
-            self.used = used
-        }
-    }
+    public typealias CreditUsage = GatehouseCore.CreditUsage
 
     public let hasher: LookupHasher
     public let settings: Settings
-    /// Live nodes sharing the counters (this one included); the shell keeps it current.
-    public var clusterSize = 1
     private var index = KeyIndex()
     private var counters = LimitCounters()
-    /// Credit usage by record slot (the index's).
-    private var creditUsage: [CreditUsage?] = []
+    /// Credits and limit shares in escrow, by record slot (the index's).
+    private var escrow: EscrowBook
     public private(set) var throttleBuckets: ThrottleBuckets
     private var sourceThrottle: SourceThrottle
     /// Key ids whose `last_used_at` or credit usage changed since the last `takeUsageChanges`.
     private var usageChanged: Set<Int> = []
     private var dirtyThrottleBuckets: Set<BucketKey> = []
 
-    public init(hasher: LookupHasher, settings: Settings = Settings()) {
+    public init(hasher: LookupHasher, settings: Settings = Settings(), node: String = "local") {
         self.hasher = hasher
         self.settings = settings
+        escrow = EscrowBook(me: node)
         throttleBuckets = ThrottleBuckets(capacity: settings.throttleBucketCapacity)
         sourceThrottle = SourceThrottle(
             limit: settings.failedAttemptLimit, windowMs: settings.failedAttemptWindowMs, capacity: settings.failedAttemptSources)
+    }
+
+    /// This node's member name: the holder whose escrow rows it writes.
+    public var node: String { escrow.me }
+
+    /// Live nodes sharing the counters and escrows (this one included).
+    public var clusterSize: Int { escrow.clusterSize }
+
+    /// The live members (this node included), sorted: the holders a new quota is split over.
+    public var liveMembers: [String] { escrow.live }
+
+    /// The members the membership reports live; this node is always one of them. Limits in
+    /// the default mode split their shares over these (`WindowShare`).
+    public mutating func setLiveMembers(_ members: [String]) {
+        escrow.setLive(members)
     }
 
     public var keyCount: Int { index.count }
@@ -82,9 +87,8 @@ public struct Gatekeeper: Sendable {
     }
 
     private func creditsRemaining(slot: Int) -> Int64? {
-        guard let credits = index.records[slot].credits else { return nil }
-        guard let usage = creditUsage[slot], usage.epoch == index.records[slot].creditsEpoch else { return credits }
-        return max(0, credits - usage.used)
+        guard index.records[slot].credits != nil else { return nil }
+        return escrow.creditsRemaining(slot: slot, record: index.records[slot])
     }
 
     /// Keys in id order, after `cursor` (exclusive), optionally only one owner's.
@@ -101,17 +105,19 @@ public struct Gatekeeper: Sendable {
             return false
         case .inserted:
             counters.append(limits: record.limits)
-            creditUsage.append(nil)
+            escrow.append()
         case .replaced(let slot, let old):
             counters.replaceLimits(slot: slot, from: old.limits, to: record.limits)
+            escrow.replaced(slot: slot, old: old, new: record)
         }
         return true
     }
 
-    /// Restores credit usage counted before a restart.
+    /// Restores what this node spent of a key's credits, and handed to peers, before a
+    /// restart (usage of an older epoch is ignored).
     public mutating func restoreCreditUsage(id: String, _ usage: CreditUsage) {
         guard let slot = index.slot(id: id) else { return }
-        creditUsage[slot] = usage
+        escrow.restoreCredits(slot: slot, record: index.records[slot], usage: usage)
     }
 
     /// Records whose `last_used_at` or credit usage changed since the last call, for the
@@ -130,7 +136,7 @@ public struct Gatekeeper: Sendable {
 
     /// Records and credit usage of slots from `takeUsageChangedSlots` (slots never move).
     public func usage(ofSlots slots: ArraySlice<Int>) -> [(record: KeyRecord, creditUsage: CreditUsage?)] {
-        slots.map { (index.records[$0], creditUsage[$0]) }
+        slots.map { (index.records[$0], escrow.creditUsage(slot: $0, record: index.records[$0])) }
     }
 
     // MARK: - Replication
@@ -182,10 +188,11 @@ public struct Gatekeeper: Sendable {
         for position in 0..<limitCount {
             let limit = index.records[slot].limits[position]
             var check = counters.check(slot: slot, position: position, cost: cost, limit: limit, nowMs: nowMs)
-            if check.allowed && settings.clusterShares && clusterSize > 1
-                && !counters.fitsShare(
-                    slot: slot, position: position, cost: cost, limit: limit, nowMs: nowMs, nodes: clusterSize,
-                    threshold: settings.shareThreshold)
+            if (limit.strict || settings.clusterShares) && escrow.escrows(limit, record: index.records[slot])
+                && !escrow.windowAdmits(
+                    slot: slot, position: position, limit: limit, record: index.records[slot],
+                    ownUsage: counters.ownEstimate(slot: slot, position: position, limit: limit, nowMs: nowMs), cost: cost, nowMs: nowMs)
+                && check.allowed
             {
                 check.allowed = false
                 check.retryAfterMs = settings.shareRetryAfterMs
@@ -204,21 +211,18 @@ public struct Gatekeeper: Sendable {
         }
         if let tightest { fill(&answer, from: tightest) }
 
-        if let left = creditsRemaining(slot: slot) {
-            guard left >= cost else {
+        if let credits = escrow.spendCredits(slot: slot, record: index.records[slot], cost: cost, nowMs: nowMs) {
+            guard credits.spent else {
                 answer.code = .usageExceeded
                 // Nothing was counted against the limits, so report them without this request.
                 if let limit = answer.limit, let remaining = answer.remaining {
                     answer.remaining = min(limit, remaining.addingReportingOverflow(cost).overflow ? .max : remaining + cost)
                 }
-                answer.creditsRemaining = left
+                answer.creditsRemaining = credits.remaining
                 return answer
             }
-            let epoch = index.records[slot].creditsEpoch
-            let used = (creditUsage[slot]?.epoch == epoch ? creditUsage[slot]!.used : 0) + cost
-            creditUsage[slot] = CreditUsage(epoch: epoch, used: used)
-            answer.creditsRemaining = left - cost
-            usageChanged.insert(slot)
+            answer.creditsRemaining = credits.remaining
+            if cost > 0 { usageChanged.insert(slot) }
         }
         counters.count(cost: cost, slot: slot, nowMs: nowMs)
         if nowMs - (index.records[slot].lastUsedAt ?? Int64.min / 2) >= settings.lastUsedResolutionMs {
@@ -357,14 +361,63 @@ public struct Gatekeeper: Sendable {
         return slots
     }
 
+    // MARK: - Escrow
+
+    /// Whether the verify path asked for more of some share or credits since the last
+    /// `takeEscrowWants` (checked by the shell after a verify, without copying anything).
+    public var hasEscrowWants: Bool { !escrow.wants.isEmpty }
+
+    /// The requests for more the verify path made since the last call, for every live peer.
+    public mutating func takeEscrowWants() -> [EscrowWant] { escrow.takeWants() }
+
+    /// Answers `peer`'s request for more of a ledger: hands over part of what this node holds
+    /// and does not use. Returns this node's updated row when it handed anything.
+    public mutating func handOver(_ want: EscrowWant, to peer: String, nowMs: Int64) -> EscrowRow? {
+        guard let slot = index.slot(id: want.ledger.keyID) else { return nil }
+        let counters = counters
+        let row = escrow.handOver(want, to: peer, slot: slot, record: index.records[slot]) { position, limit in
+            var window = counters.windows[slot][position]
+            window.advance(nowMs: nowMs, windowMs: limit.windowMs)
+            return window.ownEstimate(nowMs: nowMs, windowMs: limit.windowMs)
+        }
+        // What this node handed over of credits is persisted with what it spent.
+        if row != nil, case .credits = want.ledger { usageChanged.insert(slot) }
+        return row
+    }
+
+    /// Takes rows `node` wrote (its own: from its stream, or this node's own given back by a
+    /// peer after a restart). Returns how many were refused as malformed; rows for an unknown
+    /// key or on other terms are ignored.
+    @discardableResult
+    public mutating func mergeEscrowRows(_ rows: [EscrowRow], of node: String) -> Int {
+        var refused = 0
+        for row in rows {
+            guard let slot = index.slot(id: row.ledger.keyID) else { continue }
+            if !escrow.merge(row, of: node, slot: slot, record: index.records[slot]) {
+                refused += 1
+            } else if node == escrow.me, case .credits = row.ledger {
+                usageChanged.insert(slot)
+            }
+        }
+        return refused
+    }
+
+    /// This node's credit rows that changed since the last call (to send to peers).
+    public mutating func takeChangedCreditRows() -> [EscrowRow] {
+        let records = index.records
+        return escrow.takeChangedCreditRows { records[$0] }
+    }
+
+    /// `node`'s rows of the ledgers of the records in `range` (this node's own, for a peer
+    /// whose stream came up; a peer's, to give back after its restart).
+    public func escrowRows(of node: String, inRecords range: Range<Int>) -> [EscrowRow] {
+        escrow.rows(of: node, inSlots: range) { index.records[$0] }
+    }
+
     /// Drops ended throttle windows; the shell calls it on a timer.
     public mutating func sweep(nowMs: Int64) {
         throttleBuckets.sweep(nowMs: nowMs)
     }
 }
 
-extension KeyRecord {
-    /// The write that set the quota, which usage is counted against. Records written before
-    /// `credits_set_at` existed count from their version.
-    fileprivate var creditsEpoch: HybridTimestamp { creditsSetAt ?? version }
-}
+

@@ -3,16 +3,29 @@ public struct RateLimit: Hashable, Sendable, Codable {
     public var name: String
     public var limit: Int64
     public var windowMs: Int64
+    /// In a cluster, never admit more than `limit` even when every node is hit at once
+    /// (at the price of possibly refusing early); otherwise at most 5 % more (`WindowShare`).
+    public var strict: Bool
 
-    public init(name: String, limit: Int64, windowMs: Int64) {
+    public init(name: String, limit: Int64, windowMs: Int64, strict: Bool = false) {
         self.name = name
         self.limit = limit
         self.windowMs = windowMs
+        self.strict = strict
     }
 
     enum CodingKeys: String, CodingKey {
-        case name, limit
+        case name, limit, strict
         case windowMs = "window_ms"
+    }
+
+    /// `strict` is optional on input (false when absent) and always present on output.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        name = try container.decode(String.self, forKey: .name)
+        limit = try container.decode(Int64.self, forKey: .limit)
+        windowMs = try container.decode(Int64.self, forKey: .windowMs)
+        strict = try container.decodeIfPresent(Bool.self, forKey: .strict) ?? false
     }
 
     /// The seed default for keys created without limits: 1000 per hour.
@@ -65,12 +78,18 @@ public struct KeyRecord: Hashable, Sendable, Codable {
     /// How many times the secret was rotated: a write made on an older generation (by a
     /// node that had not heard of the rotation) loses to the rotated record.
     public var secretGeneration: UInt32
+    /// The members that share the key's credits and strict limits (`EscrowHoldings`): the
+    /// live membership of the node that created the key or last set its credits, sorted.
+    /// Empty in records written before escrow: the members live when the escrow is first
+    /// needed share it then.
+    public var holders: [String]
 
     public init(
         id: String, lookup: LookupHash, start: String, name: String, owner: String,
         scopes: [String], enabled: Bool, createdAt: Int64, expiresAt: Int64?, limits: [RateLimit],
         credits: Int64?, creditsSetAt: HybridTimestamp?, meta: [String: String], revokedAt: Int64?,
-        lastUsedAt: Int64?, retiredSecrets: [RetiredSecret], version: HybridTimestamp, secretGeneration: UInt32 = 0
+        lastUsedAt: Int64?, retiredSecrets: [RetiredSecret], version: HybridTimestamp, secretGeneration: UInt32 = 0,
+        holders: [String] = []
     ) {
         self.id = id
         self.lookup = lookup
@@ -90,10 +109,11 @@ public struct KeyRecord: Hashable, Sendable, Codable {
         self.retiredSecrets = retiredSecrets
         self.version = version
         self.secretGeneration = secretGeneration
+        self.holders = holders
     }
 
     enum CodingKeys: String, CodingKey {
-        case id, lookup, start, name, owner, scopes, enabled, limits, credits, meta, version
+        case id, lookup, start, name, owner, scopes, enabled, limits, credits, meta, version, holders
         case secretGeneration = "secret_generation"
         case createdAt = "created_at"
         case expiresAt = "expires_at"
@@ -124,6 +144,7 @@ public struct KeyRecord: Hashable, Sendable, Codable {
         retiredSecrets = try container.decode([RetiredSecret].self, forKey: .retiredSecrets)
         version = try container.decode(HybridTimestamp.self, forKey: .version)
         secretGeneration = try container.decodeIfPresent(UInt32.self, forKey: .secretGeneration) ?? 0
+        holders = try container.decodeIfPresent([String].self, forKey: .holders) ?? []
     }
 
     public var isRevoked: Bool { revokedAt != nil }

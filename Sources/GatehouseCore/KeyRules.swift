@@ -14,6 +14,10 @@ public enum KeyRules {
     public static let maxMetaBytes = 4096
     public static let maxRetiredSecrets = 4
     public static let maxGraceMs: Int64 = 30 * 24 * 3_600_000
+    /// Members named in `holders`: the largest cluster we plan for.
+    public static let maxHolders = 512
+    /// Longest member name in `holders` (a node id).
+    public static let maxHolderBytes = 128
 
     public static func validateName(_ name: String) throws(KeyError) {
         guard name.unicodeScalars.count <= maxNameCharacters else {
@@ -102,6 +106,17 @@ public enum KeyRules {
         try validateLimits(record.limits)
         try validateCredits(record.credits)
         try validateMeta(record.meta)
+        try validateHolders(record.holders)
+    }
+
+    /// Holders are written by nodes, never by callers; a peer's must still be sane: at most
+    /// `maxHolders` distinct, non-empty names of at most `maxHolderBytes`.
+    public static func validateHolders(_ holders: [String]) throws(KeyError) {
+        guard holders.count <= maxHolders, Set(holders).count == holders.count,
+            holders.allSatisfy({ !$0.isEmpty && $0.utf8.count <= maxHolderBytes })
+        else {
+            throw .invalid("holders", "must be at most \(maxHolders) distinct member names of 1 to \(maxHolderBytes) bytes")
+        }
     }
 
     public static func validateGrace(_ graceMs: Int64) throws(KeyError) {

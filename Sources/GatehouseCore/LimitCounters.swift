@@ -38,11 +38,9 @@ public struct LimitCounters: Sendable {
         windows[slot][position].check(cost: cost, limit: limit.limit, windowMs: limit.windowMs, nowMs: nowMs)
     }
 
-    /// Whether `cost` fits this node's share of what is left of a limit near it (see
-    /// `SlidingWindow.fitsShare`).
-    func fitsShare(slot: Int, position: Int, cost: Int64, limit: RateLimit, nowMs: Int64, nodes: Int, threshold: Double) -> Bool {
-        windows[slot][position].fitsShare(
-            cost: cost, limit: limit.limit, windowMs: limit.windowMs, nowMs: nowMs, nodes: nodes, threshold: threshold)
+    /// This node's own sliding count of a limit (after `check` moved the window to `nowMs`).
+    func ownEstimate(slot: Int, position: Int, limit: RateLimit, nowMs: Int64) -> Double {
+        windows[slot][position].ownEstimate(nowMs: nowMs, windowMs: limit.windowMs)
     }
 
     /// Counts `cost` against every limit of the record in `slot`, and marks it unsent.

@@ -12,6 +12,8 @@ public enum ReplicaCheck {
         case clockSkew = "clock_skew"
         /// A counter slot with a count out of bounds, a window far from now, or a bad bucket.
         case invalidCounter = "invalid_counter"
+        /// An escrow row with a value out of bounds or a malformed member name.
+        case invalidEscrow = "invalid_escrow"
     }
 
     /// The largest count a peer may report for one window: room for 255 nodes' worth
@@ -56,6 +58,14 @@ public enum ReplicaCheck {
         guard (1...KeyRules.maxWindowMs).contains(windowMs) else { return false }
         let now = SlidingWindow.windowIndex(nowMs: nowMs, windowMs: windowMs)
         return (now - 1...now + 1).contains(slot.windowIndex)
+    }
+
+    /// Whether a peer's escrow row is within bounds: a quota, spent and hand-overs no larger
+    /// than a count may be (so sums cannot overflow), members named sanely, at most
+    /// `KeyRules.maxHolders` of them.
+    public static func accepts(_ row: EscrowRow) -> Bool {
+        (0...maxCount).contains(row.quota) && (0...maxCount).contains(row.spent) && row.given.count <= KeyRules.maxHolders
+            && row.given.allSatisfy { (0...maxCount).contains($0.value) && !$0.key.isEmpty && $0.key.utf8.count <= KeyRules.maxHolderBytes }
     }
 
     private static func isVisibleASCII(_ text: String, maxBytes: Int) -> Bool {

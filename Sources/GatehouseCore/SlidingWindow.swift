@@ -85,6 +85,15 @@ public struct SlidingWindow: Hashable, Sendable {
         return Double(previous.total) * overlap + Double(current.total)
     }
 
+    /// This node's own part of `estimate`: what it admitted itself, weighted the same way.
+    /// It only grows by this node's own counts, and is continuous at window edges (the
+    /// escrow of `WindowShare` relies on both).
+    public func ownEstimate(nowMs: Int64, windowMs: Int64) -> Double {
+        let elapsed = max(0, nowMs - current.index &* windowMs)
+        let overlap = Double(max(0, windowMs - elapsed)) / Double(windowMs)
+        return Double(previous.own) * overlap + Double(current.own)
+    }
+
     /// Advances to `nowMs` and checks whether `cost` more fits under `limit`, without counting it.
     public mutating func check(cost: Int64, limit: Int64, windowMs: Int64, nowMs: Int64) -> Check {
         advance(nowMs: nowMs, windowMs: windowMs)
@@ -142,19 +151,6 @@ public struct SlidingWindow: Hashable, Sendable {
     public mutating func markSynced() {
         currentSent = current.own
         previousSent = previous.own
-    }
-
-    /// Near the limit, a node of a `nodes`-strong cluster takes only its share of what is left:
-    /// what it counted since the last sync, plus `cost`, must fit in `1 / nodes` of the budget
-    /// the whole cluster still knows about. Peers do the same with their own unsynced counts,
-    /// so together they cannot overshoot by the traffic of a sync interval.
-    public func fitsShare(cost: Int64, limit: Int64, windowMs: Int64, nowMs: Int64, nodes: Int, threshold: Double) -> Bool {
-        guard nodes > 1 else { return true }
-        let count = estimate(nowMs: nowMs, windowMs: windowMs)
-        guard count >= threshold * Double(limit) else { return true }
-        let known = count - Double(unsyncedOwn)
-        let remaining = Double(limit) - known
-        return Double(unsyncedOwn) + Double(cost) <= remaining / Double(nodes)
     }
 
     /// Merges a slot received from elsewhere. Windows older than the previous one are ignored.

@@ -26,4 +26,12 @@ public enum DataMessage: Hashable, Sendable {
     case countersRequest
     /// The answer: the receiver's own slots, as the sender of this message held them.
     case countersReply(slots: [CounterSlot])
+    /// The sender's own escrow rows (what it spent, what it handed to whom): after a
+    /// hand-over, as credits are spent, and when a stream comes up.
+    case escrowRows([EscrowRow])
+    /// "Hand me part of these": the sender runs low on shares or credits.
+    case escrowWants([EscrowWant])
+    /// The answer to `countersRequest` for escrow: the receiver's own rows, as the sender
+    /// held them, so a restarted member does not forget what it handed over.
+    case escrowRestore([EscrowRow])
 }

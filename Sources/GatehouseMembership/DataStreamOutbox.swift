@@ -6,6 +6,8 @@ import GatehouseCore
 /// - Records are kept by id: a newer version of a pending record replaces the older one.
 /// - Counter slots are kept by (origin, bucket, window): a slot carries a whole count, so
 ///   the newer (larger) count replaces the pending one and only the latest state is sent.
+/// - Escrow rows are kept by ledger: rows only grow, so the pending row and a newer one merge
+///   into one (the larger of each value); requests for more are kept by ledger (the larger).
 /// - Anti-entropy and recovery messages are few and kept in order.
 ///
 /// Every part is bounded. Past a bound the oldest pending entry is dropped and counted in
@@ -40,6 +42,10 @@ public struct DataStreamOutbox: Sendable {
     private var recordOrder = FIFOKeys<String>()
     private var slots: [SlotKey: Int64] = [:]
     private var slotOrder = FIFOKeys<SlotKey>()
+    private var escrowRows: [EscrowKey: EscrowRow] = [:]
+    private var escrowRowOrder = FIFOKeys<EscrowKey>()
+    private var escrowWants: [EscrowKey: EscrowWant] = [:]
+    private var escrowWantOrder = FIFOKeys<EscrowKey>()
     private var control: [DataMessage] = []
     /// Entries dropped because a bound was reached.
     public private(set) var dropped = 0
@@ -48,7 +54,12 @@ public struct DataStreamOutbox: Sendable {
         self.limits = limits
     }
 
-    public var isEmpty: Bool { records.isEmpty && slots.isEmpty && control.isEmpty }
+    struct EscrowKey: Hashable, Sendable {
+        var ledger: EscrowLedger
+        var quota: Int64
+    }
+
+    public var isEmpty: Bool { records.isEmpty && slots.isEmpty && control.isEmpty && escrowRows.isEmpty && escrowWants.isEmpty }
     public var pendingRecords: Int { records.count }
     public var pendingSlots: Int { slots.count }
 
@@ -83,6 +94,42 @@ public struct DataStreamOutbox: Sendable {
         }
     }
 
+    /// Escrow rows (this node's own): merged with a pending row of the same ledger.
+    public mutating func enqueue(escrowRows newRows: [EscrowRow]) {
+        for row in newRows {
+            let key = EscrowKey(ledger: row.ledger, quota: row.quota)
+            if var held = escrowRows[key] {
+                held.spent = max(held.spent, row.spent)
+                held.given.merge(row.given, uniquingKeysWith: max)
+                escrowRows[key] = held
+                continue
+            }
+            if escrowRows.count >= limits.maxSlots, let oldest = escrowRowOrder.popFirst(present: { escrowRows[$0] != nil }) {
+                escrowRows[oldest] = nil
+                dropped += 1
+            }
+            escrowRows[key] = row
+            escrowRowOrder.append(key)
+        }
+    }
+
+    /// Requests for more: the larger of a pending and a new request for the same ledger.
+    public mutating func enqueue(escrowWants newWants: [EscrowWant]) {
+        for want in newWants {
+            let key = EscrowKey(ledger: want.ledger, quota: want.quota)
+            if let held = escrowWants[key] {
+                if want.amount > held.amount { escrowWants[key] = want }
+                continue
+            }
+            if escrowWants.count >= limits.maxSlots, let oldest = escrowWantOrder.popFirst(present: { escrowWants[$0] != nil }) {
+                escrowWants[oldest] = nil
+                dropped += 1
+            }
+            escrowWants[key] = want
+            escrowWantOrder.append(key)
+        }
+    }
+
     /// Anything else (anti-entropy steps, counter recovery), in order.
     public mutating func enqueue(_ message: DataMessage) {
         switch message {
@@ -90,6 +137,10 @@ public struct DataStreamOutbox: Sendable {
             enqueue(records: records)
         case .counters(let origin, let slots):
             enqueue(counters: slots, origin: origin)
+        case .escrowRows(let rows):
+            enqueue(escrowRows: rows)
+        case .escrowWants(let wants):
+            enqueue(escrowWants: wants)
         case .recordsAndWant(let records, let want) where !records.isEmpty:
             // The records go the way of every record (coalesced, batched by size); the
             // request for the others stays in order with the anti-entropy steps.
@@ -104,10 +155,22 @@ public struct DataStreamOutbox: Sendable {
         }
     }
 
-    /// The next messages to write, oldest first: control messages, then up to a batch of
-    /// records, then up to a batch of slots grouped by origin. Empty when nothing waits.
+    /// The next messages to write, oldest first: requests for escrow and escrow rows (a
+    /// refusal may be waiting on them), control messages, then up to a batch of records,
+    /// then up to a batch of slots grouped by origin. Empty when nothing waits.
     public mutating func takeBatch() -> [DataMessage] {
-        var batch = control
+        var batch: [DataMessage] = []
+        var wants: [EscrowWant] = []
+        while wants.count < limits.slotsPerBatch, let key = escrowWantOrder.popFirst(present: { escrowWants[$0] != nil }) {
+            wants.append(escrowWants.removeValue(forKey: key)!)
+        }
+        if !wants.isEmpty { batch.append(.escrowWants(wants)) }
+        var rows: [EscrowRow] = []
+        while rows.count < limits.slotsPerBatch / 4, let key = escrowRowOrder.popFirst(present: { escrowRows[$0] != nil }) {
+            rows.append(escrowRows.removeValue(forKey: key)!)
+        }
+        if !rows.isEmpty { batch.append(.escrowRows(rows)) }
+        batch += control
         control.removeAll(keepingCapacity: true)
         var taken: [KeyRecord] = []
         while taken.count < limits.recordsPerBatch, let id = recordOrder.popFirst(present: { records[$0] != nil }) {

@@ -10,6 +10,10 @@ public protocol ReplicaIndexView {
     func counterSlots(heldFor node: NodeID) -> [CounterSlot]
     /// This node's own counts in every window that can still change.
     func ownCounterSlots() -> [CounterSlot]
+    /// The escrow rows this node holds of `node`'s (to give a restarted peer back).
+    func escrowRows(heldFor node: NodeID) -> [EscrowRow]
+    /// This node's own escrow rows.
+    func ownEscrowRows() -> [EscrowRow]
 }
 
 /// What the replication machine wants done; the shell does exactly this and nothing else.
@@ -24,6 +28,13 @@ public enum ReplicationDirective: Hashable, Sendable {
     case restoreOwnCounters([CounterSlot])
     /// An anti-entropy round this node started with `peer` got its answer.
     case antiEntropyAnswered(by: NodeID, differingBuckets: Int)
+    /// `peer`'s own escrow rows, from its stream: merge them.
+    case mergeEscrow([EscrowRow], of: NodeID)
+    /// `peer` asks for more of these ledgers: hand over what this node can spare, and tell
+    /// every live member the resulting rows (`onEscrowRows`).
+    case handOver([EscrowWant], to: NodeID)
+    /// Our own escrow rows, as a peer kept them: restore them after a restart.
+    case restoreOwnEscrow([EscrowRow])
 }
 
 /// Key-record replication and counter exchange as a pure state machine, beside
@@ -103,7 +114,32 @@ public struct ReplicationMachine: Sendable {
         var directives: [ReplicationDirective] = [.send(.digest(index.digest()), to: peer)]
         let own = index.ownCounterSlots()
         if !own.isEmpty { directives.append(.send(.counters(origin: me, slots: own), to: peer)) }
+        for rows in Self.chunks(index.ownEscrowRows()) { directives.append(.send(.escrowRows(rows), to: peer)) }
         return directives
+    }
+
+    /// Escrow rows per message: well inside a frame even for rows naming many members.
+    static let escrowRowsPerMessage = 256
+
+    static func chunks<Element>(_ elements: [Element]) -> [[Element]] {
+        stride(from: 0, to: elements.count, by: escrowRowsPerMessage).map {
+            Array(elements[$0..<min(elements.count, $0 + escrowRowsPerMessage)])
+        }
+    }
+
+    /// The verify path ran low on these ledgers: ask every live member (each hands over
+    /// part of what it does not use; more than needed is fine, it can be asked back).
+    public func onEscrowWants(_ wants: [EscrowWant]) -> [ReplicationDirective] {
+        guard !wants.isEmpty else { return [] }
+        return Self.chunks(wants).flatMap { chunk in live.map { .send(.escrowWants(chunk), to: $0) } }
+    }
+
+    /// This node's own rows changed (a hand-over, credits spent): to every live member — the
+    /// one that asked needs them to spend what it got, the others to report the same
+    /// remaining credits and to give the rows back should this node restart.
+    public func onEscrowRows(_ rows: [EscrowRow]) -> [ReplicationDirective] {
+        guard !rows.isEmpty else { return [] }
+        return Self.chunks(rows).flatMap { chunk in live.map { .send(.escrowRows(chunk), to: $0) } }
     }
 
     /// The anti-entropy timer: one round with a random live member.
@@ -189,8 +225,15 @@ public struct ReplicationMachine: Sendable {
             return [.mergeCounters(slots, origin: origin, from: peer)]
         case .countersRequest:
             return [.send(.countersReply(slots: index.counterSlots(heldFor: peer)), to: peer)]
+                + Self.chunks(index.escrowRows(heldFor: peer)).map { .send(.escrowRestore($0), to: peer) }
         case .countersReply(let slots):
             return slots.isEmpty ? [] : [.restoreOwnCounters(slots)]
+        case .escrowRows(let rows):
+            return rows.isEmpty ? [] : [.mergeEscrow(rows, of: peer)]
+        case .escrowWants(let wants):
+            return wants.isEmpty ? [] : [.handOver(wants, to: peer)]
+        case .escrowRestore(let rows):
+            return rows.isEmpty ? [] : [.restoreOwnEscrow(rows)]
         }
     }
 }

@@ -35,10 +35,11 @@ public enum CounterAccuracySimulator {
             nowMs: start, version: HybridTimestamp(wallMs: start, logical: 0, node: "n1"), using: &random)
         var settings = Gatekeeper.Settings()
         settings.clusterShares = shares
-        var replicas = (0..<nodes).map { _ in Gatekeeper(hasher: hasher, settings: settings) }
+        let names = (0..<nodes).map { "n\($0 + 1)" }
+        var replicas = names.map { Gatekeeper(hasher: hasher, settings: settings, node: $0) }
         for index in replicas.indices {
             replicas[index].apply(created.record)
-            replicas[index].clusterSize = nodes
+            replicas[index].setLiveMembers(names)
         }
         // Poisson arrivals (seeded), and each node syncing on its own phase: nothing lines up
         // by accident with the window edges or with the other nodes' syncs.

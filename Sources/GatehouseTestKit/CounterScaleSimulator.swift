@@ -133,6 +133,8 @@ public enum CounterScaleSimulator {
         func records(ids: [String]) -> [KeyRecord] { [] }
         func counterSlots(heldFor node: NodeID) -> [CounterSlot] { [] }
         func ownCounterSlots() -> [CounterSlot] { [] }
+        func escrowRows(heldFor node: NodeID) -> [EscrowRow] { [] }
+        func ownEscrowRows() -> [EscrowRow] { [] }
     }
 
     public static func run(_ configuration: Configuration) -> Result {
@@ -178,7 +180,11 @@ public enum CounterScaleSimulator {
             let longest = configuration.keyClasses.map(\.windowMs).max() ?? 1_000
             start = 1_800_000_000_000 - 1_800_000_000_000 % longest
             let hasher = LookupHasher(pepper: Array("counter-scale-simulator-pepper-0123456789".utf8))
-            var template = Gatekeeper(hasher: hasher)
+            // Limit shares are left out: this measures what counter sync costs and how fast it
+            // converges, for keys far from their limits.
+            var settings = Gatekeeper.Settings()
+            settings.clusterShares = false
+            var template = Gatekeeper(hasher: hasher, settings: settings, node: "c0")
             var secrets: [String] = []
             var keyClassOf: [Int] = []
             var buckets: [CounterBucket] = []
@@ -194,7 +200,7 @@ public enum CounterScaleSimulator {
                     buckets.append(.keyLimit(keyID: created.record.id, limit: limit.name, windowMs: limit.windowMs))
                 }
             }
-            template.clusterSize = configuration.nodes
+            template.setLiveMembers((0..<configuration.nodes).map { "c\($0)" })
             self.secrets = secrets
             self.keyClassOf = keyClassOf
             self.buckets = buckets
@@ -309,7 +315,7 @@ public enum CounterScaleSimulator {
                     guard let from = indexOf[origin] else { continue }
                     let news = gatekeepers[index].mergeCounters(slots, from: ordinal(of: from), nowMs: now)
                     machines[index].onCounterNews(news, origin: origin)
-                case .apply, .restoreOwnCounters, .antiEntropyAnswered:
+                case .apply, .restoreOwnCounters, .antiEntropyAnswered, .mergeEscrow, .handOver, .restoreOwnEscrow:
                     break
                 }
             }

@@ -72,9 +72,10 @@ public struct ReplicationSimulator {
         self.rule = rule
         random = SeededGenerator(seed: seed)
         let hasher = hasher
-        replicas = (0..<count).map { _ in
-            var gatekeeper = Gatekeeper(hasher: hasher)
-            gatekeeper.clusterSize = count
+        let names = (0..<count).map { Self.node($0).name }
+        replicas = names.map { name in
+            var gatekeeper = Gatekeeper(hasher: hasher, node: name)
+            gatekeeper.setLiveMembers(names)
             return gatekeeper
         }
         clocks = (0..<count).map { HybridClock(node: Self.node($0).name) }
@@ -90,11 +91,14 @@ public struct ReplicationSimulator {
 
     /// A key with one limit, known to every replica from the start (its replication is what
     /// `write` tests); returns its secret, for `hit`.
-    public mutating func countedKey(limit: Int64, windowMs: Int64) -> String {
+    public mutating func countedKey(limit: Int64, windowMs: Int64, strict: Bool = false, credits: Int64? = nil) -> String {
         var generator = SystemRandomNumberGenerator()
-        let created = try! KeyLifecycle.create(
-            KeyDraft(limits: [RateLimit(name: "w", limit: limit, windowMs: windowMs)]), defaultLimits: [], hasher: hasher,
+        var draft = KeyDraft(limits: [RateLimit(name: "w", limit: limit, windowMs: windowMs, strict: strict)])
+        draft.credits = credits
+        var created = try! KeyLifecycle.create(
+            draft, defaultLimits: [], hasher: hasher,
             nowMs: nowMs, version: HybridTimestamp(wallMs: max(1, nowMs), logical: 0, node: "setup"), using: &generator)
+        created.record.holders = replicas.map(\.node).sorted()
         for index in replicas.indices { replicas[index].apply(created.record) }
         model[created.record.id] = created.record
         return created.secret
@@ -105,6 +109,9 @@ public struct ReplicationSimulator {
     @discardableResult
     public mutating func hit(_ secret: String, on replica: Int) -> Bool {
         let answer = replicas[replica].verify(key: secret, VerifyRequest(), nowMs: nowMs)
+        if replicas[replica].hasEscrowWants {
+            perform(machines[replica].onEscrowWants(replicas[replica].takeEscrowWants()), at: replica)
+        }
         guard answer.code == .valid, let id = answer.keyID, let record = replicas[replica].record(id: id) else { return false }
         for limit in record.limits {
             countModel[.keyLimit(keyID: id, limit: limit.name, windowMs: limit.windowMs), default: [:]][nowMs / limit.windowMs, default: 0] += 1
@@ -182,6 +189,13 @@ public struct ReplicationSimulator {
                 replicas[replica].mergeCounters(slots, from: 0, nowMs: nowMs)
             case .antiEntropyAnswered:
                 break
+            case .mergeEscrow(let rows, let peer):
+                replicas[replica].mergeEscrowRows(rows, of: peer.name)
+            case .handOver(let wants, let peer):
+                let rows = wants.compactMap { replicas[replica].handOver($0, to: peer.name, nowMs: nowMs) }
+                perform(machines[replica].onEscrowRows(rows), at: replica)
+            case .restoreOwnEscrow(let rows):
+                replicas[replica].mergeEscrowRows(rows, of: replicas[replica].node)
             }
         }
     }
@@ -236,6 +250,7 @@ public struct ReplicationSimulator {
                     + replicas[replica].takeThrottleChanges()
                 let retransmits = MembershipSettings().retransmitLimit(members: replicas.count)
                 perform(machines[replica].onCounterTick(ownChanges: changes, retransmitLimit: retransmits), at: replica)
+                perform(machines[replica].onEscrowRows(replicas[replica].takeChangedCreditRows()), at: replica)
                 schedule(.counterTick(replica), atMs: nowMs + counterSyncMs)
             case .reconnect(let from, let to):
                 guard network.canReach(from: Self.node(from), to: Self.node(to)) else {
@@ -323,4 +338,6 @@ struct GatekeeperIndexView: ReplicaIndexView {
     func records(ids: [String]) -> [KeyRecord] { gatekeeper.records(ids: ids) }
     func counterSlots(heldFor node: NodeID) -> [CounterSlot] { [] }
     func ownCounterSlots() -> [CounterSlot] { gatekeeper.counterSlots(of: 0) }
+    func escrowRows(heldFor node: NodeID) -> [EscrowRow] { gatekeeper.escrowRows(of: node.name, inRecords: 0..<gatekeeper.keyCount) }
+    func ownEscrowRows() -> [EscrowRow] { gatekeeper.escrowRows(of: gatekeeper.node, inRecords: 0..<gatekeeper.keyCount) }
 }

@@ -27,6 +27,9 @@ public enum ClusterMessageKind: UInt8, CaseIterable, Hashable, Sendable {
     case counters = 37
     case countersRequest = 38
     case countersReply = 39
+    case escrowRows = 40
+    case escrowWants = 41
+    case escrowRestore = 42
 
     /// Whether the kind travels on the data plane's streams rather than as a membership
     /// datagram or snapshot.

@@ -43,6 +43,12 @@ public struct DataStreamLimits: Hashable, Sendable {
 /// - `counters`: the origin as a short string, then slots (below).
 /// - `countersRequest`: nothing.
 /// - `countersReply`: slots.
+/// - `escrowRows`, `escrowRestore`: a varint count of rows, each a ledger, the quota
+///   (zigzag), what was spent (zigzag) and a varint count of `(member, amount)` hand-overs.
+/// - `escrowWants`: a varint count of wants, each a ledger, the quota and the amount.
+///
+/// A ledger is `[kind]` then the key id: kind 1 (a limit) adds the limit's name and window
+/// (zigzag), kind 2 (credits) the epoch's timestamp.
 ///
 /// Slots are `[flags][varint count]` then per slot `[varint ref]`: `ref` 0 defines the next
 /// bucket id inline (`[bucket][zigzag window index][varint count]`), and `ref` n > 0 names
@@ -58,6 +64,10 @@ enum DataStreamFormat {
     static let minimumEntryBytes = 4
     /// The fewest bytes of one slot: a reference, a delta and a count.
     static let minimumSlotBytes = 3
+    static let windowLedger: UInt8 = 1
+    static let creditsLedger: UInt8 = 2
+    /// The fewest bytes of one escrow row or want.
+    static let minimumEscrowBytes = 5
 }
 
 extension ByteBuffer {
@@ -85,6 +95,73 @@ extension ByteBuffer {
         case let kind:
             throw GossipDecodeError(.invalidField, "counter bucket kind \(kind)")
         }
+    }
+
+    @discardableResult
+    public mutating func writeEscrowLedger(_ ledger: EscrowLedger) -> Int {
+        switch ledger {
+        case .window(let keyID, let limit, let windowMs):
+            writeInteger(DataStreamFormat.windowLedger) + writeVarintString(keyID) + writeVarintString(limit) + writeZigZag(windowMs)
+        case .credits(let keyID, let epoch):
+            writeInteger(DataStreamFormat.creditsLedger) + writeVarintString(keyID) + writeHybridTimestamp(epoch)
+        }
+    }
+
+    public mutating func readEscrowLedger() throws(GossipDecodeError) -> EscrowLedger {
+        let maxString = KeyRecordCodec.maxStringBytes
+        switch try readChecked(UInt8.self) {
+        case DataStreamFormat.windowLedger:
+            let keyID = try readVarintString("ledger key id", maxBytes: maxString)
+            let limit = try readVarintString("ledger limit", maxBytes: maxString)
+            return .window(keyID: keyID, limit: limit, windowMs: try readZigZag("ledger window"))
+        case DataStreamFormat.creditsLedger:
+            let keyID = try readVarintString("ledger key id", maxBytes: maxString)
+            return .credits(keyID: keyID, epoch: try readHybridTimestamp())
+        case let kind:
+            throw GossipDecodeError(.invalidField, "escrow ledger kind \(kind)")
+        }
+    }
+
+    /// A row's hand-overs are written in member order, so equal rows give equal bytes.
+    @discardableResult
+    public mutating func writeEscrowRow(_ row: EscrowRow) -> Int {
+        var written = writeEscrowLedger(row.ledger) + writeZigZag(row.quota) + writeZigZag(row.spent)
+        written += writeVarint(UInt64(row.given.count))
+        for member in row.given.keys.sorted() {
+            written += writeVarintString(member) + writeZigZag(row.given[member] ?? 0)
+        }
+        return written
+    }
+
+    /// Reads a row; amounts must not be negative and a member appears once.
+    public mutating func readEscrowRow(maxMembers: Int) throws(GossipDecodeError) -> EscrowRow {
+        let ledger = try readEscrowLedger()
+        let quota = try readZigZag("escrow quota")
+        let spent = try readZigZag("escrow spent")
+        guard quota >= 0, spent >= 0 else { throw GossipDecodeError(.invalidField, "negative escrow quota or spent") }
+        let count = try readVarintCount("escrow hand-overs", limit: maxMembers)
+        var given: [String: Int64] = [:]
+        given.reserveCapacity(min(count, readableBytes / 2))
+        for _ in 0..<count {
+            let member = try readVarintString("escrow member", maxBytes: KeyRules.maxHolderBytes)
+            let amount = try readZigZag("escrow amount")
+            guard amount >= 0 else { throw GossipDecodeError(.invalidField, "negative escrow amount") }
+            guard given.updateValue(amount, forKey: member) == nil else { throw GossipDecodeError(.invalidField, "escrow member repeated") }
+        }
+        return EscrowRow(ledger: ledger, quota: quota, spent: spent, given: given)
+    }
+
+    @discardableResult
+    public mutating func writeEscrowWant(_ want: EscrowWant) -> Int {
+        writeEscrowLedger(want.ledger) + writeZigZag(want.quota) + writeZigZag(want.amount)
+    }
+
+    public mutating func readEscrowWant() throws(GossipDecodeError) -> EscrowWant {
+        let ledger = try readEscrowLedger()
+        let quota = try readZigZag("want quota")
+        let amount = try readZigZag("want amount")
+        guard quota >= 0, amount >= 0 else { throw GossipDecodeError(.invalidField, "negative want") }
+        return EscrowWant(ledger: ledger, quota: quota, amount: amount)
     }
 
     /// The id, a byte that says whether the record is revoked, the secret generation (varint)

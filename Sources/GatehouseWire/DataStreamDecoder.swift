@@ -81,9 +81,28 @@ public struct DataStreamDecoder: Sendable {
             return .countersRequest
         case .countersReply:
             return .countersReply(slots: try readSlots(&buffer))
+        case .escrowRows:
+            return .escrowRows(try readEscrowRows(&buffer))
+        case .escrowRestore:
+            return .escrowRestore(try readEscrowRows(&buffer))
+        case .escrowWants:
+            let count = try buffer.readVarintCount("escrow wants", limit: limits.maxSlotsPerFrame)
+            var wants: [EscrowWant] = []
+            wants.reserveCapacity(min(count, buffer.readableBytes / DataStreamFormat.minimumEscrowBytes))
+            for _ in 0..<count { wants.append(try buffer.readEscrowWant()) }
+            return .escrowWants(wants)
         case .ping, .pingRequest, .ack, .nack, .gossip, .pushPullRequest, .pushPullResponse:
             throw GossipDecodeError(.unknownType, "a membership message is not a data-stream frame")
         }
+    }
+
+    /// Rows are capped like slots; each names at most `KeyRules.maxHolders` members.
+    private func readEscrowRows(_ buffer: inout ByteBuffer) throws(GossipDecodeError) -> [EscrowRow] {
+        let count = try buffer.readVarintCount("escrow rows", limit: limits.maxSlotsPerFrame)
+        var rows: [EscrowRow] = []
+        rows.reserveCapacity(min(count, buffer.readableBytes / DataStreamFormat.minimumEscrowBytes))
+        for _ in 0..<count { rows.append(try buffer.readEscrowRow(maxMembers: KeyRules.maxHolders)) }
+        return rows
     }
 
     private func readRecords(_ buffer: inout ByteBuffer) throws(GossipDecodeError) -> [KeyRecord] {

@@ -69,6 +69,16 @@ public struct DataStreamEncoder: Sendable {
             buffer.reserveCapacity(ClusterEnvelope.headerBytes + 4 + slots.count * 6)
             buffer.writeClusterHeader(.countersReply)
             writeSlots(slots, into: &buffer)
+        case .escrowRows(let rows), .escrowRestore(let rows):
+            buffer.reserveCapacity(ClusterEnvelope.headerBytes + 4 + rows.count * 48)
+            if case .escrowRows = message { buffer.writeClusterHeader(.escrowRows) } else { buffer.writeClusterHeader(.escrowRestore) }
+            buffer.writeVarint(UInt64(rows.count))
+            for row in rows { buffer.writeEscrowRow(row) }
+        case .escrowWants(let wants):
+            buffer.reserveCapacity(ClusterEnvelope.headerBytes + 4 + wants.count * 40)
+            buffer.writeClusterHeader(.escrowWants)
+            buffer.writeVarint(UInt64(wants.count))
+            for want in wants { buffer.writeEscrowWant(want) }
         }
         return buffer
     }

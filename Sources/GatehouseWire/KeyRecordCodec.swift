@@ -49,8 +49,23 @@ public enum KeyRecordCodec {
         static let revokedAt = Flags(rawValue: 1 << 4)
         static let lastUsedAt = Flags(rawValue: 1 << 5)
         static let secretGeneration = Flags(rawValue: 1 << 6)
-        static let all: Flags = [.enabled, .expiresAt, .credits, .creditsSetAt, .revokedAt, .lastUsedAt, .secretGeneration]
+        /// A varint of `Extensions` follows the version: fields added after the flags byte filled up.
+        static let extended = Flags(rawValue: 1 << 7)
+        static let all: Flags = [.enabled, .expiresAt, .credits, .creditsSetAt, .revokedAt, .lastUsedAt, .secretGeneration, .extended]
     }
+
+    /// What an extended record carries after its version, in this order.
+    struct Extensions: OptionSet {
+        var rawValue: UInt64
+        /// A varint count of holder names, each a string.
+        static let holders = Extensions(rawValue: 1 << 0)
+        /// A varint bit mask: bit i set when the i-th limit is strict.
+        static let strictLimits = Extensions(rawValue: 1 << 1)
+        static let all: Extensions = [.holders, .strictLimits]
+    }
+
+    /// Most holder names a record carries: one per member of the largest cluster we plan for.
+    public static let maxHolders = KeyRules.maxHolders
 }
 
 extension ByteBuffer {
@@ -70,6 +85,10 @@ extension ByteBuffer {
         if record.revokedAt != nil { flags.insert(.revokedAt) }
         if record.lastUsedAt != nil { flags.insert(.lastUsedAt) }
         if record.secretGeneration != 0 { flags.insert(.secretGeneration) }
+        var extensions: KeyRecordCodec.Extensions = []
+        if !record.holders.isEmpty { extensions.insert(.holders) }
+        if record.limits.contains(where: \.strict) { extensions.insert(.strictLimits) }
+        if !extensions.isEmpty { flags.insert(.extended) }
         writeInteger(flags.rawValue)
         writeZigZag(record.createdAt)
         if let expiresAt = record.expiresAt { writeZigZag(expiresAt) }
@@ -98,6 +117,18 @@ extension ByteBuffer {
             writeZigZag(secret.validUntil)
         }
         writeHybridTimestamp(record.version)
+        if !extensions.isEmpty {
+            writeVarint(extensions.rawValue)
+            if extensions.contains(.holders) {
+                writeVarint(UInt64(record.holders.count))
+                for holder in record.holders { writeVarintString(holder) }
+            }
+            if extensions.contains(.strictLimits) {
+                var mask: UInt64 = 0
+                for (position, limit) in record.limits.enumerated() where limit.strict && position < 64 { mask |= 1 << UInt64(position) }
+                writeVarint(mask)
+            }
+        }
         return writerIndex - start
     }
 
@@ -160,11 +191,29 @@ extension ByteBuffer {
             retired.append(RetiredSecret(lookup: retiredLookup, start: retiredStart, validUntil: try readZigZag("valid_until")))
         }
         let version = try readHybridTimestamp()
+        var holders: [String] = []
+        if flags.contains(.extended) {
+            let extensions = KeyRecordCodec.Extensions(rawValue: try readVarint("record extensions"))
+            guard KeyRecordCodec.Extensions.all.isSuperset(of: extensions), !extensions.isEmpty else {
+                throw GossipDecodeError(.invalidField, "unknown record extensions")
+            }
+            if extensions.contains(.holders) {
+                let count = try readVarintCount("holders", limit: KeyRecordCodec.maxHolders)
+                holders.reserveCapacity(count)
+                for _ in 0..<count { holders.append(try readVarintString("holder", maxBytes: maxString)) }
+            }
+            if extensions.contains(.strictLimits) {
+                let mask = try readVarint("strict limits")
+                guard mask >> UInt64(limits.count) == 0 else { throw GossipDecodeError(.invalidField, "strict mask names a missing limit") }
+                for position in limits.indices where mask & (1 << UInt64(position)) != 0 { limits[position].strict = true }
+            }
+        }
         return KeyRecord(
             id: id, lookup: lookup, start: start, name: name, owner: owner, scopes: scopes,
             enabled: flags.contains(.enabled), createdAt: createdAt, expiresAt: expiresAt, limits: limits,
             credits: credits, creditsSetAt: creditsSetAt, meta: meta, revokedAt: revokedAt,
-            lastUsedAt: lastUsedAt, retiredSecrets: retired, version: version, secretGeneration: secretGeneration)
+            lastUsedAt: lastUsedAt, retiredSecrets: retired, version: version, secretGeneration: secretGeneration,
+            holders: holders)
     }
 
     /// The hash's 32 bytes, big-endian words as in `LookupHash.bytes`.

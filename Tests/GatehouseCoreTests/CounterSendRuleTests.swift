@@ -52,7 +52,7 @@ struct CounterSendRuleTests {
     @Test func aGatekeeperSendsHotKeysFarFromTheirLimitsRarely() throws {
         let now = Self.now
         var (gatekeeper, created) = try Self.oneKey(RateLimit(name: "hour", limit: 1_000_000, windowMs: 3_600_000))
-        gatekeeper.clusterSize = 3
+        gatekeeper.setLiveMembers(["local", "n2", "n3"])
         var sends = 0
         var sentCount: Int64 = 0
         // 10,000 requests over 10 s, a sync tick every 50 ms.

@@ -465,8 +465,13 @@ struct GatekeeperVerifyTests {
         harness.keeper.restoreCreditUsage(id: record.id, Gatekeeper.CreditUsage(epoch: epoch, used: 8))
         #expect(harness.keeper.creditsRemaining(id: record.id) == 2)
         #expect(harness.verify(secret).creditsRemaining == 1)
+        // Usage of another quota epoch is ignored: it neither adds nor replaces.
         harness.keeper.restoreCreditUsage(id: record.id, Gatekeeper.CreditUsage(epoch: Fixture.version(1), used: 8))
-        #expect(harness.keeper.creditsRemaining(id: record.id) == 10)
+        #expect(harness.keeper.creditsRemaining(id: record.id) == 1)
+        var fresh = Harness()
+        let (other, _) = try fresh.create(KeyDraft(credits: 10))
+        fresh.keeper.restoreCreditUsage(id: other.id, Gatekeeper.CreditUsage(epoch: Fixture.version(1), used: 8))
+        #expect(fresh.keeper.creditsRemaining(id: other.id) == 10)
         #expect(harness.keeper.creditsRemaining(id: "key_unknown") == nil)
     }
 

@@ -21,6 +21,8 @@ struct FakeIndex: ReplicaIndexView {
     func records(ids: [String]) -> [KeyRecord] { ids.compactMap { held[$0] } }
     func counterSlots(heldFor node: NodeID) -> [CounterSlot] { countersHeld[node] ?? [] }
     func ownCounterSlots() -> [CounterSlot] { ownCounters }
+    func escrowRows(heldFor node: NodeID) -> [EscrowRow] { [] }
+    func ownEscrowRows() -> [EscrowRow] { [] }
 
     mutating func apply(_ directives: [ReplicationDirective]) {
         for case .apply(let records, _, _) in directives {

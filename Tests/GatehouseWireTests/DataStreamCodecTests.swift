@@ -72,7 +72,7 @@ struct DataStreamCodecTests {
             .recordsAndWant(records: [], want: []), .digestReply(buckets: [], entries: []),
             .digestReply(buckets: Array(0..<ReplicaDigest.bucketCount), entries: []),
             .counters(origin: NodeID(""), slots: []), .countersReply(slots: []), .hello(node: NodeID(String(repeating: "ñ", count: 127))),
-            .digest(ReplicaDigest()),
+            .digest(ReplicaDigest()), .escrowRows([]), .escrowWants([]), .escrowRestore([]),
         ]
         for message in messages {
             #expect(try decoder.decode(encoder.encode(message)) == message)
@@ -142,11 +142,16 @@ struct DataStreamCodecTests {
         var encoder = DataStreamEncoder(limits: limits)
         let slot = CounterSlot(bucket: .throttle(name: "ip", windowMs: 1_000), windowIndex: 1, count: 1)
         let entry = ReplicaEntry(id: "key_a", precedence: .live(.zero))
+        let row = EscrowRow(ledger: .credits(keyID: "key_a", epoch: .zero), quota: 10, spent: 1, given: ["n2": 3])
         let overs: [(String, DataMessage, GossipDecodeError.Code)] = [
             ("records", .records(Array(repeating: DataStream.typicalRecord, count: 4)), .tooLarge),
             ("want", .recordsAndWant(records: [], want: Array(repeating: "key_a", count: 6)), .tooLarge),
             ("entries", .digestReply(buckets: [], entries: Array(repeating: entry, count: 6)), .tooLarge),
             ("slots", .countersReply(slots: Array(repeating: slot, count: 5)), .tooLarge),
+            ("escrow rows", .escrowRows(Array(repeating: row, count: 5)), .tooLarge),
+            ("escrow wants", .escrowWants(Array(repeating: EscrowWant(ledger: row.ledger, quota: 1, amount: 1), count: 5)), .tooLarge),
+            ("negative escrow amount", .escrowRows([EscrowRow(ledger: row.ledger, quota: 1, spent: 0, given: ["n2": -1])]), .invalidField),
+            ("negative want", .escrowWants([EscrowWant(ledger: row.ledger, quota: 1, amount: -1)]), .invalidField),
             ("frame", .records([DataStream.largestRecord, DataStream.largestRecord]), .tooLarge),
             ("bucket index", .digestReply(buckets: [ReplicaDigest.bucketCount], entries: []), .tooLarge),
             ("negative bucket index", .digestReply(buckets: [-1], entries: []), .tooLarge),

@@ -78,11 +78,24 @@ extension SeededGenerator {
             id: "key_" + text(maxBytes: 30), lookup: lookupHash(), start: text(maxBytes: 8), name: text(maxBytes: 120),
             owner: text(maxBytes: 60), scopes: (0..<Int(next() % 6)).map { _ in text(maxBytes: 40) }, enabled: Bool.random(using: &self),
             createdAt: int64(), expiresAt: maybe { $0.int64() },
-            limits: (0..<Int(next() % 4)).map { _ in RateLimit(name: text(maxBytes: 20), limit: int64(), windowMs: int64()) },
+            limits: (0..<Int(next() % 4)).map { _ in RateLimit(name: text(maxBytes: 20), limit: int64(), windowMs: int64(), strict: Bool.random(using: &self)) },
             credits: maybe { $0.int64() }, creditsSetAt: maybe { $0.timestamp() }, meta: meta, revokedAt: maybe { $0.int64() },
             lastUsedAt: maybe { $0.int64() },
             retiredSecrets: (0..<Int(next() % 3)).map { _ in RetiredSecret(lookup: lookupHash(), start: text(maxBytes: 8), validUntil: int64()) },
-            version: timestamp(), secretGeneration: secretGeneration())
+            version: timestamp(), secretGeneration: secretGeneration(),
+            holders: (0..<Int(next() % 4)).map { _ in text(maxBytes: 20) })
+    }
+
+    mutating func escrowLedger() -> EscrowLedger {
+        Bool.random(using: &self)
+            ? .window(keyID: "key_" + text(maxBytes: 26), limit: text(maxBytes: 12), windowMs: int64())
+            : .credits(keyID: "key_" + text(maxBytes: 26), epoch: timestamp())
+    }
+
+    mutating func escrowRow() -> EscrowRow {
+        var given: [String: Int64] = [:]
+        for _ in 0..<Int(next() % 5) { given[text(maxBytes: 20)] = Int64(next() >> 1) }
+        return EscrowRow(ledger: escrowLedger(), quota: Int64(next() >> 1), spent: Int64(next() >> 1), given: given)
     }
 
     /// Mostly 0 (never rotated), sometimes a few rotations, sometimes the extremes.
@@ -122,6 +135,9 @@ extension SeededGenerator {
             .counters(origin: NodeID(text(maxBytes: 16)), slots: (0..<Int(next() % 40)).map { _ in counterSlot(of: buckets, window: 1_000) }),
             .countersRequest,
             .countersReply(slots: (0..<Int(next() % 40)).map { _ in counterSlot(of: buckets, window: 5_000) }),
+            .escrowRows((0..<Int(next() % 10)).map { _ in escrowRow() }),
+            .escrowRestore((0..<Int(next() % 10)).map { _ in escrowRow() }),
+            .escrowWants((0..<Int(next() % 10)).map { _ in EscrowWant(ledger: escrowLedger(), quota: Int64(next() >> 1), amount: Int64(next() >> 1)) }),
         ]
     }
 }

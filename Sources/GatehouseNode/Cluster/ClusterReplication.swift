@@ -45,6 +45,16 @@ final class ClusterReplication: Service, Sendable {
         keys.onPushBarrier { [loop = plane.loop] done in
             loop.execute { done() }
         }
+        // The verify path ran low on a share or on credits: ask the peers now (coalesced: the
+        // doorbell rings once until the wants are taken).
+        keys.onEscrowWants { [weak self] in
+            guard let self else { return }
+            plane.loop.execute {
+                let wants = self.keys.takeEscrowWants()
+                self.metrics.escrowWantsSent.increment(by: Int64(wants.count))
+                self.perform(self.machine.value.onEscrowWants(wants))
+            }
+        }
         plane.onMessage { [weak self] message, peer in
             guard let self else { return }
             perform(machine.value.onMessage(message, from: peer, index: view))
@@ -65,7 +75,7 @@ final class ClusterReplication: Service, Sendable {
                 break
             }
             let live = await gossip.liveMembers()
-            keys.setClusterSize(live.count + 1)
+            keys.setLiveMembers(live.map(\.id.name))
             let changes = keys.takeDueCounterChanges(rule: rule)
             let retransmits = gossip.config.membership.retransmitLimit(members: live.count + 1)
             sinceAntiEntropyMs += counterIntervalMs
@@ -78,6 +88,7 @@ final class ClusterReplication: Service, Sendable {
                 self.machine.value.onMembers(live.map(\.id))
                 if recover { self.perform(self.machine.value.onStartRecovery()) }
                 self.perform(self.machine.value.onCounterTick(ownChanges: changes, retransmitLimit: retransmits))
+                self.perform(self.machine.value.onEscrowRows(self.keys.takeChangedCreditRows()))
                 if antiEntropyDue { self.perform(self.machine.value.onAntiEntropyTimer(index: self.view)) }
             }.get()
         }
@@ -113,6 +124,14 @@ final class ClusterReplication: Service, Sendable {
             case .antiEntropyAnswered:
                 metrics.antiEntropyRounds.increment()
                 metrics.markAntiEntropy()
+            case .mergeEscrow(let rows, let peer):
+                metrics.countRejected(.invalidEscrow, keys.mergeEscrowRows(rows, of: peer.name))
+            case .handOver(let wants, let peer):
+                let rows = keys.handOver(wants, to: peer.name)
+                metrics.escrowHandOvers.increment(by: Int64(rows.count))
+                perform(machine.value.onEscrowRows(rows))
+            case .restoreOwnEscrow(let rows):
+                metrics.countRejected(.invalidEscrow, keys.restoreOwnEscrowRows(rows))
             }
         }
     }
@@ -127,4 +146,6 @@ struct KeyIndexView: ReplicaIndexView, Sendable {
     func records(ids: [String]) -> [KeyRecord] { keys.records(ids: ids) }
     func counterSlots(heldFor node: NodeID) -> [CounterSlot] { keys.counterSlots(of: node.name) }
     func ownCounterSlots() -> [CounterSlot] { keys.ownCounterSlots() }
+    func escrowRows(heldFor node: NodeID) -> [EscrowRow] { keys.escrowRows(of: node.name) }
+    func ownEscrowRows() -> [EscrowRow] { keys.ownEscrowRows() }
 }

@@ -9,6 +9,10 @@ public final class ReplicationMetrics: Sendable {
     public let antiEntropyRounds: Counter
     public let recordsRepaired: Counter
     public let persistFailures: Counter
+    /// Requests for more of a limit's share or of credits sent to the peers (each to all).
+    public let escrowWantsSent: Counter
+    /// Ledgers of which this node handed part to a peer that asked.
+    public let escrowHandOvers: Counter
     private let rejected: [ReplicaCheck.Rejection: Counter]
     private let lastAntiEntropy: Gauge
     private let lastAntiEntropyMs = LockedBox<Int64?>(nil)
@@ -26,6 +30,8 @@ public final class ReplicationMetrics: Sendable {
         antiEntropyRounds = counter("anti_entropy_rounds", "Anti-entropy digest exchanges completed")
         recordsRepaired = counter("records_repaired", "Records moved by anti-entropy (sent and received)")
         persistFailures = counter("persist_failures", "Batches of replicated records that could not be written to disk (retried)")
+        escrowWantsSent = counter("escrow_wants_sent", "Requests for more of a limit share or of credits, sent to every live peer")
+        escrowHandOvers = counter("escrow_hand_overs", "Limit shares or credits handed to a peer that asked")
         rejected = Dictionary(uniqueKeysWithValues: ReplicaCheck.Rejection.allCases.map { reason in
             (reason, registry.makeCounter(
                 descriptor: MetricNameDescriptor(

@@ -91,7 +91,7 @@ public final class KeyService: Sendable {
         defaultPrefix: String, storage: any KeyStorage, maxClockSkewMs: Int64 = ClusterConfig.defaultMaxClockSkewMs,
         now: @escaping @Sendable () -> Int64, logger: Logger
     ) throws {
-        var gatekeeper = Gatekeeper(hasher: hasher, settings: settings)
+        var gatekeeper = Gatekeeper(hasher: hasher, settings: settings, node: nodeID)
         var clock = HybridClock(node: nodeID)
         let nowMs = now()
         try storage.forEachRecord { record in
@@ -126,7 +126,11 @@ public final class KeyService: Sendable {
     /// the lock is taken, so the lock is held only for the lookup and the counters.
     public func verify(key: UnsafeRawBufferPointer, _ request: VerifyRequest, nowMs: Int64) -> VerifyAnswer {
         let presented = PresentedKey(key, hasher: hasher)
-        return state.withLock { $0.verify(presented, request, nowMs: nowMs) }
+        let (answer, wants) = state.withLock { gatekeeper in
+            (gatekeeper.verify(presented, request, nowMs: nowMs), gatekeeper.hasEscrowWants)
+        }
+        if wants { ringEscrowDoorbell() }
+        return answer
     }
 
     /// What a token check decided.
@@ -180,16 +184,24 @@ public final class KeyService: Sendable {
 
     // MARK: Writes
 
+    /// The members a new key's credits and strict limits are split over: the live ones now.
+    private var holdersNow: [String] { state.withLock { $0.liveMembers } }
+
     public func create(_ draft: KeyDraft) throws(KeyServiceError) -> (record: KeyRecord, secret: String) {
         try write { version, nowMs, random throws(KeyError) in
-            try KeyLifecycle.create(
+            var created = try KeyLifecycle.create(
                 draft, defaultLimits: defaultLimits, hasher: hasher, nowMs: nowMs, version: version, using: &random)
+            created.record.holders = holdersNow
+            return created
         }
     }
 
+    /// A new quota (credits set) starts a new escrow, split over the members live now.
     public func update(id: String, _ changes: KeyChanges) throws(KeyServiceError) -> KeyRecord {
         try write { version, nowMs, _ throws(KeyError) in
-            (try KeyLifecycle.update(try existing(id), with: changes, nowMs: nowMs, version: version), "")
+            var updated = try KeyLifecycle.update(try existing(id), with: changes, nowMs: nowMs, version: version)
+            if case .set = changes.credits { updated.holders = holdersNow }
+            return (updated, "")
         }.record
     }
 
@@ -334,6 +346,83 @@ public final class KeyService: Sendable {
 
     public func records(ids: [String]) -> [KeyRecord] { state.withLock { $0.records(ids: ids) } }
 
+    // MARK: Escrow (credits and limit shares)
+
+    /// Told (at most once until it takes them) that the verify path asked for more of some
+    /// share or credits, so the replication runner sends the requests at once, not at the
+    /// next counter tick.
+    private let escrowDoorbell = LockedBox<EscrowDoorbell?>(nil)
+    private let escrowRinging = LockedBox(false)
+
+    /// In a struct for the reason `WriteListener` is.
+    private struct EscrowDoorbell: Sendable {
+        let ring: @Sendable () -> Void
+    }
+
+    public func onEscrowWants(_ ring: @escaping @Sendable () -> Void) {
+        escrowDoorbell.withLock { $0 = EscrowDoorbell(ring: ring) }
+    }
+
+    private func ringEscrowDoorbell() {
+        let first = escrowRinging.withLock { ringing in
+            defer { ringing = true }
+            return !ringing
+        }
+        if first { escrowDoorbell.withLock { $0 }?.ring() }
+    }
+
+    /// The requests for more made since the last call (and the doorbell rings again).
+    public func takeEscrowWants() -> [EscrowWant] {
+        escrowRinging.withLock { $0 = false }
+        return state.withLock { $0.takeEscrowWants() }
+    }
+
+    /// Answers `peer`'s requests: hands over what this node can spare of each ledger, one
+    /// lock acquisition per request. Returns this node's changed rows.
+    public func handOver(_ wants: [EscrowWant], to peer: String) -> [EscrowRow] {
+        let nowMs = now()
+        return wants.compactMap { want in state.withLock { $0.handOver(want, to: peer, nowMs: nowMs) } }
+    }
+
+    /// Rows a peer wrote (`node`, the stream's member) or this node's own given back after a
+    /// restart. Rows with values out of bounds are refused whole; returns how many.
+    @discardableResult
+    public func mergeEscrowRows(_ rows: [EscrowRow], of node: String) -> Int {
+        let bounded = rows.filter { ReplicaCheck.accepts($0) }
+        var refused = rows.count - bounded.count
+        var start = 0
+        while start < bounded.count {
+            let end = min(bounded.count, start + Self.lockBatch)
+            refused += state.withLock { $0.mergeEscrowRows(Array(bounded[start..<end]), of: node) }
+            start = end
+        }
+        return refused
+    }
+
+    /// This node's own rows, given back by a peer after a restart.
+    @discardableResult
+    public func restoreOwnEscrowRows(_ rows: [EscrowRow]) -> Int {
+        mergeEscrowRows(rows, of: state.withLock { $0.node })
+    }
+
+    /// This node's credit rows that changed (credits spent) since the last call.
+    public func takeChangedCreditRows() -> [EscrowRow] { state.withLock { $0.takeChangedCreditRows() } }
+
+    /// The escrow rows held of `node` (this node's own included), a few records per lock.
+    public func escrowRows(of node: String) -> [EscrowRow] {
+        let recordCount = state.withLock { $0.keyCount }
+        var rows: [EscrowRow] = []
+        var start = 0
+        while start < recordCount {
+            let end = min(recordCount, start + Self.lockBatch)
+            rows += state.withLock { $0.escrowRows(of: node, inRecords: start..<end) }
+            start = end
+        }
+        return rows
+    }
+
+    public func ownEscrowRows() -> [EscrowRow] { escrowRows(of: state.withLock { $0.node }) }
+
     // MARK: Shared counters
 
     /// Peer node ids → their slot ordinal in this node's counters (0 is this node).
@@ -348,9 +437,10 @@ public final class KeyService: Sendable {
         }
     }
 
-    /// How many live nodes share the counters (this one included).
-    public func setClusterSize(_ nodes: Int) {
-        state.withLock { $0.clusterSize = max(1, nodes) }
+    /// The members the membership reports live (this node is added): they share the
+    /// counters, and default-mode limits split their shares over them.
+    public func setLiveMembers(_ members: [String]) {
+        state.withLock { $0.setLiveMembers(members) }
     }
 
     /// Records or slots handled per acquisition of the verify path's lock by the counter

@@ -58,6 +58,10 @@ public final class SQLiteKeyStorage: KeyStorage {
                 );
                 """)
         }
+        // What this node handed to each peer of a key's credits (escrow), as JSON `{member: amount}`.
+        migrator.registerMigration("v2-credit-given") { db in
+            try db.execute(sql: "ALTER TABLE key_credit_usage ADD COLUMN given TEXT NOT NULL DEFAULT '{}'")
+        }
         return migrator
     }
 
@@ -126,10 +130,12 @@ public final class SQLiteKeyStorage: KeyStorage {
     public func loadCreditUsage() throws -> [String: Gatekeeper.CreditUsage] {
         try database.read { db in
             var usage: [String: Gatekeeper.CreditUsage] = [:]
-            for row in try Row.fetchAll(db, sql: "SELECT key_id, epoch, used FROM key_credit_usage") {
+            for row in try Row.fetchAll(db, sql: "SELECT key_id, epoch, used, given FROM key_credit_usage") {
                 let epochText: String = row["epoch"]
                 guard let epoch = HybridTimestamp(parsing: epochText) else { continue }
-                usage[row["key_id"]] = Gatekeeper.CreditUsage(epoch: epoch, used: row["used"])
+                let givenText: String = row["given"]
+                let given = (try? JSONDecoder().decode([String: Int64].self, from: Data(givenText.utf8))) ?? [:]
+                usage[row["key_id"]] = Gatekeeper.CreditUsage(epoch: epoch, used: row["used"], given: given)
             }
             return usage
         }
@@ -167,8 +173,11 @@ public final class SQLiteKeyStorage: KeyStorage {
                 }
                 if let usage = change.creditUsage {
                     try db.execute(
-                        sql: "INSERT INTO key_credit_usage (key_id, epoch, used) VALUES (?, ?, ?) ON CONFLICT(key_id) DO UPDATE SET epoch = excluded.epoch, used = excluded.used",
-                        arguments: [change.record.id, usage.epoch.description, usage.used])
+                        sql: """
+                            INSERT INTO key_credit_usage (key_id, epoch, used, given) VALUES (?, ?, ?, ?)
+                            ON CONFLICT(key_id) DO UPDATE SET epoch = excluded.epoch, used = excluded.used, given = excluded.given
+                            """,
+                        arguments: [change.record.id, usage.epoch.description, usage.used, String(decoding: try JSONEncoder().encode(usage.given), as: UTF8.self)])
                 }
             }
         }

@@ -1,0 +1,304 @@
+/// This node's escrows, by record slot (the index's): the credits of each key's current
+/// epoch (`CreditEscrow`) and its share of each limit (`WindowShare`), created when first
+/// needed, with the requests for more that the verify path made and the shell has not sent.
+///
+/// Pure: the caller passes the record, the time and this node's own sliding counts.
+struct EscrowBook: Sendable {
+    struct Settings: Hashable, Sendable {
+        /// A ledger asks its peers for more at most this often.
+        var wantIntervalMs: Int64 = 5
+    }
+
+    /// One record's escrows.
+    struct Entry: Sendable {
+        var credits: CreditEscrow?
+        var creditsLedger: EscrowLedger?
+        var creditsLastWantMs = EscrowBook.neverAsked
+        /// By limit position; `nil` until the limit is first checked in a cluster.
+        var windows: [WindowShare?] = []
+        /// The live membership's generation each default-mode share was split over.
+        var windowGenerations: [Int] = []
+        var windowLastWantMs: [Int64] = []
+    }
+
+    /// "Never asked": far enough in the past that `now − neverAsked` cannot overflow.
+    static let neverAsked: Int64 = -(1 << 62)
+
+    var me: String
+    let settings: Settings
+    /// Live members, this node included, sorted: who holds default-mode limits.
+    private(set) var live: [String]
+    private var liveGeneration = 0
+    private var entries: [Entry] = []
+    /// Asked for by the verify path, not yet taken by the shell.
+    private(set) var wants: [EscrowWant] = []
+    /// Credit ledgers whose own rows changed (spent) since the shell last sent them.
+    private var changedCredits: Set<Int> = []
+
+    init(me: String, settings: Settings = Settings()) {
+        self.me = me
+        self.settings = settings
+        live = [me]
+    }
+
+    var clusterSize: Int { live.count }
+
+    /// The members the membership reports live (this node is added when missing).
+    mutating func setLive(_ members: [String]) {
+        let sorted = Array(Set(members + [me])).sorted()
+        guard sorted != live else { return }
+        live = sorted
+        liveGeneration &+= 1
+    }
+
+    mutating func renamed(to node: String) {
+        me = node
+        live = [node]
+        liveGeneration &+= 1
+    }
+
+    /// A record was added in the next slot.
+    mutating func append() { entries.append(Entry()) }
+
+    /// A record's new version replaced the old: escrows whose terms changed start over
+    /// (a new credit epoch, a limit's new value, strictness or holders).
+    mutating func replaced(slot: Int, old: KeyRecord, new: KeyRecord) {
+        if old.creditsLedgerTerms != new.creditsLedgerTerms { entries[slot].credits = nil }
+        if old.limits != new.limits || old.holders != new.holders {
+            let kept = entries[slot]
+            entries[slot].windows = []
+            entries[slot].windowGenerations = []
+            entries[slot].windowLastWantMs = []
+            for (position, limit) in new.limits.enumerated() {
+                guard let before = old.limits.firstIndex(of: limit), before < kept.windows.count,
+                    old.holders == new.holders || !limit.strict
+                else { continue }
+                ensureWindowSlots(slot: slot, count: position + 1)
+                entries[slot].windows[position] = kept.windows[before]
+                entries[slot].windowGenerations[position] = kept.windowGenerations[before]
+            }
+        }
+    }
+
+    /// Who shares a key's credits and strict limits: its `holders`, or for a record written
+    /// before escrow existed the members live when the escrow is first needed.
+    func holders(of record: KeyRecord) -> [String] {
+        record.holders.isEmpty ? live : record.holders
+    }
+
+    // MARK: Credits
+
+    /// Credits left on the key in `slot`, cluster-wide as far as this node knows.
+    func creditsRemaining(slot: Int, record: KeyRecord) -> Int64? {
+        guard let quota = record.credits else { return nil }
+        return entries[slot].credits?.remaining ?? quota
+    }
+
+    /// Spends `cost` of the key's credits if this node holds that much; asks for more when
+    /// it runs low. `nil` when the key has no quota.
+    mutating func spendCredits(slot: Int, record: KeyRecord, cost: Int64, nowMs: Int64) -> (spent: Bool, remaining: Int64)? {
+        guard record.credits != nil else { return nil }
+        ensureCredits(slot: slot, record: record)
+        let spent = entries[slot].credits!.spend(cost, by: me)
+        if spent && cost > 0 { changedCredits.insert(slot) }
+        let escrow = entries[slot].credits!
+        let held = escrow.held(by: me)
+        let available = escrow.available(to: me)
+        if available < max(cost, held / 4 + 1), held < escrow.quota,
+            nowMs &- entries[slot].creditsLastWantMs >= settings.wantIntervalMs
+        {
+            entries[slot].creditsLastWantMs = nowMs
+            wants.append(EscrowWant(ledger: entries[slot].creditsLedger!, quota: escrow.quota, amount: max(1, cost, held)))
+        }
+        return (spent, escrow.remaining)
+    }
+
+    private mutating func ensureCredits(slot: Int, record: KeyRecord) {
+        guard entries[slot].credits == nil, let quota = record.credits else { return }
+        entries[slot].credits = CreditEscrow(quota: quota, holders: holders(of: record))
+        entries[slot].creditsLedger = .credits(keyID: record.id, epoch: record.creditsEpoch)
+    }
+
+    /// Restores what this node spent and handed over before a restart (from its disk).
+    mutating func restoreCredits(slot: Int, record: KeyRecord, usage: CreditUsage) {
+        guard usage.epoch == record.creditsEpoch, record.credits != nil else { return }
+        ensureCredits(slot: slot, record: record)
+        entries[slot].credits!.merge(rowsOf: me, spent: usage.used, given: usage.given)
+    }
+
+    /// This node's own credit rows of the key in `slot`, to persist.
+    func creditUsage(slot: Int, record: KeyRecord) -> CreditUsage? {
+        guard let escrow = entries[slot].credits else { return nil }
+        let rows = escrow.rows(of: me)
+        return CreditUsage(epoch: record.creditsEpoch, used: rows.spent, given: rows.given)
+    }
+
+    // MARK: Windows
+
+    /// Whether the limit at `position` is held in escrow on this node now: always for a
+    /// strict limit shared with others, for a default one while other members are live.
+    func escrows(_ limit: RateLimit, record: KeyRecord) -> Bool {
+        limit.strict ? holders(of: record) != [me] : live.count > 1
+    }
+
+    /// Whether this node, whose own sliding count of the limit is `ownUsage`, may admit
+    /// `cost` more under its share; asks for more when it nears what it holds.
+    mutating func windowAdmits(
+        slot: Int, position: Int, limit: RateLimit, record: KeyRecord, ownUsage: Double, cost: Int64, nowMs: Int64
+    ) -> Bool {
+        ensureWindow(slot: slot, position: position, limit: limit, record: record)
+        let share = entries[slot].windows[position]!
+        let admits = share.admits(cost, ownUsage: ownUsage, node: me)
+        if let amount = share.want(ownUsage: ownUsage, cost: cost, node: me),
+            nowMs &- entries[slot].windowLastWantMs[position] >= settings.wantIntervalMs
+        {
+            entries[slot].windowLastWantMs[position] = nowMs
+            wants.append(EscrowWant(ledger: .window(keyID: record.id, limit: limit.name, windowMs: limit.windowMs), quota: limit.limit, amount: amount))
+        }
+        return admits
+    }
+
+    private mutating func ensureWindowSlots(slot: Int, count: Int) {
+        while entries[slot].windows.count < count {
+            entries[slot].windows.append(nil)
+            entries[slot].windowGenerations.append(0)
+            entries[slot].windowLastWantMs.append(EscrowBook.neverAsked)
+        }
+    }
+
+    /// Creates the share on first use, and splits a default-mode share again over the live
+    /// members when they changed since.
+    private mutating func ensureWindow(slot: Int, position: Int, limit: RateLimit, record: KeyRecord) {
+        ensureWindowSlots(slot: slot, count: position + 1)
+        if let share = entries[slot].windows[position] {
+            if !limit.strict && entries[slot].windowGenerations[position] != liveGeneration {
+                entries[slot].windows[position] = share.rebased(holders: live)
+                entries[slot].windowGenerations[position] = liveGeneration
+            }
+            return
+        }
+        entries[slot].windows[position] = WindowShare(limit: limit.limit, holders: limit.strict ? holders(of: record) : live, strict: limit.strict)
+        entries[slot].windowGenerations[position] = liveGeneration
+    }
+
+    // MARK: Exchange
+
+    /// The requests made since the last call.
+    mutating func takeWants() -> [EscrowWant] {
+        defer { wants.removeAll(keepingCapacity: true) }
+        return wants
+    }
+
+    /// Answers `peer`'s request: hands over part of what this node holds and does not use.
+    /// Returns this node's row of the ledger when it handed anything (to send to everyone).
+    /// `ownUsage` gives this node's own sliding count of a limit position.
+    mutating func handOver(
+        _ want: EscrowWant, to peer: String, slot: Int, record: KeyRecord, ownUsage: (Int, RateLimit) -> Double
+    ) -> EscrowRow? {
+        guard peer != me, want.amount > 0 else { return nil }
+        switch want.ledger {
+        case .credits(_, let epoch):
+            guard epoch == record.creditsEpoch, record.credits == want.quota else { return nil }
+            ensureCredits(slot: slot, record: record)
+            let available = entries[slot].credits!.available(to: me)
+            let half = available / 2 + available % 2
+            guard entries[slot].credits!.hand(min(want.amount, half), from: me, to: peer) > 0 else { return nil }
+            changedCredits.remove(slot)
+            return ownCreditRow(slot: slot, record: record)
+        case .window(_, let name, let windowMs):
+            guard let position = record.limits.firstIndex(where: { $0.name == name && $0.windowMs == windowMs }),
+                record.limits[position].limit == want.quota
+            else { return nil }
+            let limit = record.limits[position]
+            guard escrows(limit, record: record) || limit.strict else { return nil }
+            ensureWindow(slot: slot, position: position, limit: limit, record: record)
+            let usage = ownUsage(position, limit)
+            guard entries[slot].windows[position]!.handOver(upTo: want.amount, from: me, to: peer, ownUsage: usage) > 0 else { return nil }
+            return EscrowRow(ledger: want.ledger, quota: limit.limit, spent: 0, given: entries[slot].windows[position]!.holdings.row(of: me))
+        }
+    }
+
+    /// Takes `node`'s own row of a ledger of the key in `slot` (`node` may be this one, its
+    /// rows coming back from a peer after a restart). Returns `false` when the row is not
+    /// acceptable (negative values); rows on other terms are ignored (`true`).
+    mutating func merge(_ row: EscrowRow, of node: String, slot: Int, record: KeyRecord) -> Bool {
+        guard row.spent >= 0, row.given.values.allSatisfy({ $0 >= 0 }) else { return false }
+        switch row.ledger {
+        case .credits(_, let epoch):
+            guard epoch == record.creditsEpoch, record.credits == row.quota else { return true }
+            ensureCredits(slot: slot, record: record)
+            entries[slot].credits!.merge(rowsOf: node, spent: row.spent, given: row.given)
+            if node == me { changedCredits.insert(slot) }
+        case .window(_, let name, let windowMs):
+            guard let position = record.limits.firstIndex(where: { $0.name == name && $0.windowMs == windowMs }),
+                record.limits[position].limit == row.quota
+            else { return true }
+            ensureWindow(slot: slot, position: position, limit: record.limits[position], record: record)
+            entries[slot].windows[position]!.merge(rowOf: node, row.given)
+        }
+        return true
+    }
+
+    private func ownCreditRow(slot: Int, record: KeyRecord) -> EscrowRow? {
+        guard let escrow = entries[slot].credits, let ledger = entries[slot].creditsLedger else { return nil }
+        let rows = escrow.rows(of: me)
+        return EscrowRow(ledger: ledger, quota: escrow.quota, spent: rows.spent, given: rows.given)
+    }
+
+    /// This node's credit rows that changed (spent) since the last call, so peers report the
+    /// same remaining credits.
+    mutating func takeChangedCreditRows(records: (Int) -> KeyRecord) -> [EscrowRow] {
+        defer { changedCredits.removeAll(keepingCapacity: true) }
+        return changedCredits.sorted().compactMap { ownCreditRow(slot: $0, record: records($0)) }
+    }
+
+    /// `node`'s rows of every ledger in `slots` (this node's own, to a peer whose stream came
+    /// up; or a peer's, to give it back after its restart).
+    func rows(of node: String, inSlots range: Range<Int>, records: (Int) -> KeyRecord) -> [EscrowRow] {
+        var rows: [EscrowRow] = []
+        for slot in range.clamped(to: entries.indices) {
+            let entry = entries[slot]
+            if let escrow = entry.credits, let ledger = entry.creditsLedger {
+                let row = escrow.rows(of: node)
+                if row.spent > 0 || !row.given.isEmpty {
+                    rows.append(EscrowRow(ledger: ledger, quota: escrow.quota, spent: row.spent, given: row.given))
+                }
+            }
+            guard !entry.windows.isEmpty else { continue }
+            let record = records(slot)
+            for (position, share) in entry.windows.enumerated() {
+                guard let share, position < record.limits.count else { continue }
+                let given = share.holdings.row(of: node)
+                guard !given.isEmpty else { continue }
+                let limit = record.limits[position]
+                rows.append(EscrowRow(ledger: .window(keyID: record.id, limit: limit.name, windowMs: limit.windowMs), quota: share.limit, spent: 0, given: given))
+            }
+        }
+        return rows
+    }
+}
+
+/// Usage counted against a key's credits since the quota was last set: what this node spent
+/// and handed to each peer in that epoch (its own escrow rows).
+public struct CreditUsage: Sendable, Hashable {
+    public var epoch: HybridTimestamp
+    public var used: Int64
+    public var given: [String: Int64]
+
+    public init(epoch: HybridTimestamp, used: Int64, given: [String: Int64] = [:]) {
+        self.epoch = epoch
+        self.used = used
+        self.given = given
+    }
+}
+
+extension KeyRecord {
+    /// The write that set the quota, which usage is counted against. Records written before
+    /// `credits_set_at` existed count from their version.
+    var creditsEpoch: HybridTimestamp { creditsSetAt ?? version }
+
+    /// What a credit ledger is bound to: a new epoch or quota starts a new one.
+    fileprivate var creditsLedgerTerms: [String] {
+        [creditsEpoch.description, credits.map { "\($0)" } ?? "-"] + holders
+    }
+}
