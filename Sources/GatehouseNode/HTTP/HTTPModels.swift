@@ -41,12 +41,13 @@ struct CreateKeyBody: Decodable {
     }
 }
 
-/// One element of `limits`: `{"name", "limit", "window_ms"}`, all required.
+/// One element of `limits`: `{"name", "limit", "window_ms"}`, all required, and `strict`
+/// (optional, false when absent: see `WindowShare`).
 struct RateLimitBody: Decodable {
     var limit: RateLimit
 
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case name, limit
+        case name, limit, strict
         case windowMs = "window_ms"
     }
 
@@ -56,7 +57,8 @@ struct RateLimitBody: Decodable {
         limit = RateLimit(
             name: try container.decode(String.self, forKey: .name),
             limit: try container.decode(Int64.self, forKey: .limit),
-            windowMs: try container.decode(Int64.self, forKey: .windowMs))
+            windowMs: try container.decode(Int64.self, forKey: .windowMs),
+            strict: try container.decodeIfPresent(Bool.self, forKey: .strict) ?? false)
     }
 }
 
