@@ -8,7 +8,10 @@
 ///    sync tick, so every node's view of the cluster's count stays close near the limit), or
 /// 2. `u ≥ max(1, θ · (L − E) / N)` (far from the limit a node keeps up to a θ-fraction of
 ///    its share of the headroom to itself), or
-/// 3. `u > 0` and the oldest unsent count is `min(maxStaleness, window / 10)` old.
+/// 3. `u > 0` and the oldest unsent count is `(1 − φ) · min(maxStaleness, window / 10)` old,
+///    with `φ ∈ [0, ½)` a phase of its own per key: keys that turned hot at the same moment
+///    (a load starting, a node restarting) would otherwise all fall due on the same tick, and
+///    every second one tick would carry all of them (a burst of work on every node at once).
 ///
 /// **Accuracy bound.** Far from the limit (rule 2), the true count `T` and any node's view
 /// `E_i` differ by what the other nodes hold back: `T − E_i = Σ_{j≠i} u_j < Σ_{j≠i}
@@ -44,9 +47,12 @@ public struct CounterSendRule: Hashable, Sendable {
     public static let always = CounterSendRule(headroomFraction: 0, nearLimit: 0, maxStalenessMs: 0)
 
     /// Whether `unsent` own counts of a limit must go out now.
-    public func isDue(unsent: Int64, estimate: Double, limit: Int64, windowMs: Int64, nodes: Int, unsentForMs: Int64) -> Bool {
+    public func isDue(
+        unsent: Int64, estimate: Double, limit: Int64, windowMs: Int64, nodes: Int, unsentForMs: Int64, phase: Double = 0
+    ) -> Bool {
         guard unsent > 0 else { return false }
-        if unsentForMs >= min(maxStalenessMs, windowMs / 10) { return true }
+        let staleness = Double(min(maxStalenessMs, windowMs / 10)) * (1 - min(0.5, max(0, phase)))
+        if Double(unsentForMs) >= staleness { return true }
         let limitValue = Double(limit)
         if estimate >= nearLimit * limitValue { return true }
         let headroom = max(0, limitValue - estimate)

@@ -77,7 +77,7 @@ public struct LimitCounters: Sendable {
                 anyUnsent = anyUnsent || window.unsyncedOwn > 0
                 if rule.isDue(
                     unsent: window.unsyncedOwn, estimate: window.estimate(nowMs: nowMs, windowMs: limit.windowMs), limit: limit.limit,
-                    windowMs: limit.windowMs, nodes: nodes, unsentForMs: unsentForMs)
+                    windowMs: limit.windowMs, nodes: nodes, unsentForMs: unsentForMs, phase: Double(slot & 15) / 32)
                 {
                     due = true
                     break

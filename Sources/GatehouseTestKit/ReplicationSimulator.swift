@@ -89,6 +89,18 @@ public struct ReplicationSimulator {
         }
     }
 
+    /// The membership as the surviving replicas see it after `replica` died (or was cut off
+    /// and declared dead): they stop sending to it, and default-mode limits are split over
+    /// the rest. `replica` itself is left as it was.
+    public mutating func declareDead(_ replica: Int) {
+        let survivors = replicas.indices.filter { $0 != replica }
+        let names = survivors.map { Self.node($0) }
+        for index in survivors {
+            replicas[index].setLiveMembers(names.map(\.name))
+            machines[index].onMembers(names)
+        }
+    }
+
     /// A key with one limit, known to every replica from the start (its replication is what
     /// `write` tests); returns its secret, for `hit`.
     public mutating func countedKey(limit: Int64, windowMs: Int64, strict: Bool = false, credits: Int64? = nil) -> String {

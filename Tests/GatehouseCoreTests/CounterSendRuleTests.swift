@@ -40,6 +40,10 @@ struct CounterSendRuleTests {
     @Test func noCountWaitsLongerThanTheStalenessBoundOrATenthOfItsWindow() {
         #expect(!Self.rule.isDue(unsent: 1, estimate: 0, limit: 1_000_000, windowMs: 3_600_000, nodes: 3, unsentForMs: 999))
         #expect(Self.rule.isDue(unsent: 1, estimate: 0, limit: 1_000_000, windowMs: 3_600_000, nodes: 3, unsentForMs: 1_000))
+        // A key's phase brings its deadline forward, by at most half.
+        #expect(Self.rule.isDue(unsent: 1, estimate: 0, limit: 1_000_000, windowMs: 3_600_000, nodes: 3, unsentForMs: 600, phase: 0.4))
+        #expect(!Self.rule.isDue(unsent: 1, estimate: 0, limit: 1_000_000, windowMs: 3_600_000, nodes: 3, unsentForMs: 599, phase: 0.4))
+        #expect(!Self.rule.isDue(unsent: 1, estimate: 0, limit: 1_000_000, windowMs: 3_600_000, nodes: 3, unsentForMs: 499, phase: 0.9))
         #expect(!Self.rule.isDue(unsent: 1, estimate: 0, limit: 1_000_000, windowMs: 1_000, nodes: 3, unsentForMs: 99))
         #expect(Self.rule.isDue(unsent: 1, estimate: 0, limit: 1_000_000, windowMs: 1_000, nodes: 3, unsentForMs: 100))
     }

@@ -8,6 +8,7 @@ import GatehouseWire
 /// LAN defaults: failure detection time, false deaths under loss, gossip bandwidth, and
 /// broadcast dissemination time. Run in release:
 ///   swift run -c release --scratch-path .build-release gatehouse-sim [--quick] [--json bench/results/membership-sim.json]
+/// the escrow figures alone (bursts, one-node traffic, credits: `EscrowFigures`) with `--escrow`,
 /// and the scale figures alone (counters and writes at 5, 50 and 500 nodes, `ScaleFigures`):
 ///   swift run -c release --scratch-path .build-release gatehouse-sim --scale [--quick] [--json bench/results/scale-sim.json]
 @main
@@ -17,6 +18,10 @@ struct MembershipFigures {
         let quick = arguments.contains("--quick")
         let jsonPath = arguments.firstIndex(of: "--json").flatMap { arguments.indices.contains($0 + 1) ? arguments[$0 + 1] : nil }
         var report: [String: Any] = ["date": ISO8601DateFormatter().string(from: Date()), "quick": quick]
+        if arguments.contains("--escrow") {
+            EscrowFigures.run(jsonPath: jsonPath ?? "bench/results/escrow-sim.json")
+            return
+        }
         if arguments.contains("--scale") {
             ScaleFigures.run(quick: quick, jsonPath: jsonPath ?? "bench/results/scale-sim.json")
             return

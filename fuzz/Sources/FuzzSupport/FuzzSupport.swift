@@ -66,11 +66,11 @@ public enum Fixtures {
         id: "key_4xT9bQ2mR7wZ1pL8kV3nY6", lookup: LookupHash(w0: 1, w1: 2, w2: 3, w3: 4), start: "gk_AbCd",
         name: "checkout service", owner: "acct_42", scopes: ["orders:read", "orders:*"], enabled: true,
         createdAt: 1_760_000_000_000, expiresAt: 1_790_000_000_000,
-        limits: [RateLimit(name: "per_second", limit: 100, windowMs: 1_000), RateLimit(name: "daily", limit: 50_000, windowMs: 86_400_000)],
+        limits: [RateLimit(name: "per_second", limit: 100, windowMs: 1_000), RateLimit(name: "daily", limit: 50_000, windowMs: 86_400_000, strict: true)],
         credits: 1_000, creditsSetAt: version, meta: ["team": "payments", "tier": "gold"], revokedAt: nil,
         lastUsedAt: 1_760_000_100_000,
         retiredSecrets: [RetiredSecret(lookup: LookupHash(w0: 5, w1: 6, w2: 7, w3: 8), start: "gk_Old1", validUntil: 1_760_100_000_000)],
-        version: version, secretGeneration: 2)
+        version: version, secretGeneration: 2, holders: ["node-a", "node-b", "node-c"])
 
     public static let bareRecord = KeyRecord(
         id: "key_b", lookup: LookupHash(w0: 0, w1: 0, w2: 0, w3: 0), start: "", name: "", owner: "", scopes: [],
@@ -123,6 +123,15 @@ public enum Fixtures {
         ]),
         .countersRequest,
         .countersReply(slots: [CounterSlot(bucket: keyBucket, windowIndex: -5, count: 0)]),
+        .escrowWants([
+            EscrowWant(ledger: .window(keyID: record.id, limit: "per_second", windowMs: 1_000), quota: 250, amount: 84),
+            EscrowWant(ledger: .credits(keyID: record.id, epoch: version), quota: 90, amount: 30),
+        ]),
+        .escrowRows([
+            EscrowRow(ledger: .window(keyID: record.id, limit: "per_second", windowMs: 1_000), quota: 250, spent: 0, given: ["node-b": 42]),
+            EscrowRow(ledger: .credits(keyID: record.id, epoch: version), quota: 90, spent: 12, given: ["node-b": 5, "node-c": Int64.max]),
+        ]),
+        .escrowRestore([EscrowRow(ledger: .credits(keyID: "", epoch: version), quota: 0, spent: 0, given: [:])]),
     ]
 }
 
