@@ -12,7 +12,9 @@ struct EscrowBook: Sendable {
     /// One record's escrows.
     struct Entry: Sendable {
         var credits: CreditEscrow?
+        /// The ledger `credits` is, its refill period included.
         var creditsLedger: EscrowLedger?
+        var creditsPeriod: Int64 = 0
         var creditsLastWantMs = EscrowBook.neverAsked
         /// By limit position; `nil` until the limit is first checked in a cluster.
         var windows: [WindowShare?] = []
@@ -88,17 +90,21 @@ struct EscrowBook: Sendable {
 
     // MARK: Credits
 
-    /// Credits left on the key in `slot`, cluster-wide as far as this node knows.
-    func creditsRemaining(slot: Int, record: KeyRecord) -> Int64? {
-        guard let quota = record.credits else { return nil }
-        return entries[slot].credits?.remaining ?? quota
+    /// Credits left on the key in `slot`, cluster-wide as far as this node knows, in the
+    /// refill period of `nowMs` (without a time: the period last used here).
+    func creditsRemaining(slot: Int, record: KeyRecord, nowMs: Int64?) -> Int64? {
+        guard record.credits != nil else { return nil }
+        let entry = entries[slot]
+        let period = nowMs.map(record.creditPeriod(atMs:)) ?? (entry.credits == nil ? record.creditPeriod(atMs: record.creditsEpoch.wallMs) : entry.creditsPeriod)
+        if let escrow = entry.credits, entry.creditsPeriod >= period { return escrow.remaining }
+        return record.creditQuota(period: period)
     }
 
     /// Spends `cost` of the key's credits if this node holds that much; asks for more when
     /// it runs low. `nil` when the key has no quota.
     mutating func spendCredits(slot: Int, record: KeyRecord, cost: Int64, nowMs: Int64) -> (spent: Bool, remaining: Int64)? {
         guard record.credits != nil else { return nil }
-        ensureCredits(slot: slot, record: record)
+        ensureCredits(slot: slot, record: record, period: record.creditPeriod(atMs: nowMs))
         let spent = entries[slot].credits!.spend(cost, by: me)
         if spent && cost > 0 { changedCredits.insert(slot) }
         let escrow = entries[slot].credits!
@@ -113,16 +119,31 @@ struct EscrowBook: Sendable {
         return (spent, escrow.remaining)
     }
 
-    private mutating func ensureCredits(slot: Int, record: KeyRecord) {
-        guard entries[slot].credits == nil, let quota = record.credits else { return }
+    /// Makes the ledger of `period` the key's current one when it is newer than the one held
+    /// (a refill: a fresh quota, nothing spent); an older period keeps the newer ledger.
+    private mutating func ensureCredits(slot: Int, record: KeyRecord, period: Int64) {
+        if entries[slot].credits != nil && entries[slot].creditsPeriod >= period { return }
+        guard let quota = record.creditQuota(period: period) else { return }
         entries[slot].credits = CreditEscrow(quota: quota, holders: holders(of: record))
-        entries[slot].creditsLedger = .credits(keyID: record.id, epoch: record.creditsEpoch)
+        entries[slot].creditsLedger = .credits(keyID: record.id, epoch: record.creditsEpoch, period: period)
+        entries[slot].creditsPeriod = period
+    }
+
+    /// Whether a peer's credits ledger is the one held (after moving on to its period when it
+    /// is at most one ahead of `nowMs`'s: a peer whose clock crossed the boundary first).
+    private mutating func holdsCredits(_ ledger: EscrowLedger, quota: Int64, slot: Int, record: KeyRecord, nowMs: Int64) -> Bool {
+        guard case .credits(_, let epoch, let period) = ledger, epoch == record.creditsEpoch,
+            record.creditQuota(period: period) == quota, period <= record.creditPeriod(atMs: nowMs) + 1
+        else { return false }
+        ensureCredits(slot: slot, record: record, period: period)
+        return entries[slot].creditsPeriod == period
     }
 
     /// Restores what this node spent and handed over before a restart (from its disk).
     mutating func restoreCredits(slot: Int, record: KeyRecord, usage: CreditUsage) {
         guard usage.epoch == record.creditsEpoch, record.credits != nil else { return }
-        ensureCredits(slot: slot, record: record)
+        ensureCredits(slot: slot, record: record, period: usage.period)
+        guard entries[slot].creditsPeriod == usage.period else { return }
         entries[slot].credits!.merge(rowsOf: me, spent: usage.used, given: usage.given)
     }
 
@@ -130,7 +151,7 @@ struct EscrowBook: Sendable {
     func creditUsage(slot: Int, record: KeyRecord) -> CreditUsage? {
         guard let escrow = entries[slot].credits else { return nil }
         let rows = escrow.rows(of: me)
-        return CreditUsage(epoch: record.creditsEpoch, used: rows.spent, given: rows.given)
+        return CreditUsage(epoch: record.creditsEpoch, used: rows.spent, given: rows.given, period: entries[slot].creditsPeriod)
     }
 
     // MARK: Windows
@@ -193,13 +214,12 @@ struct EscrowBook: Sendable {
     /// Returns this node's row of the ledger when it handed anything (to send to everyone).
     /// `ownUsage` gives this node's own sliding count of a limit position.
     mutating func handOver(
-        _ want: EscrowWant, to peer: String, slot: Int, record: KeyRecord, ownUsage: (Int, RateLimit) -> Double
+        _ want: EscrowWant, to peer: String, slot: Int, record: KeyRecord, nowMs: Int64, ownUsage: (Int, RateLimit) -> Double
     ) -> EscrowRow? {
         guard peer != me, want.amount > 0 else { return nil }
         switch want.ledger {
-        case .credits(_, let epoch):
-            guard epoch == record.creditsEpoch, record.credits == want.quota else { return nil }
-            ensureCredits(slot: slot, record: record)
+        case .credits:
+            guard holdsCredits(want.ledger, quota: want.quota, slot: slot, record: record, nowMs: nowMs) else { return nil }
             let available = entries[slot].credits!.available(to: me)
             let half = available / 2 + available % 2
             guard entries[slot].credits!.hand(min(want.amount, half), from: me, to: peer) > 0 else { return nil }
@@ -221,12 +241,11 @@ struct EscrowBook: Sendable {
     /// Takes `node`'s own row of a ledger of the key in `slot` (`node` may be this one, its
     /// rows coming back from a peer after a restart). Returns `false` when the row is not
     /// acceptable (negative values); rows on other terms are ignored (`true`).
-    mutating func merge(_ row: EscrowRow, of node: String, slot: Int, record: KeyRecord) -> Bool {
+    mutating func merge(_ row: EscrowRow, of node: String, slot: Int, record: KeyRecord, nowMs: Int64) -> Bool {
         guard row.spent >= 0, row.given.values.allSatisfy({ $0 >= 0 }) else { return false }
         switch row.ledger {
-        case .credits(_, let epoch):
-            guard epoch == record.creditsEpoch, record.credits == row.quota else { return true }
-            ensureCredits(slot: slot, record: record)
+        case .credits:
+            guard holdsCredits(row.ledger, quota: row.quota, slot: slot, record: record, nowMs: nowMs) else { return true }
             entries[slot].credits!.merge(rowsOf: node, spent: row.spent, given: row.given)
             if node == me { changedCredits.insert(slot) }
         case .window(_, let name, let windowMs):
@@ -285,10 +304,14 @@ public struct CreditUsage: Sendable, Hashable {
     public var used: Int64
     public var given: [String: Int64]
 
-    public init(epoch: HybridTimestamp, used: Int64, given: [String: Int64] = [:]) {
+    /// The refill period the usage was counted in (0 for a quota that does not refill).
+    public var period: Int64
+
+    public init(epoch: HybridTimestamp, used: Int64, given: [String: Int64] = [:], period: Int64 = 0) {
         self.epoch = epoch
         self.used = used
         self.given = given
+        self.period = period
     }
 }
 
@@ -299,6 +322,6 @@ extension KeyRecord {
 
     /// What a credit ledger is bound to: a new epoch or quota starts a new one.
     fileprivate var creditsLedgerTerms: [String] {
-        [creditsEpoch.description, credits.map { "\($0)" } ?? "-"] + holders
+        [creditsEpoch.description, credits.map { "\($0)" } ?? "-", refill.map { "\($0.amount)/\($0.interval.rawValue)" } ?? "-"] + holders
     }
 }

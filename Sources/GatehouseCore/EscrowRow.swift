@@ -1,12 +1,13 @@
 /// Which escrow a row or a request is about: one limit of a key, or one credit epoch of a key.
 public enum EscrowLedger: Hashable, Sendable {
     case window(keyID: String, limit: String, windowMs: Int64)
-    /// `epoch` is the write that set the quota (`creditsSetAt`, else the record's version).
-    case credits(keyID: String, epoch: HybridTimestamp)
+    /// `epoch` is the write that set the quota (`creditsSetAt`, else the record's version);
+    /// `period` the refill period (`CreditRefill`; 0 for a quota that does not refill).
+    case credits(keyID: String, epoch: HybridTimestamp, period: Int64)
 
     public var keyID: String {
         switch self {
-        case .window(let keyID, _, _), .credits(let keyID, _): keyID
+        case .window(let keyID, _, _), .credits(let keyID, _, _): keyID
         }
     }
 }

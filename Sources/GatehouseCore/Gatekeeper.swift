@@ -86,9 +86,15 @@ public struct Gatekeeper: Sendable {
         return creditsRemaining(slot: slot)
     }
 
-    private func creditsRemaining(slot: Int) -> Int64? {
+    /// Credits left on a key in the refill period of `nowMs`, or `nil` when it has no quota.
+    public func creditsRemaining(id: String, nowMs: Int64) -> Int64? {
+        guard let slot = index.slot(id: id) else { return nil }
+        return creditsRemaining(slot: slot, nowMs: nowMs)
+    }
+
+    private func creditsRemaining(slot: Int, nowMs: Int64? = nil) -> Int64? {
         guard index.records[slot].credits != nil else { return nil }
-        return escrow.creditsRemaining(slot: slot, record: index.records[slot])
+        return escrow.creditsRemaining(slot: slot, record: index.records[slot], nowMs: nowMs)
     }
 
     /// Keys in id order, after `cursor` (exclusive), optionally only one owner's.
@@ -206,7 +212,7 @@ public struct Gatekeeper: Sendable {
         if let refusing {
             answer.code = .rateLimited
             fill(&answer, from: refusing)
-            answer.creditsRemaining = creditsRemaining(slot: slot)
+            answer.creditsRemaining = creditsRemaining(slot: slot, nowMs: nowMs)
             return answer
         }
         if let tightest { fill(&answer, from: tightest) }
@@ -375,7 +381,7 @@ public struct Gatekeeper: Sendable {
     public mutating func handOver(_ want: EscrowWant, to peer: String, nowMs: Int64) -> EscrowRow? {
         guard let slot = index.slot(id: want.ledger.keyID) else { return nil }
         let counters = counters
-        let row = escrow.handOver(want, to: peer, slot: slot, record: index.records[slot]) { position, limit in
+        let row = escrow.handOver(want, to: peer, slot: slot, record: index.records[slot], nowMs: nowMs) { position, limit in
             var window = counters.windows[slot][position]
             window.advance(nowMs: nowMs, windowMs: limit.windowMs)
             return window.ownEstimate(nowMs: nowMs, windowMs: limit.windowMs)
@@ -389,11 +395,11 @@ public struct Gatekeeper: Sendable {
     /// peer after a restart). Returns how many were refused as malformed; rows for an unknown
     /// key or on other terms are ignored.
     @discardableResult
-    public mutating func mergeEscrowRows(_ rows: [EscrowRow], of node: String) -> Int {
+    public mutating func mergeEscrowRows(_ rows: [EscrowRow], of node: String, nowMs: Int64) -> Int {
         var refused = 0
         for row in rows {
             guard let slot = index.slot(id: row.ledger.keyID) else { continue }
-            if !escrow.merge(row, of: node, slot: slot, record: index.records[slot]) {
+            if !escrow.merge(row, of: node, slot: slot, record: index.records[slot], nowMs: nowMs) {
                 refused += 1
             } else if node == escrow.me, case .credits = row.ledger {
                 usageChanged.insert(slot)

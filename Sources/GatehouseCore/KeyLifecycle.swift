@@ -7,14 +7,16 @@ public struct KeyDraft: Sendable, Hashable {
     public var limits: [RateLimit]?
     public var expiresAt: Int64?
     public var credits: Int64?
+    public var refill: CreditRefill?
     public var meta: [String: String]
     public var enabled: Bool
 
     public init(
         prefix: String = APIKeyFormat.defaultPrefix, name: String = "", owner: String = "", scopes: [String] = [],
-        limits: [RateLimit]? = nil, expiresAt: Int64? = nil, credits: Int64? = nil,
+        limits: [RateLimit]? = nil, expiresAt: Int64? = nil, credits: Int64? = nil, refill: CreditRefill? = nil,
         meta: [String: String] = [:], enabled: Bool = true
     ) {
+        self.refill = refill
         self.prefix = prefix
         self.name = name
         self.owner = owner
@@ -42,14 +44,18 @@ public struct KeyChanges: Sendable, Hashable {
     public var limits: [RateLimit]?
     public var expiresAt: FieldChange<Int64>
     public var credits: FieldChange<Int64>
+    /// Changing the refill applies from the next period; a key already in a refilled period
+    /// has its credits refilled to the new amount at once.
+    public var refill: FieldChange<CreditRefill>
     public var meta: [String: String]?
     public var enabled: Bool?
 
     public init(
         name: String? = nil, owner: String? = nil, scopes: [String]? = nil, limits: [RateLimit]? = nil,
-        expiresAt: FieldChange<Int64> = .keep, credits: FieldChange<Int64> = .keep,
+        expiresAt: FieldChange<Int64> = .keep, credits: FieldChange<Int64> = .keep, refill: FieldChange<CreditRefill> = .keep,
         meta: [String: String]? = nil, enabled: Bool? = nil
     ) {
+        self.refill = refill
         self.name = name
         self.owner = owner
         self.scopes = scopes
@@ -84,7 +90,11 @@ public enum KeyLifecycle {
         try KeyRules.validateOwner(draft.owner)
         try KeyRules.validateScopes(draft.scopes)
         try KeyRules.validateLimits(limits)
+        var draft = draft
+        // A refill without credits starts full: the first period's quota is the refill amount.
+        if let refill = draft.refill, draft.credits == nil { draft.credits = refill.amount }
         try KeyRules.validateCredits(draft.credits)
+        try KeyRules.validateRefill(draft.refill, credits: draft.credits)
         try KeyRules.validateMeta(draft.meta)
         try KeyRules.validateExpiry(draft.expiresAt, nowMs: nowMs)
         let secret = APIKeyFormat.generate(prefix: draft.prefix, using: &generator)
@@ -93,7 +103,7 @@ public enum KeyLifecycle {
             name: draft.name, owner: draft.owner, scopes: draft.scopes, enabled: draft.enabled, createdAt: nowMs,
             expiresAt: draft.expiresAt, limits: limits, credits: draft.credits,
             creditsSetAt: draft.credits == nil ? nil : version, meta: draft.meta, revokedAt: nil,
-            lastUsedAt: nil, retiredSecrets: [], version: version
+            lastUsedAt: nil, retiredSecrets: [], version: version, refill: draft.refill
         )
         return (record, secret)
     }
@@ -138,6 +148,19 @@ public enum KeyLifecycle {
             next.credits = credits
             next.creditsSetAt = version
         }
+        switch changes.refill {
+        case .keep: break
+        case .clear: next.refill = nil
+        case .set(let refill): next.refill = refill
+        }
+        // Clearing the credits clears their refill; a refill set on a key without credits (or
+        // with them cleared in the same change) starts full, at the refill amount.
+        if case .clear = changes.credits, case .keep = changes.refill { next.refill = nil }
+        if let refill = next.refill, next.credits == nil {
+            next.credits = refill.amount
+            next.creditsSetAt = version
+        }
+        try KeyRules.validateRefill(next.refill, credits: next.credits)
         if let meta = changes.meta {
             try KeyRules.validateMeta(meta)
             next.meta = meta

@@ -70,6 +70,8 @@ public struct KeyRecord: Hashable, Sendable, Codable {
     public var credits: Int64?
     /// The write that last set `credits`; usage is counted per setting, so a new quota starts fresh.
     public var creditsSetAt: HybridTimestamp?
+    /// Credits that come back every UTC day or month (`CreditRefill`); needs `credits`.
+    public var refill: CreditRefill?
     public var meta: [String: String]
     public var revokedAt: Int64?
     public var lastUsedAt: Int64?
@@ -89,7 +91,7 @@ public struct KeyRecord: Hashable, Sendable, Codable {
         scopes: [String], enabled: Bool, createdAt: Int64, expiresAt: Int64?, limits: [RateLimit],
         credits: Int64?, creditsSetAt: HybridTimestamp?, meta: [String: String], revokedAt: Int64?,
         lastUsedAt: Int64?, retiredSecrets: [RetiredSecret], version: HybridTimestamp, secretGeneration: UInt32 = 0,
-        holders: [String] = []
+        holders: [String] = [], refill: CreditRefill? = nil
     ) {
         self.id = id
         self.lookup = lookup
@@ -110,10 +112,11 @@ public struct KeyRecord: Hashable, Sendable, Codable {
         self.version = version
         self.secretGeneration = secretGeneration
         self.holders = holders
+        self.refill = refill
     }
 
     enum CodingKeys: String, CodingKey {
-        case id, lookup, start, name, owner, scopes, enabled, limits, credits, meta, version, holders
+        case id, lookup, start, name, owner, scopes, enabled, limits, credits, meta, version, holders, refill
         case secretGeneration = "secret_generation"
         case createdAt = "created_at"
         case expiresAt = "expires_at"
@@ -145,6 +148,7 @@ public struct KeyRecord: Hashable, Sendable, Codable {
         version = try container.decode(HybridTimestamp.self, forKey: .version)
         secretGeneration = try container.decodeIfPresent(UInt32.self, forKey: .secretGeneration) ?? 0
         holders = try container.decodeIfPresent([String].self, forKey: .holders) ?? []
+        refill = try container.decodeIfPresent(CreditRefill.self, forKey: .refill)
     }
 
     public var isRevoked: Bool { revokedAt != nil }

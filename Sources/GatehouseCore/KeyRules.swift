@@ -84,6 +84,13 @@ public enum KeyRules {
         }
     }
 
+    /// A refill needs a quota to refill, and a non-negative amount.
+    public static func validateRefill(_ refill: CreditRefill?, credits: Int64?) throws(KeyError) {
+        guard let refill else { return }
+        guard refill.amount >= 0 else { throw .invalid("refill.amount", "must be 0 or more") }
+        guard credits != nil else { throw .invalid("refill", "needs credits: set `credits` (what is left until the first refill) too") }
+    }
+
     public static func validateMeta(_ meta: [String: String]) throws(KeyError) {
         let bytes = meta.reduce(0) { $0 + $1.key.utf8.count + $1.value.utf8.count }
         guard bytes <= maxMetaBytes else {
@@ -105,6 +112,7 @@ public enum KeyRules {
         try validateScopes(record.scopes)
         try validateLimits(record.limits)
         try validateCredits(record.credits)
+        try validateRefill(record.refill, credits: record.credits)
         try validateMeta(record.meta)
         try validateHolders(record.holders)
     }

@@ -202,12 +202,12 @@ public struct ReplicationSimulator {
             case .antiEntropyAnswered:
                 break
             case .mergeEscrow(let rows, let peer):
-                replicas[replica].mergeEscrowRows(rows, of: peer.name)
+                replicas[replica].mergeEscrowRows(rows, of: peer.name, nowMs: nowMs)
             case .handOver(let wants, let peer):
                 let rows = wants.compactMap { replicas[replica].handOver($0, to: peer.name, nowMs: nowMs) }
                 perform(machines[replica].onEscrowRows(rows), at: replica)
             case .restoreOwnEscrow(let rows):
-                replicas[replica].mergeEscrowRows(rows, of: replicas[replica].node)
+                replicas[replica].mergeEscrowRows(rows, of: replicas[replica].node, nowMs: nowMs)
             }
         }
     }

@@ -48,7 +48,7 @@ public struct DataStreamLimits: Hashable, Sendable {
 /// - `escrowWants`: a varint count of wants, each a ledger, the quota and the amount.
 ///
 /// A ledger is `[kind]` then the key id: kind 1 (a limit) adds the limit's name and window
-/// (zigzag), kind 2 (credits) the epoch's timestamp.
+/// (zigzag), kind 2 (credits) the epoch's timestamp and the refill period (zigzag).
 ///
 /// Slots are `[flags][varint count]` then per slot `[varint ref]`: `ref` 0 defines the next
 /// bucket id inline (`[bucket][zigzag window index][varint count]`), and `ref` n > 0 names
@@ -102,8 +102,8 @@ extension ByteBuffer {
         switch ledger {
         case .window(let keyID, let limit, let windowMs):
             writeInteger(DataStreamFormat.windowLedger) + writeVarintString(keyID) + writeVarintString(limit) + writeZigZag(windowMs)
-        case .credits(let keyID, let epoch):
-            writeInteger(DataStreamFormat.creditsLedger) + writeVarintString(keyID) + writeHybridTimestamp(epoch)
+        case .credits(let keyID, let epoch, let period):
+            writeInteger(DataStreamFormat.creditsLedger) + writeVarintString(keyID) + writeHybridTimestamp(epoch) + writeZigZag(period)
         }
     }
 
@@ -116,7 +116,8 @@ extension ByteBuffer {
             return .window(keyID: keyID, limit: limit, windowMs: try readZigZag("ledger window"))
         case DataStreamFormat.creditsLedger:
             let keyID = try readVarintString("ledger key id", maxBytes: maxString)
-            return .credits(keyID: keyID, epoch: try readHybridTimestamp())
+            let epoch = try readHybridTimestamp()
+            return .credits(keyID: keyID, epoch: epoch, period: try readZigZag("ledger period"))
         case let kind:
             throw GossipDecodeError(.invalidField, "escrow ledger kind \(kind)")
         }

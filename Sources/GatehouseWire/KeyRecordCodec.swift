@@ -61,7 +61,9 @@ public enum KeyRecordCodec {
         static let holders = Extensions(rawValue: 1 << 0)
         /// A varint bit mask: bit i set when the i-th limit is strict.
         static let strictLimits = Extensions(rawValue: 1 << 1)
-        static let all: Extensions = [.holders, .strictLimits]
+        /// The refill: its amount (zigzag) and its interval (a byte: 0 daily, 1 monthly).
+        static let refill = Extensions(rawValue: 1 << 2)
+        static let all: Extensions = [.holders, .strictLimits, .refill]
     }
 
     /// Most holder names a record carries: one per member of the largest cluster we plan for.
@@ -88,6 +90,7 @@ extension ByteBuffer {
         var extensions: KeyRecordCodec.Extensions = []
         if !record.holders.isEmpty { extensions.insert(.holders) }
         if record.limits.contains(where: \.strict) { extensions.insert(.strictLimits) }
+        if record.refill != nil { extensions.insert(.refill) }
         if !extensions.isEmpty { flags.insert(.extended) }
         writeInteger(flags.rawValue)
         writeZigZag(record.createdAt)
@@ -127,6 +130,10 @@ extension ByteBuffer {
                 var mask: UInt64 = 0
                 for (position, limit) in record.limits.enumerated() where limit.strict && position < 64 { mask |= 1 << UInt64(position) }
                 writeVarint(mask)
+            }
+            if let refill = record.refill {
+                writeZigZag(refill.amount)
+                writeInteger(refill.interval == .daily ? UInt8(0) : 1)
             }
         }
         return writerIndex - start
@@ -192,6 +199,7 @@ extension ByteBuffer {
         }
         let version = try readHybridTimestamp()
         var holders: [String] = []
+        var refill: CreditRefill?
         if flags.contains(.extended) {
             let extensions = KeyRecordCodec.Extensions(rawValue: try readVarint("record extensions"))
             guard KeyRecordCodec.Extensions.all.isSuperset(of: extensions), !extensions.isEmpty else {
@@ -207,13 +215,21 @@ extension ByteBuffer {
                 guard mask >> UInt64(limits.count) == 0 else { throw GossipDecodeError(.invalidField, "strict mask names a missing limit") }
                 for position in limits.indices where mask & (1 << UInt64(position)) != 0 { limits[position].strict = true }
             }
+            if extensions.contains(.refill) {
+                let amount = try readZigZag("refill amount")
+                switch try readChecked(UInt8.self) {
+                case 0: refill = CreditRefill(amount: amount, interval: .daily)
+                case 1: refill = CreditRefill(amount: amount, interval: .monthly)
+                case let other: throw GossipDecodeError(.invalidField, "refill interval \(other)")
+                }
+            }
         }
         return KeyRecord(
             id: id, lookup: lookup, start: start, name: name, owner: owner, scopes: scopes,
             enabled: flags.contains(.enabled), createdAt: createdAt, expiresAt: expiresAt, limits: limits,
             credits: credits, creditsSetAt: creditsSetAt, meta: meta, revokedAt: revokedAt,
             lastUsedAt: lastUsedAt, retiredSecrets: retired, version: version, secretGeneration: secretGeneration,
-            holders: holders)
+            holders: holders, refill: refill)
     }
 
     /// The hash's 32 bytes, big-endian words as in `LookupHash.bytes`.

@@ -94,6 +94,29 @@ struct HTTPAPITests {
         try await node.stop()
     }
 
+    /// `refill` is set, shown, removed with the credits, and checked like every field.
+    @Test func refillIsSetShownAndChecked() async throws {
+        let node = try await TestNode.start()
+        let key = try await node.createKey(["name": "metered", "refill": ["amount": 100, "interval": "monthly"]])
+        let shown = try await node.http("GET", "/v1/keys/\(key.id)")
+        #expect(shown.object["credits"] as? Int == 100)
+        let refill = try #require(shown.object["refill"] as? [String: Any])
+        #expect(refill["amount"] as? Int == 100)
+        #expect(refill["interval"] as? String == "monthly")
+        let client = try await node.client()
+        #expect(try await client.verify(key.secret).creditsRemaining == 99)
+        let bad = try await node.http("PATCH", "/v1/keys/\(key.id)", json: ["refill": ["amount": 5, "interval": "weekly"]])
+        #expect(bad.status == 400)
+        #expect((bad.object["error"] as? [String: Any])?["field"] as? String == "refill.interval")
+        let unknown = try await node.http("PATCH", "/v1/keys/\(key.id)", json: ["refill": ["amount": 5, "interval": "daily", "day": 3]])
+        #expect(unknown.status == 400)
+        let cleared = try await node.http("PATCH", "/v1/keys/\(key.id)", json: ["credits": NSNull()])
+        #expect(cleared.object["credits"] is NSNull)
+        #expect(cleared.object["refill"] is NSNull)
+        try await client.close()
+        try await node.stop()
+    }
+
     @Test func revokeAndRotateTakeEffectAtOnce() async throws {
         let node = try await TestNode.start()
         let key = try await node.createKey()

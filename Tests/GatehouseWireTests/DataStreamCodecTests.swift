@@ -142,7 +142,7 @@ struct DataStreamCodecTests {
         var encoder = DataStreamEncoder(limits: limits)
         let slot = CounterSlot(bucket: .throttle(name: "ip", windowMs: 1_000), windowIndex: 1, count: 1)
         let entry = ReplicaEntry(id: "key_a", precedence: .live(.zero))
-        let row = EscrowRow(ledger: .credits(keyID: "key_a", epoch: .zero), quota: 10, spent: 1, given: ["n2": 3])
+        let row = EscrowRow(ledger: .credits(keyID: "key_a", epoch: .zero, period: 0), quota: 10, spent: 1, given: ["n2": 3])
         let overs: [(String, DataMessage, GossipDecodeError.Code)] = [
             ("records", .records(Array(repeating: DataStream.typicalRecord, count: 4)), .tooLarge),
             ("want", .recordsAndWant(records: [], want: Array(repeating: "key_a", count: 6)), .tooLarge),

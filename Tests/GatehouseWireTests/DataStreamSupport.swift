@@ -89,7 +89,7 @@ extension SeededGenerator {
     mutating func escrowLedger() -> EscrowLedger {
         Bool.random(using: &self)
             ? .window(keyID: "key_" + text(maxBytes: 26), limit: text(maxBytes: 12), windowMs: int64())
-            : .credits(keyID: "key_" + text(maxBytes: 26), epoch: timestamp())
+            : .credits(keyID: "key_" + text(maxBytes: 26), epoch: timestamp(), period: int64())
     }
 
     mutating func escrowRow() -> EscrowRow {

@@ -85,12 +85,16 @@ struct KeyRecordCodecTests {
         var record = DataStream.typicalRecord
         let plain = Wire.bytes(KeyRecordCodec.encode(record))
         record.holders = ["n1", "n2", "n3"]
+        record.refill = CreditRefill(amount: 1_000, interval: .monthly)
         record.limits = [RateLimit(name: "second", limit: 10, windowMs: 1_000), RateLimit(name: "day", limit: 500, windowMs: 86_400_000, strict: true)]
         #expect(try KeyRecordCodec.decode(KeyRecordCodec.encode(record)) == record)
         var strictOnly = DataStream.typicalRecord
         strictOnly.limits = [RateLimit(name: "minute", limit: 10, windowMs: 60_000, strict: true)]
         #expect(try KeyRecordCodec.decode(KeyRecordCodec.encode(strictOnly)) == strictOnly)
         #expect(try KeyRecordCodec.decode(ByteBuffer(bytes: plain)) == DataStream.typicalRecord)
+        var daily = DataStream.typicalRecord
+        daily.refill = CreditRefill(amount: 0, interval: .daily)
+        #expect(try KeyRecordCodec.decode(KeyRecordCodec.encode(daily)) == daily)
     }
 
     @Test func capsAreEnforced() {
@@ -109,7 +113,7 @@ struct KeyRecordCodecTests {
         // Bit 7 says extensions follow the version; an extension this release does not know is refused.
         bytes[flags] |= 0x80
         #expect(Wire.decodeError { () throws(GossipDecodeError) in try KeyRecordCodec.decode(ByteBuffer(bytes: bytes)) }?.code == .truncated)
-        #expect(Wire.decodeError { () throws(GossipDecodeError) in try KeyRecordCodec.decode(ByteBuffer(bytes: bytes + [0x04])) }?.code == .invalidField)
+        #expect(Wire.decodeError { () throws(GossipDecodeError) in try KeyRecordCodec.decode(ByteBuffer(bytes: bytes + [0x08])) }?.code == .invalidField)
         #expect(Wire.decodeError { () throws(GossipDecodeError) in try KeyRecordCodec.decode(ByteBuffer(bytes: bytes + [0x00])) }?.code == .invalidField)
 
         var repeated = ByteBuffer()

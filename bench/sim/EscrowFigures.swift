@@ -106,7 +106,7 @@ enum EscrowFigures {
         report["credits"] = ["clean": clean, "lossy": lossy]
 
         if let data = try? JSONSerialization.data(withJSONObject: report, options: [.prettyPrinted, .sortedKeys]) {
-            FileManager.default.createFile(atPath: jsonPath, contents: data)
+            _ = FileManager.default.createFile(atPath: jsonPath, contents: data)
             print("written: \(jsonPath)")
         }
     }

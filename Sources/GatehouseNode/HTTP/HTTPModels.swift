@@ -17,7 +17,7 @@ struct CreateKeyBody: Decodable {
     var prefixGiven = false
 
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case prefix, name, owner, scopes, limits, credits, meta, enabled
+        case prefix, name, owner, scopes, limits, credits, refill, meta, enabled
         case expiresAt = "expires_at"
     }
 
@@ -33,6 +33,7 @@ struct CreateKeyBody: Decodable {
         draft.scopes = try container.decodeIfPresent([String].self, forKey: .scopes) ?? []
         draft.limits = try container.decodeIfPresent([RateLimitBody].self, forKey: .limits)?.map(\.limit)
         draft.credits = try container.decodeIfPresent(Int64.self, forKey: .credits)
+        draft.refill = try container.decodeIfPresent(RefillBody.self, forKey: .refill)?.refill
         draft.meta = try container.decodeIfPresent([String: String].self, forKey: .meta) ?? [:]
         draft.enabled = try container.decodeIfPresent(Bool.self, forKey: .enabled) ?? true
         if try container.contains(.expiresAt) && !container.decodeNil(forKey: .expiresAt) {
@@ -62,12 +63,33 @@ struct RateLimitBody: Decodable {
     }
 }
 
-/// `PATCH /v1/keys/{id}`: only the fields present change; `null` clears `expires_at` or `credits`.
+/// `refill`: `{"amount", "interval"}`, both required; `interval` is `daily` or `monthly` (UTC).
+struct RefillBody: Decodable {
+    var refill: CreditRefill
+
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case amount, interval
+    }
+
+    init(from decoder: any Decoder) throws {
+        try decoder.rejectUnknownFields(CodingKeys.allCases.map(\.rawValue))
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        let amount = try container.decode(Int64.self, forKey: .amount)
+        let text = try container.decode(String.self, forKey: .interval)
+        guard let interval = CreditRefill.Interval(rawValue: text) else {
+            throw APIError.invalid("refill.interval", "must be daily or monthly (refills at 00:00 UTC each day, or on the 1st of each month)")
+        }
+        refill = CreditRefill(amount: amount, interval: interval)
+    }
+}
+
+/// `PATCH /v1/keys/{id}`: only the fields present change; `null` clears `expires_at`,
+/// `credits` (and with them `refill`) or `refill`.
 struct UpdateKeyBody: Decodable {
     var changes = KeyChanges()
 
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case name, owner, scopes, limits, credits, meta, enabled
+        case name, owner, scopes, limits, credits, refill, meta, enabled
         case expiresAt = "expires_at"
     }
 
@@ -85,6 +107,9 @@ struct UpdateKeyBody: Decodable {
         }
         if container.contains(.credits) {
             changes.credits = try container.decodeNil(forKey: .credits) ? .clear : .set(try container.decode(Int64.self, forKey: .credits))
+        }
+        if container.contains(.refill) {
+            changes.refill = try container.decodeNil(forKey: .refill) ? .clear : .set(try container.decode(RefillBody.self, forKey: .refill).refill)
         }
     }
 }
@@ -137,7 +162,7 @@ struct KeyView: Encodable {
     var secret: String?
 
     enum CodingKeys: String, CodingKey {
-        case id, key, start, name, owner, scopes, enabled, limits, credits, meta, version
+        case id, key, start, name, owner, scopes, enabled, limits, credits, refill, meta, version
         case createdAt = "created_at"
         case expiresAt = "expires_at"
         case revokedAt = "revoked_at"
@@ -165,6 +190,7 @@ struct KeyView: Encodable {
         try container.encode(record.enabled, forKey: .enabled)
         try container.encode(record.limits, forKey: .limits)
         try container.encode(creditsRemaining, forKey: .credits)
+        try container.encode(record.refill, forKey: .refill)
         try container.encode(record.meta, forKey: .meta)
         try container.encode(record.version, forKey: .version)
         try container.encode(JSONTime.format(record.createdAt), forKey: .createdAt)

@@ -171,14 +171,16 @@ public final class KeyService: Sendable {
 
     /// A record and the credits it has left.
     public func key(id: String) -> (record: KeyRecord, creditsRemaining: Int64?)? {
-        state.withLock { gatekeeper in
-            gatekeeper.record(id: id).map { ($0, gatekeeper.creditsRemaining(id: id)) }
+        let nowMs = now()
+        return state.withLock { gatekeeper in
+            gatekeeper.record(id: id).map { ($0, gatekeeper.creditsRemaining(id: id, nowMs: nowMs)) }
         }
     }
 
     public func list(owner: String?, after cursor: String?, limit: Int) -> [(record: KeyRecord, creditsRemaining: Int64?)] {
-        state.withLock { gatekeeper in
-            gatekeeper.list(owner: owner, after: cursor, limit: limit).map { ($0, gatekeeper.creditsRemaining(id: $0.id)) }
+        let nowMs = now()
+        return state.withLock { gatekeeper in
+            gatekeeper.list(owner: owner, after: cursor, limit: limit).map { ($0, gatekeeper.creditsRemaining(id: $0.id, nowMs: nowMs)) }
         }
     }
 
@@ -388,12 +390,13 @@ public final class KeyService: Sendable {
     /// restart. Rows with values out of bounds are refused whole; returns how many.
     @discardableResult
     public func mergeEscrowRows(_ rows: [EscrowRow], of node: String) -> Int {
+        let nowMs = now()
         let bounded = rows.filter { ReplicaCheck.accepts($0) }
         var refused = rows.count - bounded.count
         var start = 0
         while start < bounded.count {
             let end = min(bounded.count, start + Self.lockBatch)
-            refused += state.withLock { $0.mergeEscrowRows(Array(bounded[start..<end]), of: node) }
+            refused += state.withLock { $0.mergeEscrowRows(Array(bounded[start..<end]), of: node, nowMs: nowMs) }
             start = end
         }
         return refused

@@ -62,6 +62,10 @@ public final class SQLiteKeyStorage: KeyStorage {
         migrator.registerMigration("v2-credit-given") { db in
             try db.execute(sql: "ALTER TABLE key_credit_usage ADD COLUMN given TEXT NOT NULL DEFAULT '{}'")
         }
+        // The refill period a credit usage row was counted in (0: a quota that does not refill).
+        migrator.registerMigration("v3-credit-period") { db in
+            try db.execute(sql: "ALTER TABLE key_credit_usage ADD COLUMN period INTEGER NOT NULL DEFAULT 0")
+        }
         return migrator
     }
 
@@ -130,12 +134,12 @@ public final class SQLiteKeyStorage: KeyStorage {
     public func loadCreditUsage() throws -> [String: Gatekeeper.CreditUsage] {
         try database.read { db in
             var usage: [String: Gatekeeper.CreditUsage] = [:]
-            for row in try Row.fetchAll(db, sql: "SELECT key_id, epoch, used, given FROM key_credit_usage") {
+            for row in try Row.fetchAll(db, sql: "SELECT key_id, epoch, used, given, period FROM key_credit_usage") {
                 let epochText: String = row["epoch"]
                 guard let epoch = HybridTimestamp(parsing: epochText) else { continue }
                 let givenText: String = row["given"]
                 let given = (try? JSONDecoder().decode([String: Int64].self, from: Data(givenText.utf8))) ?? [:]
-                usage[row["key_id"]] = Gatekeeper.CreditUsage(epoch: epoch, used: row["used"], given: given)
+                usage[row["key_id"]] = Gatekeeper.CreditUsage(epoch: epoch, used: row["used"], given: given, period: row["period"])
             }
             return usage
         }
@@ -174,10 +178,13 @@ public final class SQLiteKeyStorage: KeyStorage {
                 if let usage = change.creditUsage {
                     try db.execute(
                         sql: """
-                            INSERT INTO key_credit_usage (key_id, epoch, used, given) VALUES (?, ?, ?, ?)
-                            ON CONFLICT(key_id) DO UPDATE SET epoch = excluded.epoch, used = excluded.used, given = excluded.given
+                            INSERT INTO key_credit_usage (key_id, epoch, used, given, period) VALUES (?, ?, ?, ?, ?)
+                            ON CONFLICT(key_id) DO UPDATE SET epoch = excluded.epoch, used = excluded.used, given = excluded.given, period = excluded.period
                             """,
-                        arguments: [change.record.id, usage.epoch.description, usage.used, String(decoding: try JSONEncoder().encode(usage.given), as: UTF8.self)])
+                        arguments: [
+                            change.record.id, usage.epoch.description, usage.used, String(decoding: try JSONEncoder().encode(usage.given), as: UTF8.self),
+                            usage.period,
+                        ])
                 }
             }
         }

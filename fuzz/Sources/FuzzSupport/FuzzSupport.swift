@@ -70,7 +70,7 @@ public enum Fixtures {
         credits: 1_000, creditsSetAt: version, meta: ["team": "payments", "tier": "gold"], revokedAt: nil,
         lastUsedAt: 1_760_000_100_000,
         retiredSecrets: [RetiredSecret(lookup: LookupHash(w0: 5, w1: 6, w2: 7, w3: 8), start: "gk_Old1", validUntil: 1_760_100_000_000)],
-        version: version, secretGeneration: 2, holders: ["node-a", "node-b", "node-c"])
+        version: version, secretGeneration: 2, holders: ["node-a", "node-b", "node-c"], refill: CreditRefill(amount: 1_000, interval: .monthly))
 
     public static let bareRecord = KeyRecord(
         id: "key_b", lookup: LookupHash(w0: 0, w1: 0, w2: 0, w3: 0), start: "", name: "", owner: "", scopes: [],
@@ -125,13 +125,13 @@ public enum Fixtures {
         .countersReply(slots: [CounterSlot(bucket: keyBucket, windowIndex: -5, count: 0)]),
         .escrowWants([
             EscrowWant(ledger: .window(keyID: record.id, limit: "per_second", windowMs: 1_000), quota: 250, amount: 84),
-            EscrowWant(ledger: .credits(keyID: record.id, epoch: version), quota: 90, amount: 30),
+            EscrowWant(ledger: .credits(keyID: record.id, epoch: version, period: 683), quota: 90, amount: 30),
         ]),
         .escrowRows([
             EscrowRow(ledger: .window(keyID: record.id, limit: "per_second", windowMs: 1_000), quota: 250, spent: 0, given: ["node-b": 42]),
-            EscrowRow(ledger: .credits(keyID: record.id, epoch: version), quota: 90, spent: 12, given: ["node-b": 5, "node-c": Int64.max]),
+            EscrowRow(ledger: .credits(keyID: record.id, epoch: version, period: 0), quota: 90, spent: 12, given: ["node-b": 5, "node-c": Int64.max]),
         ]),
-        .escrowRestore([EscrowRow(ledger: .credits(keyID: "", epoch: version), quota: 0, spent: 0, given: [:])]),
+        .escrowRestore([EscrowRow(ledger: .credits(keyID: "", epoch: version, period: -1), quota: 0, spent: 0, given: [:])]),
     ]
 }
 
