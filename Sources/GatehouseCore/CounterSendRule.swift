@@ -46,6 +46,26 @@ public struct CounterSendRule: Hashable, Sendable {
     /// Sends every change at once: the rule of a perfect network, for tests and simulators.
     public static let always = CounterSendRule(headroomFraction: 0, nearLimit: 0, maxStalenessMs: 0)
 
+    /// When a limit not due now would be: after `moreCounts` more own counts (the headroom
+    /// share or the near-limit mark reached, counted as if every one landed in the current
+    /// window) or `afterMs` more milliseconds (its staleness deadline). `nil` when it is due
+    /// now, or has nothing unsent (`isDue` false for good: it needs a count first).
+    public func nextCheck(
+        unsent: Int64, estimate: Double, limit: Int64, windowMs: Int64, nodes: Int, unsentForMs: Int64, phase: Double = 0
+    ) -> (moreCounts: Int64, afterMs: Int64)? {
+        guard unsent > 0 else { return (.max, .max) }
+        guard !isDue(unsent: unsent, estimate: estimate, limit: limit, windowMs: windowMs, nodes: nodes, unsentForMs: unsentForMs, phase: phase)
+        else { return nil }
+        let limitValue = Double(limit)
+        let share = max(1, headroomFraction * max(0, limitValue - estimate) / Double(max(1, nodes)))
+        let toShare = share - Double(unsent)
+        let toNearLimit = nearLimit * limitValue - estimate
+        let counts = max(1, min(toShare, toNearLimit).rounded(.up))
+        let staleness = Double(min(maxStalenessMs, windowMs / 10)) * (1 - min(0.5, max(0, phase)))
+        let wait = max(1, (staleness - Double(unsentForMs)).rounded(.up))
+        return (counts >= 9.2e18 ? .max : Int64(counts), wait >= 9.2e18 ? .max : Int64(wait))
+    }
+
     /// Whether `unsent` own counts of a limit must go out now.
     public func isDue(
         unsent: Int64, estimate: Double, limit: Int64, windowMs: Int64, nodes: Int, unsentForMs: Int64, phase: Double = 0

@@ -302,10 +302,12 @@ public struct Gatekeeper: Sendable {
         return takeCounterChanges(ofRecords: records[...], nowMs: 0, rule: .always) + takeThrottleChanges()
     }
 
-    /// The records whose own limit counts changed and are not sent yet, handed out so the
-    /// caller can weigh them in small batches (`takeCounterChanges(ofRecords:…)`) instead of
-    /// holding the verify path's lock over all of them at once. They stay marked dirty.
-    public mutating func takeDirtyCounterRecords() -> [Int] { counters.takeDirtyRecords() }
+    /// The records whose own limit counts changed and are not sent yet and are worth weighing
+    /// at `nowMs` (counted since the last tick, or waiting and now past their deadline or
+    /// counted enough to matter; without a time, all of them), handed out so the caller can
+    /// weigh them in small batches (`takeCounterChanges(ofRecords:…)`) instead of holding the
+    /// verify path's lock over all of them at once. They stay marked dirty.
+    public mutating func takeDirtyCounterRecords(nowMs: Int64 = .max) -> [Int] { counters.takeDirtyRecords(nowMs: nowMs) }
 
     /// The own slots of those `records` whose unsent counts are due under `rule` (DESIGN §5:
     /// sent by need, not by rate); records not due yet stay dirty for a later call.

@@ -11,7 +11,18 @@ public struct LimitCounters: Sendable {
     private var dirty: [Bool] = []
     /// When each dirty record's first unsent count was made (its staleness clock).
     private var dirtySince: [Int64] = []
+    /// Records to weigh at the next sync tick, each once (`queued`).
     private var dirtySlots: [Int] = []
+    private var queued: [Bool] = []
+    /// Dirty records weighed and found not due: they are weighed again only when their
+    /// staleness deadline comes (`recheckAt`) or when this node counts enough more to matter
+    /// (`countsToMatter`, own counts since they were weighed in `countedSinceCheck`), so a
+    /// tick costs what changed, not every hot key again (ten thousand keys far from their
+    /// limits cost one pass of integer compares per tick instead of ten thousand weighings).
+    private var waiting: [Int] = []
+    private var recheckAt: [Int64] = []
+    private var countsToMatter: [Int64] = []
+    private var countedSinceCheck: [Int64] = []
     /// Every limit of every key, each a shared counter window (for status pages).
     public private(set) var windowCount = 0
 
@@ -22,6 +33,10 @@ public struct LimitCounters: Sendable {
         windows.append(limits.map { _ in SlidingWindow() })
         dirty.append(false)
         dirtySince.append(0)
+        queued.append(false)
+        recheckAt.append(0)
+        countsToMatter.append(0)
+        countedSinceCheck.append(0)
         windowCount += limits.count
     }
 
@@ -46,19 +61,42 @@ public struct LimitCounters: Sendable {
     /// Counts `cost` against every limit of the record in `slot`, and marks it unsent.
     mutating func count(cost: Int64, slot: Int, nowMs: Int64) {
         for position in windows[slot].indices { windows[slot][position].record(cost: cost) }
-        if cost > 0 && !windows[slot].isEmpty && !dirty[slot] {
+        guard cost > 0 && !windows[slot].isEmpty else { return }
+        if !dirty[slot] {
             dirty[slot] = true
             dirtySince[slot] = nowMs
-            dirtySlots.append(slot)
+            enqueue(slot)
+            return
         }
+        countedSinceCheck[slot] &+= cost
+        if !queued[slot] && countedSinceCheck[slot] >= countsToMatter[slot] { enqueue(slot) }
     }
 
-    /// The records whose own counts changed and are not sent yet, handed out so the caller
-    /// can weigh them in small batches (`takeChanges(ofRecords:…)`) instead of holding the
-    /// verify path's lock over all of them at once. They stay marked dirty.
-    mutating func takeDirtyRecords() -> [Int] {
-        defer { dirtySlots.removeAll(keepingCapacity: true) }
-        return dirtySlots
+    private mutating func enqueue(_ slot: Int) {
+        queued[slot] = true
+        dirtySlots.append(slot)
+    }
+
+    /// The records to weigh at `nowMs`: those counted since the last tick, and those waiting
+    /// whose deadline came or whose new counts could matter; handed out so the caller can
+    /// weigh them in small batches (`takeChanges(ofRecords:…)`) instead of holding the verify
+    /// path's lock over all of them at once. They stay marked dirty. Without a time, every
+    /// waiting record is handed out.
+    mutating func takeDirtyRecords(nowMs: Int64 = .max) -> [Int] {
+        var taken = dirtySlots
+        dirtySlots.removeAll(keepingCapacity: true)
+        var stillWaiting: [Int] = []
+        stillWaiting.reserveCapacity(waiting.count)
+        for slot in waiting where dirty[slot] && !queued[slot] {
+            if recheckAt[slot] <= nowMs {
+                queued[slot] = true
+                taken.append(slot)
+            } else {
+                stillWaiting.append(slot)
+            }
+        }
+        waiting = stillWaiting
+        return taken
     }
 
     /// The own slots of those `records` whose unsent counts are due under `rule`; records
@@ -67,24 +105,33 @@ public struct LimitCounters: Sendable {
         ofRecords slots: ArraySlice<Int>, in index: KeyIndex, nowMs: Int64, rule: CounterSendRule, nodes: Int
     ) -> [CounterSlot] {
         var changes: [CounterSlot] = []
-        for slot in slots where slot < index.count && dirty[slot] {
+        for slot in slots where slot < index.count {
+            queued[slot] = false
+            guard dirty[slot] else { continue }
             let limits = index.records[slot].limits
             let unsentForMs = nowMs &- dirtySince[slot]
             var due = false
             var anyUnsent = false
+            var moreCounts = Int64.max
+            var afterMs = Int64.max
             for (position, limit) in limits.enumerated() {
                 let window = windows[slot][position]
                 anyUnsent = anyUnsent || window.unsyncedOwn > 0
-                if rule.isDue(
+                let next = rule.nextCheck(
                     unsent: window.unsyncedOwn, estimate: window.estimate(nowMs: nowMs, windowMs: limit.windowMs), limit: limit.limit,
                     windowMs: limit.windowMs, nodes: nodes, unsentForMs: unsentForMs, phase: Double(slot & 15) / 32)
-                {
+                guard let next else {
                     due = true
                     break
                 }
+                moreCounts = min(moreCounts, next.moreCounts)
+                afterMs = min(afterMs, next.afterMs)
             }
             guard due || !anyUnsent else {
-                dirtySlots.append(slot)
+                countsToMatter[slot] = moreCounts
+                countedSinceCheck[slot] = 0
+                recheckAt[slot] = afterMs == .max ? .max : nowMs &+ afterMs
+                waiting.append(slot)
                 continue
             }
             dirty[slot] = false

@@ -80,6 +80,33 @@ struct CounterSendRuleTests {
         #expect((rest.first?.count ?? sentCount) == 10_000)
     }
 
+    /// A record weighed and found not due is not weighed again at every tick: only once its
+    /// staleness deadline comes, or once this node counted enough more to make it due.
+    @Test func aRecordNotDueWaitsForItsDeadlineOrForCountsThatMatter() throws {
+        let now = Self.now
+        var (gatekeeper, created) = try Self.oneKey(RateLimit(name: "hour", limit: 1_000_000, windowMs: 3_600_000))
+        gatekeeper.setLiveMembers(["local", "n2", "n3"])
+        _ = gatekeeper.verify(key: created.secret, VerifyRequest(), nowMs: now)
+        let first = gatekeeper.takeDirtyCounterRecords(nowMs: now + 50)
+        #expect(first.count == 1)
+        #expect(gatekeeper.takeCounterChanges(ofRecords: first[...], nowMs: now + 50, rule: Self.rule).isEmpty)
+        // More counts far from mattering: nothing to weigh at the next ticks.
+        for request in 1...100 { _ = gatekeeper.verify(key: created.secret, VerifyRequest(), nowMs: now + 50 + Int64(request)) }
+        #expect(gatekeeper.takeDirtyCounterRecords(nowMs: now + 200).isEmpty)
+        // Its deadline (1 s less its phase, at most half): weighed again, and due.
+        let late = gatekeeper.takeDirtyCounterRecords(nowMs: now + 1_000)
+        #expect(late.count == 1)
+        #expect(gatekeeper.takeCounterChanges(ofRecords: late[...], nowMs: now + 1_000, rule: Self.rule).first?.count == 101)
+        // A cost that reaches a tenth of its share of the headroom queues it at once.
+        _ = gatekeeper.verify(key: created.secret, VerifyRequest(cost: 10), nowMs: now + 1_001)
+        let quiet = gatekeeper.takeDirtyCounterRecords(nowMs: now + 1_050)
+        #expect(gatekeeper.takeCounterChanges(ofRecords: quiet[...], nowMs: now + 1_050, rule: Self.rule).isEmpty)
+        _ = gatekeeper.verify(key: created.secret, VerifyRequest(cost: 40_000), nowMs: now + 1_060)
+        let heavy = gatekeeper.takeDirtyCounterRecords(nowMs: now + 1_100)
+        #expect(heavy.count == 1)
+        #expect(gatekeeper.takeCounterChanges(ofRecords: heavy[...], nowMs: now + 1_100, rule: Self.rule).first?.count == 40_111)
+    }
+
     /// Near its limit a key's count is due at every tick it changed.
     @Test func aKeyNearItsLimitIsSentAtEveryTick() throws {
         let now = Self.now

@@ -457,7 +457,7 @@ public final class KeyService: Sendable {
     /// records per lock acquisition.
     public func takeDueCounterChanges(rule: CounterSendRule) -> [CounterSlot] {
         let nowMs = now()
-        let dirty = state.withLock { $0.takeDirtyCounterRecords() }
+        let dirty = state.withLock { $0.takeDirtyCounterRecords(nowMs: nowMs) }
         var changes: [CounterSlot] = []
         var start = 0
         while start < dirty.count {
