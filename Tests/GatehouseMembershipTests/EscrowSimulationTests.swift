@@ -13,16 +13,23 @@ struct EscrowSimulationTests {
     static let loopback = SimulatedNetwork(defaults: LinkConditions(minDelayMs: 0, maxDelayMs: 1))
     static let hostile = SimulatedNetwork(defaults: LinkConditions(loss: 0.2, duplication: 0.2, minDelayMs: 1, maxDelayMs: 80))
 
+    /// `perNode` requests at the same instant on each of `nodes` replicas against a fresh
+    /// key with a limit of 250: how many were admitted.
+    static func burst(nodes: Int, perNode: Int, strict: Bool, seed: UInt64) -> Int {
+        var simulator = ReplicationSimulator(replicas: nodes, seed: seed, network: loopback)
+        let secret = simulator.countedKey(limit: 250, windowMs: 60_000, strict: strict)
+        var admitted = 0
+        for _ in 0..<perNode {
+            for replica in 0..<nodes where simulator.hit(secret, on: replica) { admitted += 1 }
+        }
+        return admitted
+    }
+
     /// 300 requests at the same instant on each of three replicas, limit 250: nothing can be
     /// exchanged before the burst is over.
     @Test(arguments: [false, true])
     func aSimultaneousBurstOnEveryNodeStaysUnderTheCeiling(strict: Bool) {
-        var simulator = ReplicationSimulator(replicas: 3, seed: 1, network: Self.loopback)
-        let secret = simulator.countedKey(limit: 250, windowMs: 60_000, strict: strict)
-        var admitted = 0
-        for _ in 0..<300 {
-            for replica in 0..<3 where simulator.hit(secret, on: replica) { admitted += 1 }
-        }
+        let admitted = Self.burst(nodes: 3, perNode: 300, strict: strict, seed: 1)
         #expect(admitted <= (strict ? 250 : 262))
         // Each node admitted its share at once: the ceiling is not bought by refusing all.
         #expect(admitted >= 249)
@@ -32,12 +39,7 @@ struct EscrowSimulationTests {
     @Test(arguments: [2, 3, 5, 7])
     func theDefaultModesCeilingHoldsForEveryClusterSize(nodes: Int) {
         for burst in [50, 100, 250, 1_000] {
-            var simulator = ReplicationSimulator(replicas: nodes, seed: UInt64(nodes * 1_000 + burst), network: Self.loopback)
-            let secret = simulator.countedKey(limit: 250, windowMs: 60_000)
-            var admitted = 0
-            for _ in 0..<burst {
-                for replica in 0..<nodes where simulator.hit(secret, on: replica) { admitted += 1 }
-            }
+            let admitted = Self.burst(nodes: nodes, perNode: burst, strict: false, seed: UInt64(nodes * 1_000 + burst))
             #expect(Double(admitted) <= 1.05 * 250, "\(nodes) nodes, burst \(burst): \(admitted)")
         }
     }

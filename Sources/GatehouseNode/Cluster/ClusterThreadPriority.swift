@@ -5,25 +5,26 @@ import NIOCore
 import Glibc
 #endif
 
-/// The failure detector's thread runs at a higher scheduling priority than everything else:
-/// when a saturating load keeps every core busy, a probe's ack still gets the CPU within a
-/// scheduler slice instead of waiting behind request handling, so load never looks like death.
-/// Its work is tiny (a few small datagrams per second), so the priority costs the request
-/// loops nothing. The data plane is different: it merges counter state for every hot key on
-/// every tick, and at a raised priority those bursts preempt the RESP loops and show up in
-/// their tail latency; it runs at the default priority unless `GATEHOUSE_DATA_PLANE_NICE`
-/// asks otherwise. Raising priority needs root or CAP_SYS_NICE; without it the thread keeps
-/// the default priority and a notice says so.
+/// The cluster's own threads run at a higher scheduling priority than the request loops:
+/// when a saturating load keeps every core busy, a probe's ack (the failure detector's
+/// thread) and a replicated write (the data plane's) still get the CPU within a scheduler
+/// slice instead of waiting behind request handling, so load never looks like death and a
+/// write reaches every node in milliseconds. Their work is small — the data plane's bulk,
+/// merging peers' counter slots, runs on a thread of its own at the default priority
+/// (`ClusterReplication`) — so the priority costs the request loops little.
+/// `GATEHOUSE_DATA_PLANE_NICE` sets the data plane's (the bench compares). Raising priority
+/// needs root or CAP_SYS_NICE; without it the thread keeps the default priority and a notice
+/// says so.
 enum ClusterThreadPriority {
     /// Nice value of the failure detector's thread: above the default (0), below what the
     /// kernel's own threads use.
     static let failureDetection: Int32 = -10
 
     /// Nice value of the data plane's thread: `GATEHOUSE_DATA_PLANE_NICE` (-20…19) when set
-    /// and valid, otherwise the default, 0.
+    /// and valid, otherwise the failure detector's.
     static func dataPlane(environment: [String: String] = ProcessInfo.processInfo.environment) -> Int32 {
         guard let text = environment[ConfigLoader.Environment.dataPlaneNice], let value = Int32(text), (-20...19).contains(value) else {
-            return 0
+            return failureDetection
         }
         return value
     }

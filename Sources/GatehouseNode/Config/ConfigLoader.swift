@@ -15,7 +15,7 @@ public enum ConfigLoader {
         /// Moves this process's wall clock by so many milliseconds: how the tests (and an
         /// operator rehearsing) make a node whose clock is wrong. Never set it in production.
         public static let clockOffsetMs = "GATEHOUSE_CLOCK_OFFSET_MS"
-        /// Scheduling priority (nice, -20…19) of the data plane's thread; 0 when unset.
+        /// Scheduling priority (nice, -20…19) of the data plane's thread; -10 when unset.
         public static let dataPlaneNice = "GATEHOUSE_DATA_PLANE_NICE"
     }
 

@@ -413,15 +413,21 @@ public final class KeyService: Sendable {
 
     /// The escrow rows held of `node` (this node's own included), a few records per lock.
     public func escrowRows(of node: String) -> [EscrowRow] {
+        overRecordsInBatches { gatekeeper, records in gatekeeper.escrowRows(of: node, inRecords: records) }
+    }
+
+    /// What `read` finds in every record, read `lockBatch` records per acquisition of the
+    /// verify path's lock, so a walk over ten thousand keys never stalls a verify for long.
+    private func overRecordsInBatches<Element: Sendable>(_ read: (Gatekeeper, Range<Int>) -> [Element]) -> [Element] {
         let recordCount = state.withLock { $0.keyCount }
-        var rows: [EscrowRow] = []
+        var found: [Element] = []
         var start = 0
         while start < recordCount {
             let end = min(recordCount, start + Self.lockBatch)
-            rows += state.withLock { $0.escrowRows(of: node, inRecords: start..<end) }
+            found += state.withLock { read($0, start..<end) }
             start = end
         }
-        return rows
+        return found
     }
 
     public func ownEscrowRows() -> [EscrowRow] { escrowRows(of: state.withLock { $0.node }) }
@@ -507,15 +513,8 @@ public final class KeyService: Sendable {
     public func ownCounterSlots() -> [CounterSlot] { counterSlots(ofOrdinal: 0) }
 
     private func counterSlots(ofOrdinal ordinal: NodeOrdinal) -> [CounterSlot] {
-        let recordCount = state.withLock { $0.keyCount }
-        var slots: [CounterSlot] = []
-        var start = 0
-        while start < recordCount {
-            let end = min(recordCount, start + Self.lockBatch)
-            slots += state.withLock { $0.counterSlots(of: ordinal, inRecords: start..<end) }
-            start = end
-        }
-        return slots + state.withLock { $0.throttleSlots(of: ordinal) }
+        overRecordsInBatches { gatekeeper, records in gatekeeper.counterSlots(of: ordinal, inRecords: records) }
+            + state.withLock { $0.throttleSlots(of: ordinal) }
     }
 
     // MARK: Housekeeping
