@@ -221,6 +221,8 @@ struct EscrowBook: Sendable {
         case .credits:
             guard holdsCredits(want.ledger, quota: want.quota, slot: slot, record: record, nowMs: nowMs) else { return nil }
             let available = entries[slot].credits!.available(to: me)
+            // Short itself (where it would ask), a node keeps what it has.
+            guard available >= entries[slot].credits!.held(by: me) / 4 + 1 else { return nil }
             let half = available / 2 + available % 2
             guard entries[slot].credits!.hand(min(want.amount, half), from: me, to: peer) > 0 else { return nil }
             changedCredits.remove(slot)

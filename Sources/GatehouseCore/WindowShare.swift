@@ -65,11 +65,15 @@ public struct WindowShare: Sendable, Hashable {
 
     /// `from` (this node, with its own sliding count `ownUsage`) answers `to`'s request for
     /// `amount`: it hands over at most half of what it holds and does not use, so it keeps
-    /// room for its own traffic. Returns what it handed over.
+    /// room for its own traffic, and nothing while it is short itself (past the point where
+    /// it would ask): in a burst on every node, shares would otherwise slosh between nodes
+    /// that all need them and end up where the burst is already over. Returns what it handed over.
     @discardableResult
     public mutating func handOver(upTo amount: Int64, from: String, to: String, ownUsage: Double) -> Int64 {
+        let held = holdings.held(by: from)
+        guard ownUsage < Self.askThreshold * Double(held) else { return 0 }
         let used = Int64(exactly: max(0, ownUsage).rounded(.up)) ?? limit
-        let free = holdings.held(by: from) &- used
+        let free = held &- used
         guard free > 0 else { return 0 }
         return holdings.hand(amount, from: from, to: to, free: free / 2 + free % 2)
     }

@@ -41,6 +41,9 @@ struct WindowShareTests {
         #expect(share.holdings.held(by: "n1") == 130)
         #expect(share.handOver(upTo: 1_000, from: "n2", to: "n1", ownUsage: 70) == 0)
         #expect(share.handOver(upTo: 1_000, from: "n2", to: "n2", ownUsage: 0) == 0)
+        // A node short itself (at the point where it would ask) keeps what it has.
+        #expect(share.handOver(upTo: 1_000, from: "n3", to: "n1", ownUsage: 76) == 0)
+        #expect(share.handOver(upTo: 1_000, from: "n3", to: "n1", ownUsage: 74) == 13)
     }
 
     /// Closed holdings (the default mode) over the live members: a member that leaves takes

@@ -114,19 +114,20 @@ struct ReplicationTests {
             return true
         }
         var admitted = 0
-        var admittedPerNode: [Int] = []
-        for client in clients {
-            var here = 0
-            for _ in 0..<25 where try await client.verify(key.secret).code == .valid { here += 1 }
-            admittedPerNode.append(here)
-            admitted += here
+        var admittedPerNode: [Int] = [0, 0, 0]
+        // Two rounds of 25 attempts per node (150 against a limit of 30): each node admits
+        // within its share of the limit and asks the others for theirs, so the cluster admits
+        // at most the limit (the default mode allows 5 % more), and most of it.
+        for _ in 0..<2 {
+            for (index, client) in clients.enumerated() {
+                for _ in 0..<25 where try await client.verify(key.secret).code == .valid { admittedPerNode[index] += 1 }
+            }
         }
-        // 75 attempts against a limit of 30: near the limit each node takes only its share of
-        // what is left, so the cluster admits at most the limit, and most of it.
+        admitted = admittedPerNode.reduce(0, +)
         #expect(admitted <= 31, "admitted \(admitted) (\(admittedPerNode)) against a limit of 30 (the default mode allows 5 % more)")
-        #expect(admitted >= 20, "admitted only \(admitted) (\(admittedPerNode))")
+        #expect(admitted >= 25, "admitted only \(admitted) (\(admittedPerNode))")
         try await eventually("every node counts every admission") {
-            for client in clients where try await client.verify(key.secret, cost: 0).remaining != Int64(30 - admitted) { return false }
+            for client in clients where try await client.verify(key.secret, cost: 0).remaining != Int64(max(0, 30 - admitted)) { return false }
             return true
         }
         for client in clients { #expect(try await client.verify(key.secret).code == .rateLimited) }
@@ -136,7 +137,9 @@ struct ReplicationTests {
             try await clients[2].throttle("ip:203.0.113.1", limit: 4, windowMs: 60_000, cost: 0).remaining == 0
         }
         #expect(!(try await clients[2].throttle("ip:203.0.113.1", limit: 4, windowMs: 60_000, cost: 1).allowed))
-        #expect(try await nodes[1].metric("gatehouse_counters_sync_bytes_total") ?? 0 > 0)
+        var syncBytes = 0.0
+        for node in nodes { syncBytes += try await node.metric("gatehouse_counters_sync_bytes_total") ?? 0 }
+        #expect(syncBytes > 0)
         for client in clients { try await client.close() }
         for node in nodes { try await node.stop() }
     }
