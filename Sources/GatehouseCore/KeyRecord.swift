@@ -4,7 +4,7 @@ public struct RateLimit: Hashable, Sendable, Codable {
     public var limit: Int64
     public var windowMs: Int64
     /// In a cluster, never admit more than `limit` even when every node is hit at once
-    /// (at the price of possibly refusing early); otherwise at most 5 % more (`WindowShare`).
+    /// (at the price of possibly refusing early); otherwise at most 2 % more, or one request per node for small limits (`WindowShare`).
     public var strict: Bool
 
     public init(name: String, limit: Int64, windowMs: Int64, strict: Bool = false) {

@@ -12,8 +12,11 @@
 /// - **strict** limits have no slack (`s = 0`: never more than `L`) and hold their shares
 ///   among the key's `holders`, fixed when the key was written: a member that dies or is cut
 ///   off keeps its share, so the others may refuse early — the price of the promise.
-/// - **default** limits allow `s = 5 % · L / n` per member (so at most `1.05 · L` in all),
-///   which spares refusals while a hand-over is on its way, and hold their shares among the
+/// - **default** limits allow `s = max(2 % · L / n, 1)` per member (so at most
+///   `max(1.02 · L, L + n)` in all: 1.02 × for limits of 50 per member and more, one request
+///   per member above the limit for smaller ones, where a share of a unit or less would refuse
+///   a second request on one node before a hand-over could arrive), which spares refusals
+///   while a hand-over is on its way, and hold their shares among the
 ///   live members: when one leaves, the rest split the limit again (closed holdings). A
 ///   partition's sides therefore each admit up to about `L` until it heals: the default mode
 ///   prefers answering to refusing.
@@ -23,7 +26,12 @@
 /// k rounds of asking, all but `L·(1 − 1/n)/2^k` of the limit.
 public struct WindowShare: Sendable, Hashable {
     /// The default mode's slack, as a fraction of the limit over all members.
-    public static let defaultSlack = 0.05
+    ///
+    /// Small on purpose: a window that every node keeps over its limit (traffic at twice the
+    /// limit, round-robin) uses the slack in every window, so it is also the default mode's
+    /// steady overshoot; 2 % keeps that near what the shared counters alone achieved, while
+    /// sparing most refusals during a hand-over.
+    public static let defaultSlack = 0.02
     /// A node asks for more once its own count passes this fraction of what it holds.
     public static let askThreshold = 0.75
 
@@ -46,7 +54,7 @@ public struct WindowShare: Sendable, Hashable {
 
     /// The most `node`'s own sliding count may reach: what it holds, plus the slack.
     public func ceiling(of node: String) -> Double {
-        let slack = strict || holdings.holders.isEmpty ? 0 : Self.defaultSlack * Double(limit) / Double(holdings.holders.count)
+        let slack = strict || holdings.holders.isEmpty ? 0 : max(1, Self.defaultSlack * Double(limit) / Double(holdings.holders.count))
         return Double(holdings.held(by: node)) + slack
     }
 

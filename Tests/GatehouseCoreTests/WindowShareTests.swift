@@ -18,11 +18,15 @@ struct WindowShareTests {
         #expect(!share.admits(1, ownUsage: 0, node: "n9"))
     }
 
-    @Test func theDefaultModeAddsFivePerCentOfTheLimitOverAllMembers() {
+    @Test func theDefaultModeAddsTwoPerCentOfTheLimitOverAllMembers() {
         let share = WindowShare(limit: 300, holders: Self.nodes, strict: false)
-        #expect(share.ceiling(of: "n1") == 105)
-        #expect(share.admits(5, ownUsage: 100, node: "n1"))
-        #expect(!share.admits(6, ownUsage: 100, node: "n1"))
+        #expect(share.ceiling(of: "n1") == 102)
+        #expect(share.admits(2, ownUsage: 100, node: "n1"))
+        #expect(!share.admits(3, ownUsage: 100, node: "n1"))
+        // A small limit: one request per member, not a fraction of one.
+        let small = WindowShare(limit: 2, holders: Self.nodes, strict: false)
+        #expect(small.ceiling(of: "n1") == 2)
+        #expect(small.ceiling(of: "n3") == 1)
     }
 
     @Test func aNodeAsksOnlyOnceItNearsWhatItHolds() {

@@ -6,7 +6,7 @@ import Testing
 /// Limit shares and credits held in escrow across replicas, in simulation: the shipped
 /// gatekeepers and replication machines, their requests for more and hand-overs crossing a
 /// network that loses, duplicates, delays and partitions. The promises: a burst on every node
-/// at once admits at most 1.05 × the limit (the default mode) or the limit (`strict`); traffic
+/// at once admits at most max(1.02 × the limit, the limit + one per node) (the default mode) or the limit (`strict`); traffic
 /// that all lands on one node still gets ≥ 95 % of the limit; credits are never overspent.
 @Suite("Escrow simulation")
 struct EscrowSimulationTests {
@@ -30,17 +30,17 @@ struct EscrowSimulationTests {
     @Test(arguments: [false, true])
     func aSimultaneousBurstOnEveryNodeStaysUnderTheCeiling(strict: Bool) {
         let admitted = Self.burst(nodes: 3, perNode: 300, strict: strict, seed: 1)
-        #expect(admitted <= (strict ? 250 : 262))
+        #expect(admitted <= (strict ? 250 : 255))
         // Each node admitted its share at once: the ceiling is not bought by refusing all.
         #expect(admitted >= 249)
     }
 
-    /// The same burst, by cluster size and burst size: the default mode never passes 1.05 ×.
+    /// The same burst, by cluster size and burst size: the default mode never passes max(1.02 × L, L + n).
     @Test(arguments: [2, 3, 5, 7])
     func theDefaultModesCeilingHoldsForEveryClusterSize(nodes: Int) {
         for burst in [50, 100, 250, 1_000] {
             let admitted = Self.burst(nodes: nodes, perNode: burst, strict: false, seed: UInt64(nodes * 1_000 + burst))
-            #expect(Double(admitted) <= 1.05 * 250, "\(nodes) nodes, burst \(burst): \(admitted)")
+            #expect(Double(admitted) <= max(1.02 * 250, Double(250 + nodes)), "\(nodes) nodes, burst \(burst): \(admitted)")
         }
     }
 
@@ -101,7 +101,7 @@ struct EscrowSimulationTests {
         #expect(admitted[0] <= 300)
         // The default mode re-splits over the members each side of the partition sees live:
         // membership is taken as known here, so both sides keep all four and the ceiling holds.
-        #expect(Double(admitted[1]) <= 1.05 * 300)
+        #expect(Double(admitted[1]) <= 1.02 * 300)
         #expect(admitted[2] <= 200)
         // Skewed traffic still got most of each: the shares moved to where the traffic was.
         #expect(admitted[0] >= 200)

@@ -62,7 +62,7 @@ struct EscrowProcessTests {
     }
 
     /// 300 VERIFY at once on each node (pipelined, all three at the same moment) against a
-    /// limit of 250: at most 262 admitted in the default mode, at most 250 with `strict`.
+    /// limit of 250: at most 255 admitted in the default mode (1.02 ×; the issue asks ≤ 262), at most 250 with `strict`.
     @Test(arguments: [false, true])
     func aBurstOnEveryNodeStaysUnderTheCeiling(strict: Bool) async throws {
         let cluster = try await Cluster.start()
@@ -75,7 +75,7 @@ struct EscrowProcessTests {
         async let third = three.pipeline(burst)
         let replies = try await [first, second, third]
         let admitted = replies.flatMap { $0 }.filter { VerifyAnswer(resp: $0)?.code == .valid }.count
-        #expect(admitted <= (strict ? 250 : 262), "admitted \(admitted)")
+        #expect(admitted <= (strict ? 250 : 255), "admitted \(admitted)")
         // Not refused wholesale: shares may end up where a burst is already over (the price
         // of bursts on every node at once), but most of the limit is admitted.
         #expect(admitted >= 125, "admitted only \(admitted)")

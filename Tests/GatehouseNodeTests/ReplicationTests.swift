@@ -117,14 +117,15 @@ struct ReplicationTests {
         var admittedPerNode: [Int] = [0, 0, 0]
         // Two rounds of 25 attempts per node (150 against a limit of 30): each node admits
         // within its share of the limit and asks the others for theirs, so the cluster admits
-        // at most the limit (the default mode allows 5 % more), and most of it.
+        // at most the limit (the default mode allows one request per node more for a limit this
+        // small: max(1.02 × 30, 30 + 3)), and most of it.
         for _ in 0..<2 {
             for (index, client) in clients.enumerated() {
                 for _ in 0..<25 where try await client.verify(key.secret).code == .valid { admittedPerNode[index] += 1 }
             }
         }
         admitted = admittedPerNode.reduce(0, +)
-        #expect(admitted <= 31, "admitted \(admitted) (\(admittedPerNode)) against a limit of 30 (the default mode allows 5 % more)")
+        #expect(admitted <= 33, "admitted \(admitted) (\(admittedPerNode)) against a limit of 30 (the default mode allows up to 33)")
         #expect(admitted >= 25, "admitted only \(admitted) (\(admittedPerNode))")
         try await eventually("every node counts every admission") {
             for client in clients where try await client.verify(key.secret, cost: 0).remaining != Int64(max(0, 30 - admitted)) { return false }
