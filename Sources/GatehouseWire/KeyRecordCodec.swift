@@ -207,12 +207,16 @@ extension ByteBuffer {
             }
             if extensions.contains(.holders) {
                 let count = try readVarintCount("holders", limit: KeyRecordCodec.maxHolders)
+                // Canonical: an empty list is written by leaving the extension out.
+                guard count > 0 else { throw GossipDecodeError(.invalidField, "holders extension with no holders") }
                 holders.reserveCapacity(count)
                 for _ in 0..<count { holders.append(try readVarintString("holder", maxBytes: maxString)) }
             }
             if extensions.contains(.strictLimits) {
                 let mask = try readVarint("strict limits")
-                guard mask >> UInt64(limits.count) == 0 else { throw GossipDecodeError(.invalidField, "strict mask names a missing limit") }
+                guard mask != 0, mask >> UInt64(limits.count) == 0 else {
+                    throw GossipDecodeError(.invalidField, "strict mask is empty or names a missing limit")
+                }
                 for position in limits.indices where mask & (1 << UInt64(position)) != 0 { limits[position].strict = true }
             }
             if extensions.contains(.refill) {

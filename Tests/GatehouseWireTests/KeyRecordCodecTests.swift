@@ -115,6 +115,10 @@ struct KeyRecordCodecTests {
         #expect(Wire.decodeError { () throws(GossipDecodeError) in try KeyRecordCodec.decode(ByteBuffer(bytes: bytes)) }?.code == .truncated)
         #expect(Wire.decodeError { () throws(GossipDecodeError) in try KeyRecordCodec.decode(ByteBuffer(bytes: bytes + [0x08])) }?.code == .invalidField)
         #expect(Wire.decodeError { () throws(GossipDecodeError) in try KeyRecordCodec.decode(ByteBuffer(bytes: bytes + [0x00])) }?.code == .invalidField)
+        // Canonical only (found by the key-record fuzz target): no holders, or no strict limit,
+        // is written by leaving the extension out, so an empty one is refused.
+        #expect(Wire.decodeError { () throws(GossipDecodeError) in try KeyRecordCodec.decode(ByteBuffer(bytes: bytes + [0x01, 0x00])) }?.code == .invalidField)
+        #expect(Wire.decodeError { () throws(GossipDecodeError) in try KeyRecordCodec.decode(ByteBuffer(bytes: bytes + [0x02, 0x00])) }?.code == .invalidField)
 
         var repeated = ByteBuffer()
         repeated.writeKeyRecord(DataStream.typicalRecord)
