@@ -18,10 +18,10 @@
 /// (θ (L − E_j)/N + 1) ≤ θ (L − min_j E_j)(N − 1)/N + N − 1`. Every node therefore sees the
 /// limit approach to within a θ-fraction of the remaining headroom (plus one request per
 /// node), and enters the near-limit regime no later than `T ≈ nearLimit·L + θ(1 −
-/// nearLimit)L`. From there on each node sends every change within one sync interval and
-/// admits between syncs only its `1/N` share of what is left, so the overshoot at the limit
-/// is at most what was hidden when the regime began: `θ (1 − nearLimit) L (N − 1)/N + N − 1`
-/// — with θ = 0.1, nearLimit = 0.8, N = 3: 1.3 % of `L` plus 2 requests.
+/// nearLimit)L`. From there on each node sends every change within one sync interval, so every
+/// node's `remaining` is within one sync's traffic of the truth. The ceiling itself does not
+/// rest on this rule: each node admits only within its share of the limit (`WindowShare`:
+/// at most `max(1.02 · L, L + N)` in the default mode, `L` with `strict`), whatever the syncs do.
 ///
 /// **Messages.** While `E` stays below `nearLimit·L`, each send shrinks the headroom a node
 /// sees by at least the factor `(1 − θ/N)`, so going from `E = 0` to `nearLimit·L` takes at
