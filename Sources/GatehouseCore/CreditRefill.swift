@@ -23,22 +23,9 @@ public struct CreditRefill: Hashable, Sendable, Codable {
         case .daily:
             return day
         case .monthly:
-            let (year, month) = Self.civilMonth(fromDays: day)
+            let (year, month, _) = CivilDate.fromDays(day)
             return (year - 1970) * 12 + (month - 1)
         }
-    }
-
-    /// Year and month (1…12) of a day counted from 1970-01-01, in the proleptic Gregorian
-    /// calendar (Howard Hinnant's `civil_from_days`): arithmetic only, no calendar library.
-    static func civilMonth(fromDays days: Int64) -> (year: Int64, month: Int64) {
-        let z = days + 719_468
-        let era = (z >= 0 ? z : z - 146_096) / 146_097
-        let dayOfEra = z - era * 146_097
-        let yearOfEra = (dayOfEra - dayOfEra / 1_460 + dayOfEra / 36_524 - dayOfEra / 146_096) / 365
-        let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
-        let shiftedMonth = (5 * dayOfYear + 2) / 153
-        let month = shiftedMonth < 10 ? shiftedMonth + 3 : shiftedMonth - 9
-        return (yearOfEra + era * 400 + (month <= 2 ? 1 : 0), month)
     }
 }
 

@@ -80,6 +80,10 @@ public struct EscrowHoldings: Sendable, Hashable {
     private mutating func raise(from: String, to: String, to amount: Int64) {
         let before = given[from]?[to] ?? 0
         guard amount > before else { return }
+        // A row names at most `KeyRules.maxHolders` recipients: a member sending rows to ever
+        // new names cannot grow this copy without bound (a hand-over to a name beyond the cap
+        // is dropped, which only leaves that share unused where it was).
+        guard given[from]?[to] != nil || (given[from]?.count ?? 0) < KeyRules.maxHolders else { return }
         given[from, default: [:]][to] = amount
         guard !closed || (holders.contains(from) && holders.contains(to)) else { return }
         inflow[to, default: 0] &+= amount &- before

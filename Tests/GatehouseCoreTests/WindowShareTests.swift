@@ -63,6 +63,14 @@ struct WindowShareTests {
         #expect(rebased.holdings.held(by: "n3") == 0)
     }
 
+    /// A peer's row naming ever new recipients cannot grow the copy past the holder cap.
+    @Test func aRowCannotNameMoreRecipientsThanTheCap() {
+        var holdings = EscrowHoldings(quota: 300, holders: Self.nodes)
+        let row = Dictionary(uniqueKeysWithValues: (0..<(KeyRules.maxHolders + 50)).map { ("fake-\($0)", Int64(1)) })
+        holdings.merge(rowOf: "n2", row)
+        #expect(holdings.row(of: "n2").count == KeyRules.maxHolders)
+    }
+
     /// Random admissions, hand-overs on request and row exchanges that are lost, repeated and
     /// late: at every step the nodes' own counts together stay within the limit (strict) —
     /// usage that only grows, the worst case for a sliding window.
