@@ -16,17 +16,49 @@ struct EscrowBook: Sendable {
         var creditsLedger: EscrowLedger?
         var creditsPeriod: Int64 = 0
         var creditsLastWantMs = EscrowBook.neverAsked
-        /// By limit position; `nil` until the limit is first checked in a cluster.
-        var windows: [WindowShare?] = []
-        /// The live membership's generation each default-mode share was split over.
-        var windowGenerations: [Int] = []
-        var windowLastWantMs: [Int64] = []
+        /// By limit position; a position's share is `nil` until the limit is first checked
+        /// in a cluster.
+        var windows: [WindowEntry] = []
+    }
+
+    /// One limit's share on this node, with what the verify path reads on every request
+    /// kept beside it (this node's holding and ceiling): a check is then arithmetic on one
+    /// array element instead of lookups by member name in the share's rows, which matters
+    /// when ten thousand keys' escrows no longer fit in the cache.
+    struct WindowEntry: Sendable {
+        private(set) var share: WindowShare?
+        /// The live membership's generation a default-mode share was split over.
+        private(set) var generation = 0
+        var lastWantMs = EscrowBook.neverAsked
+        /// `share.holdings.held(by: me)` and `share.ceiling(of: me)`, kept current by `set`
+        /// and `update`, the only ways the share changes.
+        private(set) var ownHeld: Int64 = 0
+        private(set) var ownCeiling: Double = 0
+
+        mutating func set(_ new: WindowShare, generation: Int, me: String) {
+            share = new
+            self.generation = generation
+            refresh(me: me)
+        }
+
+        /// Changes the share in place (it must exist) and refreshes this node's figures.
+        @discardableResult
+        mutating func update<Result>(me: String, _ change: (inout WindowShare) -> Result) -> Result {
+            let result = change(&share!)
+            refresh(me: me)
+            return result
+        }
+
+        private mutating func refresh(me: String) {
+            ownHeld = share?.holdings.held(by: me) ?? 0
+            ownCeiling = share?.ceiling(of: me) ?? 0
+        }
     }
 
     /// "Never asked": far enough in the past that `now − neverAsked` cannot overflow.
     static let neverAsked: Int64 = -(1 << 62)
 
-    var me: String
+    let me: String
     let settings: Settings
     /// Live members, this node included, sorted: who holds default-mode limits.
     private(set) var live: [String]
@@ -53,12 +85,6 @@ struct EscrowBook: Sendable {
         liveGeneration &+= 1
     }
 
-    mutating func renamed(to node: String) {
-        me = node
-        live = [node]
-        liveGeneration &+= 1
-    }
-
     /// A record was added in the next slot.
     mutating func append() { entries.append(Entry()) }
 
@@ -67,17 +93,14 @@ struct EscrowBook: Sendable {
     mutating func replaced(slot: Int, old: KeyRecord, new: KeyRecord) {
         if old.creditsLedgerTerms != new.creditsLedgerTerms { entries[slot].credits = nil }
         if old.limits != new.limits || old.holders != new.holders {
-            let kept = entries[slot]
+            let kept = entries[slot].windows
             entries[slot].windows = []
-            entries[slot].windowGenerations = []
-            entries[slot].windowLastWantMs = []
             for (position, limit) in new.limits.enumerated() {
-                guard let before = old.limits.firstIndex(of: limit), before < kept.windows.count,
+                guard let before = old.limits.firstIndex(of: limit), before < kept.count, let share = kept[before].share,
                     old.holders == new.holders || !limit.strict
                 else { continue }
                 ensureWindowSlots(slot: slot, count: position + 1)
-                entries[slot].windows[position] = kept.windows[before]
-                entries[slot].windowGenerations[position] = kept.windowGenerations[before]
+                entries[slot].windows[position].set(share, generation: kept[before].generation, me: me)
             }
         }
     }
@@ -159,7 +182,9 @@ struct EscrowBook: Sendable {
     /// Whether the limit at `position` is held in escrow on this node now: always for a
     /// strict limit shared with others, for a default one while other members are live.
     func escrows(_ limit: RateLimit, record: KeyRecord) -> Bool {
-        limit.strict ? holders(of: record) != [me] : live.count > 1
+        guard limit.strict else { return live.count > 1 }
+        let holders = holders(of: record)
+        return holders.count != 1 || holders[0] != me
     }
 
     /// Whether this node, whose own sliding count of the limit is `ownUsage`, may admit
@@ -168,38 +193,33 @@ struct EscrowBook: Sendable {
         slot: Int, position: Int, limit: RateLimit, record: KeyRecord, ownUsage: Double, cost: Int64, nowMs: Int64
     ) -> Bool {
         ensureWindow(slot: slot, position: position, limit: limit, record: record)
-        let share = entries[slot].windows[position]!
-        let admits = share.admits(cost, ownUsage: ownUsage, node: me)
-        if let amount = share.want(ownUsage: ownUsage, cost: cost, node: me),
-            nowMs &- entries[slot].windowLastWantMs[position] >= settings.wantIntervalMs
+        let admits = ownUsage + Double(cost) <= entries[slot].windows[position].ownCeiling
+        if let amount = WindowShare.want(ownUsage: ownUsage, cost: cost, held: entries[slot].windows[position].ownHeld, limit: limit.limit),
+            nowMs &- entries[slot].windows[position].lastWantMs >= settings.wantIntervalMs
         {
-            entries[slot].windowLastWantMs[position] = nowMs
+            entries[slot].windows[position].lastWantMs = nowMs
             wants.append(EscrowWant(ledger: .window(keyID: record.id, limit: limit.name, windowMs: limit.windowMs), quota: limit.limit, amount: amount))
         }
         return admits
     }
 
     private mutating func ensureWindowSlots(slot: Int, count: Int) {
-        while entries[slot].windows.count < count {
-            entries[slot].windows.append(nil)
-            entries[slot].windowGenerations.append(0)
-            entries[slot].windowLastWantMs.append(EscrowBook.neverAsked)
-        }
+        while entries[slot].windows.count < count { entries[slot].windows.append(WindowEntry()) }
     }
 
     /// Creates the share on first use, and splits a default-mode share again over the live
-    /// members when they changed since.
+    /// members when they changed since. The common case — the share exists and is current —
+    /// reads two integers and copies nothing.
     private mutating func ensureWindow(slot: Int, position: Int, limit: RateLimit, record: KeyRecord) {
-        ensureWindowSlots(slot: slot, count: position + 1)
-        if let share = entries[slot].windows[position] {
-            if !limit.strict && entries[slot].windowGenerations[position] != liveGeneration {
-                entries[slot].windows[position] = share.rebased(holders: live)
-                entries[slot].windowGenerations[position] = liveGeneration
-            }
+        if position < entries[slot].windows.count, entries[slot].windows[position].share != nil {
+            guard !limit.strict && entries[slot].windows[position].generation != liveGeneration else { return }
+            let rebased = entries[slot].windows[position].share!.rebased(holders: live)
+            entries[slot].windows[position].set(rebased, generation: liveGeneration, me: me)
             return
         }
-        entries[slot].windows[position] = WindowShare(limit: limit.limit, holders: limit.strict ? holders(of: record) : live, strict: limit.strict)
-        entries[slot].windowGenerations[position] = liveGeneration
+        ensureWindowSlots(slot: slot, count: position + 1)
+        let share = WindowShare(limit: limit.limit, holders: limit.strict ? holders(of: record) : live, strict: limit.strict)
+        entries[slot].windows[position].set(share, generation: liveGeneration, me: me)
     }
 
     // MARK: Exchange
@@ -235,8 +255,11 @@ struct EscrowBook: Sendable {
             guard escrows(limit, record: record) || limit.strict else { return nil }
             ensureWindow(slot: slot, position: position, limit: limit, record: record)
             let usage = ownUsage(position, limit)
-            guard entries[slot].windows[position]!.handOver(upTo: want.amount, from: me, to: peer, ownUsage: usage) > 0 else { return nil }
-            return EscrowRow(ledger: want.ledger, quota: limit.limit, spent: 0, given: entries[slot].windows[position]!.holdings.row(of: me))
+            let handed = entries[slot].windows[position].update(me: me) { [me] share in
+                share.handOver(upTo: want.amount, from: me, to: peer, ownUsage: usage)
+            }
+            guard handed > 0 else { return nil }
+            return EscrowRow(ledger: want.ledger, quota: limit.limit, spent: 0, given: entries[slot].windows[position].share!.holdings.row(of: me))
         }
     }
 
@@ -255,7 +278,7 @@ struct EscrowBook: Sendable {
                 record.limits[position].limit == row.quota
             else { return true }
             ensureWindow(slot: slot, position: position, limit: record.limits[position], record: record)
-            entries[slot].windows[position]!.merge(rowOf: node, row.given)
+            entries[slot].windows[position].update(me: me) { share in share.merge(rowOf: node, row.given) }
         }
         return true
     }
@@ -287,8 +310,8 @@ struct EscrowBook: Sendable {
             }
             guard !entry.windows.isEmpty else { continue }
             let record = records(slot)
-            for (position, share) in entry.windows.enumerated() {
-                guard let share, position < record.limits.count else { continue }
+            for (position, window) in entry.windows.enumerated() {
+                guard let share = window.share, position < record.limits.count else { continue }
                 let given = share.holdings.row(of: node)
                 guard !given.isEmpty else { continue }
                 let limit = record.limits[position]

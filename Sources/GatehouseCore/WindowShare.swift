@@ -66,8 +66,12 @@ public struct WindowShare: Sendable, Hashable {
     /// How much `node` should ask its peers for after counting `ownUsage` (with `cost` just
     /// asked), or `nil` while it holds enough: as much again as it holds, at least the cost.
     public func want(ownUsage: Double, cost: Int64, node: String) -> Int64? {
-        let held = holdings.held(by: node)
-        guard ownUsage + Double(cost) > Self.askThreshold * Double(held), held < limit else { return nil }
+        Self.want(ownUsage: ownUsage, cost: cost, held: holdings.held(by: node), limit: limit)
+    }
+
+    /// `want` for a node holding `held` of `limit` (the verify path keeps its holding at hand).
+    public static func want(ownUsage: Double, cost: Int64, held: Int64, limit: Int64) -> Int64? {
+        guard ownUsage + Double(cost) > askThreshold * Double(held), held < limit else { return nil }
         return max(1, cost, held)
     }
 
