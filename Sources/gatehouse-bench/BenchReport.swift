@@ -53,11 +53,15 @@ struct BenchReport: Codable, Sendable {
         var errors: Int
         var lost: Int
         var latencyMicroseconds: Latency
+        /// Per 100 ms of due time since measuring began: replies, replies over 5 ms, and the
+        /// slowest reply in µs (`[replies, slow, max_us]`).
+        var latencyTimeline: [[Int]]? = nil
 
         enum CodingKeys: String, CodingKey {
             case requests, throughput, accepted, refused, errors, lost
             case elapsedSeconds = "elapsed_s"
             case latencyMicroseconds = "latency_us"
+            case latencyTimeline = "latency_timeline"
         }
     }
 

@@ -170,7 +170,8 @@ struct GatehouseBench: AsyncParsableCommand {
                 requests: result.completed, elapsedSeconds: measurement.elapsedSeconds.rounded(toPlaces: 3),
                 throughput: (Double(result.completed) / max(measurement.elapsedSeconds, 1e-9)).rounded(toPlaces: 1),
                 accepted: result.accepted, refused: result.refused, errors: result.errors, lost: result.lost,
-                latencyMicroseconds: .init(result.histogram)),
+                latencyMicroseconds: .init(result.histogram),
+                latencyTimeline: result.timeline.map { [$0.replies, $0.slow, Int($0.maxNs / 1000)] }),
             serverCounters: deltas,
             failures: Array(Set(measurement.connectionFailures)).sorted())
         let data = try report.json()

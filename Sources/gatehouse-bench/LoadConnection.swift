@@ -34,9 +34,26 @@ struct ConnectionResult: Sendable {
     var firstReplyNs: UInt64 = .max
     var lastReplyNs: UInt64 = 0
     var failure: String?
+    /// By 100 ms of due (or send) time since measuring began: whether the tail is spread
+    /// over the run or comes in stalls.
+    var timeline: [LatencyTimeline.Bucket] = []
+
+    mutating func record(latencyNs: UInt64, stampNs: UInt64, measureFromNs: UInt64) {
+        _ = histogram.record(min(latencyNs, LoadConnectionHandler.maxLatencyNs))
+        let index = Int((stampNs &- measureFromNs) / LatencyTimeline.bucketNs)
+        if index >= timeline.count {
+            guard index < LatencyTimeline.maxBuckets else { return }
+            timeline += Array(repeating: LatencyTimeline.Bucket(), count: index + 1 - timeline.count)
+        }
+        timeline[index].add(latencyNs)
+    }
 
     mutating func merge(_ other: ConnectionResult) {
         histogram.add(other.histogram)
+        if other.timeline.count > timeline.count {
+            timeline += Array(repeating: LatencyTimeline.Bucket(), count: other.timeline.count - timeline.count)
+        }
+        for (index, bucket) in other.timeline.enumerated() { timeline[index].merge(bucket) }
         completed += other.completed
         accepted += other.accepted
         refused += other.refused
@@ -49,6 +66,33 @@ struct ConnectionResult: Sendable {
 }
 
 /// Counters every connection adds to, read by the progress line.
+/// Latency over the run, in buckets of 100 ms of due time.
+enum LatencyTimeline {
+    static let bucketNs: UInt64 = 100_000_000
+    /// An hour of buckets at most.
+    static let maxBuckets = 36_000
+    /// What counts as slow in a bucket's tally.
+    static let slowNs: UInt64 = 5_000_000
+
+    struct Bucket: Sendable, Codable, Hashable {
+        var replies = 0
+        var slow = 0
+        var maxNs: UInt64 = 0
+
+        mutating func add(_ latencyNs: UInt64) {
+            replies += 1
+            if latencyNs > LatencyTimeline.slowNs { slow += 1 }
+            maxNs = max(maxNs, latencyNs)
+        }
+
+        mutating func merge(_ other: Bucket) {
+            replies += other.replies
+            slow += other.slow
+            maxNs = max(maxNs, other.maxNs)
+        }
+    }
+}
+
 final class LoadTally: Sendable {
     let completed = Atomic<Int>(0)
     let errors = Atomic<Int>(0)
@@ -188,7 +232,7 @@ final class LoadConnectionHandler: ChannelInboundHandler {
                 replies += 1
                 if outcome == .error { errors += 1 }
                 guard let from = start?.measureFromNs, stamp >= from else { continue }
-                _ = result.histogram.record(min(now &- stamp, Self.maxLatencyNs))
+                result.record(latencyNs: now &- stamp, stampNs: stamp, measureFromNs: from)
                 result.completed += 1
                 switch outcome {
                 case .accepted: result.accepted += 1
