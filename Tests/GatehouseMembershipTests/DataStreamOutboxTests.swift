@@ -79,6 +79,24 @@ struct DataStreamOutboxTests {
         #expect(windows == Array(0..<7))
     }
 
+    /// A message may skip the outbox only when nothing waits before it and it fits one batch;
+    /// anything else (and every kind the outbox does not coalesce) keeps its place in line.
+    @Test func onlyAMessageThatOvertakesNothingAndFitsABatchPassesStraight() {
+        var outbox = DataStreamOutbox(limits: .init(recordsPerBatch: 2, slotsPerBatch: 3))
+        let n1 = NodeID("n1")
+        let small = DataMessage.counters(origin: n1, slots: [Self.slot("key_a", window: 1, count: 1)])
+        let large = DataMessage.counters(origin: n1, slots: (0..<4).map { Self.slot("key_\($0)", window: 1, count: 1) })
+        #expect(outbox.canPassStraight(small))
+        #expect(outbox.canPassStraight(.records([Self.record("key_a", wallMs: 1), Self.record("key_b", wallMs: 1)])))
+        #expect(!outbox.canPassStraight(large))
+        #expect(!outbox.canPassStraight(.records((0..<3).map { Self.record("key_\($0)", wallMs: 1) })))
+        #expect(!outbox.canPassStraight(.countersRequest))
+        outbox.enqueue(records: [Self.record("key_z", wallMs: 1)])
+        #expect(!outbox.canPassStraight(small))
+        _ = outbox.takeBatch()
+        #expect(outbox.canPassStraight(small))
+    }
+
     @Test func aRecordTakenAndQueuedAgainIsSentAgain() {
         var outbox = DataStreamOutbox()
         outbox.enqueue(records: [Self.record("key_a", wallMs: 1)])

@@ -39,8 +39,14 @@ final class PeerLink {
         return false
     }
 
-    /// Queues `message` and writes what the stream can take now.
+    /// Writes `message` at once when the stream can take it and nothing waits before it;
+    /// otherwise queues it and writes what the stream can take now.
     func send(_ message: DataMessage) {
+        if case .open(let channel) = state, channel.isWritable, outbox.canPassStraight(message) {
+            write(message, on: channel)
+            channel.flush()
+            return
+        }
         outbox.enqueue(message)
         countDrops()
         switch state {
