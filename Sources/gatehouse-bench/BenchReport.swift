@@ -24,6 +24,7 @@ struct BenchReport: Codable, Sendable {
         var pipeline: Int
         var mode: String
         var rate: Double?
+        var wakeGridUs: Int?
         var durationSeconds: Double?
         var requests: Int?
         var warmupSeconds: Double
@@ -36,6 +37,7 @@ struct BenchReport: Codable, Sendable {
 
         enum CodingKeys: String, CodingKey {
             case target, workload, addresses, connections, threads, pipeline, mode, rate, requests, keys, popularity, seed
+            case wakeGridUs = "wake_grid_us"
             case durationSeconds = "duration_s"
             case warmupSeconds = "warmup_s"
             case invalidShare = "invalid_share"
@@ -56,9 +58,13 @@ struct BenchReport: Codable, Sendable {
         /// Per 100 ms of due time since measuring began: replies, replies over 5 ms, and the
         /// slowest reply in µs (`[replies, slow, max_us]`).
         var latencyTimeline: [[Int]]? = nil
+        /// Open loop: how late after its due time the load generator sent each request (a
+        /// share of every latency that is the generator's own scheduling, not the server).
+        var sendLatenessMicroseconds: Latency? = nil
 
         enum CodingKeys: String, CodingKey {
             case requests, throughput, accepted, refused, errors, lost
+            case sendLatenessMicroseconds = "send_lateness_us"
             case elapsedSeconds = "elapsed_s"
             case latencyMicroseconds = "latency_us"
             case latencyTimeline = "latency_timeline"

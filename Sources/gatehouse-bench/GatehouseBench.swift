@@ -52,6 +52,9 @@ struct GatehouseBench: AsyncParsableCommand {
     @Option(help: "Open loop: requests per second in total, at fixed intervals.")
     var rate: Double?
 
+    @Option(help: "Open loop: wake the timers on a grid of this many µs, so requests due close together share a wake-up (less load-generator CPU; the wait counts in the latency). 0: wake at each due time.")
+    var wakeGridUs: Int = 0
+
     @Option(help: "Seconds of load before measuring starts.")
     var warmup: Double = 0
 
@@ -145,7 +148,7 @@ struct GatehouseBench: AsyncParsableCommand {
         let before = try await counters(workload: workload, admin: adminAPI, redis: redis)
         let runner = LoadRunner(
             addresses: addresses, connections: connections, threads: threads ?? ProcessInfo.processInfo.activeProcessorCount,
-            pipeline: pipeline, rate: rate, durationSeconds: requests == nil ? (duration ?? 10) : nil, requests: requests,
+            pipeline: pipeline, rate: rate, wakeGridNs: UInt64(max(0, wakeGridUs)) * 1000, durationSeconds: requests == nil ? (duration ?? 10) : nil, requests: requests,
             warmupSeconds: warmup, seed: seed, progress: !quiet)
         log("running \(workload.rawValue) against \(addresses.map(\.description).joined(separator: ", "))…")
         let measurement = try await runner.run(catalog: catalog, picker: picker, framer: workload.framer)
@@ -162,7 +165,7 @@ struct GatehouseBench: AsyncParsableCommand {
             flags: .init(
                 target: target.rawValue, workload: workload.rawValue, addresses: addresses.map(\.description),
                 connections: connections, threads: runner.threads, pipeline: pipeline,
-                mode: rate == nil ? "closed-loop" : "open-loop", rate: rate, durationSeconds: runner.durationSeconds,
+                mode: rate == nil ? "closed-loop" : "open-loop", rate: rate, wakeGridUs: rate == nil ? nil : wakeGridUs, durationSeconds: runner.durationSeconds,
                 requests: requests, warmupSeconds: warmup, keys: keys, invalidShare: invalidShare, revokedShare: revokedShare,
                 rateLimitedShare: limitedShare, popularity: chosenPopularity.label, seed: seed),
             population: Dictionary(uniqueKeysWithValues: KeyKind.allCases.map { ($0.rawValue, population.count(of: $0)) }),
@@ -171,7 +174,8 @@ struct GatehouseBench: AsyncParsableCommand {
                 throughput: (Double(result.completed) / max(measurement.elapsedSeconds, 1e-9)).rounded(toPlaces: 1),
                 accepted: result.accepted, refused: result.refused, errors: result.errors, lost: result.lost,
                 latencyMicroseconds: .init(result.histogram),
-                latencyTimeline: result.timeline.map { [$0.replies, $0.slow, Int($0.maxNs / 1000)] }),
+                latencyTimeline: result.timeline.map { [$0.replies, $0.slow, Int($0.maxNs / 1000)] },
+                sendLatenessMicroseconds: rate == nil ? nil : .init(result.sendLateness)),
             serverCounters: deltas,
             failures: Array(Set(measurement.connectionFailures)).sorted())
         let data = try report.json()

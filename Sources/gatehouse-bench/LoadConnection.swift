@@ -8,8 +8,12 @@ enum Pace: Sendable, Hashable {
     case closed
     /// Open loop: one request every `intervalNs` whatever the replies do. Latency counts
     /// from the moment a request *should* have been sent, so a stalled server shows as
-    /// latency instead of vanishing as fewer requests (no coordinated omission).
-    case open(intervalNs: UInt64)
+    /// latency instead of vanishing as fewer requests (no coordinated omission). Timers
+    /// wake on a grid of `wakeGridNs` (0: at each due time), so the connections of one event
+    /// loop whose requests fall due within one step share a wake-up instead of each waking
+    /// the thread and resetting its timer on its own; the wait for the grid is part of the
+    /// measured latency, not hidden.
+    case open(intervalNs: UInt64, wakeGridNs: UInt64)
 }
 
 /// The start signal a run sends every connection once all are connected.
@@ -25,6 +29,11 @@ struct StartLoad: Sendable {
 /// What one connection measured.
 struct ConnectionResult: Sendable {
     var histogram = Histogram<UInt64>(lowestDiscernibleValue: 1, highestTrackableValue: LoadConnectionHandler.maxLatencyNs, numberOfSignificantValueDigits: .three)
+    /// Open loop: how long after its due time each measured request actually went out. Part
+    /// of every latency (it counts from the due time); large values mean the load
+    /// generator itself did not get the CPU in time (or the connection had its most in
+    /// flight already), not that a server was slow.
+    var sendLateness = Histogram<UInt64>(lowestDiscernibleValue: 1, highestTrackableValue: LoadConnectionHandler.maxLatencyNs, numberOfSignificantValueDigits: .two)
     var completed = 0
     var accepted = 0
     var refused = 0
@@ -50,6 +59,7 @@ struct ConnectionResult: Sendable {
 
     mutating func merge(_ other: ConnectionResult) {
         histogram.add(other.histogram)
+        sendLateness.add(other.sendLateness)
         if other.timeline.count > timeline.count {
             timeline += Array(repeating: LatencyTimeline.Bucket(), count: other.timeline.count - timeline.count)
         }
@@ -131,7 +141,8 @@ final class LoadConnectionHandler: ChannelInboundHandler {
         giveUp = context.eventLoop.assumeIsolated().scheduleTask(deadline: .uptimeNanoseconds(hardStop)) { [self] in
             finish(failure: stampsInFlight.isEmpty ? nil : "\(stampsInFlight.count) replies outstanding after the drain grace")
         }
-        // Every connection starts at the same instant, whenever its start signal arrived.
+        // Closed loop: every connection starts at the same instant; open loop: at its own
+        // first due time, spread over one interval.
         timer = context.eventLoop.assumeIsolated().scheduleTask(deadline: .uptimeNanoseconds(start.firstDueNs)) { [self] in
             timer = nil
             pump(context: context, now: Self.now())
@@ -151,13 +162,17 @@ final class LoadConnectionHandler: ChannelInboundHandler {
         switch pace {
         case .closed:
             while stampsInFlight.count < inFlightLimit && maySend(at: now) { send(stamp: now) }
-        case .open(let interval):
+        case .open(let interval, let grid):
             while nextDueNs <= now && stampsInFlight.count < inFlightLimit && maySend(at: nextDueNs) {
+                if let start, nextDueNs >= start.measureFromNs {
+                    _ = result.sendLateness.record(min(now - nextDueNs, Self.maxLatencyNs))
+                }
                 send(stamp: nextDueNs)
                 nextDueNs &+= interval
             }
             if timer == nil, nextDueNs > now, maySend(at: nextDueNs) {
-                timer = context.eventLoop.assumeIsolated().scheduleTask(deadline: .uptimeNanoseconds(nextDueNs)) { [self] in
+                let wake = grid == 0 ? nextDueNs : (nextDueNs + grid - 1) / grid * grid
+                timer = context.eventLoop.assumeIsolated().scheduleTask(deadline: .uptimeNanoseconds(wake)) { [self] in
                     timer = nil
                     pump(context: context, now: Self.now())
                 }

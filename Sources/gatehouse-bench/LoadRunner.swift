@@ -11,6 +11,8 @@ struct LoadRunner {
     var pipeline: Int
     /// Total requests per second over all connections in open-loop mode; `nil` for closed loop.
     var rate: Double?
+    /// Open loop: the step of the grid its timers wake on, ns (0: at each due time).
+    var wakeGridNs: UInt64 = 0
     var durationSeconds: Double?
     var requests: Int?
     var warmupSeconds: Double
@@ -38,7 +40,7 @@ struct LoadRunner {
 
     private func run(on group: MultiThreadedEventLoopGroup, catalog: RequestCatalog, picker: KeyPicker, framer: ReplyFramer) async throws -> Measurement {
         let tally = LoadTally()
-        let pace: Pace = rate.map { .open(intervalNs: UInt64(1e9 * Double(connections) / max($0, 1e-3))) } ?? .closed
+        let pace: Pace = rate.map { .open(intervalNs: UInt64(1e9 * Double(connections) / max($0, 1e-3)), wakeGridNs: wakeGridNs) } ?? .closed
         let budgets = requests.map { total in
             (0..<connections).map { total / connections + ($0 < total % connections ? 1 : 0) }
         }
@@ -72,7 +74,7 @@ struct LoadRunner {
         let stopSendingNs = durationSeconds.map { measureFromNs + UInt64($0 * 1e9) }
         for (index, channel) in channels.enumerated() {
             var firstDue = startNs
-            if case .open(let interval) = pace { firstDue += interval * UInt64(index) / UInt64(connections) }
+            if case .open(let interval, _) = pace { firstDue += interval * UInt64(index) / UInt64(connections) }
             channel.pipeline.fireUserInboundEventTriggered(StartLoad(firstDueNs: firstDue, measureFromNs: measureFromNs, stopSendingNs: stopSendingNs))
         }
 

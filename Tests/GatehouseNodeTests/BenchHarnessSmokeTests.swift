@@ -76,9 +76,15 @@ struct BenchHarnessSmokeTests {
                        workload: "throttle", keys: 20)
         try checkShape(try runBench(common + ["--address", http, "--workload", "http-verify", "-n", "200", "--invalid-share", "0.25"]),
                        workload: "http-verify", keys: 20)
-        let openLoop = try runBench(common + ["--address", http, "--workload", "http-auth", "--rate", "400", "-d", "1"])
+        let openLoop = try runBench(common + ["--address", http, "--workload", "http-auth", "--rate", "400", "-d", "1", "--wake-grid-us", "500"])
         try checkShape(openLoop, workload: "http-auth", keys: 20)
-        #expect((openLoop["flags"] as? [String: Any])?["mode"] as? String == "open-loop")
+        let openFlags = try #require(openLoop["flags"] as? [String: Any])
+        #expect(openFlags["mode"] as? String == "open-loop")
+        #expect(openFlags["wake_grid_us"] as? Int == 500)
+        // Every measured request went out at or after its due time, and the report says how late.
+        let lateness = try #require((openLoop["results"] as? [String: Any])?["send_lateness_us"] as? [String: Double])
+        #expect((lateness["max"] ?? -1) >= (lateness["p50"] ?? 0))
+        #expect((lateness["p50"] ?? -1) >= 0)
     }
 
     @Test(.enabled(if: BenchHarnessSmokeTests.redisAvailable, "needs redis-server (scripts/test installs it)"))

@@ -474,11 +474,10 @@ public final class KeyService: Sendable {
         return changes + state.withLock { $0.takeThrottleChanges() }
     }
 
-    /// Slots of `node`'s own counts (sent by it, or relayed); returns those that were news.
+    /// Slots of `node`'s own counts (sent by it, or relayed), merged a few per lock
+    /// acquisition; slots `ReplicaCheck` refuses (a count out of bounds, a window far from
+    /// now) are left out and counted in `rejected`. Returns the slots that brought news.
     @discardableResult
-    /// Slots a peer holds for `node`, merged a few per lock acquisition; slots `ReplicaCheck`
-    /// refuses (a count out of bounds, a window far from now) are left out and counted in
-    /// `rejected`. Returns the slots that brought news.
     public func mergeCounters(_ slots: [CounterSlot], from node: String) -> (news: [CounterSlot], rejected: Int) {
         let nowMs = now()
         let accepted = slots.filter { ReplicaCheck.accepts($0, nowMs: nowMs) }
