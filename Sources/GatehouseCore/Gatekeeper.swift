@@ -71,6 +71,8 @@ public struct Gatekeeper: Sendable {
     }
 
     public var keyCount: Int { index.count }
+    /// Lookup hashes of imported keys held, by form (`PresentedKey` hashes the extra ways).
+    public var importedLookups: ImportedLookups { index.importedLookups }
     /// The anti-entropy digest, kept current on every apply (never rescanned).
     public var digest: ReplicaDigest { index.digest }
     /// Every limit of every key, each a shared counter window (for status pages).
@@ -95,6 +97,11 @@ public struct Gatekeeper: Sendable {
     private func creditsRemaining(slot: Int, nowMs: Int64? = nil) -> Int64? {
         guard index.records[slot].credits != nil else { return nil }
         return escrow.creditsRemaining(slot: slot, record: index.records[slot], nowMs: nowMs)
+    }
+
+    /// The id of the key a lookup hash (current or rotated-out) belongs to.
+    public func keyID(ofLookup lookup: LookupHash) -> String? {
+        index.target(of: lookup).map { index.records[$0.slot].id }
     }
 
     /// Keys in id order, after `cursor` (exclusive), optionally only one owner's.
@@ -157,19 +164,26 @@ public struct Gatekeeper: Sendable {
 
     /// The verify decision of DESIGN §4, in its order.
     public mutating func verify(key: UnsafeRawBufferPointer, _ request: VerifyRequest, nowMs: Int64) -> VerifyAnswer {
-        verify(PresentedKey(key, hasher: hasher), request, nowMs: nowMs)
+        verify(PresentedKey(key, hasher: hasher, imported: index.importedLookups), request, nowMs: nowMs)
     }
 
     /// The verify decision for a key already checked and hashed (`PresentedKey`). The hash of
     /// a well-formed key is computed even when its source is throttled; the answer is the same.
     public mutating func verify(_ key: PresentedKey, _ request: VerifyRequest, nowMs: Int64) -> VerifyAnswer {
-        guard case .wellFormed(let lookup) = key else {
+        let lookup: LookupHash?
+        let sha256: LookupHash?
+        switch key {
+        case .malformed:
             return failedAttempt(.malformed, source: request.source, nowMs: nowMs)
+        case .wellFormed(let hash):
+            (lookup, sha256) = (hash, nil)
+        case .withSHA256(let hash, let digest):
+            (lookup, sha256) = (hash, digest)
         }
         if let source = request.source, sourceThrottle.isThrottled(source, nowMs: nowMs) {
             return VerifyAnswer(code: .sourceThrottled)
         }
-        guard let target = index.target(of: lookup) else {
+        guard let target = lookup.flatMap({ index.target(of: $0) }) ?? sha256.flatMap({ index.target(of: $0) }) else {
             return failedAttempt(.notFound, source: request.source, nowMs: nowMs)
         }
         let slot = target.slot

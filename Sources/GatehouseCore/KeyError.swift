@@ -12,6 +12,8 @@ public struct KeyError: Error, Hashable, Sendable, CustomStringConvertible {
         public static let invalidField = Code(rawValue: "invalid_field")
         /// No key with that id.
         public static let notFound = Code(rawValue: "not_found")
+        /// The thing to create exists already (an imported secret held by another key).
+        public static let conflict = Code(rawValue: "conflict")
         /// The key is revoked; revoked keys cannot change.
         public static let revoked = Code(rawValue: "revoked")
     }

@@ -26,6 +26,9 @@ public struct KeyIndex: Sendable {
     private var idsByOwner: [String: Set<String>] = [:]
     /// The anti-entropy digest, kept current on every apply (never rescanned).
     public private(set) var digest = ReplicaDigest()
+    /// How many lookup hashes of each imported form (current and rotated-out) are held: a
+    /// verify hashes a presented key the extra ways only while there is a key to find so.
+    public private(set) var importedLookups = ImportedLookups()
     /// Record slots by digest bucket, so a bucket's entries are found without a scan.
     private var slotsByBucket: [[Int]] = Array(repeating: [], count: ReplicaDigest.bucketCount)
 
@@ -81,6 +84,7 @@ public struct KeyIndex: Sendable {
         let old = records[slot]
         guard record.precedence > old.precedence else { return .none }
         for lookup in Self.lookups(of: old) { targetByLookup[lookup] = nil }
+        importedLookups.count(old, by: -1)
         if old.owner != record.owner {
             idsByOwner[old.owner]?.remove(old.id)
             if idsByOwner[old.owner]?.isEmpty == true { idsByOwner[old.owner] = nil }
@@ -100,6 +104,7 @@ public struct KeyIndex: Sendable {
     }
 
     private mutating func index(_ record: KeyRecord, slot: Int) {
+        importedLookups.count(record, by: 1)
         targetByLookup[record.lookup] = LookupTarget(slot: slot, retiredUntil: nil)
         for retired in record.retiredSecrets {
             targetByLookup[retired.lookup] = LookupTarget(slot: slot, retiredUntil: retired.validUntil)
@@ -108,5 +113,28 @@ public struct KeyIndex: Sendable {
 
     private static func lookups(of record: KeyRecord) -> [LookupHash] {
         [record.lookup] + record.retiredSecrets.map(\.lookup)
+    }
+}
+
+/// Lookup hashes of imported keys held by an index, by form.
+public struct ImportedLookups: Sendable, Hashable {
+    /// Of the caller's own key strings in another format (found by the pepper's HMAC).
+    public var foreign = 0
+    /// Of keys imported as their SHA-256.
+    public var sha256 = 0
+
+    public init() {}
+
+    mutating func count(_ record: KeyRecord, by step: Int) {
+        count(record.secretForm, by: step)
+        for retired in record.retiredSecrets { count(retired.form, by: step) }
+    }
+
+    private mutating func count(_ form: SecretForm, by step: Int) {
+        switch form {
+        case .native: break
+        case .foreign: foreign += step
+        case .sha256: sha256 += step
+        }
     }
 }

@@ -82,6 +82,17 @@ public enum KeyLifecycle {
         _ draft: KeyDraft, defaultLimits: [RateLimit], hasher: LookupHasher, nowMs: Int64,
         version: HybridTimestamp, using generator: inout some RandomNumberGenerator
     ) throws(KeyError) -> (record: KeyRecord, secret: String) {
+        let (draft, limits) = try validated(draft, defaultLimits: defaultLimits, nowMs: nowMs)
+        let secret = APIKeyFormat.generate(prefix: draft.prefix, using: &generator)
+        let record = newRecord(
+            draft, limits: limits, lookup: hasher.hash(secret), start: APIKeyFormat.displayStart(of: secret), form: .native,
+            nowMs: nowMs, version: version, using: &generator)
+        return (record, secret)
+    }
+
+    /// The draft checked field by field, with the default limits filled in and a refill's
+    /// first quota set: what `create` and `importKey` build a record from.
+    static func validated(_ draft: KeyDraft, defaultLimits: [RateLimit], nowMs: Int64) throws(KeyError) -> (KeyDraft, [RateLimit]) {
         guard APIKeyFormat.isValidPrefix(draft.prefix) else {
             throw .invalid("prefix", "must be 1 to 16 of [a-z0-9], like \"gk\" or \"acme\"")
         }
@@ -97,15 +108,20 @@ public enum KeyLifecycle {
         try KeyRules.validateRefill(draft.refill, credits: draft.credits)
         try KeyRules.validateMeta(draft.meta)
         try KeyRules.validateExpiry(draft.expiresAt, nowMs: nowMs)
-        let secret = APIKeyFormat.generate(prefix: draft.prefix, using: &generator)
-        let record = KeyRecord(
-            id: makeID(using: &generator), lookup: hasher.hash(secret), start: APIKeyFormat.displayStart(of: secret),
+        return (draft, limits)
+    }
+
+    static func newRecord(
+        _ draft: KeyDraft, limits: [RateLimit], lookup: LookupHash, start: String, form: SecretForm, nowMs: Int64,
+        version: HybridTimestamp, using generator: inout some RandomNumberGenerator
+    ) -> KeyRecord {
+        KeyRecord(
+            id: makeID(using: &generator), lookup: lookup, start: start,
             name: draft.name, owner: draft.owner, scopes: draft.scopes, enabled: draft.enabled, createdAt: nowMs,
             expiresAt: draft.expiresAt, limits: limits, credits: draft.credits,
             creditsSetAt: draft.credits == nil ? nil : version, meta: draft.meta, revokedAt: nil,
-            lastUsedAt: nil, retiredSecrets: [], version: version, refill: draft.refill
+            lastUsedAt: nil, retiredSecrets: [], version: version, refill: draft.refill, secretForm: form
         )
-        return (record, secret)
     }
 
     public static func update(
@@ -195,10 +211,11 @@ public enum KeyLifecycle {
         var next = record
         var retired = record.retiredSecrets.filter { $0.validUntil > nowMs }
         if graceMs > 0 {
-            retired.append(RetiredSecret(lookup: record.lookup, start: record.start, validUntil: nowMs + graceMs))
+            retired.append(RetiredSecret(lookup: record.lookup, start: record.start, validUntil: nowMs + graceMs, form: record.secretForm))
         }
         next.retiredSecrets = Array(retired.suffix(KeyRules.maxRetiredSecrets))
         next.lookup = hasher.hash(secret)
+        next.secretForm = .native
         next.start = APIKeyFormat.displayStart(of: secret)
         // Saturates rather than wrap: a wrapped generation would lose to every older one.
         next.secretGeneration = record.secretGeneration == .max ? .max : record.secretGeneration + 1

@@ -37,16 +37,37 @@ public struct RetiredSecret: Hashable, Sendable, Codable {
     public var lookup: LookupHash
     public var start: String
     public var validUntil: Int64
+    /// How `lookup` was made: a rotated-out imported secret keeps its form for its grace.
+    public var form: SecretForm
 
-    public init(lookup: LookupHash, start: String, validUntil: Int64) {
+    public init(lookup: LookupHash, start: String, validUntil: Int64, form: SecretForm = .native) {
         self.lookup = lookup
         self.start = start
         self.validUntil = validUntil
+        self.form = form
     }
 
     enum CodingKeys: String, CodingKey {
-        case lookup, start
+        case lookup, start, form
         case validUntil = "valid_until"
+    }
+
+    /// Secrets stored before imports have no `form`: native.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        lookup = try container.decode(LookupHash.self, forKey: .lookup)
+        start = try container.decode(String.self, forKey: .start)
+        validUntil = try container.decode(Int64.self, forKey: .validUntil)
+        form = try container.decodeIfPresent(SecretForm.self, forKey: .form) ?? .native
+    }
+
+    /// `form` only when it is not native, so records without imports store as before.
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(lookup, forKey: .lookup)
+        try container.encode(start, forKey: .start)
+        try container.encode(validUntil, forKey: .validUntil)
+        if form != .native { try container.encode(form, forKey: .form) }
     }
 }
 
@@ -85,14 +106,17 @@ public struct KeyRecord: Hashable, Sendable, Codable {
     /// Empty in records written before escrow: the members live when the escrow is first
     /// needed share it then.
     public var holders: [String]
+    /// How `lookup` was made from the secret (imported keys may be `foreign` or `sha256`).
+    public var secretForm: SecretForm
 
     public init(
         id: String, lookup: LookupHash, start: String, name: String, owner: String,
         scopes: [String], enabled: Bool, createdAt: Int64, expiresAt: Int64?, limits: [RateLimit],
         credits: Int64?, creditsSetAt: HybridTimestamp?, meta: [String: String], revokedAt: Int64?,
         lastUsedAt: Int64?, retiredSecrets: [RetiredSecret], version: HybridTimestamp, secretGeneration: UInt32 = 0,
-        holders: [String] = [], refill: CreditRefill? = nil
+        holders: [String] = [], refill: CreditRefill? = nil, secretForm: SecretForm = .native
     ) {
+        self.secretForm = secretForm
         self.id = id
         self.lookup = lookup
         self.start = start
@@ -118,6 +142,7 @@ public struct KeyRecord: Hashable, Sendable, Codable {
     enum CodingKeys: String, CodingKey {
         case id, lookup, start, name, owner, scopes, enabled, limits, credits, meta, version, holders, refill
         case secretGeneration = "secret_generation"
+        case secretForm = "secret_form"
         case createdAt = "created_at"
         case expiresAt = "expires_at"
         case creditsSetAt = "credits_set_at"
@@ -149,6 +174,34 @@ public struct KeyRecord: Hashable, Sendable, Codable {
         secretGeneration = try container.decodeIfPresent(UInt32.self, forKey: .secretGeneration) ?? 0
         holders = try container.decodeIfPresent([String].self, forKey: .holders) ?? []
         refill = try container.decodeIfPresent(CreditRefill.self, forKey: .refill)
+        secretForm = try container.decodeIfPresent(SecretForm.self, forKey: .secretForm) ?? .native
+    }
+
+    /// Optional fields only when set, and `secret_form` only when not native: records of
+    /// native keys store exactly as they did before imports.
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(id, forKey: .id)
+        try container.encode(lookup, forKey: .lookup)
+        try container.encode(start, forKey: .start)
+        try container.encode(name, forKey: .name)
+        try container.encode(owner, forKey: .owner)
+        try container.encode(scopes, forKey: .scopes)
+        try container.encode(enabled, forKey: .enabled)
+        try container.encode(createdAt, forKey: .createdAt)
+        try container.encodeIfPresent(expiresAt, forKey: .expiresAt)
+        try container.encode(limits, forKey: .limits)
+        try container.encodeIfPresent(credits, forKey: .credits)
+        try container.encodeIfPresent(creditsSetAt, forKey: .creditsSetAt)
+        try container.encode(meta, forKey: .meta)
+        try container.encodeIfPresent(revokedAt, forKey: .revokedAt)
+        try container.encodeIfPresent(lastUsedAt, forKey: .lastUsedAt)
+        try container.encode(retiredSecrets, forKey: .retiredSecrets)
+        try container.encode(version, forKey: .version)
+        try container.encode(secretGeneration, forKey: .secretGeneration)
+        try container.encode(holders, forKey: .holders)
+        try container.encodeIfPresent(refill, forKey: .refill)
+        if secretForm != .native { try container.encode(secretForm, forKey: .secretForm) }
     }
 
     public var isRevoked: Bool { revokedAt != nil }

@@ -63,7 +63,10 @@ public enum KeyRecordCodec {
         static let strictLimits = Extensions(rawValue: 1 << 1)
         /// The refill: its amount (zigzag) and its interval (a byte: 0 daily, 1 monthly).
         static let refill = Extensions(rawValue: 1 << 2)
-        static let all: Extensions = [.holders, .strictLimits, .refill]
+        /// Imported secrets: the record's `SecretForm` (a byte), then one byte per retired
+        /// secret, in their order. Left out when every form is native.
+        static let secretForms = Extensions(rawValue: 1 << 3)
+        static let all: Extensions = [.holders, .strictLimits, .refill, .secretForms]
     }
 
     /// Most holder names a record carries: one per member of the largest cluster we plan for.
@@ -91,6 +94,9 @@ extension ByteBuffer {
         if !record.holders.isEmpty { extensions.insert(.holders) }
         if record.limits.contains(where: \.strict) { extensions.insert(.strictLimits) }
         if record.refill != nil { extensions.insert(.refill) }
+        if record.secretForm != .native || record.retiredSecrets.contains(where: { $0.form != .native }) {
+            extensions.insert(.secretForms)
+        }
         if !extensions.isEmpty { flags.insert(.extended) }
         writeInteger(flags.rawValue)
         writeZigZag(record.createdAt)
@@ -134,6 +140,10 @@ extension ByteBuffer {
             if let refill = record.refill {
                 writeZigZag(refill.amount)
                 writeInteger(refill.interval == .daily ? UInt8(0) : 1)
+            }
+            if extensions.contains(.secretForms) {
+                writeInteger(record.secretForm.rawValue)
+                for secret in record.retiredSecrets { writeInteger(secret.form.rawValue) }
             }
         }
         return writerIndex - start
@@ -200,6 +210,7 @@ extension ByteBuffer {
         let version = try readHybridTimestamp()
         var holders: [String] = []
         var refill: CreditRefill?
+        var secretForm = SecretForm.native
         if flags.contains(.extended) {
             let extensions = KeyRecordCodec.Extensions(rawValue: try readVarint("record extensions"))
             guard KeyRecordCodec.Extensions.all.isSuperset(of: extensions), !extensions.isEmpty else {
@@ -227,13 +238,27 @@ extension ByteBuffer {
                 case let other: throw GossipDecodeError(.invalidField, "refill interval \(other)")
                 }
             }
+            if extensions.contains(.secretForms) {
+                secretForm = try readSecretForm()
+                for position in retired.indices { retired[position].form = try readSecretForm() }
+                // Canonical: all native is written by leaving the extension out.
+                guard secretForm != .native || retired.contains(where: { $0.form != .native }) else {
+                    throw GossipDecodeError(.invalidField, "secret forms extension with only native forms")
+                }
+            }
         }
         return KeyRecord(
             id: id, lookup: lookup, start: start, name: name, owner: owner, scopes: scopes,
             enabled: flags.contains(.enabled), createdAt: createdAt, expiresAt: expiresAt, limits: limits,
             credits: credits, creditsSetAt: creditsSetAt, meta: meta, revokedAt: revokedAt,
             lastUsedAt: lastUsedAt, retiredSecrets: retired, version: version, secretGeneration: secretGeneration,
-            holders: holders, refill: refill)
+            holders: holders, refill: refill, secretForm: secretForm)
+    }
+
+    private mutating func readSecretForm() throws(GossipDecodeError) -> SecretForm {
+        let raw = try readChecked(UInt8.self)
+        guard let form = SecretForm(rawValue: raw) else { throw GossipDecodeError(.invalidField, "secret form \(raw)") }
+        return form
     }
 
     /// The hash's 32 bytes, big-endian words as in `LookupHash.bytes`.

@@ -34,13 +34,18 @@ struct AdminConnection: ParsableArguments {
 
     /// Sends a request and returns the decoded JSON object, or exits with the API's error.
     func call(_ method: String, _ path: String, body: [String: Any]? = nil) async throws -> [String: Any] {
+        try await call(method, path, data: try body.map { try JSONSerialization.data(withJSONObject: $0) }, contentType: "application/json")
+    }
+
+    /// The same with a body already encoded (`contentType` names its form).
+    func call(_ method: String, _ path: String, data body: Data?, contentType: String, printJSON: Bool = true) async throws -> [String: Any] {
         guard let endpoint = URL(string: url + path) else { throw ValidationError("--url \(url) is not a URL") }
         var request = URLRequest(url: endpoint)
         request.httpMethod = method
         request.setValue("Bearer \(try token())", forHTTPHeaderField: "Authorization")
         if let body {
-            request.setValue("application/json", forHTTPHeaderField: "Content-Type")
-            request.httpBody = try JSONSerialization.data(withJSONObject: body)
+            request.setValue(contentType, forHTTPHeaderField: "Content-Type")
+            request.httpBody = body
         }
         let data: Data
         let response: URLResponse
@@ -56,7 +61,7 @@ struct AdminConnection: ParsableArguments {
             let field = (error?["field"] as? String).map { " (\($0))" } ?? ""
             throw CLIError("HTTP \(status) \(error?["code"] as? String ?? "")\(field): \(error?["message"] as? String ?? String(decoding: data, as: UTF8.self))")
         }
-        if json {
+        if json && printJSON {
             let pretty = try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
             print(String(decoding: pretty, as: UTF8.self))
         }

@@ -5,7 +5,7 @@ import Foundation
 struct Keys: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Create, list, show, update, revoke and rotate API keys.",
-        subcommands: [Create.self, List.self, Show.self, Update.self, Revoke.self, Rotate.self])
+        subcommands: [Create.self, List.self, Show.self, Update.self, Revoke.self, Rotate.self, Import.self])
 
     /// Options describing a key's fields, shared by create and update.
     struct Fields: ParsableArguments {

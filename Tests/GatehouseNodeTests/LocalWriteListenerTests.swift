@@ -17,7 +17,7 @@ struct LocalWriteListenerTests {
             defaultLimits: [.defaultHourly], defaultPrefix: "gk", storage: InMemoryKeyStorage(),
             now: { 1_800_000_000_000 }, logger: Logger(label: "test"))
         let heard = Atomic<Int>(0)
-        keys.onLocalWrite { _ in heard.add(1, ordering: .relaxed) }
+        keys.onLocalWrites { records in heard.add(records.count, ordering: .relaxed) }
         let (created, _) = try keys.create(KeyDraft(name: "edited", owner: "acct", scopes: ["read"]))
 
         let edits = 200_000

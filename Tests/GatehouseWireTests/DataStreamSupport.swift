@@ -81,9 +81,16 @@ extension SeededGenerator {
             limits: (0..<Int(next() % 4)).map { _ in RateLimit(name: text(maxBytes: 20), limit: int64(), windowMs: int64(), strict: Bool.random(using: &self)) },
             credits: maybe { $0.int64() }, creditsSetAt: maybe { $0.timestamp() }, meta: meta, revokedAt: maybe { $0.int64() },
             lastUsedAt: maybe { $0.int64() },
-            retiredSecrets: (0..<Int(next() % 3)).map { _ in RetiredSecret(lookup: lookupHash(), start: text(maxBytes: 8), validUntil: int64()) },
+            retiredSecrets: (0..<Int(next() % 3)).map { _ in
+                RetiredSecret(lookup: lookupHash(), start: text(maxBytes: 8), validUntil: int64(), form: secretForm())
+            },
             version: timestamp(), secretGeneration: secretGeneration(),
-            holders: (0..<Int(next() % 4)).map { _ in text(maxBytes: 20) })
+            holders: (0..<Int(next() % 4)).map { _ in text(maxBytes: 20) }, secretForm: secretForm())
+    }
+
+    /// Mostly native (keys Gatehouse issued), sometimes imported.
+    mutating func secretForm() -> SecretForm {
+        next() % 4 == 0 ? SecretForm.allCases.randomElement(using: &self)! : .native
     }
 
     mutating func escrowLedger() -> EscrowLedger {

@@ -97,6 +97,25 @@ struct KeyRecordCodecTests {
         #expect(try KeyRecordCodec.decode(KeyRecordCodec.encode(daily)) == daily)
     }
 
+    @Test func importedSecretFormsRoundTripAndNativeRecordsKeepTheirBytes() throws {
+        let native = DataStream.typicalRecord
+        var foreign = native
+        foreign.secretForm = .foreign
+        #expect(try KeyRecordCodec.decode(KeyRecordCodec.encode(foreign)) == foreign)
+        var rotated = native
+        rotated.retiredSecrets = [RetiredSecret(lookup: native.lookup, start: "abcd", validUntil: 5, form: .sha256)]
+        #expect(try KeyRecordCodec.decode(KeyRecordCodec.encode(rotated)) == rotated)
+        // Native forms add nothing: the bytes are those of a record from before imports.
+        var plainRetired = rotated
+        plainRetired.retiredSecrets[0].form = .native
+        #expect(Wire.bytes(KeyRecordCodec.encode(plainRetired)).count < Wire.bytes(KeyRecordCodec.encode(rotated)).count)
+        // An unknown form byte is refused, not guessed.
+        var bytes = Wire.bytes(KeyRecordCodec.encode(foreign))
+        let formAt = try #require(bytes.lastIndex(of: SecretForm.foreign.rawValue))
+        bytes[formAt] = 9
+        #expect(throws: GossipDecodeError.self) { try KeyRecordCodec.decode(ByteBuffer(bytes: bytes)) }
+    }
+
     @Test func capsAreEnforced() {
         for overflow in Self.overflows {
             var record = DataStream.typicalRecord
@@ -113,7 +132,7 @@ struct KeyRecordCodecTests {
         // Bit 7 says extensions follow the version; an extension this release does not know is refused.
         bytes[flags] |= 0x80
         #expect(Wire.decodeError { () throws(GossipDecodeError) in try KeyRecordCodec.decode(ByteBuffer(bytes: bytes)) }?.code == .truncated)
-        #expect(Wire.decodeError { () throws(GossipDecodeError) in try KeyRecordCodec.decode(ByteBuffer(bytes: bytes + [0x08])) }?.code == .invalidField)
+        #expect(Wire.decodeError { () throws(GossipDecodeError) in try KeyRecordCodec.decode(ByteBuffer(bytes: bytes + [0x10])) }?.code == .invalidField)
         #expect(Wire.decodeError { () throws(GossipDecodeError) in try KeyRecordCodec.decode(ByteBuffer(bytes: bytes + [0x00])) }?.code == .invalidField)
         // Canonical only (found by the key-record fuzz target): no holders, or no strict limit,
         // is written by leaving the extension out, so an empty one is refused.

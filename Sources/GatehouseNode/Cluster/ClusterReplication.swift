@@ -42,10 +42,10 @@ final class ClusterReplication: Service, Sendable {
         view = KeyIndexView(keys: keys)
         machine = NIOLoopBoundBox.makeBoxSendingValue(
             ReplicationMachine(me: gossip.nodeID, settings: settings, seed: UInt64.random(in: 0...UInt64.max)), eventLoop: plane.loop)
-        keys.onLocalWrite { [weak self] record in
+        keys.onLocalWrites { [weak self] records in
             guard let self else { return }
-            metrics.writesSent.increment()
-            plane.loop.execute { self.perform(self.machine.value.onLocalWrite([record])) }
+            metrics.writesSent.increment(by: Int64(records.count))
+            plane.loop.execute { self.perform(self.machine.value.onLocalWrite(records)) }
         }
         // The loop runs tasks in order: one submitted after a write's push has run that push
         // (its frames written and flushed to every open stream) by the time it completes.

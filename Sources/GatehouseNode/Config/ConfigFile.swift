@@ -30,12 +30,14 @@ struct ConfigFile: Decodable {
     struct Limits: Decodable {
         var maxConnections: Int?
         var maxBodyBytes: Int?
+        var maxImportBodyBytes: Int?
         var maxArguments: Int?
         var maxBulkBytes: Int?
         var throttleBuckets: Int?
         enum CodingKeys: String, CodingKey {
             case maxConnections = "max_connections"
             case maxBodyBytes = "max_body_bytes"
+            case maxImportBodyBytes = "max_import_body_bytes"
             case maxArguments = "max_arguments"
             case maxBulkBytes = "max_bulk_bytes"
             case throttleBuckets = "throttle_buckets"
@@ -175,7 +177,7 @@ struct ConfigFile: Decodable {
         "cluster": ["name"],
         "defaults": ["limits", "key_prefix"],
         "failed_attempts": ["limit", "window_ms", "tracked_sources"],
-        "limits": ["max_connections", "max_body_bytes", "max_arguments", "max_bulk_bytes", "throttle_buckets"],
+        "limits": ["max_connections", "max_body_bytes", "max_import_body_bytes", "max_arguments", "max_bulk_bytes", "throttle_buckets"],
         "connections": [
             "max_unauthenticated", "max_per_source", "http_max", "resp_idle_timeout_ms", "http_idle_timeout_ms", "auth_timeout_ms",
             "frame_timeout_ms", "output_high_water_bytes", "output_limit_bytes", "output_stall_timeout_ms", "max_auth_failures",

@@ -133,6 +133,7 @@ public enum ConfigLoader {
         config.trustedProxies = try trustedProxies(file.trustedProxies ?? [])
         if let value = file.limits?.maxConnections { config.maxConnections = value }
         if let value = file.limits?.maxBodyBytes { config.maxBodyBytes = value }
+        if let value = file.limits?.maxImportBodyBytes { config.maxImportBodyBytes = value }
         if let value = file.limits?.maxArguments { config.respLimits.maxArguments = value }
         if let value = file.limits?.maxBulkBytes { config.respLimits.maxBulkBytes = value }
         file.connections?.apply(to: &config.connections)

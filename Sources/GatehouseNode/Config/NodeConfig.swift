@@ -32,6 +32,9 @@ public struct NodeConfig: Sendable {
     public var maxConnections = 10_000
     public var connections = ConnectionSettings()
     public var maxBodyBytes = 64 * 1024
+    /// The body of one bulk import request (`POST /v1/keys/import`, NDJSON), which an
+    /// admin sends in pieces of this size; every other route keeps `maxBodyBytes`.
+    public var maxImportBodyBytes = 8 * 1024 * 1024
     /// How often coalesced usage (`last_used_at`, credits) is written to disk.
     public var usageFlushIntervalMs: Int64 = 1_000
     public var logLevel: Logger.Level = .info
@@ -80,6 +83,11 @@ public struct NodeConfig: Sendable {
         try tls.validate()
         guard maxBodyBytes >= 1024 else {
             throw ConfigError(field: "limits.max_body_bytes", problem: "must be at least 1024", fix: "set it to e.g. 65536")
+        }
+        guard (maxBodyBytes...(256 * 1024 * 1024)).contains(maxImportBodyBytes) else {
+            throw ConfigError(
+                field: "limits.max_import_body_bytes", problem: "must be from limits.max_body_bytes to 268435456",
+                fix: "leave it out for 8388608 (8 MiB)")
         }
         guard decision.failedAttemptWindowMs > 0, decision.failedAttemptLimit >= 0 else {
             throw ConfigError(field: "failed_attempts", problem: "needs limit >= 0 and window_ms > 0", fix: "e.g. limit: 50, window_ms: 60000; limit 0 turns it off")

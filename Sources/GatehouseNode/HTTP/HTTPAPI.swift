@@ -35,6 +35,8 @@ struct HTTPAPI: Sendable {
     var readiness: Readiness
     var nodeID: String
     var maxBodyBytes: Int
+    /// The body limit of `POST /v1/keys/import` alone.
+    var maxImportBodyBytes: Int
     var logger: Logger
     var gossip: GossipService?
     /// Set once forwarded headers from a peer that is not a trusted proxy were ignored and
@@ -50,7 +52,7 @@ struct HTTPAPI: Sendable {
         let routes = RouteTable()
         router.add(middleware: RequestIDMiddleware())
         router.add(middleware: ErrorMetricsMiddleware(metrics: metrics, routes: routes))
-        router.add(middleware: DeclaredBodyLimitMiddleware(maxBodyBytes: maxBodyBytes))
+        router.add(middleware: DeclaredBodyLimitMiddleware(maxBodyBytes: maxBodyBytes, maxImportBodyBytes: maxImportBodyBytes))
         /// Registers a route and records its path and method for the 405 answers.
         func on(
             _ method: HTTPRequest.Method, _ path: String,
@@ -88,6 +90,10 @@ struct HTTPAPI: Sendable {
             context.logger.info("key created", metadata: ["key_id": "\(created.record.id)", "owner": "\(created.record.owner)"])
             return try JSONBody.response(
                 KeyView(record: created.record, creditsRemaining: created.record.credits, secret: created.secret), status: .created)
+        }
+        on(.post, Self.importPath) { request, context in
+            try requireAdmin(request, context)
+            return try await importKeys(request, context)
         }
         on(.get, "/v1/keys") { request, context in
             try requireAdmin(request, context)
@@ -271,6 +277,60 @@ struct HTTPAPI: Sendable {
         }
     }
 
+    static let importPath = "/v1/keys/import"
+
+    /// `POST /v1/keys/import`: NDJSON in, one result per line out. Lines that do not parse
+    /// or are refused by the key rules are reported and skipped; the others are written in one
+    /// transaction and replicated together. Nothing is written when the disk fails (503).
+    private func importKeys(_ request: Request, _ context: GatehouseRequestContext) async throws -> Response {
+        let body: ByteBuffer
+        do {
+            body = try await request.body.collect(upTo: maxImportBodyBytes)
+        } catch is NIOTooManyBytesError {
+            throw APIError.bodyTooLarge(limit: maxImportBodyBytes)
+        }
+        let lines = ImportLines.split(body)
+        guard !lines.isEmpty else { throw APIError.badJSON("the body needs one JSON object per line (NDJSON), one per key") }
+        guard lines.count <= KeyService.maxImportBatch else {
+            throw APIError.invalid("body", "at most \(KeyService.maxImportBatch) keys per request; send the rest in further requests")
+        }
+        var results = lines.map { ImportView.LineResult(line: $0.number) }
+        var entries: [KeyImportEntry] = []
+        var positions: [Int] = []
+        entries.reserveCapacity(lines.count)
+        for (position, line) in lines.enumerated() {
+            do {
+                guard line.bytes.count <= maxBodyBytes else { throw APIError.bodyTooLarge(limit: maxBodyBytes) }
+                let parsed = try JSONBody.decode(ImportKeyLine.self, from: Data(line.bytes))
+                var draft = parsed.body.draft
+                if !parsed.body.prefixGiven { draft.prefix = service.defaultPrefix }
+                entries.append(KeyImportEntry(draft: draft, secret: parsed.secret))
+                positions.append(position)
+            } catch let error as APIError {
+                results[position].error = ImportView.ErrorView(code: error.code, field: error.field, message: error.message)
+            }
+        }
+        let outcomes = service.importKeys(entries)
+        var imported = 0
+        for (position, outcome) in zip(positions, outcomes) {
+            switch outcome {
+            case .imported(let record, let secret):
+                imported += 1
+                results[position].id = record.id
+                results[position].start = record.start
+                results[position].key = secret
+            case .refused(.rejected(let keyError)):
+                results[position].error = ImportView.ErrorView(code: keyError.code.rawValue, field: keyError.field, message: keyError.message)
+            case .refused(.storage(let message)):
+                throw APIError(.serviceUnavailable, code: "storage", message, kind: .storage)
+            }
+        }
+        await service.waitForPush()
+        metrics.adminWrites.increment(by: Int64(imported))
+        context.logger.info("keys imported", metadata: ["imported": "\(imported)", "refused": "\(lines.count - imported)"])
+        return try JSONBody.response(ImportView(imported: imported, refused: lines.count - imported, results: results))
+    }
+
     private func notFound(_ id: String) -> APIError {
         APIError(.notFound, code: "not_found", "no key with id \(APIKeyFormat.redacted(id)); list keys with GET /v1/keys", kind: .notFound)
     }
@@ -340,10 +400,12 @@ struct RequestIDMiddleware: RouterMiddleware {
 struct DeclaredBodyLimitMiddleware: RouterMiddleware {
     typealias Context = GatehouseRequestContext
     let maxBodyBytes: Int
+    let maxImportBodyBytes: Int
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        if let declared = request.headers[.contentLength].flatMap({ Int($0) }), declared > maxBodyBytes {
-            throw APIError.bodyTooLarge(limit: maxBodyBytes)
+        let limit = request.uri.path == HTTPAPI.importPath ? maxImportBodyBytes : maxBodyBytes
+        if let declared = request.headers[.contentLength].flatMap({ Int($0) }), declared > limit {
+            throw APIError.bodyTooLarge(limit: limit)
         }
         return try await next(request, context)
     }

@@ -23,6 +23,12 @@ struct CreateKeyBody: Decodable {
 
     init(from decoder: any Decoder) throws {
         try decoder.rejectUnknownFields(CodingKeys.allCases.map(\.rawValue))
+        try self.init(fieldsOf: decoder)
+    }
+
+    /// The fields of a create request, where the caller checked which fields may appear
+    /// (a bulk import line has a few more).
+    init(fieldsOf decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
         if let prefix = try container.decodeIfPresent(String.self, forKey: .prefix) {
             draft.prefix = prefix
@@ -163,6 +169,7 @@ struct KeyView: Encodable {
 
     enum CodingKeys: String, CodingKey {
         case id, key, start, name, owner, scopes, enabled, limits, credits, refill, meta, version
+        case secretForm = "secret_form"
         case createdAt = "created_at"
         case expiresAt = "expires_at"
         case revokedAt = "revoked_at"
@@ -184,6 +191,8 @@ struct KeyView: Encodable {
         try container.encode(record.id, forKey: .id)
         if let secret { try container.encode(secret, forKey: .key) }
         try container.encode(record.start, forKey: .start)
+        // Only for imported keys, so the answers for native keys stay as they were.
+        if record.secretForm != .native { try container.encode(record.secretForm, forKey: .secretForm) }
         try container.encode(record.name, forKey: .name)
         try container.encode(record.owner, forKey: .owner)
         try container.encode(record.scopes, forKey: .scopes)

@@ -1,5 +1,6 @@
 import GatehouseCore
 import Logging
+import Synchronization
 
 /// Why a key operation failed in the node: a rule of the core, or the disk.
 public enum KeyServiceError: Error, Sendable {
@@ -35,6 +36,11 @@ public final class KeyService: Sendable {
     private let logger: Logger
     /// How far ahead of this node's clock a replicated version may be (`ReplicaCheck`).
     let maxClockSkewMs: Int64
+    /// Which imported forms of keys are held (bit 0 foreign, bit 1 SHA-256), read by the
+    /// verify path before it takes the lock, to hash a presented key the ways that can find
+    /// it; refreshed after every apply. A verify racing the first import of a form may miss
+    /// that one key for that moment, as it would miss a key created a moment later.
+    private let importedForms = Atomic<UInt8>(0)
     /// Told about every local write once it is durable, to replicate it.
     private let writeListener = LockedBox<WriteListener?>(nil)
 
@@ -43,10 +49,12 @@ public final class KeyService: Sendable {
     /// boundary comes back wrapped in two more reabstraction thunks on every access, so after
     /// some ten thousand writes calling it overflowed the stack.
     private struct WriteListener: Sendable {
-        let notify: @Sendable (KeyRecord) -> Void
+        let notify: @Sendable ([KeyRecord]) -> Void
     }
 
-    public func onLocalWrite(_ listener: @escaping @Sendable (KeyRecord) -> Void) {
+    /// `listener` hears every local write once it is durable: one record per admin write, a
+    /// batch per import call.
+    public func onLocalWrites(_ listener: @escaping @Sendable ([KeyRecord]) -> Void) {
         writeListener.withLock { $0 = WriteListener(notify: listener) }
     }
 
@@ -101,6 +109,7 @@ public final class KeyService: Sendable {
         for (id, usage) in try storage.loadCreditUsage() {
             gatekeeper.restoreCreditUsage(id: id, usage)
         }
+        importedForms.store(Self.formBits(gatekeeper.importedLookups), ordering: .relaxed)
         state = LockedBox(gatekeeper)
         self.hasher = hasher
         self.clock = LockedBox(clock)
@@ -125,12 +134,30 @@ public final class KeyService: Sendable {
     /// clock once for all the commands of one read). The key is checked and hashed before
     /// the lock is taken, so the lock is held only for the lookup and the counters.
     public func verify(key: UnsafeRawBufferPointer, _ request: VerifyRequest, nowMs: Int64) -> VerifyAnswer {
-        let presented = PresentedKey(key, hasher: hasher)
+        let presented = PresentedKey(key, hasher: hasher, imported: importedLookupsNow)
         let (answer, wants) = state.withLock { gatekeeper in
             (gatekeeper.verify(presented, request, nowMs: nowMs), gatekeeper.hasEscrowWants)
         }
         if wants { ringEscrowDoorbell() }
         return answer
+    }
+
+    private var importedLookupsNow: ImportedLookups {
+        let bits = importedForms.load(ordering: .relaxed)
+        guard bits != 0 else { return ImportedLookups() }
+        var imported = ImportedLookups()
+        imported.foreign = Int(bits & 1)
+        imported.sha256 = Int(bits >> 1 & 1)
+        return imported
+    }
+
+    private static func formBits(_ imported: ImportedLookups) -> UInt8 {
+        (imported.foreign > 0 ? 1 : 0) | (imported.sha256 > 0 ? 2 : 0)
+    }
+
+    /// After an apply: which imported forms the index holds now.
+    private func refreshImportedForms() {
+        importedForms.store(Self.formBits(state.withLock { $0.importedLookups }), ordering: .relaxed)
     }
 
     /// What a token check decided.
@@ -254,11 +281,88 @@ public final class KeyService: Sendable {
                 // A newer version arrived from a peer meanwhile: the disk must end with it.
                 markReplicasPending([outcome.record.id])
             }
+            refreshImportedForms()
             return .success(outcome)
         }
         let written = try result.get()
-        writeListener.withLock { $0 }?.notify(written.record)
+        writeListener.withLock { $0 }?.notify([written.record])
         return written
+    }
+
+    /// Most entries one `importKeys` call takes: one transaction, one replication batch.
+    public static let maxImportBatch = 10_000
+
+    /// Bulk import: each entry becomes a key (`KeyLifecycle.importKey`) or is refused on its
+    /// own (a field out of bounds, a secret already held here or earlier in the batch); the
+    /// accepted ones are written in one transaction, then applied and replicated together.
+    /// All or nothing per entry: if the disk write fails, every accepted entry is refused
+    /// with the storage error and nothing is applied. At most `maxImportBatch` entries.
+    public func importKeys(_ entries: [KeyImportEntry]) -> [KeyImportOutcome] {
+        precondition(entries.count <= Self.maxImportBatch, "import batches are at most \(Self.maxImportBatch) entries")
+        let (outcomes, records): ([KeyImportOutcome], [KeyRecord]) = diskWriter.withLock { _ in
+            let nowMs = now()
+            var random = SystemRandomNumberGenerator()
+            let holders = holdersNow
+            var outcomes: [KeyImportOutcome] = []
+            outcomes.reserveCapacity(entries.count)
+            var records: [KeyRecord] = []
+            records.reserveCapacity(entries.count)
+            var seen = Set<LookupHash>(minimumCapacity: entries.count)
+            for entry in entries {
+                let version = clock.withLock { $0.tick(nowMs: nowMs) }
+                do throws(KeyError) {
+                    var (record, secret) = try KeyLifecycle.importKey(
+                        entry.draft, secret: entry.secret, defaultLimits: defaultLimits, hasher: hasher, nowMs: nowMs, version: version,
+                        using: &random)
+                    guard seen.insert(record.lookup).inserted else {
+                        throw KeyError(.conflict, field: entry.secret.field, "the same secret appears earlier in this import; import each key once")
+                    }
+                    record.holders = holders
+                    outcomes.append(.imported(record, secret: secret))
+                    records.append(record)
+                } catch {
+                    outcomes.append(.refused(.rejected(error)))
+                }
+            }
+            let held = state.withLock { gatekeeper in records.map { gatekeeper.keyID(ofLookup: $0.lookup) } }
+            var fresh: [KeyRecord] = []
+            fresh.reserveCapacity(records.count)
+            var recordIndex = 0
+            for position in outcomes.indices {
+                guard case .imported(let record, _) = outcomes[position] else { continue }
+                defer { recordIndex += 1 }
+                if let existing = held[recordIndex] {
+                    let field = entries[position].secret.field
+                    outcomes[position] = .refused(.rejected(KeyError(
+                        .conflict, field: field, "a key with this secret is held already (\(existing)); import each key once")))
+                } else {
+                    fresh.append(record)
+                }
+            }
+            guard !fresh.isEmpty else { return (outcomes, []) }
+            do {
+                try storage.save(fresh)
+            } catch {
+                logger.error("key import failed", metadata: ["keys": "\(fresh.count)", "error": "\(error)"])
+                let refusal = KeyServiceError.storage("the key store could not be written; nothing of this batch was imported; retry, and check the node's disk")
+                for position in outcomes.indices {
+                    if case .imported = outcomes[position] { outcomes[position] = .refused(refusal) }
+                }
+                return (outcomes, [])
+            }
+            var start = 0
+            while start < fresh.count {
+                let end = min(fresh.count, start + Self.lockBatch)
+                state.withLock { gatekeeper in
+                    for record in fresh[start..<end] { gatekeeper.apply(record) }
+                }
+                start = end
+            }
+            refreshImportedForms()
+            return (outcomes, fresh)
+        }
+        if !records.isEmpty { writeListener.withLock { $0 }?.notify(records) }
+        return outcomes
     }
 
     // MARK: Replication
@@ -301,6 +405,7 @@ public final class KeyService: Sendable {
             for record in accepted { clock.observe(record.version, nowMs: nowMs) }
         }
         let applied = accepted.filter { record in state.withLock { $0.apply(record) } }
+        if !applied.isEmpty { refreshImportedForms() }
         markReplicasPending(applied.map(\.id))
         outcome.applied = applied.count
         return outcome
@@ -550,4 +655,33 @@ public struct ReplicaApplyOutcome: Sendable, Equatable {
     public var rejected: [ReplicaCheck.Rejection: Int] = [:]
 
     public init() {}
+}
+
+/// One key of a bulk import: its fields, and what its secret is.
+public struct KeyImportEntry: Sendable {
+    public var draft: KeyDraft
+    public var secret: ImportedSecret
+
+    public init(draft: KeyDraft, secret: ImportedSecret) {
+        self.draft = draft
+        self.secret = secret
+    }
+}
+
+/// What became of one entry of a bulk import.
+public enum KeyImportOutcome: Sendable {
+    /// Written; `secret` is the generated one (shown once), `nil` for a key the caller brought.
+    case imported(KeyRecord, secret: String?)
+    case refused(KeyServiceError)
+}
+
+extension ImportedSecret {
+    /// The import field that carried the secret, to name in a refusal.
+    var field: String? {
+        switch self {
+        case .generated: nil
+        case .key: "key"
+        case .sha256: "sha256"
+        }
+    }
 }

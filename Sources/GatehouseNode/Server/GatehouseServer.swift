@@ -139,12 +139,13 @@ public final class GatehouseServer: Sendable {
             onBound: { address in report(HostPort(address, fallback: self.config.rpcAddress), nil, nil) })
         let api = HTTPAPI(
             service: service, metrics: metrics, authenticator: authenticator, trustedProxies: config.trustedProxies, readiness: readiness,
-            nodeID: config.nodeID, maxBodyBytes: config.maxBodyBytes, logger: logger, gossip: gossip)
+            nodeID: config.nodeID, maxBodyBytes: config.maxBodyBytes, maxImportBodyBytes: config.maxImportBodyBytes, logger: logger,
+            gossip: gossip)
         let httpAddress = config.httpAddress
         let http = Application(
             router: api.router(),
             server: .guardedHTTP1(
-                settings: config.connections, maxBodyBytes: config.maxBodyBytes, metrics: metrics,
+                settings: config.connections, maxBodyBytes: max(config.maxBodyBytes, config.maxImportBodyBytes), metrics: metrics,
                 tls: config.tls.applies(to: .http) ? tls : nil),
             configuration: ApplicationConfiguration(address: .hostname(httpAddress.host, port: httpAddress.port)),
             onServerRunning: { channel in

@@ -1,0 +1,122 @@
+import ArgumentParser
+import Foundation
+
+extension Keys {
+    /// `gatehouse keys import FILE`: bulk import from NDJSON, sent in pieces.
+    struct Import: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Import keys from an NDJSON file, one key per line.",
+            discussion: """
+                Each line is a JSON object with the fields of `keys create` (name, owner, scopes, limits, \
+                expires_at, credits, refill, meta, enabled, prefix) and at most one of:
+                  "key": "<the key string>"      a key issued elsewhere, kept as it is
+                  "sha256": "<64 hex digits>"    only the SHA-256 another system kept (optional "start")
+                Neither: a new key; its secret is printed once (line, id, key, tab-separated).
+                Refused lines are reported on stderr with their line number; the others are imported.
+                """)
+        @OptionGroup var connection: AdminConnection
+        @Argument(help: "The NDJSON file; - reads standard input.")
+        var file: String
+        @Option(help: "Most lines per request (at most 10000).")
+        var batch = 5_000
+        @Option(help: "Most bytes per request (the node's limits.max_import_body_bytes, 8 MiB by default, must hold it).")
+        var batchBytes = 4 * 1024 * 1024
+
+        private static let blank: Set<UInt8> = [UInt8(ascii: " "), UInt8(ascii: "\t"), UInt8(ascii: "\r"), UInt8(ascii: "\n")]
+
+        func validate() throws {
+            guard (1...10_000).contains(batch) else { throw ValidationError("--batch must be from 1 to 10000") }
+            guard batchBytes >= 1024 else { throw ValidationError("--batch-bytes must be at least 1024") }
+        }
+
+        func run() async throws {
+            let data: Data
+            if file == "-" {
+                data = FileHandle.standardInput.readDataToEndOfFile()
+            } else {
+                guard let contents = FileManager.default.contents(atPath: file) else { throw CLIError("cannot read \(file)") }
+                data = contents
+            }
+            let started = Date()
+            var imported = 0
+            var refused: [[String: Any]] = []
+            var results: [[String: Any]] = []
+            for piece in ImportPieces.split(data, maxLines: batch, maxBytes: batchBytes) {
+                guard piece.oversizedLine == nil else {
+                    throw CLIError("line \(piece.oversizedLine!) is over --batch-bytes (\(batchBytes)); nothing after line \(piece.firstLine - 1) was sent")
+                }
+                guard piece.bytes.contains(where: { !Self.blank.contains($0) }) else { continue }
+                let answer = try await connection.call(
+                    "POST", "/v1/keys/import", data: piece.bytes, contentType: "application/x-ndjson", printJSON: false)
+                imported += answer["imported"] as? Int ?? 0
+                for var result in answer["results"] as? [[String: Any]] ?? [] {
+                    let line = (result["line"] as? Int ?? 0) + piece.firstLine - 1
+                    result["line"] = line
+                    if result["error"] != nil { refused.append(result) }
+                    if connection.json {
+                        results.append(result)
+                    } else if let secret = result["key"] as? String, let id = result["id"] as? String {
+                        print("\(line)\t\(id)\t\(secret)")
+                    }
+                }
+            }
+            let seconds = max(Date().timeIntervalSince(started), 0.001)
+            if connection.json {
+                let answer: [String: Any] = ["imported": imported, "refused": refused.count, "results": results]
+                let text = try JSONSerialization.data(withJSONObject: answer, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
+                print(String(decoding: text, as: UTF8.self))
+            } else {
+                for result in refused {
+                    let error = result["error"] as? [String: Any] ?? [:]
+                    let field = (error["field"] as? String).map { " (\($0))" } ?? ""
+                    FileHandle.standardError.write(Data(
+                        "line \(result["line"] ?? "?"): \(error["code"] ?? "")\(field): \(error["message"] ?? "")\n".utf8))
+                }
+            }
+            FileHandle.standardError.write(Data(
+                "imported \(imported), refused \(refused.count), in \(String(format: "%.2f", seconds)) s (\(Int(Double(imported) / seconds)) keys/s)\n".utf8))
+            if !refused.isEmpty { throw ExitCode(1) }
+        }
+    }
+}
+
+/// An NDJSON file cut into request bodies of whole lines, each at most `maxLines` lines
+/// and `maxBytes` bytes, with the file line number each starts at.
+enum ImportPieces {
+    struct Piece {
+        var firstLine: Int
+        var bytes: Data
+        /// A line too long for any piece: nothing from it on can be sent.
+        var oversizedLine: Int?
+    }
+
+    static func split(_ data: Data, maxLines: Int, maxBytes: Int) -> [Piece] {
+        var pieces: [Piece] = []
+        var current = Data()
+        var currentLines = 0
+        var firstLine = 1
+        var lineNumber = 0
+        var start = data.startIndex
+        while start < data.endIndex {
+            let end = data[start...].firstIndex(of: UInt8(ascii: "\n")).map { data.index(after: $0) } ?? data.endIndex
+            lineNumber += 1
+            let line = data[start..<end]
+            if line.count > maxBytes {
+                if currentLines > 0 { pieces.append(Piece(firstLine: firstLine, bytes: current)) }
+                pieces.append(Piece(firstLine: lineNumber, bytes: Data(), oversizedLine: lineNumber))
+                return pieces
+            }
+            if currentLines == maxLines || current.count + line.count > maxBytes {
+                pieces.append(Piece(firstLine: firstLine, bytes: current))
+                current = Data()
+                currentLines = 0
+                firstLine = lineNumber
+            }
+            current.append(line)
+            currentLines += 1
+            start = end
+        }
+        if currentLines > 0 { pieces.append(Piece(firstLine: firstLine, bytes: current)) }
+        return pieces
+    }
+}

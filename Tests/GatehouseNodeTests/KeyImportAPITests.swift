@@ -1,0 +1,128 @@
+import Foundation
+import GatehouseCore
+@testable import GatehouseNode
+import Logging
+import Testing
+
+/// Bulk import (`POST /v1/keys/import`, `KeyService.importKeys`): new keys, the caller's own
+/// key strings and keys known only by their SHA-256; refusals per line, nothing half-applied.
+@Suite("Key import API", .timeLimit(.minutes(5)))
+struct KeyImportAPITests {
+    private static func sha256Hex(_ text: String) -> String {
+        var text = text
+        return text.withUTF8 { ImportedKeyFormat.sha256(UnsafeRawBufferPointer($0)) }.hex
+    }
+
+    @Test func eachLineIsImportedOrRefusedOnItsOwnAndImportedKeysVerify() async throws {
+        let node = try await TestNode.start()
+        let held = try await node.createKey()
+        let foreign = "sk_live_51HxQv2eZvKYlo2C0aBcDeFgHiJk"
+        let hashed = "legacy-7f3d9c2b1a0e4f5d6c7b8a9"
+        let body = [
+            #"{"owner": "acct_1", "scopes": ["read"]}"#,
+            #"{"owner": "acct_2", "key": "\#(foreign)", "meta": {"from": "stripe"}}"#,
+            "",
+            #"{"owner": "acct_3", "sha256": "\#(Self.sha256Hex(hashed))", "start": "legacy"}"#,
+            #"{"owner": "acct_4", "key": "\#(foreign)"}"#,
+            #"{"owner": "acct_5", "key": "\#(held.secret)"}"#,
+            #"{"owner": "acct_6", "limits": "many"}"#,
+            "not json at all",
+            #"{"owner": "acct_7", "surprise": 1}"#,
+        ].joined(separator: "\n")
+        let reply = try await node.http("POST", "/v1/keys/import", raw: Data(body.utf8), headers: ["Content-Type": "application/x-ndjson"])
+        #expect(reply.status == 200, "\(reply.text)")
+        #expect(reply.object["imported"] as? Int == 3)
+        #expect(reply.object["refused"] as? Int == 5)
+        let results = try #require(reply.object["results"] as? [[String: Any]])
+        #expect(results.map { $0["line"] as? Int } == [1, 2, 4, 5, 6, 7, 8, 9])
+        func error(_ line: Int) -> [String: Any]? { results.first { $0["line"] as? Int == line }?["error"] as? [String: Any] }
+        #expect(error(5)?["code"] as? String == "conflict")
+        #expect(error(6)?["code"] as? String == "conflict")
+        #expect((error(6)?["message"] as? String)?.contains(held.id) == true)
+        #expect(error(7)?["field"] as? String == "limits")
+        #expect(error(8)?["code"] as? String == "bad_json")
+        #expect(error(9)?["code"] as? String == "unknown_field")
+        // The generated key is shown once; the brought ones are never echoed.
+        let generated = try #require(results[0]["key"] as? String)
+        #expect(generated.hasPrefix("gk_"))
+        #expect(!reply.text.contains(foreign))
+        #expect(!reply.text.contains(hashed))
+
+        for (key, owner) in [(generated, "acct_1"), (foreign, "acct_2"), (hashed, "acct_3")] {
+            let verified = try await node.http("POST", "/v1/verify", json: ["key": key], token: nil)
+            #expect(verified.object["code"] as? String == "VALID", "\(owner): \(verified.text)")
+            #expect(verified.object["owner"] as? String == owner)
+        }
+        let shown = try await node.http("GET", "/v1/keys/\(try #require(results[2]["id"] as? String))")
+        #expect(shown.object["secret_form"] as? String == "sha256")
+        #expect(shown.object["start"] as? String == "legacy")
+        try await node.stop()
+    }
+
+    @Test func anImportIsRefusedWholeWhenItIsTooLargeOrEmpty() async throws {
+        let node = try await TestNode.start { config in
+            config.maxBodyBytes = 1_024
+            config.maxImportBodyBytes = 4_096
+        }
+        let line = #"{"owner": "acct_1"}"# + "\n"
+        let tooLarge = try await node.http("POST", "/v1/keys/import", raw: Data(String(repeating: line, count: 300).utf8))
+        #expect(tooLarge.status == 413)
+        let empty = try await node.http("POST", "/v1/keys/import", raw: Data("\n  \n".utf8))
+        #expect(empty.status == 400)
+        let anonymous = try await node.http("POST", "/v1/keys/import", raw: Data(line.utf8), token: nil)
+        #expect(anonymous.status == 401)
+        let listed = try await node.http("GET", "/v1/keys")
+        #expect((listed.object["keys"] as? [Any])?.count == 0)
+        try await node.stop()
+    }
+
+    /// A store that fails every write, to show an import is all or nothing per batch.
+    private final class FailingStorage: KeyStorage {
+        func loadRecords() throws -> [KeyRecord] { [] }
+        func loadCreditUsage() throws -> [String: Gatekeeper.CreditUsage] { [:] }
+        func save(_ record: KeyRecord) throws { throw CocoaError(.fileWriteOutOfSpace) }
+        func save(_ records: [KeyRecord]) throws { throw CocoaError(.fileWriteOutOfSpace) }
+        func saveUsage(_ changes: [(record: KeyRecord, creditUsage: Gatekeeper.CreditUsage?)]) throws {}
+    }
+
+    @Test func aFailedWriteImportsNothingAndTheListenerHearsNothing() throws {
+        let keys = try KeyService(
+            nodeID: "n1", hasher: LookupHasher(pepper: Array(repeating: 5, count: 32)), settings: .init(),
+            defaultLimits: [.defaultHourly], defaultPrefix: "gk", storage: FailingStorage(),
+            now: { 1_800_000_000_000 }, logger: Logger(label: "test"))
+        let heard = LockedBox(0)
+        keys.onLocalWrites { records in heard.withLock { $0 += records.count } }
+        let outcomes = keys.importKeys([
+            KeyImportEntry(draft: KeyDraft(owner: "a"), secret: .key("legacy-key-0123456789abcdef")),
+            KeyImportEntry(draft: KeyDraft(owner: "b"), secret: .generated),
+        ])
+        for outcome in outcomes {
+            guard case .refused(.storage) = outcome else {
+                Issue.record("expected a storage refusal, got \(outcome)")
+                continue
+            }
+        }
+        #expect(keys.keyCount == 0)
+        #expect(heard.withLock { $0 } == 0)
+        #expect(keys.verify(key: "legacy-key-0123456789abcdef", VerifyRequest()).code == .malformed)
+    }
+
+    @Test func oneImportIsOneBatchForReplication() throws {
+        let keys = try KeyService(
+            nodeID: "n1", hasher: LookupHasher(pepper: Array(repeating: 5, count: 32)), settings: .init(),
+            defaultLimits: [.defaultHourly], defaultPrefix: "gk", storage: InMemoryKeyStorage(),
+            now: { 1_800_000_000_000 }, logger: Logger(label: "test"))
+        let batches = LockedBox<[Int]>([])
+        keys.onLocalWrites { records in batches.withLock { $0.append(records.count) } }
+        let entries = (0..<1_000).map { KeyImportEntry(draft: KeyDraft(owner: "acct_\($0)"), secret: .generated) }
+        let outcomes = keys.importKeys(entries)
+        #expect(batches.withLock { $0 } == [1_000])
+        #expect(keys.keyCount == 1_000)
+        let secrets = outcomes.compactMap { outcome -> String? in
+            if case .imported(_, let secret) = outcome { return secret }
+            return nil
+        }
+        #expect(secrets.count == 1_000)
+        #expect(secrets.allSatisfy { keys.verify(key: $0, VerifyRequest()).code == .valid })
+    }
+}
