@@ -76,6 +76,28 @@ struct KeyImportAPITests {
         try await node.stop()
     }
 
+    /// The CLI cuts a file into requests and numbers lines as the file does, across requests.
+    @Test func theCLIImportsAFileInPiecesAndReportsRefusedLinesByTheirNumberInTheFile() async throws {
+        let gatehouse = try #require(Subprocess.gatehouseExecutable(), "the gatehouse executable is built next to the tests")
+        let node = try await TestNode.start()
+        var lines = (1...25).map { #"{"owner": "acct_\#($0)"}"# }
+        lines[16] = #"{"owner": "acct_17", "limits": "many"}"#
+        lines[20] = ""
+        let result = try Subprocess.run(
+            gatehouse, ["keys", "import", "-", "--url", node.httpBase, "--admin-token", TestNode.adminToken, "--batch", "10"],
+            input: lines.joined(separator: "\n") + "\n")
+        #expect(result.status == 1, "one refused line makes the exit status 1: \(result.error)")
+        #expect(result.error.contains("line 17: invalid_field (limits)"), "\(result.error)")
+        #expect(result.error.contains("imported 23, refused 1"), "\(result.error)")
+        let printed = result.output.split(separator: "\n").map { $0.split(separator: "\t") }
+        #expect(printed.count == 23)
+        #expect(printed.map { Int($0[0]) } == (1...25).filter { $0 != 17 && $0 != 21 }.map { Optional($0) })
+        let secret = try #require(printed.last.map { String($0[2]) })
+        let verified = try await node.http("POST", "/v1/verify", json: ["key": secret], token: nil)
+        #expect(verified.object["owner"] as? String == "acct_25")
+        try await node.stop()
+    }
+
     /// A store that fails every write, to show an import is all or nothing per batch.
     private final class FailingStorage: KeyStorage {
         func loadRecords() throws -> [KeyRecord] { [] }

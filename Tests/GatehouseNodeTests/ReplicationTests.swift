@@ -66,6 +66,29 @@ struct ReplicationTests {
         for node in nodes { try await node.stop() }
     }
 
+    /// Imported keys replicate with their forms: a node that never imported anything learns
+    /// to hash presented keys the extra ways from the records it is sent.
+    @Test func importedKeysVerifyOnEveryNode() async throws {
+        let nodes = try await Self.cluster(3)
+        let foreign = "sk_live_51HxQv2eZvKYlo2C0aBcDeFgHiJk"
+        let hashed = "legacy-7f3d9c2b1a0e4f5d6c7b8a9"
+        var plain = hashed
+        let digest = plain.withUTF8 { ImportedKeyFormat.sha256(UnsafeRawBufferPointer($0)) }.hex
+        let body = #"{"owner": "acct_1", "key": "\#(foreign)"}"# + "\n" + #"{"owner": "acct_2", "sha256": "\#(digest)"}"#
+        let imported = try await nodes[0].http("POST", "/v1/keys/import", raw: Data(body.utf8))
+        #expect(imported.object["imported"] as? Int == 2, "\(imported.text)")
+        for node in nodes.dropFirst() {
+            let client = try await node.client()
+            try await eventually("both imported keys verify on \(node.server.config.nodeID)") {
+                let first = try await client.verify(foreign, cost: 0)
+                let second = try await client.verify(hashed, cost: 0)
+                return first.code == .valid && first.owner == "acct_1" && second.code == .valid && second.owner == "acct_2"
+            }
+            try await client.close()
+        }
+        for node in nodes { try await node.stop() }
+    }
+
     @Test func aNodeThatWasDownCatchesUpByAntiEntropy() async throws {
         let directories = (0..<3).map { _ in TemporaryDirectory.make() }
         var nodes = try await Self.cluster(3, directories: directories)
