@@ -81,7 +81,7 @@ struct SQLiteKeyStorageLoadTests {
         // Damage one row in the second half of the first batch (decoded by the second thread).
         let database = try DatabaseQueue(path: "\(directory)/\(SQLiteKeyStorage.fileName)")
         try database.write { db in
-            try db.execute(sql: "UPDATE key_record SET record = ? WHERE id = ?", arguments: ["{\"id\": 1}", records[1_500].id])
+            try db.execute(sql: "UPDATE key_record SET data = ? WHERE id = ?", arguments: [Data([0x01, 0x02]), records[1_500].id])
         }
         try database.close()
         #expect(throws: (any Error).self) {
@@ -93,6 +93,37 @@ struct SQLiteKeyStorageLoadTests {
         }
         // Nothing of the batch holding the damaged row was handed over.
         #expect(handed == 0)
+    }
+
+    /// A data directory of a release that stored records as JSON (schema up to
+    /// `v3-credit-period`, rows written as that release wrote them) is converted at the first
+    /// start: every record comes back equal, now stored in the binary codec.
+    @Test func recordsStoredAsJSONByAnEarlierReleaseAreConvertedAtTheFirstStart() throws {
+        let directory = TemporaryDirectory.make()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        var expected = try Self.records(5_000)
+        expected[3].secretForm = .foreign
+        do {
+            let database = try DatabaseQueue(path: "\(directory)/\(SQLiteKeyStorage.fileName)")
+            try SQLiteKeyStorage.migrator.migrate(database, upTo: "v3-credit-period")
+            let encoder = JSONEncoder()
+            try database.write { db in
+                for record in expected {
+                    try db.execute(
+                        sql: "INSERT INTO key_record (id, owner, version, record) VALUES (?, ?, ?, ?)",
+                        arguments: [record.id, record.owner, record.version.description, String(decoding: try encoder.encode(record), as: UTF8.self)])
+                }
+            }
+            try database.close()
+        }
+        let loaded = try SQLiteKeyStorage(directory: directory, loadBatchSize: 2_100).loadRecords()
+        #expect(Self.differences(loaded, expected) == [])
+        let database = try DatabaseQueue(path: "\(directory)/\(SQLiteKeyStorage.fileName)")
+        let leftAsJSON = try database.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM key_record WHERE data IS NULL OR record != ''") }
+        #expect(leftAsJSON == 0)
+        try database.close()
+        // A second start has nothing left to convert and loads the same.
+        #expect(Self.differences(try SQLiteKeyStorage(directory: directory).loadRecords(), expected) == [])
     }
 
     /// What an acknowledgement promises: every commit syncs SQLite's WAL to disk.

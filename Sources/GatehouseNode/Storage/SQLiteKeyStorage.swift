@@ -1,15 +1,19 @@
 import Foundation
 import GRDB
 import GatehouseCore
+import GatehouseWire
+import NIOCore
 
 /// Key records in SQLite (WAL) under the node's data directory, through GRDB.
 ///
-/// Records are stored whole as JSON next to the columns used to find them; usage that
-/// changes on the hot path (`last_used_at`, credit usage) lives in its own tables so
-/// writing it never rewrites a record.
+/// Records are stored whole in the cluster's binary record codec (`KeyRecordCodec`, column
+/// `data`) next to the columns used to find them; usage that changes on the hot path
+/// (`last_used_at`, credit usage) lives in its own tables so writing it never rewrites a
+/// record. Data directories of releases that stored records as JSON (column `record`) are
+/// converted once, at the first start (migration `v4-binary-records`); a release from before
+/// that cannot read them afterwards.
 public final class SQLiteKeyStorage: KeyStorage {
     private let database: DatabasePool
-    private let encoder = JSONEncoder()
 
     public static let fileName = "keys.sqlite"
 
@@ -66,6 +70,26 @@ public final class SQLiteKeyStorage: KeyStorage {
         migrator.registerMigration("v3-credit-period") { db in
             try db.execute(sql: "ALTER TABLE key_credit_usage ADD COLUMN period INTEGER NOT NULL DEFAULT 0")
         }
+        // Records in the binary codec instead of JSON: a fifth of the bytes, and a fraction of
+        // the time to write and to load. Existing JSON rows are converted here, in rowid order,
+        // a batch at a time; `record` keeps an empty string (the column is NOT NULL).
+        migrator.registerMigration("v4-binary-records") { db in
+            try db.execute(sql: "ALTER TABLE key_record ADD COLUMN data BLOB")
+            let update = try db.makeStatement(sql: "UPDATE key_record SET data = ?, record = '' WHERE rowid = ?")
+            let decoder = JSONDecoder()
+            var after: Int64 = 0
+            while true {
+                let rows = try Row.fetchAll(
+                    db, sql: "SELECT rowid, record FROM key_record WHERE rowid > ? ORDER BY rowid LIMIT 4096", arguments: [after])
+                guard let last = rows.last else { break }
+                for row in rows {
+                    let text: String = row["record"]
+                    let record = try decoder.decode(KeyRecord.self, from: Data(text.utf8))
+                    try update.execute(arguments: [Self.blob(record), row["rowid"] as Int64])
+                }
+                after = last["rowid"]
+            }
+        }
         return migrator
     }
 
@@ -78,9 +102,9 @@ public final class SQLiteKeyStorage: KeyStorage {
     }
 
     /// Every record, in table order, handed over batch by batch as it is decoded. Rows are
-    /// read through a cursor and each batch is decoded on all cores: JSON decoding is most
-    /// of a start's time, and holding every row's text, or every record twice (once here,
-    /// once in the caller's index), would only raise the peak at a million keys.
+    /// read through a cursor and each batch is decoded on all cores: decoding is most of a
+    /// start's time, and holding every row's bytes, or every record twice (once here, once
+    /// in the caller's index), would only raise the peak at a million keys.
     public func forEachRecord(_ body: (KeyRecord) throws -> Void) throws {
         try database.read { db in
             var lastUsed: [String: Int64] = [:]
@@ -88,7 +112,7 @@ public final class SQLiteKeyStorage: KeyStorage {
             while let row = try usage.next() {
                 lastUsed[row["key_id"]] = row["at"]
             }
-            func handOver(_ batch: [String]) throws {
+            func handOver(_ batch: [Data]) throws {
                 for var record in try Self.decode(batch) {
                     if let used = lastUsed[record.id], used > (record.lastUsedAt ?? Int64.min) {
                         record.lastUsedAt = used
@@ -96,11 +120,11 @@ public final class SQLiteKeyStorage: KeyStorage {
                     try body(record)
                 }
             }
-            var batch: [String] = []
+            var batch: [Data] = []
             batch.reserveCapacity(loadBatchSize)
-            let texts = try String.fetchCursor(db, sql: "SELECT record FROM key_record")
-            while let text = try texts.next() {
-                batch.append(text)
+            let blobs = try Data.fetchCursor(db, sql: "SELECT data FROM key_record")
+            while let blob = try blobs.next() {
+                batch.append(blob)
                 if batch.count == loadBatchSize {
                     try handOver(batch)
                     batch.removeAll(keepingCapacity: true)
@@ -110,21 +134,25 @@ public final class SQLiteKeyStorage: KeyStorage {
         }
     }
 
-    /// Decodes `texts` in order, split into one contiguous range per core; the first
+    /// Decodes `blobs` in order, split into one contiguous range per core; the first
     /// failure (in table order) is thrown.
-    static func decode(_ texts: [String]) throws -> [KeyRecord] {
-        guard !texts.isEmpty else { return [] }
-        let workers = max(1, min(ProcessInfo.processInfo.activeProcessorCount, texts.count / 1024))
-        let share = (texts.count + workers - 1) / workers
+    static func decode(_ blobs: [Data]) throws -> [KeyRecord] {
+        guard !blobs.isEmpty else { return [] }
+        let workers = max(1, min(ProcessInfo.processInfo.activeProcessorCount, blobs.count / 1024))
+        let share = (blobs.count + workers - 1) / workers
         let parts = LockedBox([Result<[KeyRecord], any Error>?](repeating: nil, count: workers))
         DispatchQueue.concurrentPerform(iterations: workers) { worker in
-            let decoder = JSONDecoder()
-            let range = min(texts.count, worker * share)..<min(texts.count, (worker + 1) * share)
-            let part = Result { try range.map { try decoder.decode(KeyRecord.self, from: Data(texts[$0].utf8)) } }
+            let range = min(blobs.count, worker * share)..<min(blobs.count, (worker + 1) * share)
+            let part = Result { () throws(GossipDecodeError) -> [KeyRecord] in
+                var records: [KeyRecord] = []
+                records.reserveCapacity(range.count)
+                for index in range { records.append(try KeyRecordCodec.decode(ByteBuffer(bytes: blobs[index]))) }
+                return records
+            }.mapError { $0 as any Error }
             parts.withLock { $0[worker] = part }
         }
         var records: [KeyRecord] = []
-        records.reserveCapacity(texts.count)
+        records.reserveCapacity(blobs.count)
         for part in parts.withLock({ $0 }) {
             records += try part!.get()
         }
@@ -151,19 +179,23 @@ public final class SQLiteKeyStorage: KeyStorage {
 
     public func save(_ records: [KeyRecord]) throws {
         guard !records.isEmpty else { return }
-        let rows = try records.map { record in
-            (record, String(decoding: try encoder.encode(record), as: UTF8.self))
-        }
+        let rows = records.map { record in (record, Self.blob(record)) }
         try database.write { db in
-            for (record, json) in rows {
-                try db.execute(
-                    sql: """
-                        INSERT INTO key_record (id, owner, version, record) VALUES (?, ?, ?, ?)
-                        ON CONFLICT(id) DO UPDATE SET owner = excluded.owner, version = excluded.version, record = excluded.record
-                        """,
-                    arguments: [record.id, record.owner, record.version.description, json])
+            // Compiled once per transaction, not once per row (an import writes thousands).
+            let upsert = try db.cachedStatement(
+                sql: """
+                    INSERT INTO key_record (id, owner, version, record, data) VALUES (?, ?, ?, '', ?)
+                    ON CONFLICT(id) DO UPDATE SET owner = excluded.owner, version = excluded.version, record = '', data = excluded.data
+                    """)
+            for (record, blob) in rows {
+                try upsert.execute(arguments: [record.id, record.owner, record.version.description, blob])
             }
         }
+    }
+
+    /// A record as stored: its bytes in the binary record codec.
+    static func blob(_ record: KeyRecord) -> Data {
+        Data(KeyRecordCodec.encode(record).readableBytesView)
     }
 
     public func saveUsage(_ changes: [(record: KeyRecord, creditUsage: Gatekeeper.CreditUsage?)]) throws {
