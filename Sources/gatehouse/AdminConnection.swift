@@ -54,16 +54,23 @@ struct AdminConnection: ParsableArguments {
         } catch {
             throw CLIError("cannot reach \(url): \(error.localizedDescription). Is the node running (gatehouse serve)?")
         }
-        let status = (response as? HTTPURLResponse)?.statusCode ?? 0
+        let object = try Self.answer(status: (response as? HTTPURLResponse)?.statusCode ?? 0, data)
+        if json && printJSON {
+            let pretty = try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
+            print(String(decoding: pretty, as: UTF8.self))
+        }
+        return object
+    }
+}
+
+extension AdminConnection {
+    /// The JSON object of a 2xx answer; any other status becomes the API's error as a `CLIError`.
+    static func answer(status: Int, _ data: Data) throws -> [String: Any] {
         let object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] ?? [:]
         guard (200..<300).contains(status) else {
             let error = object["error"] as? [String: Any]
             let field = (error?["field"] as? String).map { " (\($0))" } ?? ""
             throw CLIError("HTTP \(status) \(error?["code"] as? String ?? "")\(field): \(error?["message"] as? String ?? String(decoding: data, as: UTF8.self))")
-        }
-        if json && printJSON {
-            let pretty = try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
-            print(String(decoding: pretty, as: UTF8.self))
         }
         return object
     }

@@ -41,13 +41,15 @@ extension Keys {
             var imported = 0
             var refused: [[String: Any]] = []
             var results: [[String: Any]] = []
-            for piece in ImportPieces.split(data, maxLines: batch, maxBytes: batchBytes) {
-                guard piece.oversizedLine == nil else {
-                    throw CLIError("line \(piece.oversizedLine!) is over --batch-bytes (\(batchBytes)); nothing after line \(piece.firstLine - 1) was sent")
-                }
-                guard piece.bytes.contains(where: { !Self.blank.contains($0) }) else { continue }
-                let answer = try await connection.call(
-                    "POST", "/v1/keys/import", data: piece.bytes, contentType: "application/x-ndjson", printJSON: false)
+            var pieces = ImportPieces.split(data, maxLines: batch, maxBytes: batchBytes)
+            let cutShort = pieces.last?.oversizedLine != nil
+            if let oversized = pieces.last?.oversizedLine {
+                FileHandle.standardError.write(Data(
+                    "line \(oversized) is over --batch-bytes (\(batchBytes)): nothing from it on is sent\n".utf8))
+                pieces.removeLast()
+            }
+            pieces.removeAll { piece in !piece.bytes.contains(where: { !Self.blank.contains($0) }) }
+            func take(_ answer: [String: Any], of piece: ImportPieces.Piece) {
                 imported += answer["imported"] as? Int ?? 0
                 for var result in answer["results"] as? [[String: Any]] ?? [] {
                     let line = (result["line"] as? Int ?? 0) + piece.firstLine - 1
@@ -58,6 +60,21 @@ extension Keys {
                     } else if let secret = result["key"] as? String, let id = result["id"] as? String {
                         print("\(line)\t\(id)\t\(secret)")
                     }
+                }
+            }
+            if let endpoint = URL(string: connection.url), endpoint.scheme == "http", let host = endpoint.host {
+                var next = 0
+                try await ImportUpload.post(
+                    bodies: pieces.map(\.bytes), host: host, port: endpoint.port ?? 80, path: endpoint.path + "/v1/keys/import",
+                    token: try connection.token()
+                ) { answer in
+                    take(try AdminConnection.answer(status: answer.status, answer.body), of: pieces[next])
+                    next += 1
+                }
+            } else {
+                for piece in pieces {
+                    take(try await connection.call(
+                        "POST", "/v1/keys/import", data: piece.bytes, contentType: "application/x-ndjson", printJSON: false), of: piece)
                 }
             }
             let seconds = max(Date().timeIntervalSince(started), 0.001)
@@ -75,7 +92,7 @@ extension Keys {
             }
             FileHandle.standardError.write(Data(
                 "imported \(imported), refused \(refused.count), in \(String(format: "%.2f", seconds)) s (\(Int(Double(imported) / seconds)) keys/s)\n".utf8))
-            if !refused.isEmpty { throw ExitCode(1) }
+            if !refused.isEmpty || cutShort { throw ExitCode(1) }
         }
     }
 }

@@ -11,6 +11,7 @@ let package = Package(
     dependencies: [
         .package(name: "gatehouse", path: "../.."),
         .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.3"),
     ],
     targets: [
         .target(name: "CMallinfo"),
@@ -20,7 +21,9 @@ let package = Package(
                 "CMallinfo",
                 .product(name: "GatehouseCore", package: "gatehouse"),
                 .product(name: "GatehouseNode", package: "gatehouse"),
+                .product(name: "GatehouseWire", package: "gatehouse"),
                 .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "NIOCore", package: "swift-nio"),
             ],
             path: "Sources/KeyMemory"
         ),

@@ -3,6 +3,8 @@ import Foundation
 import GRDB
 import GatehouseCore
 import GatehouseNode
+import GatehouseWire
+import NIOCore
 
 // key-memory DATA_DIR: what a node's keys cost. Heap figures are bytes in use by malloc
 // (mallinfo2) before and after each step, so they count every allocation a structure owns.
@@ -60,15 +62,14 @@ gatekeeper = nil
 // 2. The parts of that time: reading the rows, decoding them on one thread, indexing them.
 let database = try DatabaseQueue(path: "\(directory)/\(SQLiteKeyStorage.fileName)")
 started = clock.now
-var texts: [String]? = try database.read { db in try String.fetchAll(db, sql: "SELECT record FROM key_record") }
+var blobs: [Data]? = try database.read { db in try Data.fetchAll(db, sql: "SELECT data FROM key_record") }
 let readTime = clock.now - started
 started = clock.now
-let decoder = JSONDecoder()
 var records: [KeyRecord] = []
-records.reserveCapacity(texts!.count)
-for text in texts! { records.append(try decoder.decode(KeyRecord.self, from: Data(text.utf8))) }
+records.reserveCapacity(blobs!.count)
+for blob in blobs! { records.append(try KeyRecordCodec.decode(ByteBuffer(bytes: blob))) }
 let decodeTime = clock.now - started
-texts = nil
+blobs = nil
 started = clock.now
 var indexed = Gatekeeper(hasher: hasher)
 for record in records { indexed.apply(record) }
@@ -82,7 +83,7 @@ print("""
 
     start-up path (SQLiteKeyStorage.forEachRecord + Gatekeeper.apply, as KeyService.init): \(seconds(loadTime)) on \
     \(ProcessInfo.processInfo.activeProcessorCount) cores
-    its parts, one thread: read rows \(seconds(readTime)), JSONDecoder \(seconds(decodeTime)), Gatekeeper.apply \(seconds(applyTime))
+    its parts, one thread: read rows \(seconds(readTime)), KeyRecordCodec \(seconds(decodeTime)), Gatekeeper.apply \(seconds(applyTime))
 
     | held for the keys | MiB | bytes/key |
     |---|---:|---:|
