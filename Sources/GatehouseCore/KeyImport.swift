@@ -40,15 +40,7 @@ public enum ImportedKeyFormat {
 
     /// `SHA-256(key)`: how a presented key is looked up among keys imported by hash.
     public static func sha256(_ key: UnsafeRawBufferPointer) -> LookupHash {
-        let digest = SHA256.hash(data: KeyBytes(key))
-        return digest.withUnsafeBytes { raw in
-            LookupHash(
-                w0: UInt64(bigEndian: raw.loadUnaligned(fromByteOffset: 0, as: UInt64.self)),
-                w1: UInt64(bigEndian: raw.loadUnaligned(fromByteOffset: 8, as: UInt64.self)),
-                w2: UInt64(bigEndian: raw.loadUnaligned(fromByteOffset: 16, as: UInt64.self)),
-                w3: UInt64(bigEndian: raw.loadUnaligned(fromByteOffset: 24, as: UInt64.self))
-            )
-        }
+        SHA256.hash(data: KeyBytes(key)).withUnsafeBytes(LookupHash.init(digest:))
     }
 }
 

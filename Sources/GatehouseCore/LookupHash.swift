@@ -17,6 +17,15 @@ public struct LookupHash: Hashable, Sendable, CustomStringConvertible {
         self.w3 = w3
     }
 
+    /// From a SHA-256 sized digest (32 bytes), big-endian words, without allocating.
+    init(digest raw: UnsafeRawBufferPointer) {
+        self.init(
+            w0: UInt64(bigEndian: raw.loadUnaligned(fromByteOffset: 0, as: UInt64.self)),
+            w1: UInt64(bigEndian: raw.loadUnaligned(fromByteOffset: 8, as: UInt64.self)),
+            w2: UInt64(bigEndian: raw.loadUnaligned(fromByteOffset: 16, as: UInt64.self)),
+            w3: UInt64(bigEndian: raw.loadUnaligned(fromByteOffset: 24, as: UInt64.self)))
+    }
+
     /// From exactly 32 bytes, big-endian words.
     public init?(bytes: some Collection<UInt8>) {
         guard bytes.count == 32 else { return nil }
@@ -86,15 +95,7 @@ public struct LookupHasher: @unchecked Sendable {
     public func hash(_ key: UnsafeRawBufferPointer) -> LookupHash {
         var mac = keyed
         mac.update(data: KeyBytes(key))
-        let code = mac.finalize()
-        return code.withUnsafeBytes { raw in
-            LookupHash(
-                w0: UInt64(bigEndian: raw.loadUnaligned(fromByteOffset: 0, as: UInt64.self)),
-                w1: UInt64(bigEndian: raw.loadUnaligned(fromByteOffset: 8, as: UInt64.self)),
-                w2: UInt64(bigEndian: raw.loadUnaligned(fromByteOffset: 16, as: UInt64.self)),
-                w3: UInt64(bigEndian: raw.loadUnaligned(fromByteOffset: 24, as: UInt64.self))
-            )
-        }
+        return mac.finalize().withUnsafeBytes(LookupHash.init(digest:))
     }
 
     public func hash(_ key: String) -> LookupHash {
