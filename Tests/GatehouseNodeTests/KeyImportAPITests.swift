@@ -98,6 +98,19 @@ struct KeyImportAPITests {
         try await node.stop()
     }
 
+    /// Only a request that opens with the import's request line may be as large as an import;
+    /// the next request on the connection has the ordinary cap again.
+    @Test func onlyAnImportRequestMayBeLarge() {
+        var machine = HTTPConnectionStateMachine(settings: ConnectionSettings(), maxRequestBytes: 1_000, maxImportRequestBytes: 10_000, openedAt: 0)
+        #expect(machine.bytesRead(900, opening: Array("POST /v1/keys/import HTTP/1.1".utf8), at: 1) == .none)
+        #expect(machine.bytesRead(9_000, at: 2) == .none)
+        machine.responseWritten(at: 3)
+        #expect(machine.bytesRead(900, opening: Array("POST /v1/keys HTTP/1.1".utf8), at: 4) == .none)
+        #expect(machine.bytesRead(200, at: 5) == .close(.requestTooLarge))
+        var other = HTTPConnectionStateMachine(settings: ConnectionSettings(), maxRequestBytes: 1_000, maxImportRequestBytes: 10_000, openedAt: 0)
+        #expect(other.bytesRead(1_100, opening: Array("POST /v1/keys/imports HTTP/1.1".utf8), at: 1) == .close(.requestTooLarge))
+    }
+
     /// A store that fails every write, to show an import is all or nothing per batch.
     private final class FailingStorage: KeyStorage {
         func loadRecords() throws -> [KeyRecord] { [] }

@@ -18,24 +18,37 @@ struct HTTPConnectionStateMachine: Sendable {
     }
 
     let maxRequestBytes: Int
+    /// The cap of a bulk import request (`POST /v1/keys/import`), whose body may be larger.
+    let maxImportRequestBytes: Int
     private(set) var deadlines: ConnectionDeadlines
     /// Bytes received since the last response began.
     private(set) var unansweredBytes = 0
+    /// Whether the request being received opened with the import's request line.
+    private(set) var receivingImport = false
     private(set) var isClosed = false
 
-    init(settings: ConnectionSettings, maxRequestBytes: Int, openedAt now: Int64) {
+    /// The request line that lets a request be as large as `maxImportRequestBytes`. Only the
+    /// first bytes of a request are compared (no parsing: the HTTP decoder behind does that);
+    /// the route still refuses a request without the admin token before reading its body.
+    static let importRequestLine = Array("POST \(HTTPAPI.importPath) ".utf8)
+
+    init(settings: ConnectionSettings, maxRequestBytes: Int, maxImportRequestBytes: Int? = nil, openedAt now: Int64) {
         self.maxRequestBytes = maxRequestBytes
+        self.maxImportRequestBytes = max(maxRequestBytes, maxImportRequestBytes ?? maxRequestBytes)
         deadlines = ConnectionDeadlines(
             timeouts: .init(idleMs: settings.httpIdleTimeoutMs, authMs: 0, frameMs: settings.frameTimeoutMs, stallMs: 0, authRequired: false),
             openedAt: now)
     }
 
-    mutating func bytesRead(_ count: Int, at now: Int64) -> Action {
+    /// `opening`: the first bytes of this read, compared with the import's request line when
+    /// a request starts with them.
+    mutating func bytesRead(_ count: Int, opening: some Collection<UInt8> = EmptyCollection(), at now: Int64) -> Action {
         guard !isClosed else { return .none }
         deadlines.active(at: now)
         deadlines.frame(partial: true, progressed: false, at: now)
+        if unansweredBytes == 0 { receivingImport = opening.starts(with: Self.importRequestLine) }
         unansweredBytes += count
-        guard unansweredBytes > maxRequestBytes else { return .none }
+        guard unansweredBytes > (receivingImport ? maxImportRequestBytes : maxRequestBytes) else { return .none }
         isClosed = true
         return .close(.requestTooLarge)
     }
@@ -110,8 +123,9 @@ final class HTTPConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         guard !machine.isClosed else { return }
-        let count = unwrapInboundIn(data).readableBytes
-        if case .close(let reason) = machine.bytesRead(count, at: now(context)) {
+        let bytes = unwrapInboundIn(data)
+        let opening = bytes.readableBytesView.prefix(HTTPConnectionStateMachine.importRequestLine.count)
+        if case .close(let reason) = machine.bytesRead(bytes.readableBytes, opening: opening, at: now(context)) {
             close(reason, context: context)
             return
         }
@@ -167,6 +181,7 @@ struct GuardedHTTP1Channel: ServerChildChannel {
     let inner: HTTP1Channel
     let settings: ConnectionSettings
     let maxRequestBytes: Int
+    let maxImportRequestBytes: Int
     let registry: ConnectionRegistry
     let metrics: NodeMetrics
     /// `nil`: plain HTTP.
@@ -182,7 +197,8 @@ struct GuardedHTTP1Channel: ServerChildChannel {
                     timeoutMs: settings.frameTimeoutMs, listener: .http, metrics: metrics, logger: logger))
             }
             let openedAt = DeadlineTimer.now(channel.eventLoop)
-            let machine = HTTPConnectionStateMachine(settings: settings, maxRequestBytes: maxRequestBytes, openedAt: openedAt)
+            let machine = HTTPConnectionStateMachine(
+                settings: settings, maxRequestBytes: maxRequestBytes, maxImportRequestBytes: maxImportRequestBytes, openedAt: openedAt)
             try channel.pipeline.syncOperations.addHandler(HTTPConnectionGuard(machine: machine, registry: registry, metrics: metrics))
         } catch {
             return channel.eventLoop.makeFailedFuture(error)
@@ -197,9 +213,10 @@ struct GuardedHTTP1Channel: ServerChildChannel {
 
 extension HTTPServerBuilder {
     /// HTTP/1.1 behind the node's connection caps and deadlines, over TLS when `tls` is set.
-    /// `maxBodyBytes` plus room for headers bounds one unanswered request.
+    /// `maxBodyBytes` plus room for headers bounds one unanswered request; `maxImportBodyBytes`
+    /// one that opens with the bulk import's request line.
     static func guardedHTTP1(
-        settings: ConnectionSettings, maxBodyBytes: Int, metrics: NodeMetrics, tls: TLSContextProvider? = nil
+        settings: ConnectionSettings, maxBodyBytes: Int, maxImportBodyBytes: Int? = nil, metrics: NodeMetrics, tls: TLSContextProvider? = nil
     ) -> HTTPServerBuilder {
         let registry = ConnectionRegistry(caps: .init(
             maxConnections: settings.httpMaxConnections, maxUnauthenticated: settings.httpMaxConnections,
@@ -208,7 +225,9 @@ extension HTTPServerBuilder {
         return HTTPServerBuilder { responder in
             GuardedHTTP1Channel(
                 inner: HTTP1Channel(responder: responder), settings: settings,
-                maxRequestBytes: maxBodyBytes + decoder.maxHeaderListSize + 4 * 1024, registry: registry, metrics: metrics, tls: tls)
+                maxRequestBytes: maxBodyBytes + decoder.maxHeaderListSize + 4 * 1024,
+                maxImportRequestBytes: (maxImportBodyBytes ?? maxBodyBytes) + decoder.maxHeaderListSize + 4 * 1024, registry: registry,
+                metrics: metrics, tls: tls)
         }
     }
 }

@@ -145,7 +145,7 @@ public final class GatehouseServer: Sendable {
         let http = Application(
             router: api.router(),
             server: .guardedHTTP1(
-                settings: config.connections, maxBodyBytes: max(config.maxBodyBytes, config.maxImportBodyBytes), metrics: metrics,
+                settings: config.connections, maxBodyBytes: config.maxBodyBytes, maxImportBodyBytes: config.maxImportBodyBytes, metrics: metrics,
                 tls: config.tls.applies(to: .http) ? tls : nil),
             configuration: ApplicationConfiguration(address: .hostname(httpAddress.host, port: httpAddress.port)),
             onServerRunning: { channel in
