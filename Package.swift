@@ -169,6 +169,14 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(
+            name: "GatehouseCLITests",
+            dependencies: [
+                "gatehouse",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: strict
+        ),
+        .testTarget(
             name: "GatehouseNodeTests",
             dependencies: [
                 "GatehouseNode",

@@ -26,6 +26,19 @@ struct RedisCLITests {
         try await node.stop()
     }
 
+    @Test func redisCLIShowsTheGatehouseProtocolInHello() async throws {
+        let cli = try redisCLI()
+        let node = try await TestNode.start()
+        let port = String(node.endpoints.rpc.port)
+        for dialect in ["2", "3"] {
+            let hello = try Subprocess.run(cli, ["-\(dialect)", "-h", "127.0.0.1", "-p", port, "HELLO", dialect])
+            let lines = hello.output.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
+            let field = try #require(lines.firstIndex(of: "gatehouse_protocol"), "HELLO \(dialect): \(hello.output)")
+            #expect(lines.indices.contains(field + 1) && lines[field + 1] == "1", "HELLO \(dialect): \(hello.output)")
+        }
+        try await node.stop()
+    }
+
     @Test func redisCLIAuthenticatesWithAGatewayToken() async throws {
         let cli = try redisCLI()
         let token = "cli-gateway-token-0123456789"

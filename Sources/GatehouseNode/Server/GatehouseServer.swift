@@ -139,7 +139,8 @@ public final class GatehouseServer: Sendable {
             onBound: { address in report(HostPort(address, fallback: self.config.rpcAddress), nil, nil) })
         let api = HTTPAPI(
             service: service, metrics: metrics, authenticator: authenticator, trustedProxies: config.trustedProxies, readiness: readiness,
-            nodeID: config.nodeID, maxBodyBytes: config.maxBodyBytes, logger: logger, gossip: gossip)
+            nodeID: config.nodeID, maxBodyBytes: config.maxBodyBytes, logger: logger, gossip: gossip,
+            deprecations: config.deprecations)
         let httpAddress = config.httpAddress
         let http = Application(
             router: api.router(),
