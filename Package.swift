@@ -172,6 +172,8 @@ let package = Package(
             name: "GatehouseCLITests",
             dependencies: [
                 "gatehouse",
+                "GatehouseCore",
+                "GatehouseNode",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict

@@ -35,13 +35,15 @@ struct AdminConnection: ParsableArguments {
 
     /// Sends a request and decodes the answer; with `--json` the answer is printed as it came
     /// (pretty, keys sorted) and the caller prints nothing more. Exits with the API's error.
+    /// `decoder`: a plain one for the node's own types, which name their snake_case keys.
     func call<Answer: Decodable>(
-        _ method: String, _ path: String, body: [String: Any]? = nil, as answer: Answer.Type
+        _ method: String, _ path: String, body: [String: Any]? = nil, as answer: Answer.Type,
+        decoder: JSONDecoder = AdminConnection.decoder
     ) async throws -> Answer {
         let data = try await send(method, path, body: body)
         if json { print(try JSONOutput.pretty(JSONSerialization.jsonObject(with: data))) }
         do {
-            return try Self.decoder.decode(Answer.self, from: data)
+            return try decoder.decode(Answer.self, from: data)
         } catch {
             throw CLIError("the node's answer to \(method) \(path) is not what this CLI reads (\(error)); is the node a different version? (--json prints it)")
         }

@@ -1,19 +1,11 @@
-/// `GET /v1/cluster/status` (`ClusterStatus` in `openapi.yaml`), typed for display.
-struct ClusterStatusDocument: Decodable, Equatable {
-    var nodeId: String
-    var clustered: Bool
-    var membersByState: [String: Int]
-    var memberCount: Int
-    var keyCount: Int
-    var keyDigest: String
-    var counterWindows: Int
-    var lastAntiEntropy: String?
+import GatehouseNode
 
+extension ClusterStatusView {
     /// `(field, value)` lines in a fixed order; states sorted by name.
     var fields: [(String, String)] {
         let states = membersByState.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
         return [
-            ("node", nodeId), ("clustered", KeyTable.yesNo(clustered)), ("members", states.isEmpty ? "-" : states),
+            ("node", nodeID), ("clustered", KeyTable.yesNo(clustered)), ("members", states.isEmpty ? "-" : states),
             ("keys", String(keyCount)), ("key digest", keyDigest), ("counter windows", String(counterWindows)),
             ("last anti-entropy", lastAntiEntropy.map(KeyTable.time) ?? "never"),
         ]

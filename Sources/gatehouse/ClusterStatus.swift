@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import GatehouseNode
 
 extension Cluster {
     /// `gatehouse cluster status`: one node's view of the cluster and its replica.
@@ -8,7 +9,7 @@ extension Cluster {
         @OptionGroup var connection: AdminConnection
 
         func run() async throws {
-            let status = try await connection.call("GET", "/v1/cluster/status", as: ClusterStatusDocument.self)
+            let status = try await connection.call("GET", "/v1/cluster/status", as: ClusterStatusView.self, decoder: JSONDecoder())
             guard !connection.json else { return }
             print(KeyTable.renderFields(status.fields, width: 18))
         }

@@ -1,5 +1,6 @@
 import Foundation
 import GatehouseCore
+import GatehouseNode
 import Testing
 @testable import gatehouse
 
@@ -87,7 +88,7 @@ struct KeyTableTests {
     }
 
     @Test func clusterStatusAndVerifyUseTheSameWords() throws {
-        let status = try AdminConnection.decoder.decode(ClusterStatusDocument.self, from: Data("""
+        let status = try JSONDecoder().decode(ClusterStatusView.self, from: Data("""
             {"node_id": "n1", "clustered": true, "members_by_state": {"suspect": 1, "alive": 2}, "member_count": 3,
              "key_count": 7, "key_digest": "ab12", "counter_windows": 4, "last_anti_entropy": null}
             """.utf8))
