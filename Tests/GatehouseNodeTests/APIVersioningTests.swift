@@ -34,6 +34,21 @@ struct APIVersioningTests {
         try await node.stop()
     }
 
+    /// The one answer written below the router: the connection cap's 503.
+    @Test func theConnectionCapRefusalCarriesTheAPIVersion() async throws {
+        let node = try await TestNode.start { $0.connections.httpMaxConnections = 1 }
+        let first = try await RawConnection.open(node.endpoints.http)
+        try await first.send("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        #expect(try await first.waitFor { $0.contains("\r\n\r\n") }.hasPrefix("HTTP/1.1 200"))
+        let second = try await RawConnection.open(node.endpoints.http)
+        let refusal = try await second.waitFor { $0.contains("\r\n\r\n") }
+        #expect(refusal.hasPrefix("HTTP/1.1 503"), "\(refusal)")
+        #expect(refusal.contains("\r\n\(APIVersion.headerName): \(APIVersion.current)\r\n"), "\(refusal)")
+        await first.close()
+        await second.close()
+        try await node.stop()
+    }
+
     @Test func aDeprecatedRouteAnswersWithDeprecationSunsetAndLink() async throws {
         let registry = DeprecationRegistry([
             Deprecation(
