@@ -171,6 +171,16 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(
+            name: "GatehouseCLITests",
+            dependencies: [
+                "gatehouse",
+                "GatehouseCore",
+                "GatehouseNode",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: strict
+        ),
+        .testTarget(
             name: "GatehouseNodeTests",
             dependencies: [
                 "GatehouseNode",

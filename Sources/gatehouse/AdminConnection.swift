@@ -5,7 +5,8 @@ import GatehouseNode
 import FoundationNetworking
 #endif
 
-/// Options every `gatehouse keys` command shares: where the node is and the admin token.
+/// Options every command of the admin API shares: where the node is, the admin token, and
+/// `--json`.
 struct AdminConnection: ParsableArguments {
     @Option(help: "The node's HTTP API.")
     var url = "http://127.0.0.1:7380"
@@ -32,13 +33,32 @@ struct AdminConnection: ParsableArguments {
         throw ValidationError("no admin token: pass --admin-token, set \(ConfigLoader.Environment.adminToken), or run next to the node's \(path)")
     }
 
-    /// Sends a request and returns the decoded JSON object, or exits with the API's error.
-    func call(_ method: String, _ path: String, body: [String: Any]? = nil) async throws -> [String: Any] {
-        try await call(method, path, data: try body.map { try JSONSerialization.data(withJSONObject: $0) }, contentType: "application/json")
+    /// Sends a request and decodes the answer; with `--json` the answer is printed as it came
+    /// (pretty, keys sorted) and the caller prints nothing more. Exits with the API's error.
+    /// `decoder`: a plain one for the node's own types, which name their snake_case keys.
+    func call<Answer: Decodable>(
+        _ method: String, _ path: String, body: [String: Any]? = nil, as answer: Answer.Type,
+        decoder: JSONDecoder = AdminConnection.decoder
+    ) async throws -> Answer {
+        let data = try await send(
+            method, path, body: try body.map { try JSONSerialization.data(withJSONObject: $0) }, contentType: "application/json")
+        if json { print(try JSONOutput.pretty(JSONSerialization.jsonObject(with: data))) }
+        do {
+            return try decoder.decode(Answer.self, from: data)
+        } catch {
+            throw CLIError("the node's answer to \(method) \(path) is not what this CLI reads (\(error)); is the node a different version? (--json prints it)")
+        }
     }
 
-    /// The same with a body already encoded (`contentType` names its form).
-    func call(_ method: String, _ path: String, data body: Data?, contentType: String, printJSON: Bool = true) async throws -> [String: Any] {
+    /// Reads the admin API's snake_case JSON.
+    static var decoder: JSONDecoder {
+        let decoder = JSONDecoder()
+        decoder.keyDecodingStrategy = .convertFromSnakeCase
+        return decoder
+    }
+
+    /// The body of a 2xx answer to a request with `body` (of `contentType`), printing nothing.
+    func send(_ method: String, _ path: String, body: Data?, contentType: String) async throws -> Data {
         guard let endpoint = URL(string: url + path) else { throw ValidationError("--url \(url) is not a URL") }
         var request = URLRequest(url: endpoint)
         request.httpMethod = method
@@ -54,25 +74,18 @@ struct AdminConnection: ParsableArguments {
         } catch {
             throw CLIError("cannot reach \(url): \(error.localizedDescription). Is the node running (gatehouse serve)?")
         }
-        let object = try Self.answer(status: (response as? HTTPURLResponse)?.statusCode ?? 0, data)
-        if json && printJSON {
-            let pretty = try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
-            print(String(decoding: pretty, as: UTF8.self))
-        }
-        return object
+        return try Self.checked(status: (response as? HTTPURLResponse)?.statusCode ?? 0, data)
     }
-}
 
-extension AdminConnection {
-    /// The JSON object of a 2xx answer; any other status becomes the API's error as a `CLIError`.
-    static func answer(status: Int, _ data: Data) throws -> [String: Any] {
-        let object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] ?? [:]
+    /// `data` of a 2xx answer; any other status becomes the API's error as a `CLIError`.
+    static func checked(status: Int, _ data: Data) throws -> Data {
         guard (200..<300).contains(status) else {
+            let object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] ?? [:]
             let error = object["error"] as? [String: Any]
             let field = (error?["field"] as? String).map { " (\($0))" } ?? ""
             throw CLIError("HTTP \(status) \(error?["code"] as? String ?? "")\(field): \(error?["message"] as? String ?? String(decoding: data, as: UTF8.self))")
         }
-        return object
+        return data
     }
 }
 

@@ -18,6 +18,9 @@ struct Cluster: AsyncParsableCommand {
         @Option(help: "The cluster description.")
         var config = "cluster.yaml"
 
+        @Flag(help: "Write JSON lines instead of text: the admin token, each node started, each node's own start line, the stop.")
+        var json = false
+
         func run() async throws {
             guard let yaml = try? String(contentsOfFile: config, encoding: .utf8) else {
                 throw CLIError("cannot read \(config)")
@@ -35,22 +38,34 @@ struct Cluster: AsyncParsableCommand {
                 var random = SystemRandomNumberGenerator()
                 let token = APIKeyFormat.generate(prefix: "gadmin", using: &random)
                 childEnvironment[ConfigLoader.Environment.adminToken] = token
-                say("Admin token for every node of this run (not stored; export it to use the CLI):\n  export \(ConfigLoader.Environment.adminToken)=\(token)\n")
+                if json {
+                    say(try JSONOutput.line(["event": "admin_token", "admin_token": token, "environment_variable": ConfigLoader.Environment.adminToken]))
+                } else {
+                    say("Admin token for every node of this run (not stored; export it to use the CLI):\n  export \(ConfigLoader.Environment.adminToken)=\(token)\n")
+                }
             }
             let executable = URL(fileURLWithPath: CommandLine.arguments[0]).path
             var children: [Process] = []
             for node in resolved {
                 let process = Process()
                 process.executableURL = URL(fileURLWithPath: executable)
-                process.arguments = ["serve", "--config", config, "--node", node.nodeID]
+                process.arguments = ["serve", "--config", config, "--node", node.nodeID] + (json ? ["--json"] : [])
                 process.environment = childEnvironment
                 try process.run()
                 children.append(process)
-                let gossip = node.cluster.map { "\($0.gossipAddress)" } ?? "-"
-                say("\(node.nodeID): RESP \(node.rpcAddress)  HTTP \(node.httpAddress)  gossip \(gossip)  pid \(process.processIdentifier)")
+                let gossip = node.cluster.map { "\($0.gossipAddress)" }
+                if json {
+                    say(try JSONOutput.line([
+                        "event": "started", "node_id": node.nodeID, "resp": "\(node.rpcAddress)", "http": "\(node.httpAddress)",
+                        "gossip": gossip ?? NSNull(), "pid": Int(process.processIdentifier),
+                    ]))
+                } else {
+                    say("\(node.nodeID): RESP \(node.rpcAddress)  HTTP \(node.httpAddress)  gossip \(gossip ?? "-")  pid \(process.processIdentifier)")
+                }
             }
-            say("\nCtrl-C stops all \(children.count) nodes.")
+            if !json { say("\nCtrl-C stops all \(children.count) nodes.") }
             await waitForSignalThenStop(children)
+            say(json ? (try JSONOutput.line(["event": "stopped", "nodes": children.count])) : "all nodes stopped")
         }
 
         /// Waits for SIGINT/SIGTERM (or for every child to exit), then sends SIGTERM to each child.
@@ -75,7 +90,6 @@ struct Cluster: AsyncParsableCommand {
             withExtendedLifetime(sources) {}
             for child in children where child.isRunning { kill(child.processIdentifier, SIGTERM) }
             for child in children { child.waitUntilExit() }
-            say("all nodes stopped")
         }
     }
 }

@@ -62,7 +62,7 @@ struct Keys: AsyncParsableCommand {
         func run() async throws {
             var body = try fields.body()
             if let prefix { body["prefix"] = prefix }
-            let key = try await connection.call("POST", "/v1/keys", body: body)
+            let key = try await connection.call("POST", "/v1/keys", body: body, as: KeyDocument.self)
             guard !connection.json else { return }
             KeyTable.print(key: key)
             print("\nStore the key now: it is not shown again.")
@@ -83,10 +83,10 @@ struct Keys: AsyncParsableCommand {
             var query = ["limit=\(limit)"]
             if let owner { query.append("owner=\(owner.addingPercentEncoding(withAllowedCharacters: .urlQueryAllowed) ?? owner)") }
             if let cursor { query.append("cursor=\(cursor)") }
-            let page = try await connection.call("GET", "/v1/keys?" + query.joined(separator: "&"))
+            let page = try await connection.call("GET", "/v1/keys?" + query.joined(separator: "&"), as: KeyDocument.Page.self)
             guard !connection.json else { return }
-            KeyTable.print(keys: page["keys"] as? [[String: Any]] ?? [])
-            if let next = page["next_cursor"] as? String { print("\nmore: --cursor \(next)") }
+            KeyTable.print(keys: page.keys)
+            if let next = page.nextCursor { print("\nmore: --cursor \(next)") }
         }
     }
 
@@ -97,7 +97,7 @@ struct Keys: AsyncParsableCommand {
         var id: String
 
         func run() async throws {
-            let key = try await connection.call("GET", "/v1/keys/\(id)")
+            let key = try await connection.call("GET", "/v1/keys/\(id)", as: KeyDocument.self)
             if !connection.json { KeyTable.print(key: key) }
         }
     }
@@ -125,7 +125,7 @@ struct Keys: AsyncParsableCommand {
             if noExpiry { body["expires_at"] = NSNull() }
             if noCredits { body["credits"] = NSNull() }
             guard !body.isEmpty else { throw ValidationError("nothing to change: give at least one field option") }
-            let key = try await connection.call("PATCH", "/v1/keys/\(id)", body: body)
+            let key = try await connection.call("PATCH", "/v1/keys/\(id)", body: body, as: KeyDocument.self)
             if !connection.json { KeyTable.print(key: key) }
         }
     }
@@ -137,7 +137,7 @@ struct Keys: AsyncParsableCommand {
         var id: String
 
         func run() async throws {
-            let key = try await connection.call("POST", "/v1/keys/\(id)/revoke")
+            let key = try await connection.call("POST", "/v1/keys/\(id)/revoke", as: KeyDocument.self)
             if !connection.json { KeyTable.print(key: key) }
         }
     }
@@ -151,7 +151,7 @@ struct Keys: AsyncParsableCommand {
         var graceMs: Int64 = 0
 
         func run() async throws {
-            let key = try await connection.call("POST", "/v1/keys/\(id)/rotate", body: ["grace_ms": graceMs])
+            let key = try await connection.call("POST", "/v1/keys/\(id)/rotate", body: ["grace_ms": graceMs], as: KeyDocument.self)
             guard !connection.json else { return }
             KeyTable.print(key: key)
             print("\nStore the new key now: it is not shown again.")

@@ -22,6 +22,13 @@ extension Keys {
         @Option(help: "Most bytes per request (the node's limits.max_import_body_bytes, 8 MiB by default, must hold it).")
         var batchBytes = 4 * 1024 * 1024
 
+        private static func object(_ data: Data) throws -> [String: Any] {
+            guard let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
+                throw CLIError("the node's answer to an import is not a JSON object; is the node a different version?")
+            }
+            return object
+        }
+
         private static let blank: Set<UInt8> = [UInt8(ascii: " "), UInt8(ascii: "\t"), UInt8(ascii: "\r"), UInt8(ascii: "\n")]
 
         func validate() throws {
@@ -68,13 +75,13 @@ extension Keys {
                     bodies: pieces.map(\.bytes), host: host, port: endpoint.port ?? 80, path: endpoint.path + "/v1/keys/import",
                     token: try connection.token()
                 ) { answer in
-                    take(try AdminConnection.answer(status: answer.status, answer.body), of: pieces[next])
+                    take(try Self.object(AdminConnection.checked(status: answer.status, answer.body)), of: pieces[next])
                     next += 1
                 }
             } else {
                 for piece in pieces {
-                    take(try await connection.call(
-                        "POST", "/v1/keys/import", data: piece.bytes, contentType: "application/x-ndjson", printJSON: false), of: piece)
+                    take(try Self.object(await connection.send(
+                        "POST", "/v1/keys/import", body: piece.bytes, contentType: "application/x-ndjson")), of: piece)
                 }
             }
             let seconds = max(Date().timeIntervalSince(started), 0.001)

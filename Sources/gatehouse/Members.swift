@@ -7,15 +7,12 @@ struct Members: AsyncParsableCommand {
     @OptionGroup var connection: AdminConnection
 
     func run() async throws {
-        let view = try await connection.call("GET", "/v1/cluster/members")
+        let view = try await connection.call("GET", "/v1/cluster/members", as: ClusterMembersDocument.self)
         guard !connection.json else { return }
-        guard view["clustered"] as? Bool == true else {
-            print("node \(view["node_id"] as? String ?? "?") runs standalone (no gossip address in its config)")
+        guard view.clustered else {
+            print("node \(view.nodeId) runs standalone (no gossip address in its config)")
             return
         }
-        let rows = (view["members"] as? [[String: Any]] ?? []).map { member in
-            ["id", "address", "state", "incarnation", "last_change"].map { KeyTable.text(member[$0]) }
-        }
-        print(KeyTable.render(rows, header: ["id", "address", "state", "incarnation", "last_change"]))
+        print(KeyTable.render(view.rows, header: ClusterMembersDocument.columns))
     }
 }

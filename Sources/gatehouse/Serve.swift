@@ -39,6 +39,9 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "PEM CA certificate(s): require client certificates they signed, mutual TLS (overrides tls.client_ca_file).")
     var tlsClientCaFile: String?
 
+    @Flag(help: "Announce the start as one JSON line on standard output (addresses, and a newly generated admin token) instead of text.")
+    var json = false
+
     func run() async throws {
         let nodeConfig: NodeConfig
         do {
@@ -65,10 +68,12 @@ struct Serve: AsyncParsableCommand {
             FileHandle.standardError.write(Data("gatehouse: \(error)\n".utf8))
             throw ExitCode(78)
         }
-        if let token = server.secrets.newlyGeneratedAdminToken {
+        let newToken = server.secrets.newlyGeneratedAdminToken
+        let tokenFile = "\(nodeConfig.dataDirectory)/\(NodeSecrets.fileName)"
+        if let newToken, !json {
             let notice = """
-                Admin token (shown once; kept in \(nodeConfig.dataDirectory)/\(NodeSecrets.fileName), mode 0600):
-                  \(token)
+                Admin token (shown once; kept in \(tokenFile), mode 0600):
+                  \(newToken)
 
                 """
             FileHandle.standardOutput.write(Data(notice.utf8))
@@ -79,9 +84,24 @@ struct Serve: AsyncParsableCommand {
             return tls.clientCAFile == nil ? " (TLS)" : " (TLS, client certificates required)"
         }
         try await server.run { endpoints in
-            let grpc = endpoints.grpc.map { ", Envoy gRPC on \($0)\(modes[2])" } ?? ""
-            let line = "gatehouse \(GatehouseVersion.current) node \(nodeConfig.nodeID): RESP on \(endpoints.rpc)\(modes[0]), HTTP on \(endpoints.http)\(modes[1])\(grpc)\n"
-            FileHandle.standardOutput.write(Data(line.utf8))
+            let line: String
+            if json {
+                var announcement: [String: Any] = [
+                    "event": "listening", "node_id": nodeConfig.nodeID, "version": GatehouseVersion.current,
+                    "api_version": APIVersion.current, "resp": "\(endpoints.rpc)", "http": "\(endpoints.http)",
+                    "grpc": endpoints.grpc.map { "\($0)" } ?? NSNull(),
+                    "tls": ClientListener.allCases.filter { tls.applies(to: $0) }.map(\.rawValue),
+                ]
+                if let newToken {
+                    announcement["admin_token"] = newToken
+                    announcement["admin_token_file"] = tokenFile
+                }
+                line = (try? JSONOutput.line(announcement)) ?? "{}"
+            } else {
+                let grpc = endpoints.grpc.map { ", Envoy gRPC on \($0)\(modes[2])" } ?? ""
+                line = "gatehouse \(GatehouseVersion.current) node \(nodeConfig.nodeID): RESP on \(endpoints.rpc)\(modes[0]), HTTP on \(endpoints.http)\(modes[1])\(grpc)"
+            }
+            FileHandle.standardOutput.write(Data((line + "\n").utf8))
         }
     }
 

@@ -35,23 +35,33 @@ struct Verify: AsyncParsableCommand {
         }
         let answer = try await client.verify(key, scopes: scopes, cost: cost, ip: ip)
         try? await client.close()
-        let fields: [(String, String)] = [
-            ("valid", String(answer.valid)), ("code", answer.code.rawValue), ("key_id", answer.keyID ?? "-"),
-            ("owner", answer.owner ?? "-"), ("scopes", answer.scopes.joined(separator: ",")),
-            ("limit", answer.limit.map(String.init) ?? "-"), ("remaining", answer.remaining.map(String.init) ?? "-"),
-            ("reset_ms", answer.resetMs.map(String.init) ?? "-"), ("retry_after_ms", answer.retryAfterMs.map(String.init) ?? "-"),
-            ("credits_remaining", answer.creditsRemaining.map(String.init) ?? "-"),
-        ]
         if json {
-            var object: [String: Any] = [:]
-            for (name, value) in fields { object[name] = value }
-            object["valid"] = answer.valid
-            object["meta"] = answer.meta
-            let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .prettyPrinted])
-            print(String(decoding: data, as: UTF8.self))
+            print(try JSONOutput.pretty(Self.jsonObject(answer)))
         } else {
-            for (name, value) in fields { print("\(name.padding(toLength: 18, withPad: " ", startingAt: 0)) \(value)") }
+            print(KeyTable.renderFields(Self.fields(answer), width: 18))
         }
         if !answer.valid { throw ExitCode(2) }
+    }
+
+    /// The answer as the RESP reply names its fields; `null` for what it does not have.
+    static func jsonObject(_ answer: VerifyAnswer) -> [String: Any] {
+        func value(_ number: Int64?) -> Any { number.map { $0 as Any } ?? NSNull() }
+        return [
+            "valid": answer.valid, "code": answer.code.rawValue, "key_id": answer.keyID ?? NSNull(), "owner": answer.owner ?? NSNull(),
+            "scopes": answer.scopes, "meta": answer.meta, "limit": value(answer.limit), "remaining": value(answer.remaining),
+            "reset_ms": value(answer.resetMs), "retry_after_ms": value(answer.retryAfterMs), "credits_remaining": value(answer.creditsRemaining),
+        ]
+    }
+
+    /// `(field, value)` lines for a person: `yes`/`no`, `-` for nothing, meta as sorted pairs.
+    static func fields(_ answer: VerifyAnswer) -> [(String, String)] {
+        func text(_ number: Int64?) -> String { number.map(String.init) ?? "-" }
+        return [
+            ("valid", KeyTable.yesNo(answer.valid)), ("code", answer.code.rawValue), ("key_id", answer.keyID ?? "-"),
+            ("owner", answer.owner ?? "-"), ("scopes", answer.scopes.isEmpty ? "-" : answer.scopes.joined(separator: ",")),
+            ("meta", KeyTable.meta(answer.meta)), ("limit", text(answer.limit)), ("remaining", text(answer.remaining)),
+            ("reset_ms", text(answer.resetMs)), ("retry_after_ms", text(answer.retryAfterMs)),
+            ("credits_remaining", text(answer.creditsRemaining)),
+        ]
     }
 }

@@ -83,7 +83,7 @@ struct KeyImportAPITests {
         var lines = (1...25).map { #"{"owner": "acct_\#($0)"}"# }
         lines[16] = #"{"owner": "acct_17", "limits": "many"}"#
         lines[20] = ""
-        let result = try Subprocess.run(
+        let result = try await Subprocess.runOffThePool(
             gatehouse, ["keys", "import", "-", "--url", node.httpBase, "--admin-token", TestNode.adminToken, "--batch", "10"],
             input: lines.joined(separator: "\n") + "\n")
         #expect(result.status == 1, "one refused line makes the exit status 1: \(result.error)")

@@ -26,6 +26,21 @@ struct RedisCLITests {
         try await node.stop()
     }
 
+    @Test func redisCLIShowsTheGatehouseProtocolInHello() async throws {
+        let cli = try redisCLI()
+        let node = try await TestNode.start()
+        let port = String(node.endpoints.rpc.port)
+        for dialect in ["2", "3"] {
+            let hello = try Subprocess.run(cli, ["-\(dialect)", "-h", "127.0.0.1", "-p", port, "HELLO", dialect])
+            // Piped, redis-cli writes a RESP2 array one element a line and a RESP3 map one
+            // `key value` pair a line.
+            let lines = hello.output.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
+            let pairs = zip(lines, lines.dropFirst()).map { "\($0) \($1)" }
+            #expect((lines + pairs).contains("gatehouse_protocol 1"), "HELLO \(dialect): \(hello.output)")
+        }
+        try await node.stop()
+    }
+
     @Test func redisCLIAuthenticatesWithAGatewayToken() async throws {
         let cli = try redisCLI()
         let token = "cli-gateway-token-0123456789"

@@ -26,6 +26,8 @@ def main():
     for protocol in (2, 3):
         client = redis.Redis(host="127.0.0.1", port=port, password=token, protocol=protocol)
         assert client.ping() is True, "PING"
+        hello = pairs(client.execute_command("HELLO", protocol))
+        assert hello.get("gatehouse_protocol") == 1, hello
         answer = pairs(client.execute_command("VERIFY", key, "SCOPE", "read"))
         assert text(answer["code"]) == "VALID", answer
         assert answer["valid"] in (1, True), answer

@@ -44,6 +44,9 @@ public struct NodeConfig: Sendable {
     public var cluster: ClusterConfig?
     /// TLS (and optionally mTLS) on the client listeners; none configured: plain.
     public var tls = TLSSettings()
+    /// Deprecated HTTP routes and fields to announce. Not a setting of the file: always the
+    /// product's table, except in tests that register their own.
+    public var deprecations = DeprecationRegistry.product
 
     public init() {}
 

@@ -39,6 +39,7 @@ struct HTTPAPI: Sendable {
     var maxImportBodyBytes: Int
     var logger: Logger
     var gossip: GossipService?
+    var deprecations: DeprecationRegistry = .product
     /// Set once forwarded headers from a peer that is not a trusted proxy were ignored and
     /// logged: a proxy missing from `trusted_proxies` makes every client count as the proxy.
     let warnedIgnoredForwarding = LockedBox(false)
@@ -50,9 +51,11 @@ struct HTTPAPI: Sendable {
         // HEAD is answered for every GET (RFC 9110 §9.1: general-purpose servers support both).
         let router = Router(context: GatehouseRequestContext.self, options: .autoGenerateHeadEndpoints)
         let routes = RouteTable()
+        router.add(middleware: APIVersionMiddleware())
         router.add(middleware: RequestIDMiddleware())
         router.add(middleware: ErrorMetricsMiddleware(metrics: metrics, routes: routes))
         router.add(middleware: DeclaredBodyLimitMiddleware(maxBodyBytes: maxBodyBytes, maxImportBodyBytes: maxImportBodyBytes))
+        router.add(middleware: DeprecationMiddleware(registry: deprecations, maxBodyBytes: maxBodyBytes, logger: logger))
         /// Registers a route and records its path and method for the 405 answers.
         func on(
             _ method: HTTPRequest.Method, _ path: String,

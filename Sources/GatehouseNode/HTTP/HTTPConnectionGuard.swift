@@ -110,7 +110,7 @@ final class HTTPConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
             machine.closed()
             metrics.countClose(.http, reason)
             var refusal = context.channel.allocator.buffer(capacity: 96)
-            refusal.writeString("HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Length: 0\r\n\r\n")
+            refusal.writeString("HTTP/1.1 503 Service Unavailable\r\n\(APIVersion.headerName): \(APIVersion.current)\r\nConnection: close\r\nContent-Length: 0\r\n\r\n")
             let channel = context.channel
             context.writeAndFlush(wrapOutboundOut(.byteBuffer(refusal))).whenComplete { _ in channel.close(promise: nil) }
             return

@@ -294,17 +294,18 @@ struct ClusterMembersView: Encodable {
     }
 }
 
-/// `GET /v1/cluster/status`: what this node holds and how its replication is doing.
-struct ClusterStatusView: Encodable {
-    var nodeID: String
-    var clustered: Bool
-    var membersByState: [String: Int]
-    var memberCount: Int
-    var keyCount: Int
+/// `GET /v1/cluster/status`: what this node holds and how its replication is doing. Public
+/// and decodable for the CLI, which reads the answer with this very type.
+public struct ClusterStatusView: Codable, Sendable {
+    public var nodeID: String
+    public var clustered: Bool
+    public var membersByState: [String: Int]
+    public var memberCount: Int
+    public var keyCount: Int
     /// Fingerprint of the key-record digest: equal on every node once replicas agree.
-    var keyDigest: String
-    var counterWindows: Int
-    var lastAntiEntropy: String?
+    public var keyDigest: String
+    public var counterWindows: Int
+    public var lastAntiEntropy: String?
 
     enum CodingKeys: String, CodingKey {
         case clustered
@@ -317,7 +318,7 @@ struct ClusterStatusView: Encodable {
         case lastAntiEntropy = "last_anti_entropy"
     }
 
-    func encode(to encoder: any Encoder) throws {
+    public func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encode(nodeID, forKey: .nodeID)
         try container.encode(clustered, forKey: .clustered)

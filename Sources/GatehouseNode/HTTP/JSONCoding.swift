@@ -113,12 +113,8 @@ enum JSONTime {
         let ms = min(max(ms, representable.lowerBound), representable.upperBound)
         let (days, msOfDay) = (ms.floorDivided(by: 86_400_000), ms.floorModulo(86_400_000))
         let (year, month, day) = CivilDate.fromDays(days)
-        func pad(_ value: Int64, _ width: Int) -> String {
-            let digits = String(value)
-            return String(repeating: "0", count: max(0, width - digits.count)) + digits
-        }
-        let time = "\(pad(msOfDay / 3_600_000, 2)):\(pad(msOfDay / 60_000 % 60, 2)):\(pad(msOfDay / 1000 % 60, 2)).\(pad(msOfDay % 1000, 3))"
-        return "\(pad(year, 4))-\(pad(month, 2))-\(pad(day, 2))T\(time)Z"
+        let time = "\((msOfDay / 3_600_000).zeroPadded(2)):\((msOfDay / 60_000 % 60).zeroPadded(2)):\((msOfDay / 1000 % 60).zeroPadded(2)).\((msOfDay % 1000).zeroPadded(3))"
+        return "\(year.zeroPadded(4))-\(month.zeroPadded(2))-\(day.zeroPadded(2))T\(time)Z"
     }
 
     /// An RFC 3339 `date-time` (§5.6, what OpenAPI's `format: date-time` means), as Unix
@@ -224,16 +220,5 @@ enum JSONTime {
             }
             return values
         }
-    }
-}
-
-extension Int64 {
-    fileprivate func floorDivided(by divisor: Int64) -> Int64 {
-        let quotient = self / divisor
-        return (self % divisor != 0 && (self < 0) != (divisor < 0)) ? quotient - 1 : quotient
-    }
-
-    fileprivate func floorModulo(_ divisor: Int64) -> Int64 {
-        self - floorDivided(by: divisor) * divisor
     }
 }

@@ -280,7 +280,7 @@ final class RESPConnectionHandler: ChannelInboundHandler {
             throw CommandError(.noAuth, "Authentication required; send AUTH <gateway token> or HELLO 3 AUTH default <token>")
         }
         version = requested
-        replies.writeRESPMapHeader(count: 7, version)
+        replies.writeRESPMapHeader(count: 8, version)
         replies.writeRESPBulkString("server")
         replies.writeRESPBulkString("gatehouse")
         replies.writeRESPBulkString("version")
@@ -295,12 +295,15 @@ final class RESPConnectionHandler: ChannelInboundHandler {
         replies.writeRESPBulkString("master")
         replies.writeRESPBulkString("modules")
         replies.writeRESPArrayHeader(count: 0)
+        replies.writeRESPBulkString(GatehouseProtocolVersion.fieldName)
+        replies.writeRESPInteger(Int64(GatehouseProtocolVersion.current))
     }
 
     private func info() -> String {
         let lines = [
             "# Server",
             "gatehouse_version:\(GatehouseVersion.current)",
+            "\(GatehouseProtocolVersion.fieldName):\(GatehouseProtocolVersion.current)",
             "node_id:\(shared.nodeID)",
             "# Clients",
             "connected_clients:\(shared.connections.count)",

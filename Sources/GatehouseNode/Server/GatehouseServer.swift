@@ -140,7 +140,7 @@ public final class GatehouseServer: Sendable {
         let api = HTTPAPI(
             service: service, metrics: metrics, authenticator: authenticator, trustedProxies: config.trustedProxies, readiness: readiness,
             nodeID: config.nodeID, maxBodyBytes: config.maxBodyBytes, maxImportBodyBytes: config.maxImportBodyBytes, logger: logger,
-            gossip: gossip)
+            gossip: gossip, deprecations: config.deprecations)
         let httpAddress = config.httpAddress
         let http = Application(
             router: api.router(),

@@ -33,6 +33,17 @@ enum Subprocess {
         return Result(status: process.terminationStatus, output: String(decoding: outData, as: UTF8.self), error: String(decoding: errData, as: UTF8.self))
     }
 
+    /// `run` on a thread of its own, for async tests whose tool talks to a node in this
+    /// process: `run` blocks its thread until the tool exits, and two tests blocking the
+    /// cooperative pool's threads (two on a 2-core machine) leave none to the node they call.
+    static func runOffThePool(_ executable: String, _ arguments: [String], input: String? = nil, timeout: Double = 30) async throws -> Result {
+        try await withCheckedThrowingContinuation { continuation in
+            Thread.detachNewThread {
+                continuation.resume(with: Swift.Result { try run(executable, arguments, input: input, timeout: timeout) })
+            }
+        }
+    }
+
     /// A tool as the shell would find it: on `PATH` first (so `python3` is the one pip
     /// installed into), then in the usual system folders.
     static func locate(_ name: String) -> String? {

@@ -1,0 +1,1 @@
+../../../Sources/GatehouseNode/HTTP/Int64+CalendarDigits.swift
