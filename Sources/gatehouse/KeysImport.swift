@@ -69,20 +69,28 @@ extension Keys {
                     }
                 }
             }
-            if let endpoint = URL(string: connection.url), endpoint.scheme == "http", let host = endpoint.host {
-                var next = 0
-                try await ImportUpload.post(
-                    bodies: pieces.map(\.bytes), host: host, port: endpoint.port ?? 80, path: endpoint.path + "/v1/keys/import",
-                    token: try connection.token()
-                ) { answer in
-                    take(try Self.object(AdminConnection.checked(status: answer.status, answer.body)), of: pieces[next])
-                    next += 1
+            var next = 0
+            do {
+                if let endpoint = URL(string: connection.url), endpoint.scheme == "http", let host = endpoint.host {
+                    try await ImportUpload.post(
+                        bodies: pieces.map(\.bytes), host: host, port: endpoint.port ?? 80, path: endpoint.path + "/v1/keys/import",
+                        token: try connection.token()
+                    ) { answer in
+                        take(try Self.object(AdminConnection.checked(status: answer.status, answer.body)), of: pieces[next])
+                        next += 1
+                    }
+                } else {
+                    for piece in pieces {
+                        take(try Self.object(await connection.send(
+                            "POST", "/v1/keys/import", body: piece.bytes, contentType: "application/x-ndjson")), of: piece)
+                        next += 1
+                    }
                 }
-            } else {
-                for piece in pieces {
-                    take(try Self.object(await connection.send(
-                        "POST", "/v1/keys/import", body: piece.bytes, contentType: "application/x-ndjson")), of: piece)
-                }
+            } catch {
+                // Say where to resume: the pieces before this one were imported (and their
+                // secrets printed); this one's outcome is unknown if the answer never came.
+                let from = next < pieces.count ? pieces[next].firstLine : 0
+                throw CLIError("\(error); lines before \(from) were imported (\(imported) keys); resume from line \(from) after checking which of its keys exist")
             }
             let seconds = max(Date().timeIntervalSince(started), 0.001)
             if connection.json {

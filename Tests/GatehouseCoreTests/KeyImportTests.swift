@@ -28,7 +28,7 @@ struct KeyImportTests {
         let imported = try importKey(&harness, .key(foreign))
         #expect(imported.secret == nil)
         #expect(imported.record.secretForm == .foreign)
-        #expect(imported.record.start == "sk_liv")
+        #expect(imported.record.start == "sk_l")
         #expect(harness.verify(foreign).code == .valid)
         #expect(harness.verify(foreign).keyID == imported.record.id)
         // Now a string of that shape is worth a lookup: unknown, not malformed.

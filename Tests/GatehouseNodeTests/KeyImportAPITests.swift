@@ -98,6 +98,25 @@ struct KeyImportAPITests {
         try await node.stop()
     }
 
+    /// A piece the node refuses whole stops the import, and the CLI says where to resume.
+    @Test func theCLISaysWhereToResumeWhenAPieceIsRefused() async throws {
+        let gatehouse = try #require(Subprocess.gatehouseExecutable(), "the gatehouse executable is built next to the tests")
+        let node = try await TestNode.start { config in
+            config.maxBodyBytes = 1_024
+            config.maxImportBodyBytes = 2_048
+        }
+        let short = (1...10).map { #"{"owner": "acct_\#($0)"}"# }
+        let long = (11...20).map { #"{"owner": "acct_\#($0)", "name": "\#(String(repeating: "n", count: 250))"}"# }
+        let result = try await Subprocess.runOffThePool(
+            gatehouse, ["keys", "import", "-", "--url", node.httpBase, "--admin-token", TestNode.adminToken, "--batch", "10"],
+            input: (short + long).joined(separator: "\n") + "\n")
+        #expect(result.status != 0)
+        #expect(result.error.contains("HTTP 413"), "\(result.error)")
+        #expect(result.error.contains("resume from line 11"), "\(result.error)")
+        #expect(result.output.split(separator: "\n").count == 10)
+        try await node.stop()
+    }
+
     /// Only a request that opens with the import's request line may be as large as an import;
     /// the next request on the connection has the ordinary cap again.
     @Test func onlyAnImportRequestMayBeLarge() {
