@@ -13,6 +13,10 @@ cannot state, so that a request the schema calls valid is one the node must acce
   earlier one's is renamed (still valid, now unique); nothing is added or removed, so a
   list meant to be invalid (too long, a bad name, a bad number) stays invalid.
 
+And one way of writing a body: `POST /v1/keys/import` takes NDJSON (`application/x-ndjson`),
+whose schema is a string (the lines); it is sent as it is. A value that is not a string (a
+request meant to be invalid) has no NDJSON text at all and is sent as an empty body.
+
 Nothing else is changed: every other disagreement between the schema and the node is a
 finding. Loaded by `SCHEMATHESIS_HOOKS=schemathesis_hooks` with this folder on PYTHONPATH.
 """
@@ -77,3 +81,11 @@ def before_call(ctx, case, **kwargs):
     if isinstance(meta, dict) and all(isinstance(value, str) for value in meta.values()):
         while meta and _meta_bytes(meta) > MAX_META_BYTES:
             meta.pop(max(meta, key=lambda key: len(key) + len(meta[key])))
+
+
+@schemathesis.serializer("application/x-ndjson")
+def ndjson(ctx, value):
+    """The import's lines as generated (a string); anything else as no lines at all."""
+    if isinstance(value, str):
+        return value.encode("utf-8", "surrogatepass")
+    return b""

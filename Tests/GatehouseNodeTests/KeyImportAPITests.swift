@@ -69,10 +69,15 @@ struct KeyImportAPITests {
         #expect(tooLarge.status == 413)
         let empty = try await node.http("POST", "/v1/keys/import", raw: Data("\n  \n".utf8))
         #expect(empty.status == 400)
+        #expect(empty.errorCode == "bad_json")
         let anonymous = try await node.http("POST", "/v1/keys/import", raw: Data(line.utf8), token: nil)
         #expect(anonymous.status == 401)
         let listed = try await node.http("GET", "/v1/keys")
         #expect((listed.object["keys"] as? [Any])?.count == 0)
+        // The import's path is its own: only POST, though /v1/keys/{id} would match it too.
+        let other = try await node.http("GET", "/v1/keys/import")
+        #expect(other.status == 405)
+        #expect(other.header("Allow") == "POST")
         try await node.stop()
     }
 

@@ -441,13 +441,18 @@ final class RouteTable: Sendable {
     }
 
     /// The `Allow` value for a known path (`HEAD` with every `GET`), or `nil` for an unknown one.
+    /// Where a literal route and a parameter route both match (`/v1/keys/import` and
+    /// `/v1/keys/:id`), the router takes the literal one, and so does this.
     func allowed(path: String) -> String? {
         let parts = path.split(separator: "/", omittingEmptySubsequences: true)
         let methods = routes.withLock { routes in
-            routes.filter { route in
+            let matching = routes.filter { route in
                 route.segments.count == parts.count
                     && zip(route.segments, parts).allSatisfy { segment, part in segment.map { $0 == part } ?? true }
-            }.reduce(into: Set<HTTPRequest.Method>()) { $0.formUnion($1.methods) }
+            }
+            let mostLiteral = matching.map { $0.segments.compactMap { $0 }.count }.max()
+            return matching.filter { $0.segments.compactMap { $0 }.count == mostLiteral }
+                .reduce(into: Set<HTTPRequest.Method>()) { $0.formUnion($1.methods) }
         }
         guard !methods.isEmpty else { return nil }
         var names = methods.map(\.rawValue)
