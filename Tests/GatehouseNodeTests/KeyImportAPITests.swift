@@ -56,6 +56,10 @@ struct KeyImportAPITests {
         let shown = try await node.http("GET", "/v1/keys/\(try #require(results[2]["id"] as? String))")
         #expect(shown.object["secret_form"] as? String == "sha256")
         #expect(shown.object["start"] as? String == "legacy")
+        // More lines than one request may carry: refused whole, before any is read.
+        let tooMany = try await node.http("POST", "/v1/keys/import", raw: Data(String(repeating: "{}\n", count: KeyService.maxImportBatch + 1).utf8))
+        #expect(tooMany.status == 400)
+        #expect(tooMany.errorCode == "invalid_field")
         try await node.stop()
     }
 

@@ -111,7 +111,9 @@ struct KeyRecordCodecTests {
         #expect(Wire.bytes(KeyRecordCodec.encode(plainRetired)).count < Wire.bytes(KeyRecordCodec.encode(rotated)).count)
         // An unknown form byte is refused, not guessed.
         var bytes = Wire.bytes(KeyRecordCodec.encode(foreign))
-        let formAt = try #require(bytes.lastIndex(of: SecretForm.foreign.rawValue))
+        // The record's form is the extension's first byte, followed by one byte per retired secret.
+        let formAt = bytes.count - 1 - foreign.retiredSecrets.count
+        #expect(bytes[formAt] == SecretForm.foreign.rawValue)
         bytes[formAt] = 9
         #expect(throws: GossipDecodeError.self) { try KeyRecordCodec.decode(ByteBuffer(bytes: bytes)) }
     }

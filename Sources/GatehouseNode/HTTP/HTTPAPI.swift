@@ -292,11 +292,10 @@ struct HTTPAPI: Sendable {
         } catch is NIOTooManyBytesError {
             throw APIError.bodyTooLarge(limit: maxImportBodyBytes)
         }
-        let lines = ImportLines.split(body)
-        guard !lines.isEmpty else { throw APIError.badJSON("the body needs one JSON object per line (NDJSON), one per key") }
-        guard lines.count <= KeyService.maxImportBatch else {
+        guard let lines = ImportLines.split(body, atMost: KeyService.maxImportBatch) else {
             throw APIError.invalid("body", "at most \(KeyService.maxImportBatch) keys per request; send the rest in further requests")
         }
+        guard !lines.isEmpty else { throw APIError.badJSON("the body needs one JSON object per line (NDJSON), one per key") }
         var results = lines.map { ImportView.LineResult(line: $0.number) }
         var entries: [KeyImportEntry] = []
         var positions: [Int] = []

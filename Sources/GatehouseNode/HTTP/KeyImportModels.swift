@@ -47,7 +47,9 @@ enum ImportLines {
         var bytes: ByteBufferView
     }
 
-    static func split(_ body: ByteBuffer) -> [Line] {
+    /// The non-blank lines, or `nil` as soon as there are more than `limit`: a body of eight
+    /// MiB of newlines must not become millions of entries before it is refused.
+    static func split(_ body: ByteBuffer, atMost limit: Int) -> [Line]? {
         let view = body.readableBytesView
         var lines: [Line] = []
         var number = 0
@@ -60,6 +62,7 @@ enum ImportLines {
                 line = line.dropLast()
             }
             if line.contains(where: { $0 != UInt8(ascii: " ") && $0 != UInt8(ascii: "\t") }) {
+                guard lines.count < limit else { return nil }
                 lines.append(Line(number: number, bytes: line))
             }
             start = end == view.endIndex ? end : view.index(after: end)

@@ -324,7 +324,16 @@ public final class KeyService: Sendable {
                     outcomes.append(.refused(.rejected(error)))
                 }
             }
-            let held = state.withLock { gatekeeper in records.map { gatekeeper.keyID(ofLookup: $0.lookup) } }
+            // Which secrets are held already, `lockBatch` lookups per acquisition of the verify
+            // path's lock: an import of ten thousand keys never stalls a verify for long.
+            var held: [String?] = []
+            held.reserveCapacity(records.count)
+            var checked = 0
+            while checked < records.count {
+                let end = min(records.count, checked + Self.lockBatch)
+                held += state.withLock { gatekeeper in records[checked..<end].map { gatekeeper.keyID(ofLookup: $0.lookup) } }
+                checked = end
+            }
             var fresh: [KeyRecord] = []
             fresh.reserveCapacity(records.count)
             var recordIndex = 0
