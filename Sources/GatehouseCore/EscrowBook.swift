@@ -10,7 +10,7 @@ struct EscrowBook: Sendable {
     }
 
     /// One record's escrows.
-    struct Entry: Sendable {
+    struct Entry: SparseSlotEntry {
         var credits: CreditEscrow?
         /// The ledger `credits` is, its refill period included.
         var creditsLedger: EscrowLedger?
@@ -63,7 +63,8 @@ struct EscrowBook: Sendable {
     /// Live members, this node included, sorted: who holds default-mode limits.
     private(set) var live: [String]
     private var liveGeneration = 0
-    private var entries: [Entry] = []
+    /// Made on a record's first escrow (`SparseSlots`): idle keys cost 4 bytes.
+    private var entries = SparseSlots<Entry>()
     /// Asked for by the verify path, not yet taken by the shell.
     private(set) var wants: [EscrowWant] = []
     /// Credit ledgers whose own rows changed (spent) since the shell last sent them.
@@ -86,11 +87,15 @@ struct EscrowBook: Sendable {
     }
 
     /// A record was added in the next slot.
-    mutating func append() { entries.append(Entry()) }
+    mutating func append() { entries.appendSlot() }
+
+    /// Room for `slots` records without growing.
+    mutating func reserveCapacity(_ slots: Int) { entries.reserveCapacity(slots) }
 
     /// A record's new version replaced the old: escrows whose terms changed start over
     /// (a new credit epoch, a limit's new value, strictness or holders).
     mutating func replaced(slot: Int, old: KeyRecord, new: KeyRecord) {
+        guard entries.hasEntry(slot) else { return }
         if old.creditsLedgerTerms != new.creditsLedgerTerms { entries[slot].credits = nil }
         if old.limits != new.limits || old.holders != new.holders {
             let kept = entries[slot].windows
@@ -108,7 +113,12 @@ struct EscrowBook: Sendable {
     /// Who shares a key's credits and strict limits: its `holders`, or for a record written
     /// before escrow existed the members live when the escrow is first needed.
     func holders(of record: KeyRecord) -> [String] {
-        record.holders.isEmpty ? live : record.holders
+        holders(record.holders)
+    }
+
+    /// `holders(of:)` from the record's `holders` alone.
+    func holders(_ recordHolders: [String]) -> [String] {
+        recordHolders.isEmpty ? live : recordHolders
     }
 
     // MARK: Credits
@@ -181,24 +191,24 @@ struct EscrowBook: Sendable {
 
     /// Whether the limit at `position` is held in escrow on this node now: always for a
     /// strict limit shared with others, for a default one while other members are live.
-    func escrows(_ limit: RateLimit, record: KeyRecord) -> Bool {
+    func escrows(_ limit: RateLimit, holders recordHolders: [String]) -> Bool {
         guard limit.strict else { return live.count > 1 }
-        let holders = holders(of: record)
+        let holders = holders(recordHolders)
         return holders.count != 1 || holders[0] != me
     }
 
     /// Whether this node, whose own sliding count of the limit is `ownUsage`, may admit
     /// `cost` more under its share; asks for more when it nears what it holds.
     mutating func windowAdmits(
-        slot: Int, position: Int, limit: RateLimit, record: KeyRecord, ownUsage: Double, cost: Int64, nowMs: Int64
+        slot: Int, position: Int, limit: RateLimit, keyID: String, holders: [String], ownUsage: Double, cost: Int64, nowMs: Int64
     ) -> Bool {
-        ensureWindow(slot: slot, position: position, limit: limit, record: record)
+        ensureWindow(slot: slot, position: position, limit: limit, holders: holders)
         let admits = ownUsage + Double(cost) <= entries[slot].windows[position].ownCeiling
         if let amount = WindowShare.want(ownUsage: ownUsage, cost: cost, held: entries[slot].windows[position].ownHeld, limit: limit.limit),
             nowMs &- entries[slot].windows[position].lastWantMs >= settings.wantIntervalMs
         {
             entries[slot].windows[position].lastWantMs = nowMs
-            wants.append(EscrowWant(ledger: .window(keyID: record.id, limit: limit.name, windowMs: limit.windowMs), quota: limit.limit, amount: amount))
+            wants.append(EscrowWant(ledger: .window(keyID: keyID, limit: limit.name, windowMs: limit.windowMs), quota: limit.limit, amount: amount))
         }
         return admits
     }
@@ -210,7 +220,7 @@ struct EscrowBook: Sendable {
     /// Creates the share on first use, and splits a default-mode share again over the live
     /// members when they changed since. The common case — the share exists and is current —
     /// reads two integers and copies nothing.
-    private mutating func ensureWindow(slot: Int, position: Int, limit: RateLimit, record: KeyRecord) {
+    private mutating func ensureWindow(slot: Int, position: Int, limit: RateLimit, holders recordHolders: [String]) {
         if position < entries[slot].windows.count, entries[slot].windows[position].share != nil {
             guard !limit.strict && entries[slot].windows[position].generation != liveGeneration else { return }
             let rebased = entries[slot].windows[position].share!.rebased(holders: live)
@@ -218,7 +228,7 @@ struct EscrowBook: Sendable {
             return
         }
         ensureWindowSlots(slot: slot, count: position + 1)
-        let share = WindowShare(limit: limit.limit, holders: limit.strict ? holders(of: record) : live, strict: limit.strict)
+        let share = WindowShare(limit: limit.limit, holders: limit.strict ? holders(recordHolders) : live, strict: limit.strict)
         entries[slot].windows[position].set(share, generation: liveGeneration, me: me)
     }
 
@@ -252,8 +262,8 @@ struct EscrowBook: Sendable {
                 record.limits[position].limit == want.quota
             else { return nil }
             let limit = record.limits[position]
-            guard escrows(limit, record: record) || limit.strict else { return nil }
-            ensureWindow(slot: slot, position: position, limit: limit, record: record)
+            guard escrows(limit, holders: record.holders) || limit.strict else { return nil }
+            ensureWindow(slot: slot, position: position, limit: limit, holders: record.holders)
             let usage = ownUsage(position, limit)
             let handed = entries[slot].windows[position].update(me: me) { [me] share in
                 share.handOver(upTo: want.amount, from: me, to: peer, ownUsage: usage)
@@ -277,7 +287,7 @@ struct EscrowBook: Sendable {
             guard let position = record.limits.firstIndex(where: { $0.name == name && $0.windowMs == windowMs }),
                 record.limits[position].limit == row.quota
             else { return true }
-            ensureWindow(slot: slot, position: position, limit: record.limits[position], record: record)
+            ensureWindow(slot: slot, position: position, limit: record.limits[position], holders: record.holders)
             entries[slot].windows[position].update(me: me) { share in share.merge(rowOf: node, row.given) }
         }
         return true
@@ -300,7 +310,7 @@ struct EscrowBook: Sendable {
     /// up; or a peer's, to give it back after its restart).
     func rows(of node: String, inSlots range: Range<Int>, records: (Int) -> KeyRecord) -> [EscrowRow] {
         var rows: [EscrowRow] = []
-        for slot in range.clamped(to: entries.indices) {
+        for slot in range.clamped(to: entries.indices) where entries.hasEntry(slot) {
             let entry = entries[slot]
             if let escrow = entry.credits, let ledger = entry.creditsLedger {
                 let row = escrow.rows(of: node)

@@ -71,6 +71,19 @@ public struct Gatekeeper: Sendable {
     }
 
     public var keyCount: Int { index.count }
+
+    /// Room for `records` keys without growing: a start-up that knows how many it loads
+    /// sizes the index once instead of doubling it (and copying it) twenty times.
+    public mutating func reserveCapacity(_ records: Int) {
+        index.reserveCapacity(records)
+        counters.reserveCapacity(records)
+        escrow.reserveCapacity(records)
+    }
+
+    /// Bytes held per structure of the index (for `bench/key-memory`).
+    public var indexMemoryReport: [(structure: String, bytes: Int)] { index.memoryReport }
+    /// Distinct values the index shares between keys, by kind.
+    public var indexSharedValueCounts: [String: Int] { index.sharedValueCounts }
     /// Lookup hashes of imported keys held, by form (`PresentedKey` hashes the extra ways).
     public var importedLookups: ImportedLookups { index.importedLookups }
     /// The anti-entropy digest, kept current on every apply (never rescanned).
@@ -95,13 +108,13 @@ public struct Gatekeeper: Sendable {
     }
 
     private func creditsRemaining(slot: Int, nowMs: Int64? = nil) -> Int64? {
-        guard index.records[slot].credits != nil else { return nil }
-        return escrow.creditsRemaining(slot: slot, record: index.records[slot], nowMs: nowMs)
+        guard index.hasCredits(slot: slot) else { return nil }
+        return escrow.creditsRemaining(slot: slot, record: index.record(at: slot), nowMs: nowMs)
     }
 
     /// The id of the key a lookup hash (current or rotated-out) belongs to.
     public func keyID(ofLookup lookup: LookupHash) -> String? {
-        index.target(of: lookup).map { index.records[$0.slot].id }
+        index.target(of: lookup).map { index.id(slot: $0.slot) }
     }
 
     /// Keys in id order, after `cursor` (exclusive), optionally only one owner's.
@@ -130,7 +143,7 @@ public struct Gatekeeper: Sendable {
     /// restart (usage of an older epoch is ignored).
     public mutating func restoreCreditUsage(id: String, _ usage: CreditUsage) {
         guard let slot = index.slot(id: id) else { return }
-        escrow.restoreCredits(slot: slot, record: index.records[slot], usage: usage)
+        escrow.restoreCredits(slot: slot, record: index.record(at: slot), usage: usage)
     }
 
     /// Records whose `last_used_at` or credit usage changed since the last call, for the
@@ -149,7 +162,10 @@ public struct Gatekeeper: Sendable {
 
     /// Records and credit usage of slots from `takeUsageChangedSlots` (slots never move).
     public func usage(ofSlots slots: ArraySlice<Int>) -> [(record: KeyRecord, creditUsage: CreditUsage?)] {
-        slots.map { (index.records[$0], escrow.creditUsage(slot: $0, record: index.records[$0])) }
+        slots.map { slot in
+            let record = index.record(at: slot)
+            return (record, escrow.creditUsage(slot: slot, record: record))
+        }
     }
 
     // MARK: - Replication
@@ -187,30 +203,29 @@ public struct Gatekeeper: Sendable {
             return failedAttempt(.notFound, source: request.source, nowMs: nowMs)
         }
         let slot = target.slot
-        // The record is read in place (`index.records[slot]`), never copied whole: a copy
-        // would retain every field, on reference counts all event loops share.
-        // Field by field: a method called on `index.records[slot]` would copy the record whole.
+        // The record is read field by field, never put together whole.
+        let scopes = index.scopes(slot: slot)
         var answer = VerifyAnswer(
             code: Self.standing(
-                revoked: index.records[slot].isRevoked, enabled: index.records[slot].enabled, expiresAt: index.records[slot].expiresAt,
-                retiredUntil: target.retiredUntil, granted: index.records[slot].scopes, request, nowMs: nowMs))
-        answer.keyID = index.records[slot].id
-        answer.owner = index.records[slot].owner
-        answer.scopes = index.records[slot].scopes
-        answer.meta = index.records[slot].meta
+                revoked: index.isRevoked(slot: slot), enabled: index.isEnabled(slot: slot), expiresAt: index.expiresAt(slot: slot),
+                retiredUntil: target.retiredUntil, granted: scopes, request, nowMs: nowMs))
+        let keyID = index.id(slot: slot)
+        answer.keyID = keyID
+        answer.owner = index.owner(slot: slot)
+        answer.scopes = scopes
+        answer.meta = index.meta(slot: slot)
         guard answer.code == .valid else { return answer }
 
         let cost = max(0, request.cost)
         // Every limit is checked before any is counted: all or nothing.
         var tightest: SlidingWindow.Check?
         var refusing: SlidingWindow.Check?
-        let limitCount = index.records[slot].limits.count
-        for position in 0..<limitCount {
-            let limit = index.records[slot].limits[position]
+        let limits = index.limits(slot: slot)
+        for (position, limit) in limits.enumerated() {
             var check = counters.check(slot: slot, position: position, cost: cost, limit: limit, nowMs: nowMs)
-            if (limit.strict || settings.clusterShares) && escrow.escrows(limit, record: index.records[slot])
+            if (limit.strict || settings.clusterShares) && escrow.escrows(limit, holders: index.holders(slot: slot))
                 && !escrow.windowAdmits(
-                    slot: slot, position: position, limit: limit, record: index.records[slot],
+                    slot: slot, position: position, limit: limit, keyID: keyID, holders: index.holders(slot: slot),
                     ownUsage: counters.ownEstimate(slot: slot, position: position, limit: limit, nowMs: nowMs), cost: cost, nowMs: nowMs)
                 && check.allowed
             {
@@ -231,7 +246,7 @@ public struct Gatekeeper: Sendable {
         }
         if let tightest { fill(&answer, from: tightest) }
 
-        if let credits = escrow.spendCredits(slot: slot, record: index.records[slot], cost: cost, nowMs: nowMs) {
+        if index.hasCredits(slot: slot), let credits = escrow.spendCredits(slot: slot, record: index.record(at: slot), cost: cost, nowMs: nowMs) {
             guard credits.spent else {
                 answer.code = .usageExceeded
                 // Nothing was counted against the limits, so report them without this request.
@@ -245,7 +260,7 @@ public struct Gatekeeper: Sendable {
             if cost > 0 { usageChanged.insert(slot) }
         }
         counters.count(cost: cost, slot: slot, nowMs: nowMs)
-        if nowMs - (index.records[slot].lastUsedAt ?? Int64.min / 2) >= settings.lastUsedResolutionMs {
+        if nowMs - (index.lastUsedAt(slot: slot) ?? Int64.min / 2) >= settings.lastUsedResolutionMs {
             index.setLastUsed(slot: slot, at: nowMs)
             usageChanged.insert(slot)
         }
@@ -352,7 +367,7 @@ public struct Gatekeeper: Sendable {
             switch slot.bucket {
             case .keyLimit(let keyID, let limitName, let windowMs):
                 guard let recordSlot = index.slot(id: keyID),
-                    let position = index.records[recordSlot].limits.firstIndex(where: { $0.name == limitName && $0.windowMs == windowMs })
+                    let position = index.limits(slot: recordSlot).firstIndex(where: { $0.name == limitName && $0.windowMs == windowMs })
                 else { continue }
                 grew = counters.merge(slot: recordSlot, position: position, windowIndex: slot.windowIndex, node: node, count: slot.count)
             case .throttle(let name, let windowMs):
@@ -397,8 +412,8 @@ public struct Gatekeeper: Sendable {
     public mutating func handOver(_ want: EscrowWant, to peer: String, nowMs: Int64) -> EscrowRow? {
         guard let slot = index.slot(id: want.ledger.keyID) else { return nil }
         let counters = counters
-        let row = escrow.handOver(want, to: peer, slot: slot, record: index.records[slot], nowMs: nowMs) { position, limit in
-            var window = counters.windows[slot][position]
+        let row = escrow.handOver(want, to: peer, slot: slot, record: index.record(at: slot), nowMs: nowMs) { position, limit in
+            var window = counters.window(slot: slot, position: position)
             window.advance(nowMs: nowMs, windowMs: limit.windowMs)
             return window.ownEstimate(nowMs: nowMs, windowMs: limit.windowMs)
         }
@@ -415,7 +430,7 @@ public struct Gatekeeper: Sendable {
         var refused = 0
         for row in rows {
             guard let slot = index.slot(id: row.ledger.keyID) else { continue }
-            if !escrow.merge(row, of: node, slot: slot, record: index.records[slot], nowMs: nowMs) {
+            if !escrow.merge(row, of: node, slot: slot, record: index.record(at: slot), nowMs: nowMs) {
                 refused += 1
             } else if node == escrow.me, case .credits = row.ledger {
                 usageChanged.insert(slot)
@@ -426,14 +441,14 @@ public struct Gatekeeper: Sendable {
 
     /// This node's credit rows that changed since the last call (to send to peers).
     public mutating func takeChangedCreditRows() -> [EscrowRow] {
-        let records = index.records
-        return escrow.takeChangedCreditRows { records[$0] }
+        let index = index
+        return escrow.takeChangedCreditRows { index.record(at: $0) }
     }
 
     /// `node`'s rows of the ledgers of the records in `range` (this node's own, for a peer
     /// whose stream came up; a peer's, to give back after its restart).
     public func escrowRows(of node: String, inRecords range: Range<Int>) -> [EscrowRow] {
-        escrow.rows(of: node, inSlots: range) { index.records[$0] }
+        escrow.rows(of: node, inSlots: range) { index.record(at: $0) }
     }
 
     /// Drops ended throttle windows; the shell calls it on a timer.

@@ -4,39 +4,45 @@
 ///
 /// Only counts: record ids and limits are read from the index the caller passes.
 public struct LimitCounters: Sendable {
-    /// One sliding window per limit, by record slot; read and counted in place by the
-    /// verify path.
-    private(set) var windows: [[SlidingWindow]] = []
-    /// A flag per slot, so the hot path marks a record dirty without hashing.
-    private var dirty: [Bool] = []
-    /// When each dirty record's first unsent count was made (its staleness clock).
-    private var dirtySince: [Int64] = []
+    /// One record's counters: a sliding window per limit and its sending state. Made on the
+    /// record's first check or merge, so idle keys cost 4 bytes (`SparseSlots`).
+    struct RecordCounters: SparseSlotEntry {
+        /// One sliding window per limit position (made up to the highest position used).
+        var windows: [SlidingWindow] = []
+        /// Whether it holds counts this node has not sent yet.
+        var dirty = false
+        /// When its first unsent count was made (its staleness clock).
+        var dirtySince: Int64 = 0
+        /// Listed in `dirtySlots` for the next tick.
+        var queued = false
+        /// Weighed and found not due (see `waiting`): weigh again at this time, or once this
+        /// node counted `countsToMatter` more (`countedSinceCheck`).
+        var recheckAt: Int64 = 0
+        var countsToMatter: Int64 = 0
+        var countedSinceCheck: Int64 = 0
+    }
+
+    /// By record slot; read and counted in place by the verify path.
+    private(set) var records = SparseSlots<RecordCounters>()
     /// Records to weigh at the next sync tick, each once (`queued`).
     private var dirtySlots: [Int] = []
-    private var queued: [Bool] = []
     /// Dirty records weighed and found not due: they are weighed again only when their
     /// staleness deadline comes (`recheckAt`) or when this node counts enough more to matter
     /// (`countsToMatter`, own counts since they were weighed in `countedSinceCheck`), so a
     /// tick costs what changed, not every hot key again (ten thousand keys far from their
     /// limits cost one pass of integer compares per tick instead of ten thousand weighings).
     private var waiting: [Int] = []
-    private var recheckAt: [Int64] = []
-    private var countsToMatter: [Int64] = []
-    private var countedSinceCheck: [Int64] = []
     /// Every limit of every key, each a shared counter window (for status pages).
     public private(set) var windowCount = 0
 
     public init() {}
 
-    /// Counters for a record just added to the index in the next slot.
+    /// Room for `slots` records without growing.
+    mutating func reserveCapacity(_ slots: Int) { records.reserveCapacity(slots) }
+
+    /// Counters for a record just added to the index in the next slot (made on first use).
     mutating func append(limits: [RateLimit]) {
-        windows.append(limits.map { _ in SlidingWindow() })
-        dirty.append(false)
-        dirtySince.append(0)
-        queued.append(false)
-        recheckAt.append(0)
-        countsToMatter.append(0)
-        countedSinceCheck.append(0)
+        records.appendSlot()
         windowCount += limits.count
     }
 
@@ -44,36 +50,57 @@ public struct LimitCounters: Sendable {
     mutating func replaceLimits(slot: Int, from old: [RateLimit], to new: [RateLimit]) {
         guard old != new else { return }
         windowCount += new.count - old.count
-        windows[slot] = new.map { limit in old.firstIndex(of: limit).map { windows[slot][$0] } ?? SlidingWindow() }
+        guard records.hasEntry(slot) else { return }
+        let kept = records[slot].windows
+        records[slot].windows = new.map { limit in
+            old.firstIndex(of: limit).flatMap { $0 < kept.count ? kept[$0] : nil } ?? SlidingWindow()
+        }
+    }
+
+    /// The window of a limit position, made (with those before it) on first use.
+    private mutating func ensureWindow(slot: Int, position: Int) {
+        if records[slot].windows.count <= position {
+            records[slot].windows.append(contentsOf: repeatElement(SlidingWindow(), count: position + 1 - records[slot].windows.count))
+        }
     }
 
     /// Whether a limit of the record in `slot` has room for `cost` now (no count made; the
     /// window moves on to `nowMs`).
     mutating func check(slot: Int, position: Int, cost: Int64, limit: RateLimit, nowMs: Int64) -> SlidingWindow.Check {
-        windows[slot][position].check(cost: cost, limit: limit.limit, windowMs: limit.windowMs, nowMs: nowMs)
+        ensureWindow(slot: slot, position: position)
+        return records[slot].windows[position].check(cost: cost, limit: limit.limit, windowMs: limit.windowMs, nowMs: nowMs)
     }
 
     /// This node's own sliding count of a limit (after `check` moved the window to `nowMs`).
     func ownEstimate(slot: Int, position: Int, limit: RateLimit, nowMs: Int64) -> Double {
-        windows[slot][position].ownEstimate(nowMs: nowMs, windowMs: limit.windowMs)
+        window(slot: slot, position: position).ownEstimate(nowMs: nowMs, windowMs: limit.windowMs)
     }
 
-    /// Counts `cost` against every limit of the record in `slot`, and marks it unsent.
+    /// The window of a limit position as held (empty when none was made yet).
+    func window(slot: Int, position: Int) -> SlidingWindow {
+        guard records.hasEntry(slot) else { return SlidingWindow() }
+        let windows = records[slot].windows
+        return position < windows.count ? windows[position] : SlidingWindow()
+    }
+
+    /// Counts `cost` against every limit of the record in `slot` (checked first, so their
+    /// windows exist), and marks it unsent.
     mutating func count(cost: Int64, slot: Int, nowMs: Int64) {
-        for position in windows[slot].indices { windows[slot][position].record(cost: cost) }
-        guard cost > 0 && !windows[slot].isEmpty else { return }
-        if !dirty[slot] {
-            dirty[slot] = true
-            dirtySince[slot] = nowMs
+        guard records.hasEntry(slot) else { return }
+        for position in records[slot].windows.indices { records[slot].windows[position].record(cost: cost) }
+        guard cost > 0 && !records[slot].windows.isEmpty else { return }
+        if !records[slot].dirty {
+            records[slot].dirty = true
+            records[slot].dirtySince = nowMs
             enqueue(slot)
             return
         }
-        countedSinceCheck[slot] &+= cost
-        if !queued[slot] && countedSinceCheck[slot] >= countsToMatter[slot] { enqueue(slot) }
+        records[slot].countedSinceCheck &+= cost
+        if !records[slot].queued && records[slot].countedSinceCheck >= records[slot].countsToMatter { enqueue(slot) }
     }
 
     private mutating func enqueue(_ slot: Int) {
-        queued[slot] = true
+        records[slot].queued = true
         dirtySlots.append(slot)
     }
 
@@ -87,9 +114,9 @@ public struct LimitCounters: Sendable {
         dirtySlots.removeAll(keepingCapacity: true)
         var stillWaiting: [Int] = []
         stillWaiting.reserveCapacity(waiting.count)
-        for slot in waiting where dirty[slot] && !queued[slot] {
-            if recheckAt[slot] <= nowMs {
-                queued[slot] = true
+        for slot in waiting where records[slot].dirty && !records[slot].queued {
+            if records[slot].recheckAt <= nowMs {
+                records[slot].queued = true
                 taken.append(slot)
             } else {
                 stillWaiting.append(slot)
@@ -105,17 +132,17 @@ public struct LimitCounters: Sendable {
         ofRecords slots: ArraySlice<Int>, in index: KeyIndex, nowMs: Int64, rule: CounterSendRule, nodes: Int
     ) -> [CounterSlot] {
         var changes: [CounterSlot] = []
-        for slot in slots where slot < index.count {
-            queued[slot] = false
-            guard dirty[slot] else { continue }
-            let limits = index.records[slot].limits
-            let unsentForMs = nowMs &- dirtySince[slot]
+        for slot in slots where slot < index.count && records.hasEntry(slot) {
+            records[slot].queued = false
+            guard records[slot].dirty else { continue }
+            let limits = index.limits(slot: slot)
+            let unsentForMs = nowMs &- records[slot].dirtySince
             var due = false
             var anyUnsent = false
             var moreCounts = Int64.max
             var afterMs = Int64.max
             for (position, limit) in limits.enumerated() {
-                let window = windows[slot][position]
+                let window = window(slot: slot, position: position)
                 anyUnsent = anyUnsent || window.unsyncedOwn > 0
                 let next = rule.nextCheck(
                     unsent: window.unsyncedOwn, estimate: window.estimate(nowMs: nowMs, windowMs: limit.windowMs), limit: limit.limit,
@@ -128,20 +155,20 @@ public struct LimitCounters: Sendable {
                 afterMs = min(afterMs, next.afterMs)
             }
             guard due || !anyUnsent else {
-                countsToMatter[slot] = moreCounts
-                countedSinceCheck[slot] = 0
-                recheckAt[slot] = afterMs == .max ? .max : nowMs &+ afterMs
+                records[slot].countsToMatter = moreCounts
+                records[slot].countedSinceCheck = 0
+                records[slot].recheckAt = afterMs == .max ? .max : nowMs &+ afterMs
                 waiting.append(slot)
                 continue
             }
-            dirty[slot] = false
-            let id = index.records[slot].id
-            for (position, limit) in limits.enumerated() {
+            records[slot].dirty = false
+            let id = index.id(slot: slot)
+            for (position, limit) in limits.enumerated() where position < records[slot].windows.count {
                 let bucket = CounterBucket.keyLimit(keyID: id, limit: limit.name, windowMs: limit.windowMs)
-                for own in windows[slot][position].unsentOwnSlots {
+                for own in records[slot].windows[position].unsentOwnSlots {
                     changes.append(CounterSlot(bucket: bucket, windowIndex: own.windowIndex, count: own.count))
                 }
-                windows[slot][position].markSynced()
+                records[slot].windows[position].markSynced()
             }
         }
         return changes
@@ -150,18 +177,20 @@ public struct LimitCounters: Sendable {
     /// Merges `node`'s count for one window of a limit (`position`) of the record in `slot`.
     /// Returns whether it grew the count (news, which relays pass on).
     mutating func merge(slot: Int, position: Int, windowIndex: Int64, node: NodeOrdinal, count: Int64) -> Bool {
-        windows[slot][position].merge(windowIndex: windowIndex, node: node, count: count)
+        ensureWindow(slot: slot, position: position)
+        return records[slot].windows[position].merge(windowIndex: windowIndex, node: node, count: count)
     }
 
     /// The slots held for `node` in some records' limits, so a caller can walk every record
     /// in small ranges instead of holding the verify path's lock over all of them.
     func slots(of node: NodeOrdinal, inRecords range: Range<Int>, in index: KeyIndex) -> [CounterSlot] {
         var slots: [CounterSlot] = []
-        for slot in range.clamped(to: windows.indices) {
-            let record = index.records[slot]
-            for (position, limit) in record.limits.enumerated() {
-                let bucket = CounterBucket.keyLimit(keyID: record.id, limit: limit.name, windowMs: limit.windowMs)
-                slots += windows[slot][position].counterSlots(of: node, bucket: bucket)
+        for slot in range.clamped(to: records.indices) where records.hasEntry(slot) {
+            let windows = records[slot].windows
+            let id = index.id(slot: slot)
+            for (position, limit) in index.limits(slot: slot).enumerated() where position < windows.count {
+                let bucket = CounterBucket.keyLimit(keyID: id, limit: limit.name, windowMs: limit.windowMs)
+                slots += windows[position].counterSlots(of: node, bucket: bucket)
             }
         }
         return slots

@@ -102,6 +102,7 @@ public final class KeyService: Sendable {
         var gatekeeper = Gatekeeper(hasher: hasher, settings: settings, node: nodeID)
         var clock = HybridClock(node: nodeID)
         let nowMs = now()
+        gatekeeper.reserveCapacity(try storage.recordCount())
         try storage.forEachRecord { record in
             gatekeeper.apply(record)
             clock.observe(record.version, nowMs: nowMs)

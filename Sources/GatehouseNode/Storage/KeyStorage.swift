@@ -8,6 +8,8 @@ public protocol KeyStorage: Sendable {
     /// The same records handed to `body` one at a time, so a start need not hold them all
     /// in an array next to the index it builds from them.
     func forEachRecord(_ body: (KeyRecord) throws -> Void) throws
+    /// How many records a load will hand over (to size the index once); `0` when unknown.
+    func recordCount() throws -> Int
     /// Credit usage counted by this node, by key id.
     func loadCreditUsage() throws -> [String: Gatekeeper.CreditUsage]
     /// Inserts or replaces one record; durable when it returns.
@@ -20,6 +22,8 @@ public protocol KeyStorage: Sendable {
 }
 
 extension KeyStorage {
+    public func recordCount() throws -> Int { 0 }
+
     public func save(_ records: [KeyRecord]) throws {
         for record in records { try save(record) }
     }
@@ -46,6 +50,10 @@ public final class InMemoryKeyStorage: KeyStorage {
 
     public func loadCreditUsage() throws -> [String: Gatekeeper.CreditUsage] {
         contents.withLock { $0.usage }
+    }
+
+    public func recordCount() throws -> Int {
+        contents.withLock { $0.records.count }
     }
 
     public func save(_ record: KeyRecord) throws {

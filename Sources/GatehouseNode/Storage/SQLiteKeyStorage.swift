@@ -96,9 +96,13 @@ public final class SQLiteKeyStorage: KeyStorage {
     public func loadRecords() throws -> [KeyRecord] {
         var records: [KeyRecord] = []
         // Sized once: growing a million-record array by doubling copies it again and again.
-        records.reserveCapacity(try database.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM key_record") } ?? 0)
+        records.reserveCapacity(try recordCount())
         try forEachRecord { records.append($0) }
         return records
+    }
+
+    public func recordCount() throws -> Int {
+        try database.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM key_record") } ?? 0
     }
 
     /// Every record, in table order, handed over batch by batch as it is decoded. Rows are
