@@ -9,8 +9,22 @@ struct SharedValues<Value: Hashable & Sendable>: Sendable {
     private var ordinals: [Value: UInt32] = [:]
     private var free: [UInt32] = []
 
+    /// The value last retained: keys loaded or imported together mostly share their
+    /// values, and comparing with the last one is cheaper than hashing.
+    private var last: (value: Value, ordinal: UInt32)?
+
     /// The ordinal of `value`, counting one more use of it.
     mutating func retain(_ value: Value) -> UInt32 {
+        if let last, last.value == value {
+            uses[Int(last.ordinal)] += 1
+            return last.ordinal
+        }
+        let ordinal = retainHashing(value)
+        last = (value, ordinal)
+        return ordinal
+    }
+
+    private mutating func retainHashing(_ value: Value) -> UInt32 {
         if let ordinal = ordinals[value] {
             uses[Int(ordinal)] += 1
             return ordinal
@@ -36,6 +50,7 @@ struct SharedValues<Value: Hashable & Sendable>: Sendable {
         guard uses[index] == 0, let value = values[index] else { return }
         ordinals[value] = nil
         values[index] = nil
+        if last?.ordinal == ordinal { last = nil }
         free.append(ordinal)
     }
 

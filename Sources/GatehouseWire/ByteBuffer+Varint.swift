@@ -69,10 +69,18 @@ extension ByteBuffer {
     /// A string written by `writeVarintString`, at most `maxBytes` of valid UTF-8.
     public mutating func readVarintString(_ field: String, maxBytes: Int) throws(GossipDecodeError) -> String {
         let length = try readVarintCount(field, limit: maxBytes)
-        guard let bytes = readSlice(length: length) else { throw GossipDecodeError(.truncated, "\(field) ends early") }
-        guard let text = String(validating: bytes.readableBytesView, as: UTF8.self) else {
-            throw GossipDecodeError(.invalidField, "\(field) is not UTF-8")
+        guard readableBytes >= length else { throw GossipDecodeError(.truncated, "\(field) ends early") }
+        // ASCII (ids, scopes, names: nearly every string) is valid UTF-8 as it stands and is
+        // taken without the general validation, whose generic setup cost more than the copy
+        // (a fifth of a start's decoding at a million keys).
+        let text = withUnsafeReadableBytes { readable -> String? in
+            let bytes = UnsafeRawBufferPointer(rebasing: readable[..<length])
+            var high: UInt8 = 0
+            for byte in bytes { high |= byte }
+            return high < 0x80 ? String(decoding: bytes, as: UTF8.self) : String(validating: bytes, as: UTF8.self)
         }
+        guard let text else { throw GossipDecodeError(.invalidField, "\(field) is not UTF-8") }
+        moveReaderIndex(forwardBy: length)
         return text
     }
 }

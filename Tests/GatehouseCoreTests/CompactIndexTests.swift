@@ -162,6 +162,11 @@ struct CompactIndexTests {
         #expect(values.count == 1)
         #expect(values.retain(["c"]) == first)
         #expect(values[second] == ["b"])
+        // The last value retained is remembered; one forgotten since is never handed out again.
+        values.release(first)
+        let again = values.retain(["a"])
+        #expect(values[again] == ["a"])
+        #expect(values.ordinal(of: ["c"]) == nil)
     }
 
     // MARK: Support

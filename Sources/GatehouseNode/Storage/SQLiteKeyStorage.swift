@@ -106,9 +106,10 @@ public final class SQLiteKeyStorage: KeyStorage {
     }
 
     /// Every record, in table order, handed over batch by batch as it is decoded. Rows are
-    /// read through a cursor and each batch is decoded on all cores: decoding is most of a
-    /// start's time, and holding every row's bytes, or every record twice (once here, once
-    /// in the caller's index), would only raise the peak at a million keys.
+    /// read through a cursor; each batch is decoded on all cores while the caller indexes the
+    /// batch before it (decoding and indexing overlap: together they are most of a start's
+    /// time). Holding every row's bytes, or every record twice (once here, once in the
+    /// caller's index), would only raise the peak at a million keys.
     public func forEachRecord(_ body: (KeyRecord) throws -> Void) throws {
         try database.read { db in
             var lastUsed: [String: Int64] = [:]
@@ -116,25 +117,51 @@ public final class SQLiteKeyStorage: KeyStorage {
             while let row = try usage.next() {
                 lastUsed[row["key_id"]] = row["at"]
             }
-            func handOver(_ batch: [Data]) throws {
-                for var record in try Self.decode(batch) {
+            func handOver(_ decoding: BatchDecoding) throws {
+                for var record in try decoding.records() {
                     if let used = lastUsed[record.id], used > (record.lastUsedAt ?? Int64.min) {
                         record.lastUsedAt = used
                     }
                     try body(record)
                 }
             }
+            var previous: BatchDecoding?
             var batch: [Data] = []
             batch.reserveCapacity(loadBatchSize)
             let blobs = try Data.fetchCursor(db, sql: "SELECT data FROM key_record")
             while let blob = try blobs.next() {
                 batch.append(blob)
                 if batch.count == loadBatchSize {
-                    try handOver(batch)
+                    let decoding = BatchDecoding(batch)
+                    if let previous { try handOver(previous) }
+                    previous = decoding
                     batch.removeAll(keepingCapacity: true)
                 }
             }
-            try handOver(batch)
+            let last = BatchDecoding(batch)
+            if let previous { try handOver(previous) }
+            try handOver(last)
+        }
+    }
+
+    /// One batch of rows being decoded in the background (`decode`), until `records` waits
+    /// for it.
+    private final class BatchDecoding: @unchecked Sendable {
+        private let done = DispatchGroup()
+        /// Written once by the decoding task before `done` is left; read after waiting on it.
+        private var result: Result<[KeyRecord], any Error> = .success([])
+
+        init(_ blobs: [Data]) {
+            done.enter()
+            DispatchQueue.global().async { [self] in
+                result = Result { try SQLiteKeyStorage.decode(blobs) }
+                done.leave()
+            }
+        }
+
+        func records() throws -> [KeyRecord] {
+            done.wait()
+            return try result.get()
         }
     }
 
