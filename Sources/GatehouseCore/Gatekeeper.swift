@@ -173,6 +173,11 @@ public struct Gatekeeper: Sendable {
     /// `(id, version)` of the records in the given buckets.
     public func entries(inBuckets buckets: Set<Int>) -> [ReplicaEntry] { index.entries(inBuckets: buckets) }
 
+    /// The records in a range of slots (`0..<keyCount`), to walk every key a batch at a time.
+    public func records(inSlots range: Range<Int>) -> [KeyRecord] {
+        range.clamped(to: 0..<index.count).map { index.record(at: $0) }
+    }
+
     /// The records with these ids, for sending to a peer (usage such as `last_used_at` included).
     public func records(ids: [String]) -> [KeyRecord] { index.records(ids: ids) }
 

@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import Logging
 import GatehouseCore
 @testable import GatehouseNode
 import Testing
@@ -81,7 +82,8 @@ struct SQLiteKeyStorageLoadTests {
         // Damage one row in the second half of the first batch (decoded by the second thread).
         let database = try DatabaseQueue(path: "\(directory)/\(SQLiteKeyStorage.fileName)")
         try database.write { db in
-            try db.execute(sql: "UPDATE key_record SET data = ? WHERE id = ?", arguments: [Data([0x01, 0x02]), records[1_500].id])
+            // Saved one by one, in order: record i is row i + 1 of the log.
+            try db.execute(sql: "UPDATE key_log SET data = ? WHERE seq = ?", arguments: [Data([0x01, 0x02]), 1_501])
         }
         try database.close()
         #expect(throws: (any Error).self) {
@@ -119,11 +121,70 @@ struct SQLiteKeyStorageLoadTests {
         let loaded = try SQLiteKeyStorage(directory: directory, loadBatchSize: 2_100).loadRecords()
         #expect(Self.differences(loaded, expected) == [])
         let database = try DatabaseQueue(path: "\(directory)/\(SQLiteKeyStorage.fileName)")
-        let leftAsJSON = try database.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM key_record WHERE data IS NULL OR record != ''") }
-        #expect(leftAsJSON == 0)
+        let oldTables = try database.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM sqlite_master WHERE name = 'key_record'") }
+        #expect(oldTables == 0)
+        let logRows = try database.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM key_log WHERE length(data) > 0") }
+        #expect(logRows == expected.count)
         try database.close()
         // A second start has nothing left to convert and loads the same.
         #expect(Self.differences(try SQLiteKeyStorage(directory: directory).loadRecords(), expected) == [])
+    }
+
+    /// The log keeps every version written; a load merges them as replicas do, so the one
+    /// that takes precedence wins whatever order they were stored in (a revoke stored before
+    /// a later edit of the same key still holds). A start that finds more superseded rows
+    /// than keys rewrites the log to one row per key, keeping what it loaded.
+    @Test(.timeLimit(.minutes(2)))
+    func theLogMergesEveryVersionAndAStartCompactsIt() throws {
+        let directory = TemporaryDirectory.make()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let keys = try Self.records(2_000)
+        var expected: [String: KeyRecord] = [:]
+        do {
+            let storage = try SQLiteKeyStorage(directory: directory)
+            try storage.save(keys)
+            // Six more versions of every key, saved newest first: the first of them wins.
+            var versions: [KeyRecord] = []
+            for (index, record) in keys.enumerated() {
+                for step in (1...6).reversed() {
+                    var next = record
+                    next.name = "v\(step)"
+                    next.version = HybridTimestamp(wallMs: record.version.wallMs + Int64(step), logical: 0, node: "n2")
+                    versions.append(next)
+                    if step == 6 { expected[record.id] = next }
+                }
+                // Key 1 is revoked, in a row stored before all its edits (its version is older than five of them).
+                if index == 1 {
+                    let revoked = KeyLifecycle.revoke(record, nowMs: 1, version: HybridTimestamp(wallMs: record.version.wallMs + 1, logical: 1, node: "n3"))
+                    versions.insert(revoked, at: 0)
+                    expected[record.id] = revoked
+                }
+            }
+            try storage.save(versions)
+            #expect(try storage.recordCount() == 2_000 * 7 + 1)
+        }
+        func loaded() throws -> [String: KeyRecord] {
+            Dictionary(uniqueKeysWithValues: try KeyService(
+                nodeID: "n1", hasher: Self.hasher, settings: .init(), defaultLimits: [.defaultHourly], defaultPrefix: "gk",
+                storage: SQLiteKeyStorage(directory: directory), now: { 1_800_000_000_000 }, logger: Logger(label: "test")
+            ).list(owner: nil, after: nil, limit: 10_000).map { ($0.record.id, $0.record) })
+        }
+        let first = try loaded()
+        #expect(first.count == keys.count)
+        #expect(first.filter { expected[$0.key] != $0.value }.count == 0)
+        #expect(first[keys[1].id]?.isRevoked == true)
+        // The start found 12,001 superseded rows for 2,000 keys and rewrote the log.
+        #expect(try SQLiteKeyStorage(directory: directory).recordCount() == keys.count)
+        let second = try loaded()
+        #expect(second == first)
+    }
+
+    @Test func compactingIsWorthItOnlyForManySupersededRows() {
+        #expect(!KeyService.worthCompacting(storedRows: 1_000_000, keys: 1_000_000))
+        #expect(!KeyService.worthCompacting(storedRows: 9_000, keys: 10))
+        #expect(!KeyService.worthCompacting(storedRows: 1_900_000, keys: 1_000_000))
+        #expect(KeyService.worthCompacting(storedRows: 2_000_001, keys: 1_000_000))
+        #expect(KeyService.worthCompacting(storedRows: 12_001, keys: 2_000))
     }
 
     /// What an acknowledgement promises: every commit syncs SQLite's WAL to disk.

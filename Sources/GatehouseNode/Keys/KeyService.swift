@@ -102,10 +102,17 @@ public final class KeyService: Sendable {
         var gatekeeper = Gatekeeper(hasher: hasher, settings: settings, node: nodeID)
         var clock = HybridClock(node: nodeID)
         let nowMs = now()
-        gatekeeper.reserveCapacity(try storage.recordCount())
+        let storedRows = try storage.recordCount()
+        let lastLoadedRow = try storage.lastRow()
+        gatekeeper.reserveCapacity(storedRows)
         try storage.forEachRecord { record in
             gatekeeper.apply(record)
             clock.observe(record.version, nowMs: nowMs)
+        }
+        if Self.worthCompacting(storedRows: storedRows, keys: gatekeeper.keyCount) {
+            try Self.compact(storage, through: lastLoadedRow, gatekeeper: gatekeeper)
+            logger.info(
+                "stored records compacted", metadata: ["rows_before": "\(storedRows)", "keys": "\(gatekeeper.keyCount)"])
         }
         for (id, usage) in try storage.loadCreditUsage() {
             gatekeeper.restoreCreditUsage(id: id, usage)
@@ -150,6 +157,25 @@ public final class KeyService: Sendable {
         imported.foreign = Int(bits & 1)
         imported.sha256 = Int(bits >> 1 & 1)
         return imported
+    }
+
+    /// Whether the stored log holds enough superseded versions to rewrite it at start: more
+    /// than one per key, and at least ten thousand (a rewrite costs about as much as a load).
+    static func worthCompacting(storedRows: Int, keys: Int) -> Bool {
+        let superseded = storedRows - keys
+        return superseded >= 10_000 && superseded > keys
+    }
+
+    /// Rewrites the stored rows a start loaded as the records the index holds, a few
+    /// thousand at a time.
+    private static func compact(_ storage: any KeyStorage, through lastLoadedRow: Int64, gatekeeper: Gatekeeper) throws {
+        var next = 0
+        try storage.compact(through: lastLoadedRow) {
+            guard next < gatekeeper.keyCount else { return nil }
+            let range = next..<min(gatekeeper.keyCount, next + 4_096)
+            next = range.upperBound
+            return gatekeeper.records(inSlots: range)
+        }
     }
 
     private static func formBits(_ imported: ImportedLookups) -> UInt8 {

@@ -8,8 +8,15 @@ public protocol KeyStorage: Sendable {
     /// The same records handed to `body` one at a time, so a start need not hold them all
     /// in an array next to the index it builds from them.
     func forEachRecord(_ body: (KeyRecord) throws -> Void) throws
-    /// How many records a load will hand over (to size the index once); `0` when unknown.
+    /// How many records a load will hand over (to size the index once), superseded versions
+    /// included; `0` when unknown.
     func recordCount() throws -> Int
+    /// Where the stored rows end now, for `compact` (`0` for a store that never compacts).
+    func lastRow() throws -> Int64
+    /// Replaces the rows up to `lastLoadedRow` (which a load read) by the records as they
+    /// stand now, handed over in batches until `nextBatch` returns `nil`; rows stored after
+    /// it are kept. All or nothing.
+    func compact(through lastLoadedRow: Int64, current nextBatch: () throws -> [KeyRecord]?) throws
     /// Credit usage counted by this node, by key id.
     func loadCreditUsage() throws -> [String: Gatekeeper.CreditUsage]
     /// Inserts or replaces one record; durable when it returns.
@@ -23,6 +30,11 @@ public protocol KeyStorage: Sendable {
 
 extension KeyStorage {
     public func recordCount() throws -> Int { 0 }
+
+    public func lastRow() throws -> Int64 { 0 }
+
+    /// A store that keeps one row per key has nothing to compact.
+    public func compact(through lastLoadedRow: Int64, current nextBatch: () throws -> [KeyRecord]?) throws {}
 
     public func save(_ records: [KeyRecord]) throws {
         for record in records { try save(record) }

@@ -6,12 +6,16 @@ import NIOCore
 
 /// Key records in SQLite (WAL) under the node's data directory, through GRDB.
 ///
-/// Records are stored whole in the cluster's binary record codec (`KeyRecordCodec`, column
-/// `data`) next to the columns used to find them; usage that changes on the hot path
-/// (`last_used_at`, credit usage) lives in its own tables so writing it never rewrites a
-/// record. Data directories of releases that stored records as JSON (column `record`) are
-/// converted once, at the first start (migration `v4-binary-records`); a release from before
-/// that cannot read them afterwards.
+/// Records are stored whole in the cluster's binary record codec (`KeyRecordCodec`) in an
+/// append-only log (`key_log`): a write appends the record's new version, and a load applies
+/// every row in order, the versions merging as replicas merge (`RecordPrecedence`), so the
+/// newest wins. Appending touches only the last pages of one B-tree, where an upsert by id
+/// dirtied a random page of two indexes per row (a 10,000-key import rewrote most of a
+/// million-key index); superseded rows are dropped by `compact`. Usage that changes on the
+/// hot path (`last_used_at`, credit usage) lives in its own tables so writing it never
+/// rewrites a record. Data directories of earlier releases are converted at the first start
+/// (JSON rows by `v4-binary-records`, the table keyed by id by `v5-record-log`); a release
+/// from before that cannot read them afterwards.
 public final class SQLiteKeyStorage: KeyStorage {
     private let database: DatabasePool
 
@@ -90,6 +94,14 @@ public final class SQLiteKeyStorage: KeyStorage {
                 after = last["rowid"]
             }
         }
+        // Records in an append-only log instead of a table keyed by id (see the type's comment).
+        migrator.registerMigration("v5-record-log") { db in
+            try db.execute(sql: """
+                CREATE TABLE key_log (seq INTEGER PRIMARY KEY, data BLOB NOT NULL);
+                INSERT INTO key_log (data) SELECT data FROM key_record ORDER BY rowid;
+                DROP TABLE key_record;
+                """)
+        }
         return migrator
     }
 
@@ -102,7 +114,7 @@ public final class SQLiteKeyStorage: KeyStorage {
     }
 
     public func recordCount() throws -> Int {
-        try database.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM key_record") } ?? 0
+        try database.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM key_log") } ?? 0
     }
 
     /// Every record, in table order, handed over batch by batch as it is decoded. Rows are
@@ -128,7 +140,7 @@ public final class SQLiteKeyStorage: KeyStorage {
             var previous: BatchDecoding?
             var batch: [Data] = []
             batch.reserveCapacity(loadBatchSize)
-            let blobs = try Data.fetchCursor(db, sql: "SELECT data FROM key_record")
+            let blobs = try Data.fetchCursor(db, sql: "SELECT data FROM key_log ORDER BY seq")
             while let blob = try blobs.next() {
                 batch.append(blob)
                 if batch.count == loadBatchSize {
@@ -213,15 +225,23 @@ public final class SQLiteKeyStorage: KeyStorage {
         let rows = records.map { record in (record, Self.blob(record)) }
         try database.write { db in
             // Compiled once per transaction, not once per row (an import writes thousands).
-            let upsert = try db.cachedStatement(
-                sql: """
-                    INSERT INTO key_record (id, owner, version, record, data) VALUES (?, ?, ?, '', ?)
-                    ON CONFLICT(id) DO UPDATE SET owner = excluded.owner, version = excluded.version, record = '', data = excluded.data
-                    """)
-            for (record, blob) in rows {
-                try upsert.execute(arguments: [record.id, record.owner, record.version.description, blob])
+            let append = try db.cachedStatement(sql: "INSERT INTO key_log (data) VALUES (?)")
+            for (_, blob) in rows { try append.execute(arguments: [blob]) }
+        }
+    }
+
+    public func compact(through lastLoadedRow: Int64, current nextBatch: () throws -> [KeyRecord]?) throws {
+        try database.write { db in
+            try db.execute(sql: "DELETE FROM key_log WHERE seq <= ?", arguments: [lastLoadedRow])
+            let append = try db.cachedStatement(sql: "INSERT INTO key_log (data) VALUES (?)")
+            while let batch = try nextBatch() {
+                for record in batch { try append.execute(arguments: [Self.blob(record)]) }
             }
         }
+    }
+
+    public func lastRow() throws -> Int64 {
+        try database.read { db in try Int64.fetchOne(db, sql: "SELECT MAX(seq) FROM key_log") } ?? 0
     }
 
     /// A record as stored: its bytes in the binary record codec.
