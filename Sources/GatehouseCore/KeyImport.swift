@@ -49,6 +49,15 @@ extension KeyLifecycle {
     /// A key brought in by bulk import: a new one (`secret` `.generated`, returned once), the
     /// caller's own key string, or the SHA-256 another system kept of it. The fields are
     /// checked as for `create`; the returned secret is `nil` unless one was generated.
+    /// An imported record made ahead of its write (in parallel, outside the writer's lock)
+    /// takes the version its write is ordered at: the version, and the credits' epoch with it.
+    public static func stamped(_ record: KeyRecord, version: HybridTimestamp) -> KeyRecord {
+        var stamped = record
+        stamped.version = version
+        if stamped.credits != nil { stamped.creditsSetAt = version }
+        return stamped
+    }
+
     public static func importKey(
         _ draft: KeyDraft, secret: ImportedSecret, defaultLimits: [RateLimit], hasher: LookupHasher, nowMs: Int64,
         version: HybridTimestamp, using generator: inout some RandomNumberGenerator

@@ -38,7 +38,7 @@ enum JSONBody {
     /// Decodes a request body's bytes (already collected, size-checked and non-empty) into
     /// `Body`, turning every failure into the API's error shape. No HTTP types: the fuzz
     /// target `fuzz/Sources/http-json` runs exactly this on arbitrary bytes.
-    static func decode<Body: Decodable>(_ type: Body.Type, from data: Data) throws -> Body {
+    static func decode<Body: Decodable>(_ type: Body.Type, from data: Data) throws(APIError) -> Body {
         do {
             return try JSONDecoder().decode(Body.self, from: data)
         } catch let error as UnknownFieldError {

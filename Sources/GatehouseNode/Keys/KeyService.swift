@@ -326,21 +326,29 @@ public final class KeyService: Sendable {
     /// with the storage error and nothing is applied. At most `maxImportBatch` entries.
     public func importKeys(_ entries: [KeyImportEntry]) -> [KeyImportOutcome] {
         precondition(entries.count <= Self.maxImportBatch, "import batches are at most \(Self.maxImportBatch) entries")
-        let (outcomes, records): ([KeyImportOutcome], [KeyRecord]) = diskWriter.withLock { _ in
-            let nowMs = now()
+        // Checking, hashing and generating secrets on every core, before the writer's lock;
+        // each record takes its version in order under the lock.
+        let nowMs = now()
+        let (defaultLimits, hasher, placeholder) = (defaultLimits, hasher, HybridTimestamp(wallMs: nowMs, logical: 0, node: ""))
+        let prepared = ParallelMap.map(entries) { entry -> Result<(record: KeyRecord, secret: String?), KeyError> in
             var random = SystemRandomNumberGenerator()
+            return Result { () throws(KeyError) in
+                try KeyLifecycle.importKey(
+                    entry.draft, secret: entry.secret, defaultLimits: defaultLimits, hasher: hasher, nowMs: nowMs, version: placeholder,
+                    using: &random)
+            }
+        }
+        let (outcomes, records): ([KeyImportOutcome], [KeyRecord]) = diskWriter.withLock { _ in
             let holders = holdersNow
             var outcomes: [KeyImportOutcome] = []
             outcomes.reserveCapacity(entries.count)
             var records: [KeyRecord] = []
             records.reserveCapacity(entries.count)
             var seen = Set<LookupHash>(minimumCapacity: entries.count)
-            for entry in entries {
-                let version = clock.withLock { $0.tick(nowMs: nowMs) }
+            for (entry, made) in zip(entries, prepared) {
                 do throws(KeyError) {
-                    var (record, secret) = try KeyLifecycle.importKey(
-                        entry.draft, secret: entry.secret, defaultLimits: defaultLimits, hasher: hasher, nowMs: nowMs, version: version,
-                        using: &random)
+                    let (unstamped, secret) = try made.get()
+                    var record = KeyLifecycle.stamped(unstamped, version: clock.withLock { $0.tick(nowMs: nowMs) })
                     guard seen.insert(record.lookup).inserted else {
                         throw KeyError(.conflict, field: entry.secret.field, "the same secret appears earlier in this import; import each key once")
                     }
