@@ -99,7 +99,7 @@ gatekeeper = nil
 // 2. The parts of that time: reading the rows, decoding them on one thread, indexing them.
 let database = try DatabaseQueue(path: "\(directory)/\(SQLiteKeyStorage.fileName)")
 started = clock.now
-var blobs: [Data]? = try database.read { db in try Data.fetchAll(db, sql: "SELECT data FROM key_record") }
+var blobs: [Data]? = try database.read { db in try Data.fetchAll(db, sql: "SELECT data FROM key_log ORDER BY seq") }
 let readTime = clock.now - started
 started = clock.now
 var records: [KeyRecord] = []
