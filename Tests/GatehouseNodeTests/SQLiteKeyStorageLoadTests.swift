@@ -187,6 +187,72 @@ struct SQLiteKeyStorageLoadTests {
         #expect(KeyService.worthCompacting(storedRows: 12_001, keys: 2_000))
     }
 
+    /// A data directory made by the release before the record log (643c793, its `gatehouse
+    /// serve` driven by `Tests/Fixtures/make-data-dir-fixture.py`) opens in this one: every key
+    /// as that release answered for it, every secret verifying as it did there (a rotated-out
+    /// one within its grace, a revoked and a disabled key refused).
+    @Test func aDataDirectoryMadeByAnEarlierReleaseLoads() throws {
+        struct Expected: Decodable {
+            struct Key: Decodable {
+                var id: String
+                var secrets: [String: String]
+                var record: Record
+            }
+            struct Record: Decodable {
+                var name: String
+                var owner: String
+                var scopes: [String]
+                var enabled: Bool
+                var meta: [String: String]
+                var revoked_at: Int64?
+                var expires_at: Int64?
+                var credits: Int64?
+                var limits: [RateLimit]
+                var retired_secrets: [RetiredSecret]?
+            }
+            var made_at_ms: Int64
+            var keys: [Key]
+        }
+        let fixture = Subprocess.packageRoot.appendingPathComponent("Tests/Fixtures/data-dir-643c793")
+        let directory = TemporaryDirectory.make()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        for name in try FileManager.default.contentsOfDirectory(atPath: fixture.appendingPathComponent("data").path) {
+            try FileManager.default.copyItem(atPath: fixture.appendingPathComponent("data/\(name)").path, toPath: "\(directory)/\(name)")
+        }
+        let expected = try JSONDecoder().decode(Expected.self, from: Data(contentsOf: fixture.appendingPathComponent("expected.json")))
+        struct StoredSecrets: Decodable { var pepper: String }
+        let pepper = try JSONDecoder().decode(StoredSecrets.self, from: Data(contentsOf: URL(fileURLWithPath: "\(directory)/secrets.json"))).pepper
+        let nowMs = expected.made_at_ms + 60_000
+        let keys = try KeyService(
+            nodeID: "n1", hasher: LookupHasher(pepper: Array(pepper.utf8)), settings: .init(), defaultLimits: [.defaultHourly],
+            defaultPrefix: "gk", storage: SQLiteKeyStorage(directory: directory), now: { nowMs }, logger: Logger(label: "test"))
+        #expect(expected.keys.count == 9)
+        for key in expected.keys {
+            let record = try #require(keys.key(id: key.id)?.record)
+            #expect(record.name == key.record.name)
+            #expect(record.owner == key.record.owner)
+            #expect(record.scopes == key.record.scopes)
+            #expect(record.enabled == key.record.enabled)
+            #expect(record.meta == key.record.meta)
+            #expect(record.revokedAt == key.record.revoked_at)
+            #expect(record.expiresAt == key.record.expires_at)
+            #expect(record.credits == key.record.credits)
+            #expect(record.limits == key.record.limits)
+            #expect(record.retiredSecrets.count == (key.record.retired_secrets?.count ?? 0))
+            for (secret, code) in key.secrets {
+                #expect(keys.verify(key: secret, VerifyRequest()).code.rawValue == code, "key \(key.record.name)")
+            }
+        }
+        // Written by this release from now on: a new key next to the old ones, after a restart.
+        let (made, secret) = try keys.create(KeyDraft(name: "new", owner: "acct_5"))
+        let reopened = try KeyService(
+            nodeID: "n1", hasher: LookupHasher(pepper: Array(pepper.utf8)), settings: .init(), defaultLimits: [.defaultHourly],
+            defaultPrefix: "gk", storage: SQLiteKeyStorage(directory: directory), now: { nowMs }, logger: Logger(label: "test"))
+        #expect(reopened.key(id: made.id)?.record.name == "new")
+        #expect(reopened.verify(key: secret, VerifyRequest()).code == .valid)
+        #expect(reopened.list(owner: nil, after: nil, limit: 100).count == expected.keys.count + 1)
+    }
+
     /// What an acknowledgement promises: every commit syncs SQLite's WAL to disk.
     @Test func everyCommitIsSyncedToDisk() throws {
         let storage = try SQLiteKeyStorage(directory: TemporaryDirectory.make())
