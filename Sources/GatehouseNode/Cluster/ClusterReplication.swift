@@ -47,6 +47,10 @@ final class ClusterReplication: Service, Sendable {
             metrics.writesSent.increment(by: Int64(records.count))
             plane.loop.execute { self.perform(self.machine.value.onLocalWrite(records)) }
         }
+        keys.audit.onLocalEntries { [weak self] entries in
+            guard let self else { return }
+            plane.loop.execute { self.perform(self.machine.value.onLocalAudit(entries)) }
+        }
         // The loop runs tasks in order: one submitted after a write's push has run that push
         // (its frames written and flushed to every open stream) by the time it completes.
         keys.onPushBarrier { [loop = plane.loop] done in
@@ -145,6 +149,13 @@ final class ClusterReplication: Service, Sendable {
                 perform(machine.value.onEscrowRows(rows))
             case .restoreOwnEscrow(let rows):
                 metrics.countRejected(.invalidEscrow, keys.restoreOwnEscrowRows(rows))
+            case .applyAudit(let entries, let peer):
+                // Off the stream's loop: storing entries writes to disk.
+                mergeGroup.next().execute { [keys, metrics] in
+                    let outcome = keys.audit.merge(entries, from: peer.name)
+                    metrics.auditEntriesApplied.increment(by: Int64(outcome.added))
+                    for (reason, count) in outcome.rejected { metrics.countAuditRejected(reason, count) }
+                }
             }
         }
     }
@@ -161,4 +172,6 @@ struct KeyIndexView: ReplicaIndexView, Sendable {
     func ownCounterSlots() -> [CounterSlot] { keys.ownCounterSlots() }
     func escrowRows(heldFor node: NodeID) -> [EscrowRow] { keys.escrowRows(of: node.name) }
     func ownEscrowRows() -> [EscrowRow] { keys.ownEscrowRows() }
+    func auditDigest() -> AuditDigest { keys.audit.currentDigest() }
+    func auditEntries(inHours hours: [Int64]) -> [AuditEntry] { keys.audit.entries(inHours: hours) }
 }
