@@ -20,13 +20,18 @@ struct AuditTrailTests {
     @Test func everyWriteIsAnEntryWithItsChangesAndNoSecret() async throws {
         let node = try await TestNode.start()
         var secrets: [String] = [TestNode.adminToken]
+        // A millisecond between writes, so newest-first is the order they were made in.
         let created = try await node.http("POST", "/v1/keys", json: ["owner": "acct_1", "name": "billing"], headers: ["X-Request-Id": "req-create"])
         let id = try #require(created.object["id"] as? String)
         secrets.append(try #require(created.object["key"] as? String))
+        node.clock.advance(byMs: 1)
         #expect(try await node.http("PATCH", "/v1/keys/\(id)", json: ["name": "billing-2", "meta": ["team": "pay"]]).status == 200)
+        node.clock.advance(byMs: 1)
         let rotated = try await node.http("POST", "/v1/keys/\(id)/rotate", json: ["grace_ms": 60_000])
         secrets.append(try #require(rotated.object["key"] as? String))
+        node.clock.advance(byMs: 1)
         #expect(try await node.http("POST", "/v1/keys/\(id)/revoke").status == 200)
+        node.clock.advance(byMs: 1)
         let foreign = "sk_live_audit_0123456789abcdefXYZ"
         secrets.append(foreign)
         let imported = try await node.http("POST", "/v1/keys/import", raw: Data((#"{"owner": "acct_2", "key": "\#(foreign)"}"# + "\n" + #"{"owner": "acct_3"}"#).utf8))

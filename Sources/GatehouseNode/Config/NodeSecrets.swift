@@ -97,7 +97,7 @@ public struct NodeSecrets: Sendable {
                 guard FileManager.default.createFile(atPath: fresh, contents: data, attributes: [.posixPermissions: 0o600]) else {
                     throw CocoaError(.fileWriteUnknown)
                 }
-                _ = try FileManager.default.replaceItemAt(URL(fileURLWithPath: path), withItemAt: URL(fileURLWithPath: fresh))
+                guard rename(fresh, path) == 0 else { throw CocoaError(.fileWriteUnknown) }
             } catch {
                 throw ConfigError(field: "data_dir", problem: "\(path) cannot be written", fix: "make the data directory writable")
             }
