@@ -121,6 +121,29 @@ struct AuditTrailTests {
         try await node.stop()
     }
 
+    @Test func aPeersEntriesAreCheckedAndKeptOnce() async throws {
+        let node = try await TestNode.start()
+        let trail = node.server.service.audit
+        var random = SystemRandomNumberGenerator()
+        func entry(atMs: Int64) -> AuditEntry {
+            AuditEntry(
+                id: AuditEntry.makeID(using: &random), atMs: atMs, node: "n2", actor: "ci", source: "192.0.2.1", requestID: "r1",
+                action: .keyCreate, keyID: "key_peer", changes: [AuditChange(field: "owner", before: nil, after: "acct")])
+        }
+        let good = entry(atMs: node.clock.nowMs)
+        var malformed = entry(atMs: node.clock.nowMs)
+        malformed.actor = "Not A Name"
+        let future = entry(atMs: node.clock.nowMs + 3_600_000)
+        let expired = entry(atMs: node.clock.nowMs - 91 * 86_400_000)
+        let outcome = trail.merge([good, good, malformed, future, expired], from: "n2")
+        #expect(outcome.added == 1)
+        #expect(outcome.rejected == [.malformed: 1, .future: 1, .expired: 1])
+        #expect(trail.merge([good], from: "n2").added == 0)
+        #expect(Self.entries(try await node.http("GET", "/v1/audit?key_id=key_peer")).count == 1)
+        #expect(node.logs.text.contains("replicated audit entries refused"))
+        try await node.stop()
+    }
+
     @Test func aRequestIDIsTakenWhenValidAndGeneratedOtherwise() {
         #expect(RequestID(validating: "abc-123")?.value == "abc-123")
         #expect(RequestID(validating: "") == nil)
