@@ -14,16 +14,13 @@ public protocol ReplicaIndexView {
     func escrowRows(heldFor node: NodeID) -> [EscrowRow]
     /// This node's own escrow rows.
     func ownEscrowRows() -> [EscrowRow]
-    /// The summary of the audit entries held, by hour.
+    /// The summary of the audit entries held, by hour (in memory: cheap to read).
     func auditDigest() -> AuditDigest
-    /// The audit entries held in these hours, oldest first.
-    func auditEntries(inHours hours: [Int64]) -> [AuditEntry]
 }
 
 extension ReplicaIndexView {
     /// An index without an audit trail (the simulators') takes no part in audit exchange.
     public func auditDigest() -> AuditDigest { AuditDigest() }
-    public func auditEntries(inHours hours: [Int64]) -> [AuditEntry] { [] }
 }
 
 /// What the replication machine wants done; the shell does exactly this and nothing else.
@@ -47,6 +44,11 @@ public enum ReplicationDirective: Hashable, Sendable {
     case restoreOwnEscrow([EscrowRow])
     /// Audit entries from `from` (pushed, or by audit anti-entropy): keep the union.
     case applyAudit([AuditEntry], from: NodeID)
+    /// Read this node's audit entries in `hours` (at most `limit`; from a hour holding more,
+    /// a random run of `limit`, so repeated rounds cover it) and send them to `peer` in
+    /// `auditEntries` messages, then `then` if any. The entries are on disk: the shell reads
+    /// them away from the stream's thread, and sends in this order.
+    case sendAuditEntries(hours: [Int64], limit: Int, to: NodeID, then: DataMessage?)
 }
 
 /// Key-record replication and counter exchange as a pure state machine, beside
@@ -75,9 +77,11 @@ public struct ReplicationMachine: Sendable {
         public var fanout = 3
         /// Pending relays kept at most; the oldest are forgotten first.
         public var maxRelays = 4_096
-        /// Most audit entries one answer to an audit digest sends (whole hours, at least
-        /// one); the hours left out are compared again in a later round.
-        public var maxAuditEntriesPerExchange = 50_000
+        /// Most audit entries one answer to an audit digest sends (whole hours, newest
+        /// first, at least one); the hours left out are compared again in a later round. Half
+        /// the outbox's bound (`DataStreamOutbox.Limits.maxAuditEntries`), so a slow stream
+        /// never drops what one round sends.
+        public var maxAuditEntriesPerExchange = 10_000
 
         public init(
             maxRecordsPerExchange: Int = 1_000, maxEntriesPerReply: Int = 8_192, directLimit: Int = 16, fanout: Int = 3, maxRelays: Int = 4_096
@@ -135,6 +139,11 @@ public struct ReplicationMachine: Sendable {
     /// Hours per audit digest: about 15 bytes each, well inside a frame (two years of hours
     /// that each hold entries); older differing hours are left to their retention.
     public static let maxAuditDigestHours = 16_384
+
+    /// `entries` as `auditEntries` messages, each within a frame.
+    public static func auditMessages(_ entries: [AuditEntry]) -> [DataMessage] {
+        auditChunks(entries).map { .auditEntries($0) }
+    }
 
     static func auditChunks(_ entries: [AuditEntry]) -> [[AuditEntry]] {
         stride(from: 0, to: entries.count, by: auditEntriesPerMessage).map {
@@ -282,8 +291,8 @@ public struct ReplicationMachine: Sendable {
     }
 
     /// Sends `peer` what this node holds in the hours where the two summaries differ (whole
-    /// hours, up to `maxAuditEntriesPerExchange`), then, when `peer` started the round, this
-    /// node's summary, so that it sends back what it holds there. Summaries are compared
+    /// hours, newest first, up to `maxAuditEntriesPerExchange`), then, when `peer` started
+    /// the round, this node's summary, so that it sends back what it holds there. Summaries are compared
     /// over the hours both speak for (`AuditDigest.fromHour`).
     private func onAuditDigest(_ theirs: AuditDigest, reply: Bool, from peer: NodeID, index: some ReplicaIndexView) -> [ReplicationDirective] {
         let ours = index.auditDigest().newest(Self.maxAuditDigestHours)
@@ -297,9 +306,8 @@ public struct ReplicationMachine: Sendable {
             hours.append(hour)
             entryCount += held
         }
-        let entries = entryCount == 0 ? [] : index.auditEntries(inHours: hours.sorted())
-        var directives: [ReplicationDirective] = Self.auditChunks(entries).map { .send(.auditEntries($0), to: peer) }
-        if !reply { directives.append(.send(.auditDigest(ours, reply: true), to: peer)) }
-        return directives
+        let answer: DataMessage? = reply ? nil : .auditDigest(ours, reply: true)
+        guard entryCount > 0 else { return answer.map { [.send($0, to: peer)] } ?? [] }
+        return [.sendAuditEntries(hours: hours.sorted(), limit: settings.maxAuditEntriesPerExchange, to: peer, then: answer)]
     }
 }

@@ -201,7 +201,7 @@ public struct ReplicationSimulator {
                 replicas[replica].mergeCounters(slots, from: 0, nowMs: nowMs)
             case .antiEntropyAnswered:
                 break
-            case .applyAudit:
+            case .applyAudit, .sendAuditEntries:
                 // The simulated replicas keep no audit trail (their view sends no digest).
                 break
             case .mergeEscrow(let rows, let peer):

@@ -20,8 +20,9 @@ struct FakeAuditIndex: ReplicaIndexView {
         return digest
     }
 
-    func auditEntries(inHours hours: [Int64]) -> [AuditEntry] {
-        entries.values.filter { hours.contains(AuditDigest.hour(ofMs: $0.atMs)) }.sorted { $0.id < $1.id }
+    /// What the shell reads for `sendAuditEntries`.
+    func entries(inHours hours: [Int64], limit: Int) -> [AuditEntry] {
+        Array(entries.values.filter { hours.contains(AuditDigest.hour(ofMs: $0.atMs)) }.sorted { $0.id < $1.id }.prefix(limit))
     }
 
     mutating func apply(_ directives: [ReplicationDirective]) {
@@ -49,7 +50,18 @@ struct AuditExchangeTests {
             delivered += 1
             let directives = machines[receiver]!.onMessage(message, from: sender, index: indexes[receiver]!)
             indexes[receiver]!.apply(directives)
-            queue += directives.sent.map { ($0.message, receiver, $0.to) }
+            for directive in directives {
+                switch directive {
+                case .send(let reply, let to):
+                    queue.append((reply, receiver, to))
+                case .sendAuditEntries(let hours, let limit, let to, let then):
+                    let read = indexes[receiver]!.entries(inHours: hours, limit: limit)
+                    queue += ReplicationMachine.auditMessages(read).map { ($0, receiver, to) }
+                    if let then { queue.append((then, receiver, to)) }
+                default:
+                    break
+                }
+            }
         }
         return delivered
     }

@@ -1,6 +1,8 @@
 import Foundation
 import GatehouseCore
 import GatehouseNode
+import GatehouseTestKit
+import Logging
 import Testing
 
 /// Every admin write becomes an audit entry (who, when, from where, which request, what
@@ -142,6 +144,31 @@ struct AuditTrailTests {
         #expect(Self.entries(try await node.http("GET", "/v1/audit?key_id=key_peer")).count == 1)
         #expect(node.logs.text.contains("replicated audit entries refused"))
         try await node.stop()
+    }
+
+    /// An hour holding more than one exchange may send goes out a random run at a time, so
+    /// rounds repeated cover all of it; hours that fit go whole.
+    @Test func anExchangeSendsWholeHoursAndRandomRunsOfABigOne() throws {
+        let clock = ManualClock()
+        let trail = try AuditTrail(
+            storage: InMemoryAuditStorage(), nodeID: "n1", retentionMs: 86_400_000, maxClockSkewMs: 5_000, now: clock.now,
+            logger: Logger(label: "test"))
+        var random = SystemRandomNumberGenerator()
+        let entries = (0..<30).map { index in
+            AuditEntry(
+                id: AuditEntry.makeID(using: &random), atMs: clock.nowMs + Int64(index), node: "n2", actor: "ci", source: "", requestID: "r",
+                action: .keyCreate, keyID: "key_\(index)", changes: [])
+        }
+        #expect(trail.merge(entries, from: "n2").added == 30)
+        let hours = [AuditDigest.hour(ofMs: clock.nowMs)]
+        #expect(trail.entries(forExchange: hours, limit: 100).count == 30)
+        var covered = Set<String>()
+        for _ in 0..<200 where covered.count < 30 {
+            let run = trail.entries(forExchange: hours, limit: 10)
+            #expect(run.count == 10)
+            covered.formUnion(run.map(\.id))
+        }
+        #expect(covered.count == 30)
     }
 
     @Test func aRequestIDIsTakenWhenValidAndGeneratedOtherwise() {

@@ -48,7 +48,9 @@ struct ReplicaPersistenceTests {
         }
         func insertAudit(_ entries: [AuditEntry]) throws -> [AuditEntry] { try inner.insertAudit(entries) }
         func queryAudit(_ query: AuditQuery) throws -> [AuditEntry] { try inner.queryAudit(query) }
-        func auditEntries(inHours hours: [Int64]) throws -> [AuditEntry] { try inner.auditEntries(inHours: hours) }
+        func auditEntries(inHour hour: Int64, offset: Int, limit: Int) throws -> [AuditEntry] {
+            try inner.auditEntries(inHour: hour, offset: offset, limit: limit)
+        }
         func loadAuditDigest() throws -> AuditDigest { try inner.loadAuditDigest() }
         func pruneAudit(before cutoffMs: Int64) throws -> Int { try inner.pruneAudit(before: cutoffMs) }
     }

@@ -6,8 +6,8 @@ public protocol AuditStorage: Sendable {
     func insertAudit(_ entries: [AuditEntry]) throws -> [AuditEntry]
     /// A page of entries matching `query`, newest first.
     func queryAudit(_ query: AuditQuery) throws -> [AuditEntry]
-    /// Every entry in these hours (`AuditDigest.hour`), oldest first.
-    func auditEntries(inHours hours: [Int64]) throws -> [AuditEntry]
+    /// Entries of one hour (`AuditDigest.hour`) in id order, `limit` of them after skipping `offset`.
+    func auditEntries(inHour hour: Int64, offset: Int, limit: Int) throws -> [AuditEntry]
     /// The summary of every entry held, built at start.
     func loadAuditDigest() throws -> AuditDigest
     /// Deletes entries older than `cutoffMs`; returns how many.
@@ -29,9 +29,9 @@ public final class InMemoryAuditStorage: AuditStorage {
         return Array(matching.sorted { AuditCursor($1) < AuditCursor($0) }.prefix(query.limit))
     }
 
-    public func auditEntries(inHours hours: [Int64]) throws -> [AuditEntry] {
-        let wanted = Set(hours)
-        return entries.withLock { $0.values.filter { wanted.contains(AuditDigest.hour(ofMs: $0.atMs)) } }.sorted { AuditCursor($0) < AuditCursor($1) }
+    public func auditEntries(inHour hour: Int64, offset: Int, limit: Int) throws -> [AuditEntry] {
+        let inHour = entries.withLock { $0.values.filter { AuditDigest.hour(ofMs: $0.atMs) == hour } }.sorted { $0.id < $1.id }
+        return Array(inHour.dropFirst(offset).prefix(limit))
     }
 
     public func loadAuditDigest() throws -> AuditDigest {

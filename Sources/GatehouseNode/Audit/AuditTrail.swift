@@ -117,13 +117,23 @@ public final class AuditTrail: Sendable {
         return digest.withLock { $0 }.from(hour: from)
     }
 
-    public func entries(inHours hours: [Int64]) -> [AuditEntry] {
+    /// What one anti-entropy answer sends: the entries of `hours`, at most `limit`. Whole
+    /// hours while they fit; an hour holding more than `limit` gives a run of `limit` from a
+    /// random place in it, so that rounds repeated cover it all.
+    public func entries(forExchange hours: [Int64], limit: Int) -> [AuditEntry] {
+        let counts = digest.withLock { digest in hours.map { Int(clamping: digest.buckets[$0]?.count ?? 0) } }
+        var found: [AuditEntry] = []
         do {
-            return try storage.auditEntries(inHours: hours)
+            for (hour, count) in zip(hours, counts) where count > 0 {
+                let budget = limit - found.count
+                guard budget > 0 else { break }
+                let offset = count > budget ? Int.random(in: 0...(count - budget)) : 0
+                found += try storage.auditEntries(inHour: hour, offset: offset, limit: budget)
+            }
         } catch {
-            logger.error("reading audit entries for anti-entropy failed", metadata: ["error": "\(error)"])
-            return []
+            logger.error("reading audit entries for anti-entropy failed; the next round tries again", metadata: ["error": "\(error)"])
         }
+        return found
     }
 
     /// When `pruneIfDue` last pruned (Unix ms).

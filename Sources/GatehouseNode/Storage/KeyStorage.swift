@@ -52,7 +52,9 @@ public final class InMemoryKeyStorage: KeyStorage {
 
     public func insertAudit(_ entries: [AuditEntry]) throws -> [AuditEntry] { try audit.insertAudit(entries) }
     public func queryAudit(_ query: AuditQuery) throws -> [AuditEntry] { try audit.queryAudit(query) }
-    public func auditEntries(inHours hours: [Int64]) throws -> [AuditEntry] { try audit.auditEntries(inHours: hours) }
+    public func auditEntries(inHour hour: Int64, offset: Int, limit: Int) throws -> [AuditEntry] {
+        try audit.auditEntries(inHour: hour, offset: offset, limit: limit)
+    }
     public func loadAuditDigest() throws -> AuditDigest { try audit.loadAuditDigest() }
     public func pruneAudit(before cutoffMs: Int64) throws -> Int { try audit.pruneAudit(before: cutoffMs) }
 

@@ -269,17 +269,13 @@ public final class SQLiteKeyStorage: KeyStorage {
         }
     }
 
-    public func auditEntries(inHours hours: [Int64]) throws -> [AuditEntry] {
-        try database.read { db in
-            var entries: [AuditEntry] = []
-            for hour in hours {
-                let start = hour &* AuditDigest.bucketMs
-                let blobs = try Data.fetchAll(
-                    db, sql: "SELECT data FROM audit_entry WHERE at >= ? AND at < ? ORDER BY at, id",
-                    arguments: [start, start &+ AuditDigest.bucketMs])
-                for blob in blobs { entries.append(try AuditEntryCodec.decode(ByteBuffer(bytes: blob))) }
-            }
-            return entries
+    public func auditEntries(inHour hour: Int64, offset: Int, limit: Int) throws -> [AuditEntry] {
+        let start = hour &* AuditDigest.bucketMs
+        return try database.read { db in
+            try Data.fetchAll(
+                db, sql: "SELECT data FROM audit_entry WHERE at >= ? AND at < ? ORDER BY id LIMIT ? OFFSET ?",
+                arguments: [start, start &+ AuditDigest.bucketMs, limit, offset]
+            ).map { try AuditEntryCodec.decode(ByteBuffer(bytes: $0)) }
         }
     }
 
