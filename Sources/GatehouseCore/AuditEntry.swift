@@ -84,7 +84,4 @@ public struct AuditAction: RawRepresentable, Hashable, Sendable, CustomStringCon
     public static let keyRevoke = AuditAction(rawValue: "key.revoke")
     public static let keyRotate = AuditAction(rawValue: "key.rotate")
     public static let keyImport = AuditAction(rawValue: "key.import")
-
-    /// The actions this version writes.
-    public static let known: [AuditAction] = [.keyCreate, .keyUpdate, .keyRevoke, .keyRotate, .keyImport]
 }

@@ -44,8 +44,13 @@ public struct AuditCursor: Hashable, Sendable, Comparable, CustomStringConvertib
         self.init(atMs: entry.atMs, id: entry.id)
     }
 
+    /// `"<ms>-<id>"`: 1 to 18 digits (no sign), a dash, an entry id.
     public init?(parsing text: String) {
-        guard let dash = text.firstIndex(of: "-"), let atMs = Int64(text[..<dash]) else { return nil }
+        guard let dash = text.firstIndex(of: "-") else { return nil }
+        let digits = text[..<dash]
+        guard (1...18).contains(digits.utf8.count), digits.utf8.allSatisfy({ (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) }),
+            let atMs = Int64(digits)
+        else { return nil }
         let id = String(text[text.index(after: dash)...])
         guard AuditEntry.isWellFormedID(id) else { return nil }
         self.init(atMs: atMs, id: id)

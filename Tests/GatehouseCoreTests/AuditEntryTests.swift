@@ -100,6 +100,8 @@ struct AuditEntryTests {
         let cursor = try #require(AuditCursor(parsing: AuditCursor(entry).description))
         #expect(cursor == AuditCursor(entry))
         #expect(AuditCursor(parsing: "12-nope") == nil)
+        #expect(AuditCursor(parsing: "+\(cursor.description)") == nil)
+        #expect(AuditCursor(parsing: "-1-\(entry.id)") == nil)
         #expect(AuditCursor(atMs: 1, id: "b") < AuditCursor(atMs: 2, id: "a"))
         let query = AuditQuery(keyID: "key_abc", before: AuditCursor(atMs: entry.atMs + 1, id: entry.id))
         #expect(query.matches(entry))
