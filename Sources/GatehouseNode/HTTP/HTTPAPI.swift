@@ -121,7 +121,7 @@ struct HTTPAPI: Sendable {
         admin(.get, "/v1/audit") { request, _, _ in
             try auditQuery(request)
         }
-        admin(.get, "/v1/keys") { request, context, origin in
+        admin(.get, "/v1/keys") { request, _, _ in
             let query = request.uri.queryParameters
             var limit = Self.defaultListLimit
             if let text = query["limit"] {
@@ -138,7 +138,7 @@ struct HTTPAPI: Sendable {
                 keys: shown.map { KeyView(record: $0.record, creditsRemaining: $0.creditsRemaining) },
                 nextCursor: page.count > limit ? shown.last?.record.id : nil))
         }
-        admin(.get, "/v1/keys/:id") { request, context, origin in
+        admin(.get, "/v1/keys/:id") { _, context, _ in
             let id = try context.parameters.require("id")
             guard let found = service.key(id: id) else { throw notFound(id) }
             return try JSONBody.response(KeyView(record: found.record, creditsRemaining: found.creditsRemaining))
@@ -183,11 +183,11 @@ struct HTTPAPI: Sendable {
             }
             return try JSONBody.response(VerifyView(answer: answer))
         }
-        admin(.get, "/v1/cluster/members") { request, context, origin in
+        admin(.get, "/v1/cluster/members") { _, _, _ in
             let members = await gossip?.members() ?? []
             return try JSONBody.response(ClusterMembersView(nodeID: nodeID, clustered: gossip != nil, members: members))
         }
-        admin(.get, "/v1/cluster/status") { request, context, origin in
+        admin(.get, "/v1/cluster/status") { _, _, _ in
             let members = await gossip?.members() ?? []
             var byState: [String: Int] = [:]
             for member in members { byState[member.status.description, default: 0] += 1 }
