@@ -154,10 +154,8 @@ public struct ReplicationMachine: Sendable {
     /// A data stream to `peer` is up (first time or again): compare with it now, and give
     /// it our own counts (whole slots merge idempotently, so a repeat costs only bytes).
     public func onStreamConnected(_ peer: NodeID, index: some ReplicaIndexView) -> [ReplicationDirective] {
-        var directives: [ReplicationDirective] = [
-            .send(.digest(index.digest()), to: peer),
-            .send(.auditDigest(index.auditDigest().newest(Self.maxAuditDigestHours), reply: false), to: peer),
-        ]
+        var directives: [ReplicationDirective] = [.send(.digest(index.digest()), to: peer)]
+        directives += auditRound(with: peer, index: index)
         let own = index.ownCounterSlots()
         if !own.isEmpty { directives.append(.send(.counters(origin: me, slots: own), to: peer)) }
         for rows in Self.chunks(index.ownEscrowRows()) { directives.append(.send(.escrowRows(rows), to: peer)) }
@@ -192,10 +190,7 @@ public struct ReplicationMachine: Sendable {
     public mutating func onAntiEntropyTimer(index: some ReplicaIndexView) -> [ReplicationDirective] {
         guard !live.isEmpty else { return [] }
         let peer = live[Int(random.next(upperBound: UInt64(live.count)))]
-        return [
-            .send(.digest(index.digest()), to: peer),
-            .send(.auditDigest(index.auditDigest().newest(Self.maxAuditDigestHours), reply: false), to: peer),
-        ]
+        return [.send(.digest(index.digest()), to: peer)] + auditRound(with: peer, index: index)
     }
 
     /// This node just started: ask every live member for the counts it kept for us.
@@ -288,6 +283,14 @@ public struct ReplicationMachine: Sendable {
         case .auditDigest(let theirs, let reply):
             return onAuditDigest(theirs, reply: reply, from: peer, index: index)
         }
+    }
+
+    /// Starts an audit anti-entropy round with `peer`: our summary, when we hold any entry.
+    /// A node holding none has nothing to offer; it learns what it lacks from the rounds its
+    /// peers start (each starts one when its stream to it comes up, and on its timer).
+    private func auditRound(with peer: NodeID, index: some ReplicaIndexView) -> [ReplicationDirective] {
+        let digest = index.auditDigest().newest(Self.maxAuditDigestHours)
+        return digest.buckets.isEmpty ? [] : [.send(.auditDigest(digest, reply: false), to: peer)]
     }
 
     /// Sends `peer` what this node holds in the hours where the two summaries differ (whole

@@ -90,6 +90,21 @@ struct AuditExchangeTests {
         #expect(quiet == 3, "the key digest and its answer, and the audit digest answered by nothing")
     }
 
+    /// A node without entries starts no round; one that holds some brings it what it lacks.
+    @Test func anEmptyTrailIsFilledByTheRoundItsPeerStarts() {
+        let a = NodeID("a"), b = NodeID("b")
+        var machines = [a: ReplicationMachine(me: a, seed: 1), b: ReplicationMachine(me: b, seed: 2)]
+        machines[a]!.onMembers([b])
+        machines[b]!.onMembers([a])
+        var indexes = [a: FakeAuditIndex(), b: FakeAuditIndex()]
+        let held = Self.entry(atMs: 1_800_000_000_000, node: "b")
+        indexes[b]!.entries[held.id] = held
+        let fromEmpty = machines[a]!.onStreamConnected(b, index: indexes[a]!).sent.map(\.message)
+        #expect(!fromEmpty.contains { if case .auditDigest = $0 { true } else { false } })
+        _ = Self.run(machines[b]!.onStreamConnected(a, index: indexes[b]!), machines: machines, indexes: &indexes, from: b)
+        #expect(indexes[a]!.entries == indexes[b]!.entries)
+    }
+
     @Test func hoursBeforeEitherSummaryStartsAreNotCompared() {
         var old = AuditDigest()
         old.add(atMs: 0, fingerprint: 1)
