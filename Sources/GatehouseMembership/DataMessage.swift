@@ -34,4 +34,11 @@ public enum DataMessage: Hashable, Sendable {
     /// The answer to `countersRequest` for escrow: the receiver's own rows, as the sender
     /// held them, so a restarted member does not forget what it handed over.
     case escrowRestore([EscrowRow])
+    /// Audit entries: pushed as they are written (by their node), and sent by audit
+    /// anti-entropy. A set that only grows: the receiver keeps the union.
+    case auditEntries([AuditEntry])
+    /// Audit anti-entropy: the sender's per-hour summary. The receiver answers with its
+    /// entries in the hours that differ and, unless this is itself the answer (`reply`), its
+    /// own summary, so the sender then sends what it holds there in turn.
+    case auditDigest(AuditDigest, reply: Bool)
 }

@@ -18,6 +18,8 @@ public struct DataStreamOutbox: Sendable {
         public var maxRecords: Int
         public var maxSlots: Int
         public var maxControlMessages: Int
+        /// Audit entries pending at most (kept by id).
+        public var maxAuditEntries: Int = 20_000
         /// Most records and slots handed out per `takeBatch`, so one frame stays small.
         public var recordsPerBatch: Int
         public var slotsPerBatch: Int
@@ -46,6 +48,8 @@ public struct DataStreamOutbox: Sendable {
     private var escrowRowOrder = FIFOKeys<EscrowKey>()
     private var escrowWants: [EscrowKey: EscrowWant] = [:]
     private var escrowWantOrder = FIFOKeys<EscrowKey>()
+    private var auditEntries: [String: AuditEntry] = [:]
+    private var auditOrder = FIFOKeys<String>()
     private var control: [DataMessage] = []
     /// Entries dropped because a bound was reached.
     public private(set) var dropped = 0
@@ -59,7 +63,23 @@ public struct DataStreamOutbox: Sendable {
         var quota: Int64
     }
 
-    public var isEmpty: Bool { records.isEmpty && slots.isEmpty && control.isEmpty && escrowRows.isEmpty && escrowWants.isEmpty }
+    public var isEmpty: Bool {
+        records.isEmpty && slots.isEmpty && control.isEmpty && escrowRows.isEmpty && escrowWants.isEmpty && auditEntries.isEmpty
+    }
+    public var pendingAuditEntries: Int { auditEntries.count }
+
+    /// Audit entries, kept by id (a repeat is one entry); past the bound the oldest is
+    /// dropped, for audit anti-entropy to repair.
+    public mutating func enqueue(auditEntries newEntries: [AuditEntry]) {
+        for entry in newEntries where auditEntries[entry.id] == nil {
+            if auditEntries.count >= limits.maxAuditEntries, let oldest = auditOrder.popFirst(present: { auditEntries[$0] != nil }) {
+                auditEntries[oldest] = nil
+                dropped += 1
+            }
+            auditEntries[entry.id] = entry
+            auditOrder.append(entry.id)
+        }
+    }
     public var pendingRecords: Int { records.count }
     public var pendingSlots: Int { slots.count }
 
@@ -159,6 +179,8 @@ public struct DataStreamOutbox: Sendable {
             enqueue(escrowRows: rows)
         case .escrowWants(let wants):
             enqueue(escrowWants: wants)
+        case .auditEntries(let entries):
+            enqueue(auditEntries: entries)
         case .recordsAndWant(let records, let want) where !records.isEmpty:
             // The records go the way of every record (coalesced, batched by size); the
             // request for the others stays in order with the anti-entropy steps.
@@ -195,6 +217,11 @@ public struct DataStreamOutbox: Sendable {
             taken.append(records.removeValue(forKey: id)!)
         }
         if !taken.isEmpty { batch.append(.records(taken)) }
+        var audit: [AuditEntry] = []
+        while audit.count < ReplicationMachine.auditEntriesPerMessage, let id = auditOrder.popFirst(present: { auditEntries[$0] != nil }) {
+            audit.append(auditEntries.removeValue(forKey: id)!)
+        }
+        if !audit.isEmpty { batch.append(.auditEntries(audit)) }
         var byOrigin: [NodeID: [CounterSlot]] = [:]
         var origins: [NodeID] = []
         var count = 0

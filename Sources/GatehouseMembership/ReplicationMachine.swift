@@ -14,6 +14,13 @@ public protocol ReplicaIndexView {
     func escrowRows(heldFor node: NodeID) -> [EscrowRow]
     /// This node's own escrow rows.
     func ownEscrowRows() -> [EscrowRow]
+    /// The summary of the audit entries held, by hour (in memory: cheap to read).
+    func auditDigest() -> AuditDigest
+}
+
+extension ReplicaIndexView {
+    /// An index without an audit trail (the simulators') takes no part in audit exchange.
+    public func auditDigest() -> AuditDigest { AuditDigest() }
 }
 
 /// What the replication machine wants done; the shell does exactly this and nothing else.
@@ -35,6 +42,13 @@ public enum ReplicationDirective: Hashable, Sendable {
     case handOver([EscrowWant], to: NodeID)
     /// Our own escrow rows, as a peer kept them: restore them after a restart.
     case restoreOwnEscrow([EscrowRow])
+    /// Audit entries from `from` (pushed, or by audit anti-entropy): keep the union.
+    case applyAudit([AuditEntry], from: NodeID)
+    /// Read this node's audit entries in `hours` (at most `limit`; from a hour holding more,
+    /// a random run of `limit`, so repeated rounds cover it) and send them to `peer` in
+    /// `auditEntries` messages, then `then` if any. The entries are on disk: the shell reads
+    /// them away from the stream's thread, and sends in this order.
+    case sendAuditEntries(hours: [Int64], limit: Int, to: NodeID, then: DataMessage?)
 }
 
 /// Key-record replication and counter exchange as a pure state machine, beside
@@ -63,6 +77,11 @@ public struct ReplicationMachine: Sendable {
         public var fanout = 3
         /// Pending relays kept at most; the oldest are forgotten first.
         public var maxRelays = 4_096
+        /// Most audit entries one answer to an audit digest sends (whole hours, newest
+        /// first, at least one); the hours left out are compared again in a later round. Half
+        /// the outbox's bound (`DataStreamOutbox.Limits.maxAuditEntries`), so a slow stream
+        /// never drops what one round sends.
+        public var maxAuditEntriesPerExchange = 10_000
 
         public init(
             maxRecordsPerExchange: Int = 1_000, maxEntriesPerReply: Int = 8_192, directLimit: Int = 16, fanout: Int = 3, maxRelays: Int = 4_096
@@ -108,10 +127,35 @@ public struct ReplicationMachine: Sendable {
         live.map { .send(.records(records), to: $0) }
     }
 
+    /// Audit entries written here, durable: to every live member.
+    public func onLocalAudit(_ entries: [AuditEntry]) -> [ReplicationDirective] {
+        guard !entries.isEmpty else { return [] }
+        return Self.auditChunks(entries).flatMap { chunk in live.map { .send(.auditEntries(chunk), to: $0) } }
+    }
+
+    /// Audit entries per message: an entry is at most about 16 KiB (`AuditRules`), so this
+    /// many stay inside a data-stream frame.
+    public static let auditEntriesPerMessage = 48
+    /// Hours per audit digest: about 15 bytes each, well inside a frame (two years of hours
+    /// that each hold entries); older differing hours are left to their retention.
+    public static let maxAuditDigestHours = 16_384
+
+    /// `entries` as `auditEntries` messages, each within a frame.
+    public static func auditMessages(_ entries: [AuditEntry]) -> [DataMessage] {
+        auditChunks(entries).map { .auditEntries($0) }
+    }
+
+    static func auditChunks(_ entries: [AuditEntry]) -> [[AuditEntry]] {
+        stride(from: 0, to: entries.count, by: auditEntriesPerMessage).map {
+            Array(entries[$0..<min(entries.count, $0 + auditEntriesPerMessage)])
+        }
+    }
+
     /// A data stream to `peer` is up (first time or again): compare with it now, and give
     /// it our own counts (whole slots merge idempotently, so a repeat costs only bytes).
     public func onStreamConnected(_ peer: NodeID, index: some ReplicaIndexView) -> [ReplicationDirective] {
         var directives: [ReplicationDirective] = [.send(.digest(index.digest()), to: peer)]
+        directives += auditRound(with: peer, index: index)
         let own = index.ownCounterSlots()
         if !own.isEmpty { directives.append(.send(.counters(origin: me, slots: own), to: peer)) }
         for rows in Self.chunks(index.ownEscrowRows()) { directives.append(.send(.escrowRows(rows), to: peer)) }
@@ -146,7 +190,7 @@ public struct ReplicationMachine: Sendable {
     public mutating func onAntiEntropyTimer(index: some ReplicaIndexView) -> [ReplicationDirective] {
         guard !live.isEmpty else { return [] }
         let peer = live[Int(random.next(upperBound: UInt64(live.count)))]
-        return [.send(.digest(index.digest()), to: peer)]
+        return [.send(.digest(index.digest()), to: peer)] + auditRound(with: peer, index: index)
     }
 
     /// This node just started: ask every live member for the counts it kept for us.
@@ -234,6 +278,39 @@ public struct ReplicationMachine: Sendable {
             return wants.isEmpty ? [] : [.handOver(wants, to: peer)]
         case .escrowRestore(let rows):
             return rows.isEmpty ? [] : [.restoreOwnEscrow(rows)]
+        case .auditEntries(let entries):
+            return entries.isEmpty ? [] : [.applyAudit(entries, from: peer)]
+        case .auditDigest(let theirs, let reply):
+            return onAuditDigest(theirs, reply: reply, from: peer, index: index)
         }
+    }
+
+    /// Starts an audit anti-entropy round with `peer`: our summary, when we hold any entry.
+    /// A node holding none has nothing to offer; it learns what it lacks from the rounds its
+    /// peers start (each starts one when its stream to it comes up, and on its timer).
+    private func auditRound(with peer: NodeID, index: some ReplicaIndexView) -> [ReplicationDirective] {
+        let digest = index.auditDigest().newest(Self.maxAuditDigestHours)
+        return digest.buckets.isEmpty ? [] : [.send(.auditDigest(digest, reply: false), to: peer)]
+    }
+
+    /// Sends `peer` what this node holds in the hours where the two summaries differ (whole
+    /// hours, newest first, up to `maxAuditEntriesPerExchange`), then, when `peer` started
+    /// the round, this node's summary, so that it sends back what it holds there. Summaries are compared
+    /// over the hours both speak for (`AuditDigest.fromHour`).
+    private func onAuditDigest(_ theirs: AuditDigest, reply: Bool, from peer: NodeID, index: some ReplicaIndexView) -> [ReplicationDirective] {
+        let ours = index.auditDigest().newest(Self.maxAuditDigestHours)
+        let differing = ours.differingHours(from: theirs)
+        guard !differing.isEmpty else { return [] }
+        var hours: [Int64] = []
+        var entryCount: UInt64 = 0
+        for hour in differing.reversed() {
+            let held = ours.buckets[hour]?.count ?? 0
+            if !hours.isEmpty && entryCount + held > UInt64(settings.maxAuditEntriesPerExchange) { break }
+            hours.append(hour)
+            entryCount += held
+        }
+        let answer: DataMessage? = reply ? nil : .auditDigest(ours, reply: true)
+        guard entryCount > 0 else { return answer.map { [.send($0, to: peer)] } ?? [] }
+        return [.sendAuditEntries(hours: hours.sorted(), limit: settings.maxAuditEntriesPerExchange, to: peer, then: answer)]
     }
 }

@@ -201,6 +201,9 @@ public struct ReplicationSimulator {
                 replicas[replica].mergeCounters(slots, from: 0, nowMs: nowMs)
             case .antiEntropyAnswered:
                 break
+            case .applyAudit, .sendAuditEntries:
+                // The simulated replicas keep no audit trail (their view sends no digest).
+                break
             case .mergeEscrow(let rows, let peer):
                 replicas[replica].mergeEscrowRows(rows, of: peer.name, nowMs: nowMs)
             case .handOver(let wants, let peer):

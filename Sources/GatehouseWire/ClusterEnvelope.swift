@@ -30,6 +30,8 @@ public enum ClusterMessageKind: UInt8, CaseIterable, Hashable, Sendable {
     case escrowRows = 40
     case escrowWants = 41
     case escrowRestore = 42
+    case auditEntries = 43
+    case auditDigest = 44
 
     /// Whether the kind travels on the data plane's streams rather than as a membership
     /// datagram or snapshot.

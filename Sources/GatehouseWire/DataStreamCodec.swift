@@ -1,4 +1,5 @@
 import GatehouseCore
+import GatehouseMembership
 import NIOCore
 
 /// The caps a data stream's decoder holds a peer to, and the bound of its counter bucket
@@ -17,6 +18,10 @@ public struct DataStreamLimits: Hashable, Sendable {
     public let maxSlotsPerFrame: Int
     /// How many buckets a stream's dictionary holds before the encoder starts it over.
     public let maxBucketIDs: Int
+    /// Entries in an `auditEntries` frame.
+    public var maxAuditEntriesPerFrame: Int { ReplicationMachine.auditEntriesPerMessage }
+    /// Hours in an `auditDigest` frame.
+    public var maxAuditDigestHours: Int { ReplicationMachine.maxAuditDigestHours }
 
     public init(
         maxFrameBytes: Int = 1 << 20, maxRecordsPerFrame: Int = 1_024, maxIDsPerFrame: Int = 16_384,
@@ -46,6 +51,9 @@ public struct DataStreamLimits: Hashable, Sendable {
 /// - `escrowRows`, `escrowRestore`: a varint count of rows, each a ledger, the quota
 ///   (zigzag), what was spent (zigzag) and a varint count of `(member, amount)` hand-overs.
 /// - `escrowWants`: a varint count of wants, each a ledger, the quota and the amount.
+/// - `auditEntries`: a varint count of entries (`AuditEntryCodec`).
+/// - `auditDigest`: a byte, 1 for a reply and 0 otherwise, then the digest (hours, each
+///   with its count and fingerprint).
 ///
 /// A ledger is `[kind]` then the key id: kind 1 (a limit) adds the limit's name and window
 /// (zigzag), kind 2 (credits) the epoch's timestamp and the refill period (zigzag).

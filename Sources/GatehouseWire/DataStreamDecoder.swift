@@ -91,6 +91,20 @@ public struct DataStreamDecoder: Sendable {
             wants.reserveCapacity(min(count, buffer.readableBytes / DataStreamFormat.minimumEscrowBytes))
             for _ in 0..<count { wants.append(try buffer.readEscrowWant()) }
             return .escrowWants(wants)
+        case .auditEntries:
+            let count = try buffer.readVarintCount("audit entries", limit: limits.maxAuditEntriesPerFrame)
+            var entries: [AuditEntry] = []
+            entries.reserveCapacity(min(count, buffer.readableBytes / AuditEntryCodec.minimumBytes))
+            for _ in 0..<count { entries.append(try buffer.readAuditEntry()) }
+            return .auditEntries(entries)
+        case .auditDigest:
+            let reply: Bool
+            switch try buffer.readChecked(UInt8.self) {
+            case 0: reply = false
+            case 1: reply = true
+            case let other: throw GossipDecodeError(.invalidField, "audit digest reply flag \(other)")
+            }
+            return .auditDigest(try buffer.readAuditDigest(maxHours: limits.maxAuditDigestHours), reply: reply)
         case .ping, .pingRequest, .ack, .nack, .gossip, .pushPullRequest, .pushPullResponse:
             throw GossipDecodeError(.unknownType, "a membership message is not a data-stream frame")
         }

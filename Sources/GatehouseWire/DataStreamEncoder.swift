@@ -79,6 +79,16 @@ public struct DataStreamEncoder: Sendable {
             buffer.writeClusterHeader(.escrowWants)
             buffer.writeVarint(UInt64(wants.count))
             for want in wants { buffer.writeEscrowWant(want) }
+        case .auditEntries(let entries):
+            buffer.reserveCapacity(ClusterEnvelope.headerBytes + 2 + entries.count * 320)
+            buffer.writeClusterHeader(.auditEntries)
+            buffer.writeVarint(UInt64(entries.count))
+            for entry in entries { buffer.writeAuditEntry(entry) }
+        case .auditDigest(let digest, let reply):
+            buffer.reserveCapacity(ClusterEnvelope.headerBytes + 4 + digest.buckets.count * 16)
+            buffer.writeClusterHeader(.auditDigest)
+            buffer.writeInteger(reply ? UInt8(1) : 0)
+            buffer.writeAuditDigest(digest)
         }
         return buffer
     }

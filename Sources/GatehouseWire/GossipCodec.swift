@@ -120,7 +120,8 @@ public enum GossipCodec {
             message = .gossip(source: NodeID(try buffer.readShortString("source")), gossip: try buffer.readGossip())
         case .pushPullRequest, .pushPullResponse:
             throw GossipDecodeError(.unknownType, "a push-pull snapshot is not a datagram message")
-        case .hello, .records, .digest, .digestReply, .recordsAndWant, .counters, .countersRequest, .countersReply, .escrowRows, .escrowWants, .escrowRestore:
+        case .hello, .records, .digest, .digestReply, .recordsAndWant, .counters, .countersRequest, .countersReply, .escrowRows, .escrowWants, .escrowRestore,
+            .auditEntries, .auditDigest:
             throw GossipDecodeError(.unknownType, "a data-stream frame is not a datagram message")
         }
         guard buffer.readableBytes == 0 else { throw GossipDecodeError(.trailingBytes, "\(buffer.readableBytes) bytes after the message") }

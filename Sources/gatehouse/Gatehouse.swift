@@ -8,6 +8,6 @@ struct Gatehouse: AsyncParsableCommand {
         commandName: "gatehouse",
         abstract: "API-key validation and rate limiting for API gateways.",
         version: GatehouseVersion.current,
-        subcommands: [Serve.self, Keys.self, Verify.self, Members.self, Cluster.self]
+        subcommands: [Serve.self, Keys.self, Audit.self, Tokens.self, Verify.self, Members.self, Cluster.self]
     )
 }

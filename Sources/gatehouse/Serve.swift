@@ -78,6 +78,12 @@ struct Serve: AsyncParsableCommand {
                 """
             FileHandle.standardOutput.write(Data(notice.utf8))
         }
+        let namedTokens = server.secrets.newlyGeneratedNamedTokens
+        if !namedTokens.isEmpty, !json {
+            let lines = namedTokens.map { "  \($0.name): \($0.token)" }.joined(separator: "\n")
+            let notice = "Admin tokens generated for admin_tokens (shown once; only their SHA-256 is kept in \(tokenFile)):\n\(lines)\n\n"
+            FileHandle.standardOutput.write(Data(notice.utf8))
+        }
         let tls = nodeConfig.tls
         let modes = [ClientListener.resp, .http, .grpc].map { listener -> String in
             guard tls.applies(to: listener) else { return "" }
@@ -95,6 +101,9 @@ struct Serve: AsyncParsableCommand {
                 if let newToken {
                     announcement["admin_token"] = newToken
                     announcement["admin_token_file"] = tokenFile
+                }
+                if !namedTokens.isEmpty {
+                    announcement["admin_tokens"] = Dictionary(namedTokens.map { ($0.name, $0.token) }, uniquingKeysWith: { first, _ in first })
                 }
                 line = (try? JSONOutput.line(announcement)) ?? "{}"
             } else {

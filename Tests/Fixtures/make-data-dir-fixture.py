@@ -66,7 +66,8 @@ def main():
             {"name": "plain", "owner": "acct_1", "scopes": ["read"]},
             {"name": "with meta", "owner": "acct_1", "scopes": ["read", "orders:*"], "meta": {"plan": "pro", "region": "eu"}},
             {"name": "credits", "owner": "acct_2", "credits": 500},
-            {"name": "expiring", "owner": "acct_2", "expires_at": now_ms + 400 * day},
+            {"name": "expiring", "owner": "acct_2",
+             "expires_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime((now_ms + 400 * day) // 1000))},
             {"name": "strict", "owner": "acct_3", "limits": [{"name": "second", "limit": 10, "window_ms": 1000, "strict": True}]},
             {"name": "to rotate", "owner": "acct_3"},
             {"name": "to revoke", "owner": "acct_3"},
@@ -77,7 +78,7 @@ def main():
         for shape in shapes:
             made = call(port, "POST", "/v1/keys", shape)
             keys.append({"id": made["id"], "secrets": {made["key"]: "VALID"}})
-        rotated = call(port, "POST", f"/v1/keys/{keys[5]['id']}/rotate", {"grace_ms": 400 * day})
+        rotated = call(port, "POST", f"/v1/keys/{keys[5]['id']}/rotate", {"grace_ms": 30 * day})
         keys[5]["secrets"][rotated["key"]] = "VALID"
         call(port, "POST", f"/v1/keys/{keys[6]['id']}/revoke")
         keys[6]["secrets"] = {secret: "REVOKED" for secret in keys[6]["secrets"]}

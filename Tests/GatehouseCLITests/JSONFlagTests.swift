@@ -18,7 +18,7 @@ struct JSONFlagTests {
         let leaves = Self.leaves(of: Gatehouse.self)
         #expect(Set(leaves.map(\.0)) == [
             "serve", "keys create", "keys list", "keys show", "keys update", "keys revoke", "keys rotate",
-            "keys import", "verify", "members", "cluster up", "cluster status",
+            "keys import", "audit", "tokens generate", "verify", "members", "cluster up", "cluster status",
         ])
         for (path, command) in leaves {
             #expect(command.helpMessage().contains("--json"), "gatehouse \(path) --json")
@@ -32,6 +32,8 @@ struct JSONFlagTests {
         #expect(try Verify.parse(["gk_x", "--json"]).json)
         #expect(try Serve.parse(["--json"]).json)
         #expect(try Cluster.Up.parse(["--json"]).json)
+        #expect(try Audit.parse(["--key", "key_x", "--json"]).connection.json)
+        #expect(try Tokens.Generate.parse(["--name", "ci", "--permission", "keys:read", "--json"]).json)
         #expect(try !Keys.List.parse([]).connection.json)
     }
 }

@@ -39,6 +39,13 @@ struct CLIJSONOutputTests {
         #expect(refused["valid"] as? Bool == false)
         #expect(try await json(gatehouse, ["members"] + admin)["clustered"] as? Bool == false)
         #expect(try await json(gatehouse, ["cluster", "status"] + admin)["key_count"] as? Int == 1)
+        let trail = try await json(gatehouse, ["audit", "--key", id] + admin)
+        // Made at one instant of the test's clock: the order among them is by id, so compare as a set.
+        let actions = (trail["entries"] as? [[String: Any]])?.compactMap { $0["action"] as? String } ?? []
+        #expect(actions.count == 4 && Set(actions) == ["key.create", "key.update", "key.rotate", "key.revoke"])
+        let token = try await json(gatehouse, ["tokens", "generate", "--name", "ci", "--permission", "keys:read"])
+        #expect(token["permissions"] as? [String] == ["keys:read"])
+        #expect((token["sha256"] as? String)?.count == 64 && (token["token"] as? String)?.hasPrefix("gadmin_") == true)
         try await node.stop()
     }
 

@@ -146,6 +146,12 @@ struct KeyImportAPITests {
         func save(_ record: KeyRecord) throws { throw CocoaError(.fileWriteOutOfSpace) }
         func save(_ records: [KeyRecord]) throws { throw CocoaError(.fileWriteOutOfSpace) }
         func saveUsage(_ changes: [(record: KeyRecord, creditUsage: Gatekeeper.CreditUsage?)]) throws {}
+        func save(_ records: [KeyRecord], audit: [AuditEntry]) throws { throw CocoaError(.fileWriteOutOfSpace) }
+        func insertAudit(_ entries: [AuditEntry]) throws -> [AuditEntry] { throw CocoaError(.fileWriteOutOfSpace) }
+        func queryAudit(_ query: AuditQuery) throws -> [AuditEntry] { [] }
+        func auditEntries(inHour hour: Int64, offset: Int, limit: Int) throws -> [AuditEntry] { [] }
+        func loadAuditDigest() throws -> AuditDigest { AuditDigest() }
+        func pruneAudit(before cutoffMs: Int64) throws -> Int { 0 }
     }
 
     @Test func aFailedWriteImportsNothingAndTheListenerHearsNothing() throws {

@@ -42,6 +42,17 @@ struct ReplicaPersistenceTests {
             try inner.saveUsage(changes)
         }
         func stored(_ id: String) throws -> KeyRecord? { try inner.loadRecords().first { $0.id == id } }
+        func save(_ records: [KeyRecord], audit: [AuditEntry]) throws {
+            try save(records)
+            _ = try inner.insertAudit(audit)
+        }
+        func insertAudit(_ entries: [AuditEntry]) throws -> [AuditEntry] { try inner.insertAudit(entries) }
+        func queryAudit(_ query: AuditQuery) throws -> [AuditEntry] { try inner.queryAudit(query) }
+        func auditEntries(inHour hour: Int64, offset: Int, limit: Int) throws -> [AuditEntry] {
+            try inner.auditEntries(inHour: hour, offset: offset, limit: limit)
+        }
+        func loadAuditDigest() throws -> AuditDigest { try inner.loadAuditDigest() }
+        func pruneAudit(before cutoffMs: Int64) throws -> Int { try inner.pruneAudit(before: cutoffMs) }
     }
 
     static func service(_ storage: RecordingStorage, node: String = "n1") throws -> KeyService {

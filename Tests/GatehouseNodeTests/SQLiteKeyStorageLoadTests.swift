@@ -204,11 +204,11 @@ struct SQLiteKeyStorageLoadTests {
                 var scopes: [String]
                 var enabled: Bool
                 var meta: [String: String]
-                var revoked_at: Int64?
-                var expires_at: Int64?
+                var revoked_at: String?
+                var expires_at: String?
                 var credits: Int64?
                 var limits: [RateLimit]
-                var retired_secrets: [RetiredSecret]?
+                var retired_secrets: [[String: String]]?
             }
             var made_at_ms: Int64
             var keys: [Key]
@@ -234,8 +234,8 @@ struct SQLiteKeyStorageLoadTests {
             #expect(record.scopes == key.record.scopes)
             #expect(record.enabled == key.record.enabled)
             #expect(record.meta == key.record.meta)
-            #expect(record.revokedAt == key.record.revoked_at)
-            #expect(record.expiresAt == key.record.expires_at)
+            #expect((record.revokedAt != nil) == (key.record.revoked_at != nil))
+            #expect(record.expiresAt == key.record.expires_at.flatMap(Self.unixMs))
             #expect(record.credits == key.record.credits)
             #expect(record.limits == key.record.limits)
             #expect(record.retiredSecrets.count == (key.record.retired_secrets?.count ?? 0))
@@ -251,6 +251,13 @@ struct SQLiteKeyStorageLoadTests {
         #expect(reopened.key(id: made.id)?.record.name == "new")
         #expect(reopened.verify(key: secret, VerifyRequest()).code == .valid)
         #expect(reopened.list(owner: nil, after: nil, limit: 100).count == expected.keys.count + 1)
+    }
+
+    /// Milliseconds of an RFC 3339 time as the API writes it (`2028-01-07T05:13:40.000Z`).
+    static func unixMs(_ text: String) -> Int64? {
+        let format = ISO8601DateFormatter()
+        format.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        return format.date(from: text).map { Int64(($0.timeIntervalSince1970 * 1000).rounded()) }
     }
 
     /// What an acknowledgement promises: every commit syncs SQLite's WAL to disk.

@@ -73,6 +73,8 @@ struct DataStreamCodecTests {
             .digestReply(buckets: Array(0..<ReplicaDigest.bucketCount), entries: []),
             .counters(origin: NodeID(""), slots: []), .countersReply(slots: []), .hello(node: NodeID(String(repeating: "ñ", count: 127))),
             .digest(ReplicaDigest()), .escrowRows([]), .escrowWants([]), .escrowRestore([]),
+            .auditEntries([]), .auditEntries(Array(repeating: DataStream.largestAuditEntry, count: ReplicationMachine.auditEntriesPerMessage)),
+            .auditDigest(AuditDigest(), reply: true),
         ]
         for message in messages {
             #expect(try decoder.decode(encoder.encode(message)) == message)

@@ -20,6 +20,20 @@ enum DataStream {
 
     /// A record at every cap the codec allows: 1 KiB strings, the most scopes, limits and
     /// retired secrets, the whole meta budget in one value, and extreme numbers.
+    /// An audit entry at every cap `AuditRules` allows: it must fit a frame
+    /// `ReplicationMachine.auditEntriesPerMessage` times.
+    static let largestAuditEntry: AuditEntry = {
+        func filled(_ bytes: Int) -> String { String(repeating: "x", count: bytes) }
+        return AuditEntry(
+            id: filled(64), atMs: .min, node: filled(AuditRules.maxNodeBytes), actor: filled(AuditRules.maxActorBytes),
+            source: filled(AuditRules.maxSourceBytes), requestID: filled(AuditRules.maxRequestIDBytes),
+            action: AuditAction(rawValue: filled(AuditRules.maxActionBytes)), keyID: filled(AuditRules.maxKeyIDBytes),
+            changes: (0..<AuditRules.maxChanges).map { _ in
+                let value = filled(AuditRules.maxValueBytesPerEntry / (2 * AuditRules.maxChanges))
+                return AuditChange(field: filled(AuditRules.maxFieldBytes), before: value, after: value)
+            })
+    }()
+
     static let largestRecord: KeyRecord = {
         let kib = String(repeating: "🔑", count: KeyRecordCodec.maxStringBytes / 4)
         let stamp = HybridTimestamp(wallMs: .min, logical: .max, node: kib)
@@ -145,6 +159,27 @@ extension SeededGenerator {
             .escrowRows((0..<Int(next() % 10)).map { _ in escrowRow() }),
             .escrowRestore((0..<Int(next() % 10)).map { _ in escrowRow() }),
             .escrowWants((0..<Int(next() % 10)).map { _ in EscrowWant(ledger: escrowLedger(), quota: Int64(next() >> 1), amount: Int64(next() >> 1)) }),
+            .auditEntries((0..<Int(next() % 10)).map { _ in auditEntry() }),
+            .auditDigest(auditDigest(), reply: Bool.random(using: &self)),
         ]
+    }
+
+    /// An audit entry with random contents within the codec's bounds (not necessarily one
+    /// `AuditRules` accepts: the codec carries what it is given).
+    mutating func auditEntry() -> AuditEntry {
+        AuditEntry(
+            id: text(maxBytes: 26), atMs: int64(), node: text(maxBytes: 20), actor: text(maxBytes: 20), source: text(maxBytes: 20),
+            requestID: text(maxBytes: 40), action: AuditAction(rawValue: text(maxBytes: 12)), keyID: text(maxBytes: 30),
+            changes: (0..<Int(next() % 5)).map { _ in
+                AuditChange(
+                    field: text(maxBytes: 12), before: Bool.random(using: &self) ? text(maxBytes: 60) : nil,
+                    after: Bool.random(using: &self) ? text(maxBytes: 60) : nil)
+            })
+    }
+
+    mutating func auditDigest() -> AuditDigest {
+        var buckets: [Int64: AuditDigest.Bucket] = [:]
+        for _ in 0..<Int(next() % 20) { buckets[int64()] = AuditDigest.Bucket(count: next(), fingerprint: next()) }
+        return AuditDigest(buckets: buckets, fromHour: int64())
     }
 }

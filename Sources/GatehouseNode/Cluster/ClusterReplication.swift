@@ -26,6 +26,10 @@ final class ClusterReplication: Service, Sendable {
     /// would take that priority away from the request loops (their tail latency showed it).
     /// Slots merge by maximum, so merging them apart from the records, in any order, is safe.
     private let mergeGroup = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+    /// Where the audit trail meets the disk for replication: peers' entries stored, entries
+    /// read for anti-entropy. A thread of its own, so neither the streams nor the counters
+    /// wait on a disk sync.
+    private let auditGroup = MultiThreadedEventLoopGroup(numberOfThreads: 1)
 
     init(
         keys: KeyService, gossip: GossipService, metrics: ReplicationMetrics, logger: Logger, counterIntervalMs: Int64,
@@ -46,6 +50,10 @@ final class ClusterReplication: Service, Sendable {
             guard let self else { return }
             metrics.writesSent.increment(by: Int64(records.count))
             plane.loop.execute { self.perform(self.machine.value.onLocalWrite(records)) }
+        }
+        keys.audit.onLocalEntries { [weak self] entries in
+            guard let self else { return }
+            plane.loop.execute { self.perform(self.machine.value.onLocalAudit(entries)) }
         }
         // The loop runs tasks in order: one submitted after a write's push has run that push
         // (its frames written and flushed to every open stream) by the time it completes.
@@ -105,6 +113,7 @@ final class ClusterReplication: Service, Sendable {
             self.perform(self.machine.value.onCounterTick(ownChanges: changes, retransmitLimit: 1))
         }.get()
         try? await mergeGroup.shutdownGracefully()
+        try? await auditGroup.shutdownGracefully()
     }
 
     /// Carries out the machine's directives, on the data plane's loop.
@@ -145,6 +154,21 @@ final class ClusterReplication: Service, Sendable {
                 perform(machine.value.onEscrowRows(rows))
             case .restoreOwnEscrow(let rows):
                 metrics.countRejected(.invalidEscrow, keys.restoreOwnEscrowRows(rows))
+            case .applyAudit(let entries, let peer):
+                // Off the stream's loop, and off the counters' thread: storing entries syncs the disk.
+                auditGroup.next().execute { [keys, metrics] in
+                    let outcome = keys.audit.merge(entries, from: peer.name)
+                    metrics.auditEntriesApplied.increment(by: Int64(outcome.added))
+                    for (reason, count) in outcome.rejected { metrics.countAuditRejected(reason, count) }
+                }
+            case .sendAuditEntries(let hours, let limit, let peer, let then):
+                auditGroup.next().execute { [keys, plane] in
+                    let entries = keys.audit.entries(forExchange: hours, limit: limit)
+                    plane.loop.execute {
+                        for message in ReplicationMachine.auditMessages(entries) { plane.send(message, to: peer) }
+                        if let then { plane.send(then, to: peer) }
+                    }
+                }
             }
         }
     }
@@ -161,4 +185,5 @@ struct KeyIndexView: ReplicaIndexView, Sendable {
     func ownCounterSlots() -> [CounterSlot] { keys.ownCounterSlots() }
     func escrowRows(heldFor node: NodeID) -> [EscrowRow] { keys.escrowRows(of: node.name) }
     func ownEscrowRows() -> [EscrowRow] { keys.ownEscrowRows() }
+    func auditDigest() -> AuditDigest { keys.audit.currentDigest() }
 }

@@ -14,6 +14,9 @@ public final class ReplicationMetrics: Sendable {
     /// Ledgers of which this node handed part to a peer that asked.
     public let escrowHandOvers: Counter
     private let rejected: [ReplicaCheck.Rejection: Counter]
+    /// Audit entries from peers that were new here and kept.
+    public let auditEntriesApplied: Counter
+    private let auditRejected: [AuditRules.Rejection: Counter]
     private let lastAntiEntropy: Gauge
     private let lastAntiEntropyMs = LockedBox<Int64?>(nil)
 
@@ -39,6 +42,14 @@ public final class ReplicationMetrics: Sendable {
                     helpText: "Records and counter slots from peers refused by the replica checks, by reason"),
                 labels: [("reason", reason.rawValue)]))
         })
+        auditEntriesApplied = counter("audit_entries_applied", "Audit entries from peers that were new here and kept")
+        auditRejected = Dictionary(uniqueKeysWithValues: AuditRules.Rejection.allCases.map { reason in
+            (reason, registry.makeCounter(
+                descriptor: MetricNameDescriptor(
+                    namespace: "gatehouse", subsystem: "replication", metricName: "audit_rejected", unitName: "total",
+                    helpText: "Audit entries from peers refused (malformed, past the retention, or dated in the future), by reason"),
+                labels: [("reason", reason.rawValue)]))
+        })
         lastAntiEntropy = registry.makeGauge(descriptor: MetricNameDescriptor(
             namespace: "gatehouse", subsystem: "replication", metricName: "last_anti_entropy", unitName: "seconds",
             helpText: "Unix time of the last completed anti-entropy exchange"))
@@ -47,6 +58,11 @@ public final class ReplicationMetrics: Sendable {
     func countRejected(_ reason: ReplicaCheck.Rejection, _ count: Int) {
         guard count > 0 else { return }
         rejected[reason]?.increment(by: Int64(count))
+    }
+
+    func countAuditRejected(_ reason: AuditRules.Rejection, _ count: Int) {
+        guard count > 0 else { return }
+        auditRejected[reason]?.increment(by: Int64(count))
     }
 
     func markAntiEntropy() {

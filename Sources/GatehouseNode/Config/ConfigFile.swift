@@ -128,6 +128,24 @@ struct ConfigFile: Decodable {
         }
     }
 
+    struct AdminToken: Decodable {
+        var name: String
+        var sha256: String?
+        var secretEnv: String?
+        var permissions: [String]
+        enum CodingKeys: String, CodingKey {
+            case name, sha256, permissions
+            case secretEnv = "secret_env"
+        }
+    }
+
+    struct Audit: Decodable {
+        var retentionDays: Int?
+        enum CodingKeys: String, CodingKey {
+            case retentionDays = "retention_days"
+        }
+    }
+
     struct Node: Decodable {
         var id: String
         var rpc: String?
@@ -144,6 +162,8 @@ struct ConfigFile: Decodable {
     var cluster: Cluster?
     var pepper: String?
     var adminToken: String?
+    var adminTokens: [AdminToken]?
+    var audit: Audit?
     var gatewayTokens: [String]?
     var trustedProxies: [String]?
     var gossipKeys: [String]?
@@ -159,8 +179,9 @@ struct ConfigFile: Decodable {
     var nodes: [Node]?
 
     enum CodingKeys: String, CodingKey {
-        case cluster, pepper, seeds, timing, defaults, limits, connections, tls, envoy, nodes
+        case cluster, pepper, seeds, timing, defaults, limits, connections, tls, envoy, nodes, audit
         case adminToken = "admin_token"
+        case adminTokens = "admin_tokens"
         case gatewayTokens = "gateway_tokens"
         case trustedProxies = "trusted_proxies"
         case gossipKeys = "gossip_keys"
@@ -172,8 +193,10 @@ struct ConfigFile: Decodable {
     static let knownFields: [String: Set<String>] = [
         "": [
             "cluster", "pepper", "admin_token", "gateway_tokens", "trusted_proxies", "gossip_keys", "seeds", "timing", "defaults",
-            "failed_attempts", "limits", "connections", "tls", "envoy", "log_level", "nodes",
+            "failed_attempts", "limits", "connections", "tls", "envoy", "log_level", "nodes", "admin_tokens", "audit",
         ],
+        "admin_tokens[]": ["name", "sha256", "secret_env", "permissions"],
+        "audit": ["retention_days"],
         "cluster": ["name"],
         "defaults": ["limits", "key_prefix"],
         "failed_attempts": ["limit", "window_ms", "tracked_sources"],

@@ -120,6 +120,8 @@ public enum ConfigLoader {
             config.pepper = Array(pepper.utf8)
         }
         config.adminToken = environment[Environment.adminToken] ?? file.adminToken
+        config.adminTokens = try adminTokens(file.adminTokens ?? [], environment: environment)
+        if let days = file.audit?.retentionDays { config.auditRetentionDays = days }
         if let tokens = environment[Environment.gatewayTokens] {
             config.gatewayTokens = tokens.split(separator: ",").map { String($0).trimmingSpaces() }.filter { !$0.isEmpty }
         } else {
@@ -148,6 +150,47 @@ public enum ConfigLoader {
         }
         try config.validate()
         return config
+    }
+
+    /// The `admin_tokens:` list. A secret from the environment is hashed here and never kept.
+    static func adminTokens(_ entries: [ConfigFile.AdminToken], environment: [String: String]) throws(ConfigError) -> [AdminTokenSpec] {
+        var specs: [AdminTokenSpec] = []
+        for (index, entry) in entries.enumerated() {
+            let field = "admin_tokens[\(index)]"
+            let secret: AdminTokenSpec.Secret
+            switch (entry.sha256, entry.secretEnv) {
+            case (.some, .some):
+                throw ConfigError(field: field, problem: "gives both sha256 and secret_env", fix: "keep one: the secret's SHA-256, or the variable that holds the secret")
+            case (let hex?, nil):
+                guard let hash = AdminCredential.parseHex(hex) else {
+                    throw ConfigError(
+                        field: "\(field).sha256", problem: "is not 64 hex digits",
+                        fix: "give the SHA-256 of the secret, e.g. from `printf %s \"$SECRET\" | sha256sum` or `gatehouse tokens generate`")
+                }
+                secret = .sha256(hash)
+            case (nil, let variable?):
+                guard let value = environment[variable], !value.isEmpty else {
+                    throw ConfigError(field: "\(field).secret_env", problem: "names \(variable), which is not set", fix: "set \(variable) to the token's secret, or give sha256 instead")
+                }
+                guard value.utf8.count >= NodeConfig.minimumTokenBytes else {
+                    throw ConfigError(
+                        field: "\(field).secret_env", problem: "\(variable) is shorter than \(NodeConfig.minimumTokenBytes) characters",
+                        fix: "use a long random secret, e.g. `openssl rand -hex 24`")
+                }
+                secret = .environment(variable: variable, hash: AdminCredential.sha256(value))
+            case (nil, nil):
+                secret = .generated
+            }
+            var permissions = Set<AdminPermission>()
+            for (position, name) in entry.permissions.enumerated() {
+                guard let permission = AdminPermission(rawValue: name.trimmingSpaces()) else {
+                    throw ConfigError(field: "\(field).permissions[\(position)]", problem: "\"\(name)\" is not a permission", fix: "use any of \(AdminPermission.names)")
+                }
+                permissions.insert(permission)
+            }
+            specs.append(AdminTokenSpec(name: entry.name, secret: secret, permissions: permissions))
+        }
+        return specs
     }
 
     /// The `trusted_proxies` list: CIDR blocks or single addresses.

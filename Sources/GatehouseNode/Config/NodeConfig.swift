@@ -19,6 +19,10 @@ public struct NodeConfig: Sendable {
     public var pepper: [UInt8]?
     /// `nil`: use (or create) the admin token stored in the data directory.
     public var adminToken: String?
+    /// Named admin tokens with permissions (`admin_tokens:`), beside `adminToken`.
+    public var adminTokens: [AdminTokenSpec] = []
+    /// How long audit entries are kept (`audit.retention_days`).
+    public var auditRetentionDays = AuditTrail.defaultRetentionDays
     /// When non-empty, RESP connections must `AUTH` and `POST /v1/verify` must carry one.
     public var gatewayTokens: [String] = []
     /// Proxies whose `X-Forwarded-For`/`X-Real-IP` name the client (`trusted_proxies`);
@@ -65,6 +69,29 @@ public struct NodeConfig: Sendable {
             throw ConfigError(
                 field: "admin_token", problem: "is shorter than \(Self.minimumTokenBytes) characters",
                 fix: "use a long random token, e.g. `openssl rand -hex 24`, or leave it out to have one generated")
+        }
+        var names = Set<String>()
+        for (index, token) in adminTokens.enumerated() {
+            let field = "admin_tokens[\(index)]"
+            guard AuditRules.isName(token.name, maxBytes: AuditRules.maxActorBytes) else {
+                throw ConfigError(
+                    field: "\(field).name", problem: "\"\(token.name)\" is not a token name",
+                    fix: "use 1 to \(AuditRules.maxActorBytes) of a-z, 0-9, '.', '_', '-', ':' starting with a letter or digit, e.g. ci-deployer")
+            }
+            guard token.name != AdminTokenSpec.legacyName else {
+                throw ConfigError(field: "\(field).name", problem: "\"admin\" names the admin_token", fix: "choose another name")
+            }
+            guard names.insert(token.name).inserted else {
+                throw ConfigError(field: "\(field).name", problem: "\"\(token.name)\" is used twice", fix: "give every admin token its own name")
+            }
+            guard !token.permissions.isEmpty else {
+                throw ConfigError(field: "\(field).permissions", problem: "is empty", fix: "list what the token may do: any of \(AdminPermission.names)")
+            }
+        }
+        guard (1...AuditTrail.maxRetentionDays).contains(auditRetentionDays) else {
+            throw ConfigError(
+                field: "audit.retention_days", problem: "must be from 1 to \(AuditTrail.maxRetentionDays)",
+                fix: "leave it out for \(AuditTrail.defaultRetentionDays) days")
         }
         for (index, token) in gatewayTokens.enumerated() where token.utf8.count < Self.minimumTokenBytes {
             throw ConfigError(

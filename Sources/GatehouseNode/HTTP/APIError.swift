@@ -37,6 +37,15 @@ public struct APIError: HTTPResponseError, Sendable {
         return error
     }
 
+    /// A valid admin token without the permission the route needs. Names the permission,
+    /// never the token.
+    static func missingPermission(_ permission: AdminPermission) -> APIError {
+        APIError(
+            .forbidden, code: "missing_permission",
+            "this admin token lacks the permission \(permission.rawValue); use a token that has it (admin_tokens in cluster.yaml)",
+            kind: .forbidden)
+    }
+
     /// Too many failed attempts (bad keys or tokens) from the caller's address lately.
     static func sourceThrottled(retryAfterMs: Int64) -> APIError {
         let seconds = (retryAfterMs + 999) / 1000

@@ -19,10 +19,13 @@ public final class Readiness: Sendable {
 struct GatehouseRequestContext: RequestContext, RemoteAddressRequestContext {
     var coreContext: CoreRequestContextStorage
     let remoteAddress: SocketAddress?
+    /// Set by `RequestIDMiddleware` from `X-Request-Id`, or generated.
+    var requestID: RequestID
 
     init(source: ApplicationRequestContextSource) {
         coreContext = CoreRequestContextStorage(source: source)
         remoteAddress = source.channel.remoteAddress
+        requestID = .generate()
     }
 }
 
@@ -31,6 +34,8 @@ struct HTTPAPI: Sendable {
     var service: KeyService
     var metrics: NodeMetrics
     var authenticator: GatewayAuthenticator
+    /// The admin tokens, with their names and permissions.
+    var admins: AdminAuthenticator
     var trustedProxies: TrustedProxies
     var readiness: Readiness
     var nodeID: String
@@ -64,6 +69,23 @@ struct HTTPAPI: Sendable {
             routes.add(path, method)
             router.on(RouterPath(path), method: method, use: handler)
         }
+        /// Registers an admin route: the caller's token must have the permission
+        /// `AdminRoutes.table` gives the route. The handler gets who is calling, for the audit
+        /// trail, and a logger that names them.
+        func admin(
+            _ method: HTTPRequest.Method, _ path: String,
+            _ handler: @escaping @Sendable (Request, GatehouseRequestContext, AuditOrigin) async throws -> Response
+        ) {
+            guard let permission = AdminRoutes.permission(method, path) else {
+                preconditionFailure("\(method) \(path) is not in AdminRoutes.table; give it its permission there")
+            }
+            on(method, path) { request, context in
+                let origin = try authorize(request, context, needing: permission)
+                var context = context
+                context.logger[metadataKey: "actor"] = "\(origin.actor)"
+                return try await handler(request, context, origin)
+            }
+        }
         on(.get, "/healthz") { _, _ in
             try JSONBody.response(["status": "ok", "node_id": nodeID, "version": GatehouseVersion.current])
         }
@@ -82,24 +104,24 @@ struct HTTPAPI: Sendable {
                 body: .init(byteBuffer: ByteBuffer(bytes: metrics.registry.emitToBuffer())))
         }
 
-        on(.post, "/v1/keys") { request, context in
-            try requireAdmin(request, context)
+        admin(.post, "/v1/keys") { request, context, origin in
             let body = try await JSONBody.decode(CreateKeyBody.self, from: request, limit: maxBodyBytes)
             var draft = body.draft
             if !body.prefixGiven { draft.prefix = service.defaultPrefix }
-            let created = try keyCall { () throws(KeyServiceError) in try service.create(draft) }
+            let created = try keyCall { () throws(KeyServiceError) in try service.create(draft, origin: origin) }
             await service.waitForPush()
             metrics.adminWrites.increment()
             context.logger.info("key created", metadata: ["key_id": "\(created.record.id)", "owner": "\(created.record.owner)"])
             return try JSONBody.response(
                 KeyView(record: created.record, creditsRemaining: created.record.credits, secret: created.secret), status: .created)
         }
-        on(.post, Self.importPath) { request, context in
-            try requireAdmin(request, context)
-            return try await importKeys(request, context)
+        admin(.post, Self.importPath) { request, context, origin in
+            try await importKeys(request, context, origin: origin)
         }
-        on(.get, "/v1/keys") { request, context in
-            try requireAdmin(request, context)
+        admin(.get, "/v1/audit") { request, _, _ in
+            try auditQuery(request)
+        }
+        admin(.get, "/v1/keys") { request, _, _ in
             let query = request.uri.queryParameters
             var limit = Self.defaultListLimit
             if let text = query["limit"] {
@@ -116,36 +138,32 @@ struct HTTPAPI: Sendable {
                 keys: shown.map { KeyView(record: $0.record, creditsRemaining: $0.creditsRemaining) },
                 nextCursor: page.count > limit ? shown.last?.record.id : nil))
         }
-        on(.get, "/v1/keys/:id") { request, context in
-            try requireAdmin(request, context)
+        admin(.get, "/v1/keys/:id") { _, context, _ in
             let id = try context.parameters.require("id")
             guard let found = service.key(id: id) else { throw notFound(id) }
             return try JSONBody.response(KeyView(record: found.record, creditsRemaining: found.creditsRemaining))
         }
-        on(.patch, "/v1/keys/:id") { request, context in
-            try requireAdmin(request, context)
+        admin(.patch, "/v1/keys/:id") { request, context, origin in
             let id = try context.parameters.require("id")
             let body = try await JSONBody.decode(UpdateKeyBody.self, from: request, limit: maxBodyBytes)
-            let record = try keyCall { () throws(KeyServiceError) in try service.update(id: id, body.changes) }
+            let record = try keyCall { () throws(KeyServiceError) in try service.update(id: id, body.changes, origin: origin) }
             await service.waitForPush()
             metrics.adminWrites.increment()
             context.logger.info("key updated", metadata: ["key_id": "\(id)"])
             return try JSONBody.response(KeyView(record: record, creditsRemaining: service.key(id: id)?.creditsRemaining))
         }
-        on(.post, "/v1/keys/:id/revoke") { request, context in
-            try requireAdmin(request, context)
+        admin(.post, "/v1/keys/:id/revoke") { request, context, origin in
             let id = try context.parameters.require("id")
-            let record = try keyCall { () throws(KeyServiceError) in try service.revoke(id: id) }
+            let record = try keyCall { () throws(KeyServiceError) in try service.revoke(id: id, origin: origin) }
             await service.waitForPush()
             metrics.adminWrites.increment()
             context.logger.info("key revoked", metadata: ["key_id": "\(id)"])
             return try JSONBody.response(KeyView(record: record, creditsRemaining: service.key(id: id)?.creditsRemaining))
         }
-        on(.post, "/v1/keys/:id/rotate") { request, context in
-            try requireAdmin(request, context)
+        admin(.post, "/v1/keys/:id/rotate") { request, context, origin in
             let id = try context.parameters.require("id")
             let body = try await decodeOptional(RotateKeyBody.self, from: request) ?? RotateKeyBody()
-            let rotated = try keyCall { () throws(KeyServiceError) in try service.rotate(id: id, graceMs: body.graceMs) }
+            let rotated = try keyCall { () throws(KeyServiceError) in try service.rotate(id: id, graceMs: body.graceMs, origin: origin) }
             await service.waitForPush()
             metrics.adminWrites.increment()
             context.logger.info("key rotated", metadata: ["key_id": "\(id)", "grace_ms": "\(body.graceMs)"])
@@ -165,13 +183,11 @@ struct HTTPAPI: Sendable {
             }
             return try JSONBody.response(VerifyView(answer: answer))
         }
-        on(.get, "/v1/cluster/members") { request, context in
-            try requireAdmin(request, context)
+        admin(.get, "/v1/cluster/members") { _, _, _ in
             let members = await gossip?.members() ?? []
             return try JSONBody.response(ClusterMembersView(nodeID: nodeID, clustered: gossip != nil, members: members))
         }
-        on(.get, "/v1/cluster/status") { request, context in
-            try requireAdmin(request, context)
+        admin(.get, "/v1/cluster/status") { _, _, _ in
             let members = await gossip?.members() ?? []
             var byState: [String: Int] = [:]
             for member in members { byState[member.status.description, default: 0] += 1 }
@@ -252,11 +268,31 @@ struct HTTPAPI: Sendable {
 
     // MARK: Helpers
 
-    private func requireAdmin(_ request: Request, _ context: GatehouseRequestContext) throws {
+    /// Who presents which admin token, and whether it may do `permission`: 401 without a
+    /// valid admin token (a failed attempt of the source), 403 naming the permission when
+    /// the token lacks it.
+    private func authorize(_ request: Request, _ context: GatehouseRequestContext, needing permission: AdminPermission) throws -> AuditOrigin {
         guard let token = request.headers[.authorization].flatMap(BearerToken.parse) else {
-            throw APIError.unauthorized("this endpoint needs the admin token: Authorization: Bearer <admin token>")
+            throw APIError.unauthorized("this endpoint needs an admin token: Authorization: Bearer <admin token>")
         }
-        try check(from: clientSource(request, context), refusal: "the admin token is not valid") { authenticator.acceptsAdmin(token.utf8) }
+        var credential: AdminCredential?
+        try check(from: clientSource(request, context), refusal: "the admin token is not valid") {
+            credential = admins.identify(token.utf8)
+            return credential != nil
+        }
+        guard let credential else { throw APIError.unauthorized("the admin token is not valid") }
+        guard credential.permissions.contains(permission) else {
+            context.logger.notice("admin request refused: permission missing", metadata: ["actor": "\(credential.name)", "permission": "\(permission.rawValue)"])
+            throw APIError.missingPermission(permission)
+        }
+        return AuditOrigin(actor: credential.name, source: clientAddress(request, context).map { "\($0)" } ?? "", requestID: context.requestID)
+    }
+
+    /// The client's address as the audit trail records it: the peer, or the client a trusted
+    /// proxy names.
+    private func clientAddress(_ request: Request, _ context: GatehouseRequestContext) -> IPAddress? {
+        guard let peer = context.remoteAddress.flatMap(IPAddress.init) else { return nil }
+        return trustedProxies.clientAddress(peer: peer, forwardedFor: request.headers[values: .xForwardedFor], realIP: request.headers[.xRealIP])
     }
 
     private func requireGateway(_ token: String?, from source: SourceIdentity?) throws {
@@ -282,10 +318,62 @@ struct HTTPAPI: Sendable {
 
     static let importPath = "/v1/keys/import"
 
+    /// `GET /v1/audit`: entries newest first, filtered by `key_id`, `actor`, `since` and
+    /// `until` (RFC 3339), a page of `limit` at a time (`cursor` from the previous page).
+    private func auditQuery(_ request: Request) throws -> Response {
+        let parameters = request.uri.queryParameters
+        var query = AuditQuery(limit: Self.defaultListLimit)
+        if let text = parameters["limit"] {
+            guard let value = Int(text), (1...Self.maxListLimit).contains(value) else {
+                throw APIError.invalid("limit", "must be an integer from 1 to \(Self.maxListLimit)")
+            }
+            query.limit = value
+        }
+        if let keyID = parameters["key_id"] {
+            // Counted in code points, as the spec's maxLength is; ids are ASCII, so nothing longer can match.
+            guard !keyID.isEmpty, keyID.unicodeScalars.count <= AuditRules.maxKeyIDBytes else {
+                throw APIError.invalid("key_id", "must be a key id (1 to \(AuditRules.maxKeyIDBytes) characters)")
+            }
+            query.keyID = String(keyID)
+        }
+        if let actor = parameters["actor"] {
+            guard AuditRules.isName(String(actor), maxBytes: AuditRules.maxActorBytes) else {
+                throw APIError.invalid("actor", "must be an admin token's name, such as admin or ci-deployer")
+            }
+            query.actor = String(actor)
+        }
+        for (name, keyPath) in [("since", \AuditQuery.sinceMs), ("until", \AuditQuery.untilMs)] {
+            guard let text = parameters[Substring(name)] else { continue }
+            guard let ms = JSONTime.parse(String(text)) else {
+                throw APIError.invalid(name, "must be an RFC 3339 time, such as 2026-01-31T00:00:00Z")
+            }
+            query[keyPath: keyPath] = ms
+        }
+        if let text = parameters["cursor"] {
+            guard let cursor = AuditCursor(parsing: String(text)) else {
+                throw APIError.invalid("cursor", "is not a cursor from a previous page's next_cursor")
+            }
+            query.before = cursor
+        }
+        let pageSize = query.limit
+        query.limit += 1
+        let found: [AuditEntry]
+        do {
+            found = try service.audit.query(query)
+        } catch {
+            logger.error("audit query failed", metadata: ["error": "\(error)"])
+            throw APIError(.serviceUnavailable, code: "storage", "the audit trail could not be read; retry, and check the node's disk", kind: .storage)
+        }
+        let shown = found.prefix(pageSize)
+        return try JSONBody.response(AuditListView(
+            entries: shown.map { AuditEntryView(entry: $0) },
+            nextCursor: found.count > pageSize ? shown.last.map { AuditCursor($0).description } : nil))
+    }
+
     /// `POST /v1/keys/import`: NDJSON in, one result per line out. Lines that do not parse
     /// or are refused by the key rules are reported and skipped; the others are written in one
     /// transaction and replicated together. Nothing is written when the disk fails (503).
-    private func importKeys(_ request: Request, _ context: GatehouseRequestContext) async throws -> Response {
+    private func importKeys(_ request: Request, _ context: GatehouseRequestContext, origin: AuditOrigin) async throws -> Response {
         let body: ByteBuffer
         do {
             body = try await request.body.collect(upTo: maxImportBodyBytes)
@@ -320,7 +408,7 @@ struct HTTPAPI: Sendable {
                 results[position].error = ImportView.ErrorView(code: error.code, field: error.field, message: error.message)
             }
         }
-        let outcomes = service.importKeys(entries)
+        let outcomes = service.importKeys(entries, origin: origin)
         var imported = 0
         for (position, outcome) in zip(positions, outcomes) {
             switch outcome {
@@ -389,17 +477,15 @@ struct RequestIDMiddleware: RouterMiddleware {
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         var context = context
-        let given = request.headers[.requestID].flatMap { value in
-            !value.isEmpty && value.utf8.count <= 128 && value.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F }) ? value : nil
-        }
-        let id = given ?? String(UInt64.random(in: 0...UInt64.max), radix: 16)
+        let id = RequestID.from(header: request.headers[.requestID])
+        context.requestID = id
         context.logger[metadataKey: "request_id"] = "\(id)"
         do {
             var response = try await next(request, context)
-            response.headers[.requestID] = id
+            response.headers[.requestID] = id.value
             return response
         } catch var error as APIError {
-            error.extraHeaders[.requestID] = id
+            error.extraHeaders[.requestID] = id.value
             throw error
         }
     }

@@ -41,6 +41,8 @@ public final class KeyService: Sendable {
     /// it; refreshed after every apply. A verify racing the first import of a form may miss
     /// that one key for that moment, as it would miss a key created a moment later.
     private let importedForms = Atomic<UInt8>(0)
+    /// The audit trail every admin write adds an entry to, in the write's transaction.
+    public let audit: AuditTrail
     /// Told about every local write once it is durable, to replicate it.
     private let writeListener = LockedBox<WriteListener?>(nil)
 
@@ -97,8 +99,11 @@ public final class KeyService: Sendable {
     public init(
         nodeID: String, hasher: LookupHasher, settings: Gatekeeper.Settings, defaultLimits: [RateLimit],
         defaultPrefix: String, storage: any KeyStorage, maxClockSkewMs: Int64 = ClusterConfig.defaultMaxClockSkewMs,
+        auditRetentionMs: Int64 = Int64(AuditTrail.defaultRetentionDays) * 86_400_000,
         now: @escaping @Sendable () -> Int64, logger: Logger
     ) throws {
+        audit = try AuditTrail(
+            storage: storage, nodeID: nodeID, retentionMs: auditRetentionMs, maxClockSkewMs: maxClockSkewMs, now: now, logger: logger)
         var gatekeeper = Gatekeeper(hasher: hasher, settings: settings, node: nodeID)
         var clock = HybridClock(node: nodeID)
         let nowMs = now()
@@ -243,8 +248,8 @@ public final class KeyService: Sendable {
     /// The members a new key's credits and strict limits are split over: the live ones now.
     private var holdersNow: [String] { state.withLock { $0.liveMembers } }
 
-    public func create(_ draft: KeyDraft) throws(KeyServiceError) -> (record: KeyRecord, secret: String) {
-        try write { version, nowMs, random throws(KeyError) in
+    public func create(_ draft: KeyDraft, origin: AuditOrigin = .inProcess) throws(KeyServiceError) -> (record: KeyRecord, secret: String) {
+        try write(.keyCreate, origin) { version, nowMs, random throws(KeyError) in
             var created = try KeyLifecycle.create(
                 draft, defaultLimits: defaultLimits, hasher: hasher, nowMs: nowMs, version: version, using: &random)
             created.record.holders = holdersNow
@@ -253,22 +258,22 @@ public final class KeyService: Sendable {
     }
 
     /// A new quota (credits set) starts a new escrow, split over the members live now.
-    public func update(id: String, _ changes: KeyChanges) throws(KeyServiceError) -> KeyRecord {
-        try write { version, nowMs, _ throws(KeyError) in
+    public func update(id: String, _ changes: KeyChanges, origin: AuditOrigin = .inProcess) throws(KeyServiceError) -> KeyRecord {
+        try write(.keyUpdate, origin) { version, nowMs, _ throws(KeyError) in
             var updated = try KeyLifecycle.update(try existing(id), with: changes, nowMs: nowMs, version: version)
             if case .set = changes.credits { updated.holders = holdersNow }
             return (updated, "")
         }.record
     }
 
-    public func revoke(id: String) throws(KeyServiceError) -> KeyRecord {
-        try write { version, nowMs, _ throws(KeyError) in
+    public func revoke(id: String, origin: AuditOrigin = .inProcess) throws(KeyServiceError) -> KeyRecord {
+        try write(.keyRevoke, origin) { version, nowMs, _ throws(KeyError) in
             (KeyLifecycle.revoke(try existing(id), nowMs: nowMs, version: version), "")
         }.record
     }
 
-    public func rotate(id: String, graceMs: Int64) throws(KeyServiceError) -> (record: KeyRecord, secret: String) {
-        try write { version, nowMs, random throws(KeyError) in
+    public func rotate(id: String, graceMs: Int64, origin: AuditOrigin = .inProcess) throws(KeyServiceError) -> (record: KeyRecord, secret: String) {
+        try write(.keyRotate, origin) { version, nowMs, random throws(KeyError) in
             try KeyLifecycle.rotate(try existing(id), graceMs: graceMs, hasher: hasher, nowMs: nowMs, version: version, using: &random)
         }
     }
@@ -281,9 +286,12 @@ public final class KeyService: Sendable {
         return record
     }
 
-    /// Runs one write: a version from the hybrid clock, the change, durable storage, and only
-    /// then the in-memory index. Writers are serialised so read-modify-write is safe.
+    /// Runs one write: a version from the hybrid clock, the change, durable storage (with its
+    /// audit entry, in one transaction), and only then the in-memory index. Writers are
+    /// serialised so read-modify-write is safe. A write that changes nothing is neither
+    /// stored nor audited.
     private func write(
+        _ action: AuditAction, _ origin: AuditOrigin,
         _ change: (HybridTimestamp, Int64, inout SystemRandomNumberGenerator) throws(KeyError) -> (record: KeyRecord, secret: String)
     ) throws(KeyServiceError) -> (record: KeyRecord, secret: String) {
         let result: Result<(record: KeyRecord, secret: String), KeyServiceError> = diskWriter.withLock { _ in
@@ -296,10 +304,12 @@ public final class KeyService: Sendable {
             } catch {
                 return .failure(.rejected(error))
             }
-            let unchanged = state.withLock { $0.record(id: outcome.record.id) } == outcome.record
-            if unchanged { return .success(outcome) }
+            let before = state.withLock { $0.record(id: outcome.record.id) }
+            if before == outcome.record { return .success(outcome) }
+            let entry = audit.entry(
+                action, keyID: outcome.record.id, changes: AuditChanges.between(before, outcome.record), origin: origin, atMs: nowMs)
             do {
-                try storage.save(outcome.record)
+                try storage.save([outcome.record], audit: [entry])
             } catch {
                 logger.error("key write failed", metadata: ["key_id": "\(outcome.record.id)", "error": "\(error)"])
                 return .failure(.storage("the key store could not be written; retry, and check the node's disk"))
@@ -309,6 +319,7 @@ public final class KeyService: Sendable {
                 markReplicasPending([outcome.record.id])
             }
             refreshImportedForms()
+            audit.written([entry])
             return .success(outcome)
         }
         let written = try result.get()
@@ -324,7 +335,7 @@ public final class KeyService: Sendable {
     /// accepted ones are written in one transaction, then applied and replicated together.
     /// All or nothing per entry: if the disk write fails, every accepted entry is refused
     /// with the storage error and nothing is applied. At most `maxImportBatch` entries.
-    public func importKeys(_ entries: [KeyImportEntry]) -> [KeyImportOutcome] {
+    public func importKeys(_ entries: [KeyImportEntry], origin: AuditOrigin = .inProcess) -> [KeyImportOutcome] {
         precondition(entries.count <= Self.maxImportBatch, "import batches are at most \(Self.maxImportBatch) entries")
         // Checking, hashing and generating secrets on every core, before the writer's lock;
         // each record takes its version in order under the lock.
@@ -384,8 +395,11 @@ public final class KeyService: Sendable {
                 }
             }
             guard !fresh.isEmpty else { return (outcomes, []) }
+            let auditEntries = fresh.map { record in
+                audit.entry(.keyImport, keyID: record.id, changes: AuditChanges.between(nil, record), origin: origin, atMs: nowMs)
+            }
             do {
-                try storage.save(fresh)
+                try storage.save(fresh, audit: auditEntries)
             } catch {
                 logger.error("key import failed", metadata: ["keys": "\(fresh.count)", "error": "\(error)"])
                 let refusal = KeyServiceError.storage("the key store could not be written; nothing of this batch was imported; retry, and check the node's disk")
@@ -403,6 +417,7 @@ public final class KeyService: Sendable {
                 start = end
             }
             refreshImportedForms()
+            audit.written(auditEntries)
             return (outcomes, fresh)
         }
         if !records.isEmpty { writeListener.withLock { $0 }?.notify(records) }

@@ -24,6 +24,7 @@ struct UsageFlusher: Service {
     }
 
     private func flush() {
+        service.audit.pruneIfDue()
         do {
             try service.flushUsage()
         } catch {

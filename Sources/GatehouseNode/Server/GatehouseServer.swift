@@ -81,7 +81,8 @@ public final class GatehouseServer: Sendable {
         service = try KeyService(
             nodeID: config.nodeID, hasher: LookupHasher(pepper: secrets.pepper), settings: config.decision,
             defaultLimits: config.defaultLimits, defaultPrefix: config.defaultKeyPrefix, storage: chosenStorage,
-            maxClockSkewMs: config.cluster?.maxClockSkewMs ?? ClusterConfig.defaultMaxClockSkewMs, now: answerTime, logger: logger)
+            maxClockSkewMs: config.cluster?.maxClockSkewMs ?? ClusterConfig.defaultMaxClockSkewMs,
+            auditRetentionMs: Int64(config.auditRetentionDays) * 86_400_000, now: answerTime, logger: logger)
         if let cluster = config.cluster {
             do {
                 gossip = try GossipService(
@@ -138,7 +139,8 @@ public final class GatehouseServer: Sendable {
             group: group, tls: config.tls.applies(to: .resp) ? tls : nil,
             onBound: { address in report(HostPort(address, fallback: self.config.rpcAddress), nil, nil) })
         let api = HTTPAPI(
-            service: service, metrics: metrics, authenticator: authenticator, trustedProxies: config.trustedProxies, readiness: readiness,
+            service: service, metrics: metrics, authenticator: authenticator, admins: AdminAuthenticator(credentials: secrets.adminCredentials),
+            trustedProxies: config.trustedProxies, readiness: readiness,
             nodeID: config.nodeID, maxBodyBytes: config.maxBodyBytes, maxImportBodyBytes: config.maxImportBodyBytes, logger: logger,
             gossip: gossip, deprecations: config.deprecations)
         let httpAddress = config.httpAddress

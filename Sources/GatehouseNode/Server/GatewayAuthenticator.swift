@@ -21,8 +21,4 @@ public struct GatewayAuthenticator: Sendable {
         }
         return accepted
     }
-
-    public func acceptsAdmin(_ token: some Collection<UInt8>) -> Bool {
-        constantTimeEquals(token, adminToken)
-    }
 }

@@ -19,7 +19,7 @@ public final class NodeMetrics: Sendable {
     /// Why an HTTP request was refused.
     public enum HTTPErrorKind: String, CaseIterable, Sendable {
         case badJSON = "bad_json", unknownField = "unknown_field", tooLarge = "too_large"
-        case unauthorized, sourceThrottled = "source_throttled", notFound = "not_found", invalidField = "invalid_field", revoked, storage
+        case unauthorized, forbidden, sourceThrottled = "source_throttled", notFound = "not_found", invalidField = "invalid_field", revoked, storage
         case badRequest = "bad_request", methodNotAllowed = "method_not_allowed"
     }
 

@@ -1,8 +1,8 @@
 import GatehouseCore
 
-/// Where a node keeps its replica of key records. The node writes through it before it
-/// answers, and loads everything from it at start.
-public protocol KeyStorage: Sendable {
+/// Where a node keeps its replica of key records and its audit trail. The node writes
+/// through it before it answers, and loads everything from it at start.
+public protocol KeyStorage: AuditStorage {
     /// Every record, with usage (`last_used_at`) folded in.
     func loadRecords() throws -> [KeyRecord]
     /// The same records handed to `body` one at a time, so a start need not hold them all
@@ -24,6 +24,10 @@ public protocol KeyStorage: Sendable {
     /// Inserts or replaces records together (one transaction where the store has them);
     /// durable when it returns.
     func save(_ records: [KeyRecord]) throws
+    /// Inserts or replaces records and adds the audit entries of their write, together (one
+    /// transaction where the store has them): an admin write is never on disk without its
+    /// audit entry, nor the other way round. Durable when it returns.
+    func save(_ records: [KeyRecord], audit: [AuditEntry]) throws
     /// Writes coalesced usage: `last_used_at` and credit usage of the given keys.
     func saveUsage(_ changes: [(record: KeyRecord, creditUsage: Gatekeeper.CreditUsage?)]) throws
 }
@@ -53,8 +57,22 @@ public final class InMemoryKeyStorage: KeyStorage {
     }
 
     private let contents = LockedBox(Contents())
+    private let audit = InMemoryAuditStorage()
 
     public init() {}
+
+    public func save(_ records: [KeyRecord], audit entries: [AuditEntry]) throws {
+        try save(records)
+        _ = try audit.insertAudit(entries)
+    }
+
+    public func insertAudit(_ entries: [AuditEntry]) throws -> [AuditEntry] { try audit.insertAudit(entries) }
+    public func queryAudit(_ query: AuditQuery) throws -> [AuditEntry] { try audit.queryAudit(query) }
+    public func auditEntries(inHour hour: Int64, offset: Int, limit: Int) throws -> [AuditEntry] {
+        try audit.auditEntries(inHour: hour, offset: offset, limit: limit)
+    }
+    public func loadAuditDigest() throws -> AuditDigest { try audit.loadAuditDigest() }
+    public func pruneAudit(before cutoffMs: Int64) throws -> Int { try audit.pruneAudit(before: cutoffMs) }
 
     public func loadRecords() throws -> [KeyRecord] {
         contents.withLock { Array($0.records.values) }

@@ -102,6 +102,24 @@ public final class SQLiteKeyStorage: KeyStorage {
                 DROP TABLE key_record;
                 """)
         }
+        // The audit trail: entries whole in `AuditEntryCodec` (`data`), beside the columns a
+        // search filters and sorts by, and each id's fingerprint for the anti-entropy digest.
+        // Every search is newest first by (at, id), so each index ends with them.
+        migrator.registerMigration("v6-audit") { db in
+            try db.execute(sql: """
+                CREATE TABLE audit_entry (
+                    id TEXT PRIMARY KEY NOT NULL,
+                    at INTEGER NOT NULL,
+                    actor TEXT NOT NULL,
+                    key_id TEXT NOT NULL,
+                    fingerprint INTEGER NOT NULL,
+                    data BLOB NOT NULL
+                );
+                CREATE INDEX audit_entry_at ON audit_entry(at, id);
+                CREATE INDEX audit_entry_key ON audit_entry(key_id, at, id);
+                CREATE INDEX audit_entry_actor ON audit_entry(actor, at, id);
+                """)
+        }
         return migrator
     }
 
@@ -221,9 +239,14 @@ public final class SQLiteKeyStorage: KeyStorage {
     }
 
     public func save(_ records: [KeyRecord]) throws {
-        guard !records.isEmpty else { return }
+        try save(records, audit: [])
+    }
+
+    public func save(_ records: [KeyRecord], audit: [AuditEntry]) throws {
+        guard !records.isEmpty || !audit.isEmpty else { return }
         let rows = records.map { record in (record, Self.blob(record)) }
         try database.write { db in
+            _ = try Self.insert(audit, into: db)
             // Compiled once per transaction, not once per row (an import writes thousands).
             let append = try db.cachedStatement(sql: "INSERT INTO key_log (data) VALUES (?)")
             for (_, blob) in rows { try append.execute(arguments: [blob]) }
@@ -242,6 +265,88 @@ public final class SQLiteKeyStorage: KeyStorage {
 
     public func lastRow() throws -> Int64 {
         try database.read { db in try Int64.fetchOne(db, sql: "SELECT MAX(seq) FROM key_log") } ?? 0
+    }
+
+    // MARK: Audit trail
+
+    public func insertAudit(_ entries: [AuditEntry]) throws -> [AuditEntry] {
+        guard !entries.isEmpty else { return [] }
+        return try database.write { db in try Self.insert(entries, into: db) }
+    }
+
+    /// Adds the entries whose id is not held yet; returns those.
+    private static func insert(_ entries: [AuditEntry], into db: Database) throws -> [AuditEntry] {
+        guard !entries.isEmpty else { return [] }
+        let insert = try db.cachedStatement(
+            sql: "INSERT INTO audit_entry (id, at, actor, key_id, fingerprint, data) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO NOTHING")
+        var added: [AuditEntry] = []
+        for entry in entries {
+            let fingerprint = Int64(bitPattern: AuditDigest.fingerprint(ofID: entry.id))
+            let data = Data(AuditEntryCodec.encode(entry).readableBytesView)
+            try insert.execute(arguments: [entry.id, entry.atMs, entry.actor, entry.keyID, fingerprint, data])
+            if db.changesCount > 0 { added.append(entry) }
+        }
+        return added
+    }
+
+    public func queryAudit(_ query: AuditQuery) throws -> [AuditEntry] {
+        var conditions: [String] = []
+        var arguments: StatementArguments = []
+        if let keyID = query.keyID {
+            conditions.append("key_id = ?")
+            arguments += [keyID]
+        }
+        if let actor = query.actor {
+            conditions.append("actor = ?")
+            arguments += [actor]
+        }
+        if let since = query.sinceMs {
+            conditions.append("at >= ?")
+            arguments += [since]
+        }
+        if let until = query.untilMs {
+            conditions.append("at < ?")
+            arguments += [until]
+        }
+        if let before = query.before {
+            conditions.append("(at < ? OR (at = ? AND id < ?))")
+            arguments += [before.atMs, before.atMs, before.id]
+        }
+        let filter = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
+        arguments += [query.limit]
+        let sql = "SELECT data FROM audit_entry \(filter) ORDER BY at DESC, id DESC LIMIT ?"
+        return try database.read { db in
+            try Data.fetchAll(db, sql: sql, arguments: arguments).map { try AuditEntryCodec.decode(ByteBuffer(bytes: $0)) }
+        }
+    }
+
+    public func auditEntries(inHour hour: Int64, offset: Int, limit: Int) throws -> [AuditEntry] {
+        let start = hour &* AuditDigest.bucketMs
+        return try database.read { db in
+            try Data.fetchAll(
+                db, sql: "SELECT data FROM audit_entry WHERE at >= ? AND at < ? ORDER BY id LIMIT ? OFFSET ?",
+                arguments: [start, start &+ AuditDigest.bucketMs, limit, offset]
+            ).map { try AuditEntryCodec.decode(ByteBuffer(bytes: $0)) }
+        }
+    }
+
+    public func loadAuditDigest() throws -> AuditDigest {
+        try database.read { db in
+            var digest = AuditDigest()
+            let rows = try Row.fetchCursor(db, sql: "SELECT at, fingerprint FROM audit_entry")
+            while let row = try rows.next() {
+                let fingerprint: Int64 = row["fingerprint"]
+                digest.add(atMs: row["at"], fingerprint: UInt64(bitPattern: fingerprint))
+            }
+            return digest
+        }
+    }
+
+    public func pruneAudit(before cutoffMs: Int64) throws -> Int {
+        try database.write { db in
+            try db.execute(sql: "DELETE FROM audit_entry WHERE at < ?", arguments: [cutoffMs])
+            return db.changesCount
+        }
     }
 
     /// A record as stored: its bytes in the binary record codec.

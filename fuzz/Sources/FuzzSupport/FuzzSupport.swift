@@ -132,6 +132,13 @@ public enum Fixtures {
             EscrowRow(ledger: .credits(keyID: record.id, epoch: version, period: 0), quota: 90, spent: 12, given: ["node-b": 5, "node-c": Int64.max]),
         ]),
         .escrowRestore([EscrowRow(ledger: .credits(keyID: "", epoch: version, period: -1), quota: 0, spent: 0, given: [:])]),
+        .auditEntries([
+            AuditEntry(
+                id: "aud_0123456789ABCDEFabcdef", atMs: 1_760_000_000_000, node: "node-a", actor: "ci-deployer", source: "192.0.2.7",
+                requestID: "req-1", action: .keyUpdate, keyID: record.id,
+                changes: [AuditChange(field: "name", before: "old", after: "new"), AuditChange(field: "expires_at", before: nil, after: "1")]),
+        ]),
+        .auditDigest(AuditDigest(buckets: [488_888: AuditDigest.Bucket(count: 3, fingerprint: 0xDEAD_BEEF)], fromHour: 488_000), reply: false),
     ]
 }
 
