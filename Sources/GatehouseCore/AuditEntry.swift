@@ -1,10 +1,10 @@
 /// One admin write, as the audit trail keeps it: who did what to which key, from where,
 /// and what changed. Never a secret: values are the fields an admin sees in a key's view.
 ///
-/// Entries are append-only and identified by a random `id`, so replicas merge by union
+/// Entries are append-only and identified by a unique `id`, so replicas merge by union
 /// (a set of entries; the same entry arriving twice is one entry).
 public struct AuditEntry: Hashable, Sendable {
-    /// `aud_` and 22 base62 characters (131 random bits).
+    /// `aud_` and 22 base62 characters: the time, then 83 random bits (`makeID`).
     public var id: String
     /// When the write was made, Unix milliseconds on the node that made it.
     public var atMs: Int64
@@ -40,9 +40,17 @@ public struct AuditEntry: Hashable, Sendable {
     public static let idPrefix = "aud_"
     static let idRandomCharacters = 22
 
-    /// A new random entry id.
-    public static func makeID(using generator: inout some RandomNumberGenerator) -> String {
-        idPrefix + String(decoding: Base62.random(count: idRandomCharacters, using: &generator), as: UTF8.self)
+    /// Base62 digits of the entry's time at the head of its id.
+    static let idTimeCharacters = 8
+
+    /// A new entry id: its time (`atMs`, 8 base62 digits, which sort as the times do) then 14
+    /// random characters (83 bits). Ids made one after another sort one after another, so a
+    /// store indexed by id appends instead of writing a random page per entry (an import
+    /// writes ten thousand entries at once).
+    public static func makeID(atMs: Int64, using generator: inout some RandomNumberGenerator) -> String {
+        let time = Base62.fixedWidth(UInt64(clamping: max(0, atMs)), width: idTimeCharacters)
+        let random = Base62.random(count: idRandomCharacters - idTimeCharacters, using: &generator)
+        return idPrefix + String(decoding: time + random, as: UTF8.self)
     }
 
     /// Whether `id` has the shape `makeID` gives.

@@ -8,7 +8,7 @@ struct AuditEntryTests {
     static func entry(atMs: Int64 = Fixture.t0, changes: [AuditChange] = []) -> AuditEntry {
         var random = SeededGenerator(seed: 9)
         return AuditEntry(
-            id: AuditEntry.makeID(using: &random), atMs: atMs, node: "n1", actor: "ci-deployer", source: "192.0.2.7", requestID: "req-1",
+            id: AuditEntry.makeID(atMs: atMs, using: &random), atMs: atMs, node: "n1", actor: "ci-deployer", source: "192.0.2.7", requestID: "req-1",
             action: .keyUpdate, keyID: "key_abc", changes: changes)
     }
 
@@ -106,5 +106,15 @@ struct AuditEntryTests {
         let query = AuditQuery(keyID: "key_abc", before: AuditCursor(atMs: entry.atMs + 1, id: entry.id))
         #expect(query.matches(entry))
         #expect(!AuditQuery(actor: "someone-else").matches(entry))
+    }
+
+    @Test func idsMadeLaterSortLaterAndAreWellFormed() {
+        var random = SeededGenerator(seed: 3)
+        let times: [Int64] = [0, 1, 61, 1_800_000_000_000, 1_800_000_000_001, 1_800_000_060_000, 4_000_000_000_000]
+        let ids = times.map { AuditEntry.makeID(atMs: $0, using: &random) }
+        #expect(ids == ids.sorted())
+        #expect(ids.allSatisfy(AuditEntry.isWellFormedID))
+        #expect(Set((0..<1_000).map { _ in AuditEntry.makeID(atMs: 1_800_000_000_000, using: &random) }).count == 1_000)
+        #expect(AuditEntry.isWellFormedID(AuditEntry.makeID(atMs: -5, using: &random)))
     }
 }

@@ -37,7 +37,7 @@ struct AuditExchangeTests {
     static func entry(atMs: Int64, node: String) -> AuditEntry {
         var random = SystemRandomNumberGenerator()
         return AuditEntry(
-            id: AuditEntry.makeID(using: &random), atMs: atMs, node: node, actor: "admin", source: "127.0.0.1", requestID: "r1",
+            id: AuditEntry.makeID(atMs: atMs, using: &random), atMs: atMs, node: node, actor: "admin", source: "127.0.0.1", requestID: "r1",
             action: .keyCreate, keyID: "key_1", changes: [AuditChange(field: "owner", before: nil, after: "acct")])
     }
 

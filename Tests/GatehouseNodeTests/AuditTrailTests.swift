@@ -129,7 +129,7 @@ struct AuditTrailTests {
         var random = SystemRandomNumberGenerator()
         func entry(atMs: Int64) -> AuditEntry {
             AuditEntry(
-                id: AuditEntry.makeID(using: &random), atMs: atMs, node: "n2", actor: "ci", source: "192.0.2.1", requestID: "r1",
+                id: AuditEntry.makeID(atMs: atMs, using: &random), atMs: atMs, node: "n2", actor: "ci", source: "192.0.2.1", requestID: "r1",
                 action: .keyCreate, keyID: "key_peer", changes: [AuditChange(field: "owner", before: nil, after: "acct")])
         }
         let good = entry(atMs: node.clock.nowMs)
@@ -156,7 +156,7 @@ struct AuditTrailTests {
         var random = SystemRandomNumberGenerator()
         let entries = (0..<30).map { index in
             AuditEntry(
-                id: AuditEntry.makeID(using: &random), atMs: clock.nowMs + Int64(index), node: "n2", actor: "ci", source: "", requestID: "r",
+                id: AuditEntry.makeID(atMs: clock.nowMs + Int64(index), using: &random), atMs: clock.nowMs + Int64(index), node: "n2", actor: "ci", source: "", requestID: "r",
                 action: .keyCreate, keyID: "key_\(index)", changes: [])
         }
         #expect(trail.merge(entries, from: "n2").added == 30)

@@ -48,7 +48,7 @@ public final class AuditTrail: Sendable {
     func entry(_ action: AuditAction, keyID: String, changes: [AuditChange], origin: AuditOrigin, atMs: Int64) -> AuditEntry {
         var random = SystemRandomNumberGenerator()
         return AuditEntry(
-            id: AuditEntry.makeID(using: &random), atMs: atMs, node: nodeID, actor: origin.actor, source: origin.source,
+            id: AuditEntry.makeID(atMs: atMs, using: &random), atMs: atMs, node: nodeID, actor: origin.actor, source: origin.source,
             requestID: origin.requestID.value, action: action, keyID: keyID, changes: changes)
     }
 
