@@ -194,14 +194,15 @@ struct RequestIDTests {
     }
 
     @Test func theAccessLogSectionIsReadAndTyposAreRefused() throws {
-        let config = try ConfigLoader.load(
-            yaml: "access_log:\n  http: off\n  resp: sampled\n  grpc: full\n  sample_rate: 0.001\n", nodeID: nil, environment: [:], baseDirectory: ".")
+        func load(_ section: String) throws -> NodeConfig {
+            try ConfigLoader.load(yaml: "access_log:\n\(section)nodes:\n  - {id: n1}\n", nodeID: nil, environment: [:], baseDirectory: ".")
+        }
+        let config = try load("  http: off\n  resp: sampled\n  grpc: full\n  sample_rate: 0.001\n")
         #expect(config.accessLog.http == .off && config.accessLog.resp == .sampled && config.accessLog.grpc == .full)
         #expect(config.accessLog.sampleEvery == 1000)
-        #expect(NodeConfig().accessLog.resp == .off && NodeConfig().accessLog.http == .full)
-        #expect(throws: ConfigError.self) { try ConfigLoader.load(yaml: "access_log:\n  resp: sometimes\n", nodeID: nil, environment: [:], baseDirectory: ".") }
-        #expect(throws: ConfigError.self) { try ConfigLoader.load(yaml: "access_log:\n  resp: full\n  sample_rate: 2\n", nodeID: nil, environment: [:], baseDirectory: ".") }
-        #expect(throws: ConfigError.self) { try ConfigLoader.load(yaml: "access_log:\n  http: sampled\n", nodeID: nil, environment: [:], baseDirectory: ".") }
-        #expect(throws: ConfigError.self) { try ConfigLoader.load(yaml: "access_log:\n  rsep: full\n", nodeID: nil, environment: [:], baseDirectory: ".") }
+        #expect(NodeConfig().accessLog.resp == .off && NodeConfig().accessLog.grpc == .off && NodeConfig().accessLog.http == .full)
+        for bad in ["  resp: sometimes\n", "  resp: full\n  sample_rate: 2\n", "  http: sampled\n", "  rsep: full\n"] {
+            #expect(throws: ConfigError.self, "\(bad)") { try load(bad) }
+        }
     }
 }
