@@ -193,6 +193,16 @@ struct RequestIDTests {
         try await node.stop()
     }
 
+    @Test func accessLinesAreWrittenWhenTheNodeLogsOnlyWarnings() throws {
+        let capture = LogCapture()
+        let log = AccessLog(logger: capture.logger(level: .warning), settings: AccessLogSettings())
+        log.write(AccessLog.Entry(requestID: RequestID.from(header: "rid-quiet-node"), command: "VERIFY", code: "VALID", durationNanoseconds: 1200))
+        capture.logger(level: .warning).info("not an access line")
+        #expect(capture.all.count == 1)
+        let line = try #require(capture.all.first)
+        #expect(line.contains("\"trace.id\":\"rid-quiet-node\"") && line.contains("\"event.duration\":1200"))
+    }
+
     @Test func theAccessLogSectionIsReadAndTyposAreRefused() throws {
         func load(_ section: String) throws -> NodeConfig {
             try ConfigLoader.load(yaml: "access_log:\n\(section)nodes:\n  - {id: n1}\n", nodeID: nil, environment: [:], baseDirectory: ".")

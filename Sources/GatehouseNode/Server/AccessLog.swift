@@ -17,6 +17,15 @@ struct AccessLog: Sendable {
     let logger: Logger
     let settings: AccessLogSettings
 
+    /// Access lines are asked for by `access_log`, not by `log_level`: they are written at
+    /// info (error for 5xx) even when the node logs only warnings.
+    init(logger: Logger, settings: AccessLogSettings) {
+        var logger = logger
+        if logger.logLevel > .info { logger.logLevel = .info }
+        self.logger = logger
+        self.settings = settings
+    }
+
     /// What one line says; fields left `nil` are left out of it.
     struct Entry {
         var requestID: RequestID
