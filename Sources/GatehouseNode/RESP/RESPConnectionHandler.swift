@@ -61,6 +61,8 @@ final class RESPConnectionHandler: ChannelInboundHandler {
     private var closeAfterReply: ConnectionCloseReason?
     private var timer = DeadlineTimer()
     private var accessSampler: AccessLogSampler
+    /// Whether VERIFY writes its debug line: read once, as the node's log level is fixed.
+    private let debugLines: Bool
     /// The peer's address as text, for access lines; read once the first line needs it.
     private var peerIP: String??
 
@@ -76,6 +78,7 @@ final class RESPConnectionHandler: ChannelInboundHandler {
         authenticated = !shared.authenticator.isRequired
         machine = RESPConnectionStateMachine(settings: settings, openedAt: openedAt)
         accessSampler = AccessLogSampler(shared.accessLog.settings.resp, every: shared.accessLog.settings.sampleEvery)
+        debugLines = shared.logger.logLevel <= .debug
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
@@ -225,11 +228,10 @@ final class RESPConnectionHandler: ChannelInboundHandler {
         let took = start.map { ContinuousClock.now - $0 }
         if sampled, let took { shared.metrics.verifyDuration.record(took) }
         uncounted.countVerify(answer.code)
-        let debugLine = shared.logger.logLevel <= .debug
-        if accessLine || debugLine {
+        if accessLine || debugLines {
             // The caller's RID, or one made here: only now, when a line needs it.
             let requestID = parsed.requestID.flatMap(RequestID.init(validating:)) ?? .generate()
-            if debugLine {
+            if debugLines {
                 shared.logger.debug("verify", metadata: ["request_id": "\(requestID)", "code": "\(answer.code.rawValue)", "key_id": "\(answer.keyID ?? "")"])
             }
             if accessLine {
