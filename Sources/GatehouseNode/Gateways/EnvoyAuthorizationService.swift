@@ -30,8 +30,7 @@ struct EnvoyAuthorizationService: Envoy_Service_Auth_V3_Authorization.SimpleServ
             sourceAddress: source.isEmpty ? nil : source)
         let plan = trail.begin()
         let started = plan.any ? ContinuousClock.now : nil
-        // Read only when logged: the id Envoy gave the request goes into the lines and back to
-        // the client on a refusal.
+        // The id Envoy gave the request, read (or made) only when a line is written.
         let requestID = plan.any ? GRPCRequestTrail.requestID(headers: http.headers) : nil
         var verified: VerifyAnswer?
         let answer: EnvoyCheckAnswer
@@ -69,7 +68,10 @@ struct EnvoyAuthorizationService: Envoy_Service_Auth_V3_Authorization.SimpleServ
             var denied = Envoy_Service_Auth_V3_DeniedHttpResponse()
             denied.status.code = Envoy_Type_V3_StatusCode(rawValue: status) ?? .forbidden
             var sent = headers + [.init("content-type", "application/json")]
-            if let given = http.headers[GRPCRequestTrail.requestIDHeader] { sent.append(.init(GRPCRequestTrail.requestIDHeader, given)) }
+            // The refused client gets Envoy's id back, to quote when asking why.
+            if let given = http.headers[GRPCRequestTrail.requestIDHeader].flatMap(RequestID.init(validating:)) {
+                sent.append(.init(GRPCRequestTrail.requestIDHeader, given.value))
+            }
             denied.headers = sent.map(Self.overwriting)
             denied.body = #"{"valid":false,"code":"\#(code.rawValue)"}"#
             response.deniedResponse = denied

@@ -495,14 +495,9 @@ struct RequestIDMiddleware: RouterMiddleware {
         let id = RequestID.from(header: request.headers[.requestID])
         context.requestID = id
         context.logger[metadataKey: "request_id"] = "\(id)"
-        do {
-            var response = try await next(request, context)
-            response.headers[.requestID] = id.value
-            return response
-        } catch var error as APIError {
-            error.extraHeaders[.requestID] = id.value
-            throw error
-        }
+        var response = try await next(request, context)
+        response.headers[.requestID] = id.value
+        return response
     }
 }
 
