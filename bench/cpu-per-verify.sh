@@ -3,13 +3,14 @@
 # the speed log in bench/README.md uses it because on this shared 2-core machine req/s swings by
 # ±30 % between identical runs, while CPU time per request moves far less.
 #   bench/cpu-per-verify.sh [BIN_DIR]     (default .build-release/release)
+#   SERVE_ARGS="--access-log-resp full" bench/cpu-per-verify.sh    (extra arguments of gatehouse serve)
 set -euo pipefail
 bin=${1:-.build-release/release}
 command -v redis-benchmark >/dev/null || { echo "needs redis-benchmark: apt-get install redis-tools" >&2; exit 1; }
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
 rpc=$(free_port); http=$(free_port)
 work=$(mktemp -d)
-GATEHOUSE_ADMIN_TOKEN=bench-admin-token-0123456789 $bin/gatehouse serve --rpc 127.0.0.1:$rpc --http 127.0.0.1:$http --data-dir $work/data --log-level warning >$work/log 2>&1 &
+GATEHOUSE_ADMIN_TOKEN=bench-admin-token-0123456789 $bin/gatehouse serve --rpc 127.0.0.1:$rpc --http 127.0.0.1:$http --data-dir $work/data --log-level warning ${SERVE_ARGS:-} >$work/log 2>&1 &
 pid=$!
 trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null; rm -rf $work' EXIT
 for _ in $(seq 100); do curl -sf http://127.0.0.1:$http/healthz >/dev/null 2>&1 && break; sleep 0.1; done

@@ -30,6 +30,9 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel: String?
 
+    @Option(help: "Access lines of RESP VERIFY: off, sampled or full (overrides access_log.resp).")
+    var accessLogResp: String?
+
     @Option(help: "PEM certificate chain: serve RESP and HTTP over TLS (overrides tls.certificate_file). Reloaded on SIGHUP.")
     var tlsCertificateFile: String?
 
@@ -152,6 +155,12 @@ struct Serve: AsyncParsableCommand {
             }
         }
         if let dataDir { resolved.dataDirectory = dataDir }
+        if let accessLogResp {
+            guard let mode = AccessLogSettings.Mode(rawValue: accessLogResp) else {
+                throw ConfigError(field: "--access-log-resp", problem: "\"\(accessLogResp)\" is not a mode", fix: "use off, sampled or full")
+            }
+            resolved.accessLog.resp = mode
+        }
         if let tlsCertificateFile { resolved.tls.certificateFile = tlsCertificateFile }
         if let tlsPrivateKeyFile { resolved.tls.privateKeyFile = tlsPrivateKeyFile }
         if let tlsClientCaFile { resolved.tls.clientCAFile = tlsClientCaFile }

@@ -185,7 +185,8 @@ final class EmbeddedRESP {
         let shared = RESPServerContext(
             service: service, metrics: metrics,
             authenticator: GatewayAuthenticator(gatewayTokens: tokens, adminToken: "admin-token-0123456789"),
-            logger: Logger(label: "test"), nodeID: "t1", connections: registry)
+            logger: Logger(label: "test"), accessLog: AccessLog(logger: Logger(label: "test"), settings: AccessLogSettings()),
+            nodeID: "t1", connections: registry)
         let handler = RESPConnectionHandler(
             shared, limits: .default, settings: .init(settings, authRequired: !tokens.isEmpty), connectionID: 1,
             openedAt: Int64(loop.now.uptimeNanoseconds), peer: nil)

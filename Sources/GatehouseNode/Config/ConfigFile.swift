@@ -146,6 +146,17 @@ struct ConfigFile: Decodable {
         }
     }
 
+    struct AccessLog: Decodable {
+        var http: String?
+        var resp: String?
+        var grpc: String?
+        var sampleRate: Double?
+        enum CodingKeys: String, CodingKey {
+            case http, resp, grpc
+            case sampleRate = "sample_rate"
+        }
+    }
+
     struct Node: Decodable {
         var id: String
         var rpc: String?
@@ -164,6 +175,7 @@ struct ConfigFile: Decodable {
     var adminToken: String?
     var adminTokens: [AdminToken]?
     var audit: Audit?
+    var accessLog: AccessLog?
     var gatewayTokens: [String]?
     var trustedProxies: [String]?
     var gossipKeys: [String]?
@@ -187,6 +199,7 @@ struct ConfigFile: Decodable {
         case gossipKeys = "gossip_keys"
         case failedAttempts = "failed_attempts"
         case logLevel = "log_level"
+        case accessLog = "access_log"
     }
 
     /// Field names each section accepts; anything else is a typo we refuse rather than ignore.
@@ -194,7 +207,9 @@ struct ConfigFile: Decodable {
         "": [
             "cluster", "pepper", "admin_token", "gateway_tokens", "trusted_proxies", "gossip_keys", "seeds", "timing", "defaults",
             "failed_attempts", "limits", "connections", "tls", "envoy", "log_level", "nodes", "admin_tokens", "audit",
+            "access_log",
         ],
+        "access_log": ["http", "resp", "grpc", "sample_rate"],
         "admin_tokens[]": ["name", "sha256", "secret_env", "permissions"],
         "audit": ["retention_days"],
         "cluster": ["name"],

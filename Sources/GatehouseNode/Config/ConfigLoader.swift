@@ -122,6 +122,7 @@ public enum ConfigLoader {
         config.adminToken = environment[Environment.adminToken] ?? file.adminToken
         config.adminTokens = try adminTokens(file.adminTokens ?? [], environment: environment)
         if let days = file.audit?.retentionDays { config.auditRetentionDays = days }
+        if let section = file.accessLog { config.accessLog = try accessLogSettings(section) }
         if let tokens = environment[Environment.gatewayTokens] {
             config.gatewayTokens = tokens.split(separator: ",").map { String($0).trimmingSpaces() }.filter { !$0.isEmpty }
         } else {
@@ -221,6 +222,24 @@ public enum ConfigLoader {
     }
 
     /// The `tls:` section; relative paths are relative to the config file, like data directories.
+    /// The `access_log:` section; modes are named, so a typo is refused rather than read as off.
+    static func accessLogSettings(_ section: ConfigFile.AccessLog) throws(ConfigError) -> AccessLogSettings {
+        var settings = AccessLogSettings()
+        let modes = AccessLogSettings.Mode.allCases.map(\.rawValue).joined(separator: ", ")
+        for (name, text, keyPath) in [
+            ("http", section.http, \AccessLogSettings.http), ("resp", section.resp, \AccessLogSettings.resp),
+            ("grpc", section.grpc, \AccessLogSettings.grpc),
+        ] {
+            guard let text else { continue }
+            guard let mode = AccessLogSettings.Mode(rawValue: text) else {
+                throw ConfigError(field: "access_log.\(name)", problem: "\"\(text)\" is not a mode", fix: "use one of \(modes)")
+            }
+            settings[keyPath: keyPath] = mode
+        }
+        if let rate = section.sampleRate { settings.sampleRate = rate }
+        return settings
+    }
+
     static func tlsSettings(_ section: ConfigFile.TLS, baseDirectory: String) throws(ConfigError) -> TLSSettings {
         func resolved(_ path: String?) -> String? {
             guard let path, !path.isEmpty else { return nil }

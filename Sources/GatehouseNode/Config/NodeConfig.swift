@@ -42,6 +42,8 @@ public struct NodeConfig: Sendable {
     /// How often coalesced usage (`last_used_at`, credits) is written to disk.
     public var usageFlushIntervalMs: Int64 = 1_000
     public var logLevel: Logger.Level = .info
+    /// Which requests get an access log line (`access_log:`); RESP and gRPC: none by default.
+    public var accessLog = AccessLogSettings()
     /// `false` keeps keys in memory only (tests); production nodes always persist.
     public var persistent = true
     /// Gossip membership; `nil` runs a standalone node.
@@ -110,6 +112,7 @@ public struct NodeConfig: Sendable {
             throw ConfigError(field: "limits.max_connections", problem: "must be positive", fix: "set it to e.g. 10000")
         }
         try connections.validate()
+        try accessLog.validate()
         try tls.validate()
         guard maxBodyBytes >= 1024 else {
             throw ConfigError(field: "limits.max_body_bytes", problem: "must be at least 1024", fix: "set it to e.g. 65536")

@@ -12,6 +12,7 @@ struct EnvoyAuthorizationService: Envoy_Service_Auth_V3_Authorization.SimpleServ
     let decision: EnvoyAuthorizationDecision
     let keys: KeyService
     let metrics: NodeMetrics
+    let trail: GRPCRequestTrail
 
     /// google.rpc.Code values Envoy reads in `CheckResponse.status`.
     private enum RPCCode: Int32 {
@@ -27,16 +28,29 @@ struct EnvoyAuthorizationService: Envoy_Service_Auth_V3_Authorization.SimpleServ
         let asked = EnvoyCheckRequest(
             headers: http.headers, path: http.path, contextExtensions: attributes.contextExtensions,
             sourceAddress: source.isEmpty ? nil : source)
+        let plan = trail.begin()
+        let started = plan.any ? ContinuousClock.now : nil
+        // The id Envoy gave the request, read (or made) only when a line is written.
+        let requestID = plan.any ? GRPCRequestTrail.requestID(headers: http.headers) : nil
+        var verified: VerifyAnswer?
         let answer: EnvoyCheckAnswer
         do {
             answer = try decision.decide(asked) { key, verifyRequest in
                 let answer = keys.verify(key: key, verifyRequest)
                 metrics.countVerify(answer.code)
+                verified = answer
                 return answer
             }
         } catch {
             metrics.countGRPC(.check, .invalid)
             throw RPCError(code: .invalidArgument, message: error.description)
+        }
+        if let started, let requestID {
+            trail.finish(AccessLog.Entry(
+                requestID: requestID, keyID: verified?.keyID, owner: verified?.owner, sourceIP: source.isEmpty ? nil : source,
+                method: http.method.isEmpty ? nil : http.method, command: "Check", path: http.path.split(separator: "?").first.map(String.init),
+                code: verified?.code.rawValue, durationNanoseconds: (ContinuousClock.now - started).nanoseconds,
+                userAgent: http.headers["user-agent"]), plan)
         }
         var response = Response()
         switch answer {
@@ -53,7 +67,12 @@ struct EnvoyAuthorizationService: Envoy_Service_Auth_V3_Authorization.SimpleServ
             response.status.message = code.rawValue
             var denied = Envoy_Service_Auth_V3_DeniedHttpResponse()
             denied.status.code = Envoy_Type_V3_StatusCode(rawValue: status) ?? .forbidden
-            denied.headers = (headers + [.init("content-type", "application/json")]).map(Self.overwriting)
+            var sent = headers + [.init("content-type", "application/json")]
+            // The refused client gets Envoy's id back, to quote when asking why.
+            if let given = http.headers[GRPCRequestTrail.requestIDHeader].flatMap(RequestID.init(validating:)) {
+                sent.append(.init(GRPCRequestTrail.requestIDHeader, given.value))
+            }
+            denied.headers = sent.map(Self.overwriting)
             denied.body = #"{"valid":false,"code":"\#(code.rawValue)"}"#
             response.deniedResponse = denied
         }

@@ -13,6 +13,7 @@ struct EnvoyRateLimitService: Envoy_Service_Ratelimit_V3_RateLimitService.Simple
     let decision: EnvoyRateLimitDecision
     let keys: KeyService
     let metrics: NodeMetrics
+    let trail: GRPCRequestTrail
 
     func shouldRateLimit(request: Request, context: ServerContext) async throws -> Response {
         let asked = EnvoyRateLimitRequest(
@@ -23,6 +24,9 @@ struct EnvoyRateLimitService: Envoy_Service_Ratelimit_V3_RateLimitService.Simple
                     hitsAddend: descriptor.hasHitsAddend ? descriptor.hitsAddend.value : nil)
             },
             hitsAddend: UInt64(request.hitsAddend))
+        let plan = trail.begin()
+        let started = plan.any ? ContinuousClock.now : nil
+        var verified: VerifyAnswer?
         let answer: EnvoyRateLimitAnswer
         do {
             answer = try decision.evaluate(
@@ -35,6 +39,7 @@ struct EnvoyRateLimitService: Envoy_Service_Ratelimit_V3_RateLimitService.Simple
                 verify: { key, cost in
                     let answer = keys.verify(key: key, VerifyRequest(cost: cost))
                     metrics.countVerify(answer.code)
+                    verified = answer
                     return answer
                 })
         } catch {
@@ -42,7 +47,24 @@ struct EnvoyRateLimitService: Envoy_Service_Ratelimit_V3_RateLimitService.Simple
             throw RPCError(code: .invalidArgument, message: error.description)
         }
         metrics.countGRPC(.shouldRateLimit, answer.overallCode == .ok ? .ok : .overLimit)
+        if let started {
+            // ShouldRateLimit carries no request headers: the id is this node's.
+            trail.finish(AccessLog.Entry(
+                requestID: .generate(), keyID: verified?.keyID, owner: verified?.owner, sourceIP: Self.peerHost(context.remotePeer),
+                command: "ShouldRateLimit", path: request.domain,
+                code: verified?.code.rawValue ?? (answer.overallCode == .ok ? "OK" : "OVER_LIMIT"),
+                durationNanoseconds: (ContinuousClock.now - started).nanoseconds), plan)
+        }
         return Self.response(answer)
+    }
+
+    /// The host of grpc-swift's `ipv4:127.0.0.1:31415` / `ipv6:[::1]:443`.
+    static func peerHost(_ peer: String) -> String? {
+        let parts = peer.split(separator: ":", maxSplits: 1)
+        guard parts.count == 2, parts[0] == "ipv4" || parts[0] == "ipv6" else { return nil }
+        var address = parts[1]
+        if let portColon = address.lastIndex(of: ":") { address = address[..<portColon] }
+        return String(address.hasPrefix("[") && address.hasSuffix("]") ? address.dropFirst().dropLast() : address)
     }
 
     static func response(_ answer: EnvoyRateLimitAnswer) -> Response {

@@ -1,8 +1,9 @@
 import Hummingbird
 
 /// Puts `Gatehouse-API-Version` on every answer of the router: successes, errors, 404s and
-/// 405s. Outermost, so it turns errors into their answers itself (the router would do so
-/// after the middlewares, out of reach of any header).
+/// 405s. It turns errors into their answers itself (the router would do so after the
+/// middlewares, out of reach of any header), so the middlewares outside it, the request id and
+/// the access log, see an answer for every request.
 struct APIVersionMiddleware: RouterMiddleware {
     typealias Context = GatehouseRequestContext
 

@@ -21,6 +21,8 @@ struct GatehouseRequestContext: RequestContext, RemoteAddressRequestContext {
     let remoteAddress: SocketAddress?
     /// Set by `RequestIDMiddleware` from `X-Request-Id`, or generated.
     var requestID: RequestID
+    /// Set by `AccessLogMiddleware` when the HTTP access log is on.
+    var accessNotes: AccessNotes?
 
     init(source: ApplicationRequestContextSource) {
         coreContext = CoreRequestContextStorage(source: source)
@@ -45,6 +47,8 @@ struct HTTPAPI: Sendable {
     var logger: Logger
     var gossip: GossipService?
     var deprecations: DeprecationRegistry = .product
+    /// `nil`: no HTTP access lines (`access_log.http: off`).
+    var accessLog: AccessLog?
     /// Set once forwarded headers from a peer that is not a trusted proxy were ignored and
     /// logged: a proxy missing from `trusted_proxies` makes every client count as the proxy.
     let warnedIgnoredForwarding = LockedBox(false)
@@ -56,8 +60,11 @@ struct HTTPAPI: Sendable {
         // HEAD is answered for every GET (RFC 9110 §9.1: general-purpose servers support both).
         let router = Router(context: GatehouseRequestContext.self, options: .autoGenerateHeadEndpoints)
         let routes = RouteTable()
-        router.add(middleware: APIVersionMiddleware())
+        // Outermost first: the id is set before anything logs, the access line sees every
+        // answer, and APIVersionMiddleware turns errors into answers for both.
         router.add(middleware: RequestIDMiddleware())
+        router.add(middleware: AccessLogMiddleware(log: accessLog, trustedProxies: trustedProxies))
+        router.add(middleware: APIVersionMiddleware())
         router.add(middleware: ErrorMetricsMiddleware(metrics: metrics, routes: routes))
         router.add(middleware: DeclaredBodyLimitMiddleware(maxBodyBytes: maxBodyBytes, maxImportBodyBytes: maxImportBodyBytes))
         router.add(middleware: DeprecationMiddleware(registry: deprecations, maxBodyBytes: maxBodyBytes, logger: logger))
@@ -83,6 +90,8 @@ struct HTTPAPI: Sendable {
                 let origin = try authorize(request, context, needing: permission)
                 var context = context
                 context.logger[metadataKey: "actor"] = "\(origin.actor)"
+                let keyID = context.parameters.get("id")
+                context.accessNotes?.note { $0.actor = origin.actor; $0.keyID = keyID }
                 return try await handler(request, context, origin)
             }
         }
@@ -112,6 +121,8 @@ struct HTTPAPI: Sendable {
             await service.waitForPush()
             metrics.adminWrites.increment()
             context.logger.info("key created", metadata: ["key_id": "\(created.record.id)", "owner": "\(created.record.owner)"])
+            let record = created.record
+            context.accessNotes?.note { $0.keyID = record.id; $0.owner = record.owner }
             return try JSONBody.response(
                 KeyView(record: created.record, creditsRemaining: created.record.credits, secret: created.secret), status: .created)
         }
@@ -178,6 +189,7 @@ struct HTTPAPI: Sendable {
             let verify = VerifyRequest(scopes: body.scopes, cost: body.cost, source: body.ip.map(SourceAddress.identity))
             let answer = service.verify(key: body.key, verify)
             metrics.countVerify(answer.code)
+            context.noteVerify(answer)
             if let requestID = body.requestID, context.logger.logLevel <= .debug {
                 context.logger.debug("verify", metadata: ["client_request_id": "\(requestID.prefix(128))", "code": "\(answer.code.rawValue)"])
             }
@@ -214,7 +226,7 @@ struct HTTPAPI: Sendable {
                 error.extraHeaders[.gatehouseCode] = VerifyCode.sourceThrottled.rawValue
                 throw error
             }
-            return try forwardAuth(request, mode: mode, source: source)
+            return try forwardAuth(request, context, mode: mode, source: source)
         }
         return router
     }
@@ -223,7 +235,7 @@ struct HTTPAPI: Sendable {
 
     /// nginx `auth_request`, Traefik ForwardAuth, Envoy ext_authz: the answer is the status
     /// (see `ForwardAuthDecision`; `?mode=nginx` refuses over-limit requests with 403).
-    func forwardAuth(_ request: Request, mode: ForwardAuthMode, source: SourceIdentity?) throws -> Response {
+    func forwardAuth(_ request: Request, _ context: GatehouseRequestContext, mode: ForwardAuthMode, source: SourceIdentity?) throws -> Response {
         let key = request.headers[.authorization].flatMap(BearerToken.parse) ?? request.headers[.apiKey] ?? ""
         let query = request.uri.queryParameters
         var scopes: [String] = []
@@ -237,6 +249,7 @@ struct HTTPAPI: Sendable {
         }
         let answer = service.verify(key: key, VerifyRequest(scopes: scopes, cost: cost, source: source))
         metrics.countVerify(answer.code)
+        context.noteVerify(answer)
         let decision = ForwardAuthDecision(answer: answer, mode: mode, failedAttemptWindowMs: service.failedAttemptWindowMs)
         return try JSONBody.response(VerifyView(answer: answer), status: decision.status, headers: decision.headers)
     }
@@ -471,7 +484,9 @@ extension HTTPField.Name {
     static let requestID = Self("X-Request-Id")!
 }
 
-/// Carries the caller's `X-Request-Id` (or a new one) into the logs and back in the response.
+/// Carries the caller's `X-Request-Id` (or a new one) into every log line, access line and
+/// audit entry of the request, and back in every answer: the outermost middleware, so errors,
+/// 404s and 405s (answers by then, see `APIVersionMiddleware`) carry it too.
 struct RequestIDMiddleware: RouterMiddleware {
     typealias Context = GatehouseRequestContext
 
@@ -480,14 +495,17 @@ struct RequestIDMiddleware: RouterMiddleware {
         let id = RequestID.from(header: request.headers[.requestID])
         context.requestID = id
         context.logger[metadataKey: "request_id"] = "\(id)"
-        do {
-            var response = try await next(request, context)
-            response.headers[.requestID] = id.value
-            return response
-        } catch var error as APIError {
-            error.extraHeaders[.requestID] = id.value
-            throw error
-        }
+        var response = try await next(request, context)
+        response.headers[.requestID] = id.value
+        return response
+    }
+}
+
+extension GatehouseRequestContext {
+    /// Hands a verify's key, owner and code to the access line.
+    func noteVerify(_ answer: VerifyAnswer) {
+        let (keyID, owner, code) = (answer.keyID, answer.owner, answer.code.rawValue)
+        accessNotes?.note { $0.keyID = keyID; $0.owner = owner; $0.code = code }
     }
 }
 

@@ -9,6 +9,8 @@ struct RESPServerContext: Sendable {
     var metrics: NodeMetrics
     var authenticator: GatewayAuthenticator
     var logger: Logger
+    /// Access lines of VERIFY, per `access_log.resp` (off by default: this is the hot path).
+    var accessLog: AccessLog
     var nodeID: String
     var connections: ConnectionRegistry
 }
@@ -58,6 +60,11 @@ final class RESPConnectionHandler: ChannelInboundHandler {
     /// Set by a command whose reply must be the connection's last.
     private var closeAfterReply: ConnectionCloseReason?
     private var timer = DeadlineTimer()
+    private var accessSampler: AccessLogSampler
+    /// Whether VERIFY writes its debug line: read once, as the node's log level is fixed.
+    private let debugLines: Bool
+    /// The peer's address as text, for access lines; read once the first line needs it.
+    private var peerIP: String??
 
     /// `openedAt` is the channel's event-loop clock (`EventLoop.now`) in nanoseconds.
     init(
@@ -70,6 +77,8 @@ final class RESPConnectionHandler: ChannelInboundHandler {
         self.peer = peer
         authenticated = !shared.authenticator.isRequired
         machine = RESPConnectionStateMachine(settings: settings, openedAt: openedAt)
+        accessSampler = AccessLogSampler(shared.accessLog.settings.resp, every: shared.accessLog.settings.sampleEvery)
+        debugLines = shared.logger.logLevel <= .debug
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
@@ -140,7 +149,7 @@ final class RESPConnectionHandler: ChannelInboundHandler {
         }
         switch known {
         case .verify:
-            try verify(command, replies: &replies)
+            try verify(command, replies: &replies, context: context)
         case .throttle:
             let arguments = try ThrottleArguments(parsing: command)
             let answer = shared.service.throttle(arguments.bucket, limit: arguments.limit, windowMs: arguments.windowMs, cost: arguments.cost)
@@ -198,7 +207,7 @@ final class RESPConnectionHandler: ChannelInboundHandler {
         }
     }
 
-    private func verify(_ command: RESPCommandView, replies: inout ByteBuffer) throws(CommandError) {
+    private func verify(_ command: RESPCommandView, replies: inout ByteBuffer, context: ChannelHandlerContext) throws(CommandError) {
         var storage: [String] = []
         swap(&storage, &scopeStorage)
         let parsed = try VerifyArguments(parsing: command, scopeStorage: consume storage)
@@ -211,16 +220,36 @@ final class RESPConnectionHandler: ChannelInboundHandler {
         verifyCount &+= 1
         // Timing every verify would cost more than some verifies; one in 16 is plenty for a histogram.
         let sampled = verifyCount & 15 == 0
-        let start = sampled ? ContinuousClock.now : nil
+        let accessLine = accessSampler.next()
+        let start = sampled || accessLine ? ContinuousClock.now : nil
         let nowMs = readTimeMs ?? shared.service.currentTimeMs()
         readTimeMs = nowMs
         let answer = parsed.key.withUnsafeReadableBytes { shared.service.verify(key: $0, request, nowMs: nowMs) }
-        if let start { shared.metrics.verifyDuration.record(ContinuousClock.now - start) }
+        let took = start.map { ContinuousClock.now - $0 }
+        if sampled, let took { shared.metrics.verifyDuration.record(took) }
         uncounted.countVerify(answer.code)
-        if let requestID = parsed.requestID, shared.logger.logLevel <= .debug {
-            shared.logger.debug("verify", metadata: ["request_id": "\(requestID)", "code": "\(answer.code.rawValue)", "key_id": "\(answer.keyID ?? "")"])
+        if accessLine || debugLines {
+            // The caller's RID, or one made here: only now, when a line needs it.
+            let requestID = parsed.requestID.flatMap(RequestID.init(validating:)) ?? .generate()
+            if debugLines {
+                shared.logger.debug("verify", metadata: ["request_id": "\(requestID)", "code": "\(answer.code.rawValue)", "key_id": "\(answer.keyID ?? "")"])
+            }
+            if accessLine {
+                shared.accessLog.write(AccessLog.Entry(
+                    requestID: requestID, keyID: answer.keyID, owner: answer.owner,
+                    sourceIP: parsed.sourceAddress.map { String(buffer: $0) } ?? peerAddress(context),
+                    command: "VERIFY", code: answer.code.rawValue, durationNanoseconds: took?.nanoseconds ?? 0))
+            }
         }
         replies.writeVerifyAnswer(answer, version)
+    }
+
+    /// The connection's peer as text, read from the channel on the first access line.
+    private func peerAddress(_ context: ChannelHandlerContext) -> String? {
+        if let known = peerIP { return known }
+        let address = context.channel.remoteAddress?.ipAddress
+        peerIP = .some(address)
+        return address
     }
 
     /// Answers a stream that is not RESP (or over the limits) once, then closes it: after

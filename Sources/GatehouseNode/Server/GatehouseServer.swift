@@ -132,6 +132,7 @@ public final class GatehouseServer: Sendable {
             address: config.rpcAddress, limits: config.respLimits, settings: config.connections,
             shared: RESPServerContext(
                 service: service, metrics: metrics, authenticator: authenticator, logger: logger,
+                accessLog: AccessLog(logger: logger, settings: config.accessLog),
                 nodeID: config.nodeID,
                 connections: ConnectionRegistry(caps: .init(
                     maxConnections: config.maxConnections, maxUnauthenticated: config.connections.maxUnauthenticated,
@@ -142,7 +143,8 @@ public final class GatehouseServer: Sendable {
             service: service, metrics: metrics, authenticator: authenticator, admins: AdminAuthenticator(credentials: secrets.adminCredentials),
             trustedProxies: config.trustedProxies, readiness: readiness,
             nodeID: config.nodeID, maxBodyBytes: config.maxBodyBytes, maxImportBodyBytes: config.maxImportBodyBytes, logger: logger,
-            gossip: gossip, deprecations: config.deprecations)
+            gossip: gossip, deprecations: config.deprecations,
+            accessLog: config.accessLog.http == .off ? nil : AccessLog(logger: logger, settings: config.accessLog))
         let httpAddress = config.httpAddress
         let http = Application(
             router: api.router(),
@@ -191,12 +193,15 @@ public final class GatehouseServer: Sendable {
         address: HostPort, authenticator: GatewayAuthenticator, onBound: @escaping @Sendable (HostPort) -> Void
     ) -> EnvoyGRPCServer {
         let envoy = config.envoy
+        let trail = GRPCRequestTrail(
+            log: AccessLog(logger: logger, settings: config.accessLog),
+            sampler: SharedAccessLogSampler(config.accessLog.grpc, every: config.accessLog.sampleEvery))
         let rateLimit = EnvoyRateLimitService(
             decision: EnvoyRateLimitDecision(rules: envoy.rateLimitRules, apiKeyDescriptor: envoy.apiKeyDescriptor, responseHeaders: envoy.rateLimitHeaders),
-            keys: service, metrics: metrics)
+            keys: service, metrics: metrics, trail: trail)
         let authorization = EnvoyAuthorizationService(
             decision: EnvoyAuthorizationDecision(settings: envoy.authorization, failedAttemptWindowMs: service.failedAttemptWindowMs),
-            keys: service, metrics: metrics)
+            keys: service, metrics: metrics, trail: trail)
         return EnvoyGRPCServer(
             address: address, services: [rateLimit, authorization],
             interceptors: [GatewayTokenInterceptor(authenticator: authenticator, keys: service, metrics: metrics)],
