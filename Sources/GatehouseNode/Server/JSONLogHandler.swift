@@ -32,26 +32,55 @@ public struct JSONLogHandler: LogHandler {
         var merged = metadata
         if let provided = metadataProvider?.get() { merged.merge(provided) { $1 } }
         if let extra = event.metadata { merged.merge(extra) { $1 } }
-        var object: [String: Any]
+        var object: [String: LineValue]
         if case .string(AccessLog.dataset)? = merged["event.dataset"] {
-            object = ["@timestamp": Self.timestamp(), "log.level": event.level.rawValue, "message": "\(event.message)", "log.logger": label]
+            object = [
+                "@timestamp": .text(Self.timestamp()), "log.level": .text(event.level.rawValue), "message": .text("\(event.message)"),
+                "log.logger": .text(label),
+            ]
         } else {
-            object = ["ts": Self.timestamp(), "level": event.level.rawValue, "msg": "\(event.message)", "logger": label]
+            object = ["ts": .text(Self.timestamp()), "level": .text(event.level.rawValue), "msg": .text("\(event.message)"), "logger": .text(label)]
         }
-        for (key, value) in merged { object[key] = Self.plain(value) }
-        guard let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes]) else { return }
+        for (key, value) in merged { object[key] = LineValue(value) }
+        guard let data = try? Self.encoder.encode(object) else { return }
         sink(String(decoding: data, as: UTF8.self))
     }
 
-    private static func plain(_ value: Logger.Metadata.Value) -> Any {
-        switch value {
-        case .string(let text): return text
-        // Numbers stay numbers (`event.duration`, status codes), so collectors can sum them.
-        case .stringConvertible(let number as Int): return number
-        case .stringConvertible(let number as Int64): return number
-        case .stringConvertible(let convertible): return convertible.description
-        case .array(let items): return items.map(plain)
-        case .dictionary(let dictionary): return dictionary.mapValues(plain)
+    /// `JSONEncoder` sorts keys by their code points; `JSONSerialization` compared them through
+    /// ICU collation with the current locale, which was most of the ~200 µs an access line cost.
+    private static let encoder: JSONEncoder = {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return encoder
+    }()
+
+    /// A metadata value as the line writes it.
+    private enum LineValue: Encodable {
+        case text(String)
+        case number(Int64)
+        case list([LineValue])
+        case object([String: LineValue])
+
+        init(_ value: Logger.Metadata.Value) {
+            switch value {
+            case .string(let text): self = .text(text)
+            // Numbers stay numbers (`event.duration`, status codes), so collectors can sum them.
+            case .stringConvertible(let number as Int): self = .number(Int64(number))
+            case .stringConvertible(let number as Int64): self = .number(number)
+            case .stringConvertible(let convertible): self = .text(convertible.description)
+            case .array(let items): self = .list(items.map(LineValue.init))
+            case .dictionary(let dictionary): self = .object(dictionary.mapValues(LineValue.init))
+            }
+        }
+
+        func encode(to encoder: any Encoder) throws {
+            var container = encoder.singleValueContainer()
+            switch self {
+            case .text(let text): try container.encode(text)
+            case .number(let number): try container.encode(number)
+            case .list(let items): try container.encode(items)
+            case .object(let fields): try container.encode(fields)
+            }
         }
     }
 
