@@ -195,28 +195,15 @@ public final class SQLiteKeyStorage: KeyStorage {
         }
     }
 
-    /// Decodes `blobs` in order, split into one contiguous range per core; the first
-    /// failure (in table order) is thrown.
+    /// Decodes `blobs` in order on every core (`ParallelMap`); the first failure (in table
+    /// order) is thrown.
     static func decode(_ blobs: [Data]) throws -> [KeyRecord] {
-        guard !blobs.isEmpty else { return [] }
-        let workers = max(1, min(ProcessInfo.processInfo.activeProcessorCount, blobs.count / 1024))
-        let share = (blobs.count + workers - 1) / workers
-        let parts = LockedBox([Result<[KeyRecord], any Error>?](repeating: nil, count: workers))
-        DispatchQueue.concurrentPerform(iterations: workers) { worker in
-            let range = min(blobs.count, worker * share)..<min(blobs.count, (worker + 1) * share)
-            let part = Result { () throws(GossipDecodeError) -> [KeyRecord] in
-                var records: [KeyRecord] = []
-                records.reserveCapacity(range.count)
-                for index in range { records.append(try KeyRecordCodec.decode(ByteBuffer(bytes: blobs[index]))) }
-                return records
-            }.mapError { $0 as any Error }
-            parts.withLock { $0[worker] = part }
+        let decoded = ParallelMap.map(blobs, minimumPerThread: 1024) { blob in
+            Result { () throws(GossipDecodeError) in try KeyRecordCodec.decode(ByteBuffer(bytes: blob)) }
         }
         var records: [KeyRecord] = []
         records.reserveCapacity(blobs.count)
-        for part in parts.withLock({ $0 }) {
-            records += try part!.get()
-        }
+        for record in decoded { records.append(try record.get()) }
         return records
     }
 
