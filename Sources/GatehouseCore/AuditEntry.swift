@@ -17,13 +17,18 @@ public struct AuditEntry: Hashable, Sendable {
     /// The request's `X-Request-Id`, given or generated.
     public var requestID: String
     public var action: AuditAction
-    /// The key written; empty for an action on no key.
-    public var keyID: String
-    /// The fields the write changed, before → after.
+    /// The keys written: one for a write to one key, up to `AuditRules.maxKeysPerEntry` for
+    /// a bulk import (one entry per chunk of an import request: an entry per imported key
+    /// cost more than the import itself, on every node), none for an action on no key.
+    public var keyIDs: [String]
+    /// The fields the write changed, before → after (for a bulk import, how many keys).
     public var changes: [AuditChange]
 
+    /// The key written when the entry is about exactly one key; empty otherwise.
+    public var keyID: String { keyIDs.count == 1 ? keyIDs[0] : "" }
+
     public init(
-        id: String, atMs: Int64, node: String, actor: String, source: String, requestID: String, action: AuditAction, keyID: String,
+        id: String, atMs: Int64, node: String, actor: String, source: String, requestID: String, action: AuditAction, keyIDs: [String],
         changes: [AuditChange]
     ) {
         self.id = id
@@ -33,8 +38,18 @@ public struct AuditEntry: Hashable, Sendable {
         self.source = source
         self.requestID = requestID
         self.action = action
-        self.keyID = keyID
+        self.keyIDs = keyIDs
         self.changes = changes
+    }
+
+    /// An entry about one key (`keyID` empty: about no key).
+    public init(
+        id: String, atMs: Int64, node: String, actor: String, source: String, requestID: String, action: AuditAction, keyID: String,
+        changes: [AuditChange]
+    ) {
+        self.init(
+            id: id, atMs: atMs, node: node, actor: actor, source: source, requestID: requestID, action: action,
+            keyIDs: keyID.isEmpty ? [] : [keyID], changes: changes)
     }
 
     public static let idPrefix = "aud_"

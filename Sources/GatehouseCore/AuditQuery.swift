@@ -21,7 +21,7 @@ public struct AuditQuery: Hashable, Sendable {
 
     /// Whether `entry` passes the filters (the cursor included).
     public func matches(_ entry: AuditEntry) -> Bool {
-        if let keyID, entry.keyID != keyID { return false }
+        if let keyID, !entry.keyIDs.contains(keyID) { return false }
         if let actor, entry.actor != actor { return false }
         if let sinceMs, entry.atMs < sinceMs { return false }
         if let untilMs, entry.atMs >= untilMs { return false }

@@ -8,6 +8,10 @@ public enum AuditRules {
     public static let maxActionBytes = 32
     public static let maxKeyIDBytes = 64
     public static let maxNodeBytes = 128
+    /// Keys one entry names (a bulk import writes an entry per this many keys): with
+    /// `maxKeyIDBytes` each, 64 KiB of ids, so `ReplicationMachine.auditEntriesPerMessage`
+    /// entries still fit a data-stream frame.
+    public static let maxKeysPerEntry = 1_000
     public static let maxChanges = 16
     public static let maxFieldBytes = 32
     /// A value longer than this is cut (at a character boundary) and marked, locally; a
@@ -57,7 +61,8 @@ public enum AuditRules {
             && isVisibleASCII(entry.source, maxBytes: maxSourceBytes, allowEmpty: true)
             && isVisibleASCII(entry.requestID, maxBytes: maxRequestIDBytes, allowEmpty: true)
             && isName(entry.action.rawValue, maxBytes: maxActionBytes)
-            && isVisibleASCII(entry.keyID, maxBytes: maxKeyIDBytes, allowEmpty: true)
+            && entry.keyIDs.count <= maxKeysPerEntry
+            && entry.keyIDs.allSatisfy { isVisibleASCII($0, maxBytes: maxKeyIDBytes, allowEmpty: false) }
             && isVisibleASCII(entry.node, maxBytes: maxNodeBytes, allowEmpty: false)
             && entry.changes.count <= maxChanges
             && entry.changes.reduce(0, { $0 + ($1.before?.utf8.count ?? 0) + ($1.after?.utf8.count ?? 0) }) <= maxValueBytesPerEntry

@@ -133,8 +133,8 @@ public struct ReplicationMachine: Sendable {
         return Self.auditChunks(entries).flatMap { chunk in live.map { .send(.auditEntries(chunk), to: $0) } }
     }
 
-    /// Audit entries per message: an entry is at most about 16 KiB (`AuditRules`), so this
-    /// many stay inside a data-stream frame.
+    /// Audit entries per message: an entry is at most about 80 KiB (`AuditRules`: 14 KiB of
+    /// values, 1,000 key ids of 64 bytes), so this many stay inside a data-stream frame.
     public static let auditEntriesPerMessage = 48
     /// Hours per audit digest: about 15 bytes each, well inside a frame (two years of hours
     /// that each hold entries); older differing hours are left to their retention.

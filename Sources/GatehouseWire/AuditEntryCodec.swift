@@ -3,12 +3,12 @@ import NIOCore
 
 /// Audit entries in bytes: on the data stream (`auditEntries`) and in each node's store.
 ///
-/// An entry is its id, time (zigzag), node, actor, source, request id, action and key id
-/// (varint-length strings), then a varint count of changes, each a field name and two
+/// An entry is its id, time (zigzag), node, actor, source, request id and action
+/// (varint-length strings), a varint count of key ids and each (a string), then a varint count of changes, each a field name and two
 /// optional values (`[present]` then the string). Reading checks every length against
 /// `AuditRules` before it allocates; `AuditRules.isWellFormed` judges the rest.
 public enum AuditEntryCodec {
-    /// The fewest bytes an entry takes: eight empty strings, a time and a change count.
+    /// The fewest bytes an entry takes: seven empty strings, a time, a key count and a change count.
     public static let minimumBytes = 10
 
     public static func encode(_ entry: AuditEntry) -> ByteBuffer {
@@ -30,7 +30,8 @@ extension ByteBuffer {
     public mutating func writeAuditEntry(_ entry: AuditEntry) -> Int {
         var written = writeVarintString(entry.id) + writeZigZag(entry.atMs) + writeVarintString(entry.node)
         written += writeVarintString(entry.actor) + writeVarintString(entry.source) + writeVarintString(entry.requestID)
-        written += writeVarintString(entry.action.rawValue) + writeVarintString(entry.keyID)
+        written += writeVarintString(entry.action.rawValue) + writeVarint(UInt64(entry.keyIDs.count))
+        for keyID in entry.keyIDs { written += writeVarintString(keyID) }
         written += writeVarint(UInt64(entry.changes.count))
         for change in entry.changes {
             written += writeVarintString(change.field) + writeOptionalString(change.before) + writeOptionalString(change.after)
@@ -46,7 +47,10 @@ extension ByteBuffer {
         let source = try readVarintString("audit source", maxBytes: AuditRules.maxSourceBytes)
         let requestID = try readVarintString("audit request id", maxBytes: AuditRules.maxRequestIDBytes)
         let action = try readVarintString("audit action", maxBytes: AuditRules.maxActionBytes)
-        let keyID = try readVarintString("audit key id", maxBytes: AuditRules.maxKeyIDBytes)
+        let keyCount = try readVarintCount("audit key ids", limit: AuditRules.maxKeysPerEntry)
+        var keyIDs: [String] = []
+        keyIDs.reserveCapacity(min(keyCount, readableBytes))
+        for _ in 0..<keyCount { keyIDs.append(try readVarintString("audit key id", maxBytes: AuditRules.maxKeyIDBytes)) }
         let count = try readVarintCount("audit changes", limit: AuditRules.maxChanges)
         var changes: [AuditChange] = []
         changes.reserveCapacity(count)
@@ -56,7 +60,7 @@ extension ByteBuffer {
         }
         return AuditEntry(
             id: id, atMs: atMs, node: node, actor: actor, source: source, requestID: requestID, action: AuditAction(rawValue: action),
-            keyID: keyID, changes: changes)
+            keyIDs: keyIDs, changes: changes)
     }
 
     private mutating func writeOptionalString(_ text: String?) -> Int {

@@ -53,7 +53,14 @@ struct AuditDocument: Decodable {
     var requestId: String
     var action: String
     var keyId: String?
+    var keyIds: [String]
     var changes: [Change]
+
+    /// The key, or how many keys a bulk import entry names.
+    var keyColumn: String {
+        if let keyId { return keyId }
+        return keyIds.isEmpty ? "-" : "\(keyIds.count) keys"
+    }
 }
 
 /// The audit trail as a table, one line per entry, changes as `field: before → after`.
@@ -62,7 +69,7 @@ enum AuditTable {
 
     static func row(_ entry: AuditDocument) -> [String] {
         [
-            KeyTable.time(entry.at), entry.actor, entry.action, entry.keyId ?? "-", entry.source ?? "-", entry.requestId,
+            KeyTable.time(entry.at), entry.actor, entry.action, entry.keyColumn, entry.source ?? "-", entry.requestId,
             changes(entry.changes),
         ]
     }

@@ -44,6 +44,10 @@ struct AuditReplicationTests {
         try await eventually("the first entry reaches n2") { try await Self.ids(on: nodes[1]).count == 1 }
         try await nodes[1].stop()
         for index in 0..<5 { _ = try await nodes[0].createKey(["owner": "during_\(index)"]) }
+        // A bulk import while n2 is down: two entries (1,000 keys and 500), each key found by its search.
+        let body = (0..<1_500).map { #"{"owner": "bulk_\#($0)"}"# }.joined(separator: "\n")
+        let imported = try await nodes[0].http("POST", "/v1/keys/import", raw: Data(body.utf8))
+        let lastImported = try #require((imported.object["results"] as? [[String: Any]])?.last?["id"] as? String)
         let restarted = try await TestNode.start(dataDirectory: directories[1], realClock: true) { config in
             config.nodeID = "n2"
             config.cluster = nodes[0].server.config.cluster.map { template in
@@ -54,8 +58,10 @@ struct AuditReplicationTests {
         }
         nodes[1] = restarted
         let all = try await Self.ids(on: nodes[0])
-        #expect(all.count == 6)
+        #expect(all.count == 8)
         try await eventually("the restarted n2 holds every entry", timeout: .seconds(30)) { try await Self.ids(on: restarted) == all }
+        let found = try await restarted.http("GET", "/v1/audit?key_id=\(lastImported)")
+        #expect((found.object["entries"] as? [[String: Any]])?.first?["action"] as? String == "key.import")
         try await eventually("n3 holds every entry") { try await Self.ids(on: nodes[2]) == all }
         let digests = nodes.map { $0.server.service.audit.currentDigest().buckets }
         #expect(digests[0] == digests[1] && digests[1] == digests[2])

@@ -38,14 +38,25 @@ struct AuditTrailTests {
         secrets.append(foreign)
         let imported = try await node.http("POST", "/v1/keys/import", raw: Data((#"{"owner": "acct_2", "key": "\#(foreign)"}"# + "\n" + #"{"owner": "acct_3"}"#).utf8))
         #expect(imported.object["imported"] as? Int == 2)
+        var importedIDs: [String] = []
         for result in imported.object["results"] as? [[String: Any]] ?? [] {
             if let key = result["key"] as? String { secrets.append(key) }
+            if let id = result["id"] as? String { importedIDs.append(id) }
         }
+        #expect(importedIDs.count == 2)
 
         let trail = try await node.http("GET", "/v1/audit")
         #expect(trail.status == 200)
         let all = Self.entries(trail)
-        #expect(all.map { $0["action"] as? String ?? "" } == ["key.import", "key.import", "key.revoke", "key.rotate", "key.update", "key.create"])
+        #expect(all.map { $0["action"] as? String ?? "" } == ["key.import", "key.revoke", "key.rotate", "key.update", "key.create"])
+        let importEntry = try #require(all.first)
+        #expect(importEntry["key_ids"] as? [String] == importedIDs, "one entry names every key of the import request")
+        #expect(importEntry["key_id"] is NSNull)
+        #expect(Self.changes(importEntry)["keys"]?.after == "2")
+        for importedID in importedIDs {
+            #expect(Self.entries(try await node.http("GET", "/v1/audit?key_id=\(importedID)")).map { $0["id"] as? String } == [importEntry["id"] as? String])
+        }
+        #expect(Self.entries(try await node.http("GET", "/v1/audit?key_id=\(id)")).allSatisfy { $0["key_ids"] as? [String] == [id] })
         for entry in all {
             #expect(entry["actor"] as? String == "admin")
             #expect(entry["source"] as? String == "127.0.0.1")
@@ -123,6 +134,29 @@ struct AuditTrailTests {
         try await node.stop()
     }
 
+    /// A bulk import writes an entry per 1,000 keys, not per key; each key's search finds its
+    /// entry, on a restart too, until the retention prunes it with the rows that index it.
+    @Test func anImportIsAnEntryPerThousandKeysFoundByEachKeyUntilPruned() async throws {
+        let node = try await TestNode.start { config in config.auditRetentionDays = 1 }
+        let body = (0..<2_500).map { #"{"owner": "acct_\#($0 % 7)"}"# }.joined(separator: "\n")
+        let imported = try await node.http("POST", "/v1/keys/import", raw: Data(body.utf8))
+        #expect(imported.object["imported"] as? Int == 2_500)
+        let ids = (imported.object["results"] as? [[String: Any]] ?? []).compactMap { $0["id"] as? String }
+        #expect(ids.count == 2_500)
+        let entries = Self.entries(try await node.http("GET", "/v1/audit"))
+        #expect(entries.map { ($0["key_ids"] as? [String] ?? []).count }.sorted() == [500, 1_000, 1_000])
+        #expect(Set(entries.flatMap { $0["key_ids"] as? [String] ?? [] }) == Set(ids))
+        for id in [ids[0], ids[999], ids[1_000], ids[2_499]] {
+            let found = Self.entries(try await node.http("GET", "/v1/audit?key_id=\(id)"))
+            #expect(found.count == 1 && (found.first?["key_ids"] as? [String] ?? []).contains(id))
+        }
+        node.clock.advance(byMs: 2 * 86_400_000 + 3_600_000)
+        #expect(node.server.service.audit.prune() == 3)
+        #expect(Self.entries(try await node.http("GET", "/v1/audit?key_id=\(ids[0])")).isEmpty)
+        #expect(Self.entries(try await node.http("GET", "/v1/audit")).isEmpty)
+        try await node.stop()
+    }
+
     @Test func aPeersEntriesAreCheckedAndKeptOnce() async throws {
         let node = try await TestNode.start()
         let trail = node.server.service.audit
@@ -135,11 +169,19 @@ struct AuditTrailTests {
         let good = entry(atMs: node.clock.nowMs)
         var malformed = entry(atMs: node.clock.nowMs)
         malformed.actor = "Not A Name"
+        var tooManyKeys = entry(atMs: node.clock.nowMs)
+        tooManyKeys.keyIDs = (0...AuditRules.maxKeysPerEntry).map { "key_\($0)" }
+        var emptyKeyID = entry(atMs: node.clock.nowMs)
+        emptyKeyID.keyIDs = ["key_a", ""]
         let future = entry(atMs: node.clock.nowMs + 3_600_000)
         let expired = entry(atMs: node.clock.nowMs - 91 * 86_400_000)
-        let outcome = trail.merge([good, good, malformed, future, expired], from: "n2")
-        #expect(outcome.added == 1)
-        #expect(outcome.rejected == [.malformed: 1, .future: 1, .expired: 1])
+        var bulk = entry(atMs: node.clock.nowMs)
+        bulk.action = .keyImport
+        bulk.keyIDs = (0..<AuditRules.maxKeysPerEntry).map { "key_bulk_\($0)" }
+        let outcome = trail.merge([good, good, malformed, tooManyKeys, emptyKeyID, future, expired, bulk], from: "n2")
+        #expect(outcome.added == 2)
+        #expect(outcome.rejected == [.malformed: 3, .future: 1, .expired: 1])
+        #expect(Self.entries(try await node.http("GET", "/v1/audit?key_id=key_bulk_999")).map { $0["id"] as? String } == [bulk.id])
         #expect(trail.merge([good], from: "n2").added == 0)
         #expect(Self.entries(try await node.http("GET", "/v1/audit?key_id=key_peer")).count == 1)
         #expect(node.logs.text.contains("replicated audit entries refused"))

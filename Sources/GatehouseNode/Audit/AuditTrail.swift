@@ -46,10 +46,25 @@ public final class AuditTrail: Sendable {
 
     /// The entry of one local write (not stored yet: the key service stores it with the write).
     func entry(_ action: AuditAction, keyID: String, changes: [AuditChange], origin: AuditOrigin, atMs: Int64) -> AuditEntry {
+        entry(action, keyIDs: keyID.isEmpty ? [] : [keyID], changes: changes, origin: origin, atMs: atMs)
+    }
+
+    /// The entry of one local write to several keys (at most `AuditRules.maxKeysPerEntry`).
+    func entry(_ action: AuditAction, keyIDs: [String], changes: [AuditChange], origin: AuditOrigin, atMs: Int64) -> AuditEntry {
+        precondition(keyIDs.count <= AuditRules.maxKeysPerEntry, "an audit entry names at most \(AuditRules.maxKeysPerEntry) keys")
         var random = SystemRandomNumberGenerator()
         return AuditEntry(
             id: AuditEntry.makeID(atMs: atMs, using: &random), atMs: atMs, node: nodeID, actor: origin.actor, source: origin.source,
-            requestID: origin.requestID.value, action: action, keyID: keyID, changes: changes)
+            requestID: origin.requestID.value, action: action, keyIDs: keyIDs, changes: changes)
+    }
+
+    /// The entries of one bulk import: one per `AuditRules.maxKeysPerEntry` keys, each
+    /// naming its keys and how many.
+    func importEntries(keyIDs: [String], origin: AuditOrigin, atMs: Int64) -> [AuditEntry] {
+        stride(from: 0, to: keyIDs.count, by: AuditRules.maxKeysPerEntry).map { start in
+            let chunk = Array(keyIDs[start..<min(keyIDs.count, start + AuditRules.maxKeysPerEntry)])
+            return entry(.keyImport, keyIDs: chunk, changes: [AuditChange(field: "keys", before: nil, after: String(chunk.count))], origin: origin, atMs: atMs)
+        }
     }
 
     /// Local entries the key service has just made durable.

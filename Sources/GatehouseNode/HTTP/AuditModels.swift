@@ -1,7 +1,8 @@
 import GatehouseCore
 
 /// One audit entry in JSON (`GET /v1/audit`). Every field is always present; `key_id` is
-/// null for an action on no key, `before`/`after` null for a field without a value.
+/// the key of an entry about one key and null otherwise, `key_ids` every key the entry names
+/// (a bulk import names up to 1,000 per entry), `before`/`after` null for a field without a value.
 struct AuditEntryView: Encodable {
     var entry: AuditEntry
 
@@ -24,6 +25,7 @@ struct AuditEntryView: Encodable {
         case id, at, node, actor, source, action, changes
         case requestID = "request_id"
         case keyID = "key_id"
+        case keyIDs = "key_ids"
     }
 
     func encode(to encoder: any Encoder) throws {
@@ -36,6 +38,7 @@ struct AuditEntryView: Encodable {
         try container.encode(entry.requestID, forKey: .requestID)
         try container.encode(entry.action.rawValue, forKey: .action)
         try container.encode(entry.keyID.isEmpty ? nil : entry.keyID, forKey: .keyID)
+        try container.encode(entry.keyIDs, forKey: .keyIDs)
         try container.encode(entry.changes.map { ChangeView(field: $0.field, before: $0.before, after: $0.after) }, forKey: .changes)
     }
 }

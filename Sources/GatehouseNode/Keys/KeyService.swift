@@ -335,6 +335,8 @@ public final class KeyService: Sendable {
     /// accepted ones are written in one transaction, then applied and replicated together.
     /// All or nothing per entry: if the disk write fails, every accepted entry is refused
     /// with the storage error and nothing is applied. At most `maxImportBatch` entries.
+    /// The audit trail gets one entry per `AuditRules.maxKeysPerEntry` imported keys, in the
+    /// same transaction.
     public func importKeys(_ entries: [KeyImportEntry], origin: AuditOrigin = .inProcess) -> [KeyImportOutcome] {
         precondition(entries.count <= Self.maxImportBatch, "import batches are at most \(Self.maxImportBatch) entries")
         // Checking, hashing and generating secrets on every core, before the writer's lock;
@@ -395,9 +397,7 @@ public final class KeyService: Sendable {
                 }
             }
             guard !fresh.isEmpty else { return (outcomes, []) }
-            let auditEntries = fresh.map { record in
-                audit.entry(.keyImport, keyID: record.id, changes: AuditChanges.between(nil, record), origin: origin, atMs: nowMs)
-            }
+            let auditEntries = audit.importEntries(keyIDs: fresh.map(\.id), origin: origin, atMs: nowMs)
             do {
                 try storage.save(fresh, audit: auditEntries)
             } catch {

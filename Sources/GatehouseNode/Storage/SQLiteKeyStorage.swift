@@ -120,6 +120,20 @@ public final class SQLiteKeyStorage: KeyStorage {
                 CREATE INDEX audit_entry_actor ON audit_entry(actor, at, id);
                 """)
         }
+        // Entries that name several keys (a bulk import writes one per 1,000 keys): each key
+        // beside the entry's time and id, so a search by key finds them as it finds the
+        // entries of one key (by `audit_entry_key`).
+        migrator.registerMigration("v7-audit-keys") { db in
+            try db.execute(sql: """
+                CREATE TABLE audit_key (
+                    key_id TEXT NOT NULL,
+                    at INTEGER NOT NULL,
+                    entry_id TEXT NOT NULL,
+                    PRIMARY KEY (key_id, at, entry_id)
+                ) WITHOUT ROWID;
+                CREATE INDEX audit_key_at ON audit_key(at);
+                """)
+        }
         return migrator
     }
 
@@ -271,7 +285,12 @@ public final class SQLiteKeyStorage: KeyStorage {
             let fingerprint = Int64(bitPattern: AuditDigest.fingerprint(ofID: entry.id))
             let data = Data(AuditEntryCodec.encode(entry).readableBytesView)
             try insert.execute(arguments: [entry.id, entry.atMs, entry.actor, entry.keyID, fingerprint, data])
-            if db.changesCount > 0 { added.append(entry) }
+            guard db.changesCount > 0 else { continue }
+            added.append(entry)
+            if entry.keyIDs.count > 1 {
+                let name = try db.cachedStatement(sql: "INSERT OR IGNORE INTO audit_key (key_id, at, entry_id) VALUES (?, ?, ?)")
+                for keyID in entry.keyIDs { try name.execute(arguments: [keyID, entry.atMs, entry.id]) }
+            }
         }
         return added
     }
@@ -280,8 +299,8 @@ public final class SQLiteKeyStorage: KeyStorage {
         var conditions: [String] = []
         var arguments: StatementArguments = []
         if let keyID = query.keyID {
-            conditions.append("key_id = ?")
-            arguments += [keyID]
+            conditions.append("(key_id = ? OR id IN (SELECT entry_id FROM audit_key WHERE key_id = ?))")
+            arguments += [keyID, keyID]
         }
         if let actor = query.actor {
             conditions.append("actor = ?")
@@ -331,6 +350,7 @@ public final class SQLiteKeyStorage: KeyStorage {
 
     public func pruneAudit(before cutoffMs: Int64) throws -> Int {
         try database.write { db in
+            try db.execute(sql: "DELETE FROM audit_key WHERE at < ?", arguments: [cutoffMs])
             try db.execute(sql: "DELETE FROM audit_entry WHERE at < ?", arguments: [cutoffMs])
             return db.changesCount
         }
