@@ -11,18 +11,18 @@ import Testing
 @Suite("Local write listener")
 struct LocalWriteListenerTests {
     @Test(.timeLimit(.minutes(2)))
-    func theListenerHearsEveryOneOfManyWritesWithoutGrowing() throws {
+    func theListenerHearsEveryOneOfManyWritesWithoutGrowing() async throws {
         let keys = try KeyService(
             nodeID: "n1", hasher: LookupHasher(pepper: Array(repeating: 5, count: 32)), settings: .init(),
             defaultLimits: [.defaultHourly], defaultPrefix: "gk", storage: InMemoryKeyStorage(),
             now: { 1_800_000_000_000 }, logger: Logger(label: "test"))
         let heard = Atomic<Int>(0)
         keys.onLocalWrites { records in heard.add(records.count, ordering: .relaxed) }
-        let (created, _) = try keys.create(KeyDraft(name: "edited", owner: "acct", scopes: ["read"]))
+        let (created, _) = try await keys.create(KeyDraft(name: "edited", owner: "acct", scopes: ["read"]))
 
         let edits = 200_000
         for edit in 0..<edits {
-            _ = try keys.update(id: created.id, KeyChanges(name: "edit \(edit)"))
+            _ = try await keys.update(id: created.id, KeyChanges(name: "edit \(edit)"))
         }
 
         #expect(heard.load(ordering: .relaxed) == edits + 1)

@@ -70,17 +70,17 @@ struct ReplicaPersistenceTests {
     }
 
     /// A key created here, and a version of it written later on n2.
-    static func localKeyAndANewerReplica() throws -> (RecordingStorage, KeyService, created: KeyRecord, newer: KeyRecord) {
+    static func localKeyAndANewerReplica() async throws -> (RecordingStorage, KeyService, created: KeyRecord, newer: KeyRecord) {
         let storage = RecordingStorage()
         let keys = try service(storage)
-        let (created, _) = try keys.create(KeyDraft(name: "local", owner: "acct", scopes: ["read"]))
+        let (created, _) = try await keys.create(KeyDraft(name: "local", owner: "acct", scopes: ["read"]))
         var newer = created
         newer.version = HybridTimestamp(wallMs: t0 + 1_000, logical: 0, node: "n2")
         newer.name = "from n2"
         return (storage, keys, created, newer)
     }
 
-    @Test func aReplicatedRecordVerifiesBeforeItIsOnDiskAndOneTransactionWritesABatch() throws {
+    @Test func aReplicatedRecordVerifiesBeforeItIsOnDiskAndOneTransactionWritesABatch() async throws {
         let storage = RecordingStorage()
         let keys = try Self.service(storage)
         let batch = try (0..<5).map { try Self.remote("k\($0)", wallMs: Self.t0 + Int64($0)) }
@@ -98,7 +98,7 @@ struct ReplicaPersistenceTests {
 
     /// A record from a clock an hour ahead, and one whose limit would trap every verify: both
     /// refused and counted by reason, neither held, and the hybrid clock adopts neither.
-    @Test func recordsTheChecksRefuseAreCountedAndNeverHeldNorObserved() throws {
+    @Test func recordsTheChecksRefuseAreCountedAndNeverHeldNorObserved() async throws {
         let storage = RecordingStorage()
         let keys = try Self.service(storage)
         var ahead = try Self.remote("ahead", wallMs: Self.t0 + 3_600_000).record
@@ -112,11 +112,11 @@ struct ReplicaPersistenceTests {
         #expect(outcome.rejected == [.clockSkew: 1, .invalidRecord: 1])
         #expect(keys.key(id: ahead.id) == nil)
         #expect(keys.key(id: trapping.id) == nil)
-        let (local, _) = try keys.create(KeyDraft(name: "local"))
+        let (local, _) = try await keys.create(KeyDraft(name: "local"))
         #expect(local.version.wallMs < Self.t0 + 1_000, "the clock adopted a refused version: \(local.version)")
     }
 
-    @Test func anOlderOrRepeatedRecordChangesNothingAndWaitsForNoWrite() throws {
+    @Test func anOlderOrRepeatedRecordChangesNothingAndWaitsForNoWrite() async throws {
         let storage = RecordingStorage()
         let keys = try Self.service(storage)
         let (record, _) = try Self.remote("k", wallMs: Self.t0 + 10)
@@ -131,7 +131,7 @@ struct ReplicaPersistenceTests {
         #expect(keys.key(id: record.id)?.record.name == "k")
     }
 
-    @Test func aFailedWriteKeepsTheRecordsPendingForTheNextTry() throws {
+    @Test func aFailedWriteKeepsTheRecordsPendingForTheNextTry() async throws {
         let storage = RecordingStorage()
         let keys = try Self.service(storage)
         let (record, _) = try Self.remote("k", wallMs: Self.t0 + 1)
@@ -148,11 +148,11 @@ struct ReplicaPersistenceTests {
 
     /// A replica newer than a local edit can land while the edit is being stored: memory
     /// keeps the replica, and the disk must end with it too, not with the edit.
-    @Test func aReplicaThatWinsDuringALocalWriteEndsOnDiskAfterIt() throws {
-        let (storage, keys, created, replica) = try Self.localKeyAndANewerReplica()
+    @Test func aReplicaThatWinsDuringALocalWriteEndsOnDiskAfterIt() async throws {
+        let (storage, keys, created, replica) = try await Self.localKeyAndANewerReplica()
         storage.duringNextWrite.withLock { $0 = { keys.applyReplicated([replica]) } }
 
-        _ = try keys.update(id: created.id, KeyChanges(name: "edited here"))
+        _ = try await keys.update(id: created.id, KeyChanges(name: "edited here"))
         #expect(try storage.stored(created.id)?.name == "edited here")
         #expect(keys.key(id: created.id)?.record.name == "from n2")
 
@@ -160,10 +160,10 @@ struct ReplicaPersistenceTests {
         #expect(try storage.stored(created.id)?.name == "from n2")
     }
 
-    @Test func aLocalEditAfterAReplicaIsNewerThanIt() throws {
-        let (storage, keys, created, newer) = try Self.localKeyAndANewerReplica()
+    @Test func aLocalEditAfterAReplicaIsNewerThanIt() async throws {
+        let (storage, keys, created, newer) = try await Self.localKeyAndANewerReplica()
         keys.applyReplicated([newer])
-        let updated = try keys.update(id: created.id, KeyChanges(name: "edited here"))
+        let updated = try await keys.update(id: created.id, KeyChanges(name: "edited here"))
         #expect(updated.version > newer.version)
         try keys.persistPendingReplicas()
         #expect(try storage.stored(created.id)?.name == "edited here")

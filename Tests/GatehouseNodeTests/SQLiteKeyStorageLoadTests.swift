@@ -191,7 +191,7 @@ struct SQLiteKeyStorageLoadTests {
     /// serve` driven by `Tests/Fixtures/make-data-dir-fixture.py`) opens in this one: every key
     /// as that release answered for it, every secret verifying as it did there (a rotated-out
     /// one within its grace, a revoked and a disabled key refused).
-    @Test func aDataDirectoryMadeByAnEarlierReleaseLoads() throws {
+    @Test func aDataDirectoryMadeByAnEarlierReleaseLoads() async throws {
         struct Expected: Decodable {
             struct Key: Decodable {
                 var id: String
@@ -244,7 +244,7 @@ struct SQLiteKeyStorageLoadTests {
             }
         }
         // Written by this release from now on: a new key next to the old ones, after a restart.
-        let (made, secret) = try keys.create(KeyDraft(name: "new", owner: "acct_5"))
+        let (made, secret) = try await keys.create(KeyDraft(name: "new", owner: "acct_5"))
         let reopened = try KeyService(
             nodeID: "n1", hasher: LookupHasher(pepper: Array(pepper.utf8)), settings: .init(), defaultLimits: [.defaultHourly],
             defaultPrefix: "gk", storage: SQLiteKeyStorage(directory: directory), now: { nowMs }, logger: Logger(label: "test"))

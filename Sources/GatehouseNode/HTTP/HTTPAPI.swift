@@ -117,7 +117,7 @@ struct HTTPAPI: Sendable {
             let body = try await JSONBody.decode(CreateKeyBody.self, from: request, limit: maxBodyBytes)
             var draft = body.draft
             if !body.prefixGiven { draft.prefix = service.defaultPrefix }
-            let created = try keyCall { () throws(KeyServiceError) in try service.create(draft, origin: origin) }
+            let created = try await keyCall { () async throws(KeyServiceError) in try await service.create(draft, origin: origin) }
             await service.waitForPush()
             metrics.adminWrites.increment()
             context.logger.info("key created", metadata: ["key_id": "\(created.record.id)", "owner": "\(created.record.owner)"])
@@ -157,7 +157,7 @@ struct HTTPAPI: Sendable {
         admin(.patch, "/v1/keys/:id") { request, context, origin in
             let id = try context.parameters.require("id")
             let body = try await JSONBody.decode(UpdateKeyBody.self, from: request, limit: maxBodyBytes)
-            let record = try keyCall { () throws(KeyServiceError) in try service.update(id: id, body.changes, origin: origin) }
+            let record = try await keyCall { () async throws(KeyServiceError) in try await service.update(id: id, body.changes, origin: origin) }
             await service.waitForPush()
             metrics.adminWrites.increment()
             context.logger.info("key updated", metadata: ["key_id": "\(id)"])
@@ -165,7 +165,7 @@ struct HTTPAPI: Sendable {
         }
         admin(.post, "/v1/keys/:id/revoke") { request, context, origin in
             let id = try context.parameters.require("id")
-            let record = try keyCall { () throws(KeyServiceError) in try service.revoke(id: id, origin: origin) }
+            let record = try await keyCall { () async throws(KeyServiceError) in try await service.revoke(id: id, origin: origin) }
             await service.waitForPush()
             metrics.adminWrites.increment()
             context.logger.info("key revoked", metadata: ["key_id": "\(id)"])
@@ -174,7 +174,7 @@ struct HTTPAPI: Sendable {
         admin(.post, "/v1/keys/:id/rotate") { request, context, origin in
             let id = try context.parameters.require("id")
             let body = try await decodeOptional(RotateKeyBody.self, from: request) ?? RotateKeyBody()
-            let rotated = try keyCall { () throws(KeyServiceError) in try service.rotate(id: id, graceMs: body.graceMs, origin: origin) }
+            let rotated = try await keyCall { () async throws(KeyServiceError) in try await service.rotate(id: id, graceMs: body.graceMs, origin: origin) }
             await service.waitForPush()
             metrics.adminWrites.increment()
             context.logger.info("key rotated", metadata: ["key_id": "\(id)", "grace_ms": "\(body.graceMs)"])
@@ -446,9 +446,9 @@ struct HTTPAPI: Sendable {
         APIError(.notFound, code: "not_found", "no key with id \(APIKeyFormat.redacted(id)); list keys with GET /v1/keys", kind: .notFound)
     }
 
-    private func keyCall<Value>(_ body: () throws(KeyServiceError) -> Value) throws(APIError) -> Value {
+    private func keyCall<Value>(_ body: () async throws(KeyServiceError) -> Value) async throws(APIError) -> Value {
         do {
-            return try body()
+            return try await body()
         } catch {
             switch error {
             case .rejected(let keyError):

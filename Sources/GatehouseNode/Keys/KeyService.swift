@@ -21,8 +21,12 @@ public enum KeyServiceError: Error, Sendable {
 public final class KeyService: Sendable {
     private let state: LockedBox<Gatekeeper>
     private let hasher: LookupHasher
-    /// Serialises disk writes: local writes (read-modify-write) and replica batches.
-    private let diskWriter = LockedBox(())
+    /// Serialises computing admin writes (read-modify-write, versions in order) and holds the
+    /// writes waiting for their group's commit (`WriteGroups`); imports and replica batches
+    /// write to disk under it too.
+    private let diskWriter = LockedBox(WriteGroups<CheckedContinuation<WriteTurn, Never>>())
+    /// Commits of admin writes so far, and the writes they held (group commit's figures).
+    private let commitCounts = LockedBox((commits: 0, writes: 0))
     private let clock: LockedBox<HybridClock>
     /// Ids of replicated records applied in memory and not yet on disk.
     private let pendingReplicas = LockedBox<Set<String>>([])
@@ -248,8 +252,8 @@ public final class KeyService: Sendable {
     /// The members a new key's credits and strict limits are split over: the live ones now.
     private var holdersNow: [String] { state.withLock { $0.liveMembers } }
 
-    public func create(_ draft: KeyDraft, origin: AuditOrigin = .inProcess) throws(KeyServiceError) -> (record: KeyRecord, secret: String) {
-        try write(.keyCreate, origin) { version, nowMs, random throws(KeyError) in
+    public func create(_ draft: KeyDraft, origin: AuditOrigin = .inProcess) async throws(KeyServiceError) -> (record: KeyRecord, secret: String) {
+        try await write(.keyCreate, origin) { version, nowMs, random, _ throws(KeyError) in
             var created = try KeyLifecycle.create(
                 draft, defaultLimits: defaultLimits, hasher: hasher, nowMs: nowMs, version: version, using: &random)
             created.record.holders = holdersNow
@@ -258,74 +262,117 @@ public final class KeyService: Sendable {
     }
 
     /// A new quota (credits set) starts a new escrow, split over the members live now.
-    public func update(id: String, _ changes: KeyChanges, origin: AuditOrigin = .inProcess) throws(KeyServiceError) -> KeyRecord {
-        try write(.keyUpdate, origin) { version, nowMs, _ throws(KeyError) in
-            var updated = try KeyLifecycle.update(try existing(id), with: changes, nowMs: nowMs, version: version)
+    public func update(id: String, _ changes: KeyChanges, origin: AuditOrigin = .inProcess) async throws(KeyServiceError) -> KeyRecord {
+        try await write(.keyUpdate, origin) { version, nowMs, _, current throws(KeyError) in
+            var updated = try KeyLifecycle.update(try current(id), with: changes, nowMs: nowMs, version: version)
             if case .set = changes.credits { updated.holders = holdersNow }
             return (updated, "")
         }.record
     }
 
-    public func revoke(id: String, origin: AuditOrigin = .inProcess) throws(KeyServiceError) -> KeyRecord {
-        try write(.keyRevoke, origin) { version, nowMs, _ throws(KeyError) in
-            (KeyLifecycle.revoke(try existing(id), nowMs: nowMs, version: version), "")
+    public func revoke(id: String, origin: AuditOrigin = .inProcess) async throws(KeyServiceError) -> KeyRecord {
+        try await write(.keyRevoke, origin) { version, nowMs, _, current throws(KeyError) in
+            (KeyLifecycle.revoke(try current(id), nowMs: nowMs, version: version), "")
         }.record
     }
 
-    public func rotate(id: String, graceMs: Int64, origin: AuditOrigin = .inProcess) throws(KeyServiceError) -> (record: KeyRecord, secret: String) {
-        try write(.keyRotate, origin) { version, nowMs, random throws(KeyError) in
-            try KeyLifecycle.rotate(try existing(id), graceMs: graceMs, hasher: hasher, nowMs: nowMs, version: version, using: &random)
+    public func rotate(id: String, graceMs: Int64, origin: AuditOrigin = .inProcess) async throws(KeyServiceError) -> (record: KeyRecord, secret: String) {
+        try await write(.keyRotate, origin) { version, nowMs, random, current throws(KeyError) in
+            try KeyLifecycle.rotate(try current(id), graceMs: graceMs, hasher: hasher, nowMs: nowMs, version: version, using: &random)
         }
     }
 
 
-    private func existing(_ id: String) throws(KeyError) -> KeyRecord {
-        guard let record = state.withLock({ $0.record(id: id) }) else {
-            throw KeyError(.notFound, "no key with id \(APIKeyFormat.redacted(id)); list keys with GET /v1/keys")
-        }
-        return record
-    }
-
-    /// Runs one write: a version from the hybrid clock, the change, durable storage (with its
-    /// audit entry, in one transaction), and only then the in-memory index. Writers are
-    /// serialised so read-modify-write is safe. A write that changes nothing is neither
-    /// stored nor audited.
+    /// Runs one admin write: a version from the hybrid clock, the change (reading each key as
+    /// the writes before it left it, committed or not), then durable storage with its audit
+    /// entry, and only then the in-memory index. Writes are computed one at a time, so
+    /// read-modify-write is safe, and committed in groups: while one group's transaction
+    /// syncs the disk, the writes arriving queue, and the first of them commits them all
+    /// together next (`WriteGroups`). A write returns once its group is durable and
+    /// applied. A write that changes nothing is neither stored nor audited.
     private func write(
         _ action: AuditAction, _ origin: AuditOrigin,
-        _ change: (HybridTimestamp, Int64, inout SystemRandomNumberGenerator) throws(KeyError) -> (record: KeyRecord, secret: String)
-    ) throws(KeyServiceError) -> (record: KeyRecord, secret: String) {
-        let result: Result<(record: KeyRecord, secret: String), KeyServiceError> = diskWriter.withLock { _ in
+        _ change: (HybridTimestamp, Int64, inout SystemRandomNumberGenerator, (String) throws(KeyError) -> KeyRecord) throws(KeyError) -> (
+            record: KeyRecord, secret: String
+        )
+    ) async throws(KeyServiceError) -> (record: KeyRecord, secret: String) {
+        let queued: Result<(outcome: (record: KeyRecord, secret: String), ticket: Int?, leads: Bool), KeyServiceError> = diskWriter.withLock { groups in
             let nowMs = now()
             let version = clock.withLock { $0.tick(nowMs: nowMs) }
             var random = SystemRandomNumberGenerator()
             let outcome: (record: KeyRecord, secret: String)
             do throws(KeyError) {
-                outcome = try change(version, nowMs, &random)
+                outcome = try change(version, nowMs, &random) { id throws(KeyError) in
+                    guard let record = groups.pendingRecord(id: id) ?? state.withLock({ $0.record(id: id) }) else {
+                        throw KeyError(.notFound, "no key with id \(APIKeyFormat.redacted(id)); list keys with GET /v1/keys")
+                    }
+                    return record
+                }
             } catch {
                 return .failure(.rejected(error))
             }
-            let before = state.withLock { $0.record(id: outcome.record.id) }
-            if before == outcome.record { return .success(outcome) }
+            let before = groups.pendingRecord(id: outcome.record.id) ?? state.withLock { $0.record(id: outcome.record.id) }
+            if before == outcome.record { return .success((outcome, nil, false)) }
             let entry = audit.entry(
                 action, keyID: outcome.record.id, changes: AuditChanges.between(before, outcome.record), origin: origin, atMs: nowMs)
-            do {
-                try storage.save([outcome.record], audit: [entry])
-            } catch {
-                logger.error("key write failed", metadata: ["key_id": "\(outcome.record.id)", "error": "\(error)"])
-                return .failure(.storage("the key store could not be written; retry, and check the node's disk"))
-            }
-            if !state.withLock({ $0.apply(outcome.record) }) {
-                // A newer version arrived from a peer meanwhile: the disk must end with it.
-                markReplicasPending([outcome.record.id])
-            }
-            refreshImportedForms()
-            audit.written([entry])
-            return .success(outcome)
+            let (ticket, leads) = groups.enqueue(outcome.record, audit: entry)
+            return .success((outcome, ticket, leads))
         }
-        let written = try result.get()
-        writeListener.withLock { $0 }?.notify([written.record])
-        return written
+        let (outcome, ticket, leads) = try queued.get()
+        guard let ticket else { return outcome }
+        if leads { commitQueuedWrites() }
+        while true {
+            switch await turn(of: ticket) {
+            case .lead:
+                commitQueuedWrites()
+            case .committed:
+                return outcome
+            case .failed:
+                throw .storage("the key store could not be written; retry, and check the node's disk")
+            }
+        }
     }
+
+    /// Waits until the write `ticket` is committed (or failed), or must lead the next group.
+    private func turn(of ticket: Int) async -> WriteTurn {
+        await withCheckedContinuation { (continuation: CheckedContinuation<WriteTurn, Never>) in
+            if let decided = diskWriter.withLock({ $0.turn(of: ticket, orWait: continuation) }) {
+                continuation.resume(returning: decided)
+            }
+        }
+    }
+
+    /// Commits every queued admin write in one transaction, applies them, tells the
+    /// replication listener, and wakes their writers (and the next group's leader).
+    private func commitQueuedWrites() {
+        let group = diskWriter.withLock { $0.takeGroup() }
+        var committed = true
+        if !group.isEmpty {
+            let records = group.map(\.record)
+            do {
+                try storage.save(records, audit: group.map(\.audit))
+                for record in records where !state.withLock({ $0.apply(record) }) {
+                    // A newer version arrived from a peer meanwhile: the disk must end with it.
+                    markReplicasPending([record.id])
+                }
+                refreshImportedForms()
+                audit.written(group.map(\.audit))
+                commitCounts.withLock { $0.commits += 1; $0.writes += group.count }
+                writeListener.withLock { $0 }?.notify(records)
+            } catch {
+                logger.error("key write failed", metadata: ["keys": "\(group.count)", "error": "\(error)"])
+                committed = false
+            }
+        }
+        let resumed = diskWriter.withLock { $0.finish(group, committed: committed) }
+        for (waiter, turn) in resumed { waiter.resume(returning: turn) }
+    }
+
+    /// Admin writes waiting for the commit under way to end.
+    var queuedAdminWrites: Int { diskWriter.withLock { $0.queuedCount } }
+
+    /// Durable commits of admin writes since start, and how many writes they held.
+    public var adminCommits: (commits: Int, writes: Int) { commitCounts.withLock { $0 } }
 
     /// Most entries one `importKeys` call takes: one transaction, one replication batch.
     public static let maxImportBatch = 10_000
