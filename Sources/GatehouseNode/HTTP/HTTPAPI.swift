@@ -103,6 +103,9 @@ struct HTTPAPI: Sendable {
         }
         on(.get, "/metrics") { _, _ in
             metrics.keys.set(to: Double(service.keyCount))
+            let commits = service.adminCommits
+            metrics.adminCommits.set(to: Double(commits.commits))
+            metrics.adminCommittedWrites.set(to: Double(commits.writes))
             metrics.throttleBuckets.set(to: Double(service.throttleBucketCount))
             metrics.throttleEvictions.set(to: Double(service.throttleEvictions))
             let sources = service.failedAttemptSources

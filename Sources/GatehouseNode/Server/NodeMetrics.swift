@@ -54,6 +54,8 @@ public final class NodeMetrics: Sendable {
     public let failedAttemptSources: Gauge
     public let failedAttemptEvictions: Gauge
     public let adminWrites: Counter
+    public let adminCommits: Gauge
+    public let adminCommittedWrites: Gauge
     public let usageFlushFailures: Counter
     public let cluster: ClusterMetrics
     public let replication: ReplicationMetrics
@@ -105,6 +107,8 @@ public final class NodeMetrics: Sendable {
         failedAttemptSources = gauge("failed_attempt_sources", "Sources the failed-attempt throttle tracks")
         failedAttemptEvictions = gauge("failed_attempt_evictions", "Sources the failed-attempt throttle forgot to make room for others")
         adminWrites = counter("admin_writes", "Key writes through the admin API")
+        adminCommits = gauge("admin_commits", "Durable commits of admin writes since start (writes arriving during a commit share the next)")
+        adminCommittedWrites = gauge("admin_committed_writes", "Admin writes those commits held")
         usageFlushFailures = counter("usage_flush_failures", "Failed writes of coalesced usage to disk")
         cluster = ClusterMetrics(registry: registry)
         replication = ReplicationMetrics(registry: registry)
