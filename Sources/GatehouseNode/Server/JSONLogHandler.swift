@@ -5,7 +5,8 @@ import Logging
 /// Access lines (`event.dataset` `gatehouse.access`, see `AccessLog`) name time, level and
 /// message as ECS does (`@timestamp`, `log.level`, `message`), so collectors map them as they are.
 ///
-/// Secrets never reach here: callers log ids and codes, never keys or tokens.
+/// Secrets never reach here: callers log ids and codes, never keys or tokens. The line is
+/// written by `JSONLineWriter`, keys in byte order.
 public struct JSONLogHandler: LogHandler {
     public var metadata: Logger.Metadata = [:]
     public var logLevel: Logger.Level
@@ -32,59 +33,40 @@ public struct JSONLogHandler: LogHandler {
         var merged = metadata
         if let provided = metadataProvider?.get() { merged.merge(provided) { $1 } }
         if let extra = event.metadata { merged.merge(extra) { $1 } }
-        var object: [String: LineValue]
+        var fields: [(key: String, value: JSONLineWriter.Value)] = []
+        fields.reserveCapacity(merged.count + 4)
+        let timestamp = JSONLineWriter.Value.text(JSONTime.format(WallClock.nowMs()))
         if case .string(AccessLog.dataset)? = merged["event.dataset"] {
-            object = [
-                "@timestamp": .text(Self.timestamp()), "log.level": .text(event.level.rawValue), "message": .text("\(event.message)"),
-                "log.logger": .text(label),
+            fields += [
+                ("@timestamp", timestamp), ("log.level", .text(event.level.rawValue)), ("message", .text("\(event.message)")),
+                ("log.logger", .text(label)),
             ]
         } else {
-            object = ["ts": .text(Self.timestamp()), "level": .text(event.level.rawValue), "msg": .text("\(event.message)"), "logger": .text(label)]
+            fields += [("ts", timestamp), ("level", .text(event.level.rawValue)), ("msg", .text("\(event.message)")), ("logger", .text(label))]
         }
-        for (key, value) in merged { object[key] = LineValue(value) }
-        guard let data = try? Self.encoder.encode(object) else { return }
-        sink(String(decoding: data, as: UTF8.self))
-    }
-
-    /// `JSONEncoder` sorts keys by their code points; `JSONSerialization` compared them through
-    /// ICU collation with the current locale, which was most of the ~200 µs an access line cost.
-    private static let encoder: JSONEncoder = {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return encoder
-    }()
-
-    /// A metadata value as the line writes it.
-    private enum LineValue: Encodable {
-        case text(String)
-        case number(Int64)
-        case list([LineValue])
-        case object([String: LineValue])
-
-        init(_ value: Logger.Metadata.Value) {
-            switch value {
-            case .string(let text): self = .text(text)
-            // Numbers stay numbers (`event.duration`, status codes), so collectors can sum them.
-            case .stringConvertible(let number as Int): self = .number(Int64(number))
-            case .stringConvertible(let number as Int64): self = .number(number)
-            case .stringConvertible(let convertible): self = .text(convertible.description)
-            case .array(let items): self = .list(items.map(LineValue.init))
-            case .dictionary(let dictionary): self = .object(dictionary.mapValues(LineValue.init))
+        // Metadata named like a base field replaces it, as a dictionary's later value would.
+        for (key, value) in merged {
+            if let base = fields.prefix(4).firstIndex(where: { $0.key == key }) {
+                fields[base].value = Self.value(value)
+            } else {
+                fields.append((key, Self.value(value)))
             }
         }
-
-        func encode(to encoder: any Encoder) throws {
-            var container = encoder.singleValueContainer()
-            switch self {
-            case .text(let text): try container.encode(text)
-            case .number(let number): try container.encode(number)
-            case .list(let items): try container.encode(items)
-            case .object(let fields): try container.encode(fields)
-            }
-        }
+        var line = JSONLineWriter(capacity: 256 + merged.count * 48)
+        line.writeObject(fields)
+        sink(String(decoding: line.bytes, as: UTF8.self))
     }
 
-    private static func timestamp() -> String {
-        Date().formatted(.iso8601.year().month().day().time(includingFractionalSeconds: true).timeZone(separator: .omitted))
+    /// A metadata value as the line writes it. Numbers stay numbers (`event.duration`, status
+    /// codes), so collectors can sum them.
+    static func value(_ value: Logger.Metadata.Value) -> JSONLineWriter.Value {
+        switch value {
+        case .string(let text): .text(text)
+        case .stringConvertible(let number as Int): .number(Int64(number))
+        case .stringConvertible(let number as Int64): .number(number)
+        case .stringConvertible(let convertible): .text(convertible.description)
+        case .array(let items): .list(items.map(Self.value))
+        case .dictionary(let dictionary): .object(dictionary.map { ($0.key, Self.value($0.value)) })
+        }
     }
 }
