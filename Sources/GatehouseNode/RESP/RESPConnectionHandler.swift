@@ -228,9 +228,21 @@ final class RESPConnectionHandler: ChannelInboundHandler {
         let took = start.map { ContinuousClock.now - $0 }
         if sampled, let took { shared.metrics.verifyDuration.record(took) }
         uncounted.countVerify(answer.code)
+        // The caller's RID, or one made here: only when a line or an event needs it.
+        var madeID: RequestID?
+        func traceID() -> RequestID {
+            if let madeID { return madeID }
+            let id = parsed.requestID.flatMap(RequestID.init(validating:)) ?? .generate()
+            madeID = id
+            return id
+        }
+        if answer.code != .valid {
+            shared.service.events.verified(answer.code, keyID: answer.keyID, source: request.source) {
+                .init(sourceIP: parsed.sourceAddress.map { String(buffer: $0) } ?? peerAddress(context), requestID: traceID().value)
+            }
+        }
         if accessLine || debugLines {
-            // The caller's RID, or one made here: only now, when a line needs it.
-            let requestID = parsed.requestID.flatMap(RequestID.init(validating:)) ?? .generate()
+            let requestID = traceID()
             if debugLines {
                 shared.logger.debug("verify", metadata: ["request_id": "\(requestID)", "code": "\(answer.code.rawValue)", "key_id": "\(answer.keyID ?? "")"])
             }
@@ -269,8 +281,10 @@ final class RESPConnectionHandler: ChannelInboundHandler {
         case .accepted:
             break
         case .refused:
+            shared.service.events.credentialRefused(.gatewayAuthFailed, origin: .init(sourceIP: peerAddress(context), requestID: RequestID.generate().value))
             throw CommandError(.wrongPass, "invalid token")
         case .sourceThrottled:
+            shared.service.events.sourceThrottled(peer) { .init(sourceIP: peerAddress(context), requestID: RequestID.generate().value) }
             let seconds = (shared.service.failedAttemptWindowMs + 999) / 1000
             throw CommandError(.wrongPass, "too many failed attempts from this address; retry after \(seconds) s with a valid token")
         }

@@ -55,6 +55,8 @@ public final class NodeMetrics: Sendable {
     public let failedAttemptEvictions: Gauge
     public let adminWrites: Counter
     public let usageFlushFailures: Counter
+    /// Security events emitted, by type (every type is exported from the start, at 0).
+    private let securityEvents: [SecurityEventType: Counter]
     public let cluster: ClusterMetrics
     public let replication: ReplicationMetrics
     public let dataPlane: DataPlaneMetrics
@@ -106,6 +108,9 @@ public final class NodeMetrics: Sendable {
         failedAttemptEvictions = gauge("failed_attempt_evictions", "Sources the failed-attempt throttle forgot to make room for others")
         adminWrites = counter("admin_writes", "Key writes through the admin API")
         usageFlushFailures = counter("usage_flush_failures", "Failed writes of coalesced usage to disk")
+        securityEvents = Dictionary(uniqueKeysWithValues: SecurityEventType.allCases.map {
+            ($0, counter("security_events", "Security events emitted, by type (see GET /v1/events)", [("type", $0.rawValue)]))
+        })
         cluster = ClusterMetrics(registry: registry)
         replication = ReplicationMetrics(registry: registry)
         dataPlane = DataPlaneMetrics(registry: registry)
@@ -136,6 +141,10 @@ public final class NodeMetrics: Sendable {
         let methodIndex = GRPCMethod.allCases.firstIndex(of: method) ?? 0
         let resultIndex = GRPCResult.allCases.firstIndex(of: result) ?? 0
         grpcRequests[methodIndex][resultIndex].increment()
+    }
+
+    public func countSecurityEvent(_ type: SecurityEventType) {
+        securityEvents[type]?.increment()
     }
 
     public func countHTTPError(_ kind: HTTPErrorKind) {
