@@ -1,6 +1,8 @@
 import Foundation
 import GatehouseClient
 import GatehouseCore
+import GatehouseEnvoyProto
+import GRPCCore
 import GatehouseMembership
 @testable import GatehouseNode
 import NIOCore
@@ -125,6 +127,25 @@ struct SecurityEventTests {
         #expect(event["trace.id"] as? String == "rid-rl-2")
         #expect(event["event.start"] is String)
         #expect(try await node.metric("gatehouse_security_events_total{type=\"rate_limited\"}") == 1)
+        try await node.stop()
+    }
+
+    @Test func aRevokedKeyThroughEnvoyExtAuthzCarriesEnvoysRequestID() async throws {
+        let node = try await EnvoyGRPCServiceTests.start { $0.events.windowMs = 1_000 }
+        let key = try await node.createKey(["owner": "acct_envoy_revoked"])
+        #expect(try await node.http("POST", "/v1/keys/\(key.id)/revoke").status == 200)
+        try await EnvoyGRPCServiceTests.withClient(node) { client in
+            let authorizer = Envoy_Service_Auth_V3_Authorization.Client(wrapping: client)
+            var request = Envoy_Service_Auth_V3_CheckRequest()
+            request.attributes.request.http.headers = ["x-api-key": key.secret, "x-request-id": "rid-envoy-revoked"]
+            request.attributes.request.http.path = "/orders/1"
+            request.attributes.request.http.method = "GET"
+            let answer = try await authorizer.check(request)
+            #expect(answer.status.code != 0)
+        }
+        let event = try await Self.event(node, .keyRevokedInUse)
+        #expect(event["gatehouse.key_id"] as? String == key.id)
+        #expect(event["trace.id"] as? String == "rid-envoy-revoked")
         try await node.stop()
     }
 
@@ -334,6 +355,20 @@ struct SecurityEventTests {
         #expect(lines.first?["event.action"] as? String == "admin_auth_failed")
         #expect(lines.first?["trace.id"] as? String == "rid-file")
         try await node.stop()
+    }
+
+    @Test func theEventsSectionIsReadAndTyposAreRefused() throws {
+        func load(_ section: String) throws -> NodeConfig {
+            try ConfigLoader.load(yaml: "events:\n\(section)nodes:\n  - {id: n1}\n", nodeID: nil, environment: [:], baseDirectory: "/etc/gh")
+        }
+        let config = try load("  output: file\n  path: events.jsonl\n  ring_size: 500\n  window_ms: 30000\n  burst_threshold: 5\n")
+        #expect(config.events.output == .file && config.events.path == "/etc/gh/events.jsonl")
+        #expect(config.events.ringSize == 500 && config.events.windowMs == 30_000 && config.events.burstThreshold == 5)
+        #expect(NodeConfig().events.output == .off && NodeConfig().events.ringSize == 10_000)
+        #expect(try load("  output: stdout\n").events.output == .stdout)
+        for bad in ["  output: syslog\n", "  output: file\n", "  ring_size: 0\n", "  window_ms: 5\n", "  burst_threshold: 0\n", "  ringsize: 5\n"] {
+            #expect(throws: ConfigError.self, "\(bad)") { try load(bad) }
+        }
     }
 
     @Test func everyEventTypeIsExportedAsAMetricFromTheStart() async throws {

@@ -237,7 +237,7 @@ final class RESPConnectionHandler: ChannelInboundHandler {
             return id
         }
         if answer.code != .valid {
-            shared.service.events.verified(answer.code, keyID: answer.keyID, source: request.source) {
+            shared.service.events.verified(answer.code, keyID: answer.keyID, source: request.source, nowMs: nowMs) {
                 .init(sourceIP: parsed.sourceAddress.map { String(buffer: $0) } ?? peerAddress(context), requestID: traceID().value)
             }
         }

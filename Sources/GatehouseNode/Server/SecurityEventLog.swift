@@ -48,11 +48,12 @@ public final class SecurityEventLog: Sendable {
 
     // MARK: What the node saw
 
-    /// A verify's outcome. Valid answers return at once; refusals may make an event.
+    /// A verify's outcome, at `nowMs` when the caller read the clock already. Valid answers
+    /// return at once; refusals may make an event.
     @inline(__always)
-    public func verified(_ code: VerifyCode, keyID: String?, source: SourceIdentity?, origin: () -> Origin) {
+    public func verified(_ code: VerifyCode, keyID: String?, source: SourceIdentity?, nowMs: Int64? = nil, origin: () -> Origin) {
         guard code != .valid else { return }
-        let nowMs = now()
+        let nowMs = nowMs ?? now()
         let event = state.withLock { $0.detector.verified(code, keyID: keyID, source: source, nowMs: nowMs, origin: origin) }
         if let event { emit([event]) }
     }
