@@ -55,14 +55,17 @@ public struct SecurityEventRing: Sendable {
     /// number can only come from before a restart: the answer starts at the oldest held and
     /// counts the cursor's events as missed.
     public func events(after cursor: UInt64, limit: Int) -> Page {
-        var from = cursor + 1
+        // Compared before anything is added to the cursor: any UInt64 may come from a client.
+        let from: UInt64
         var missed: UInt64 = 0
         if cursor > lastSequence {
             from = oldestSequence
             missed = cursor - lastSequence
-        } else if from < oldestSequence {
-            missed = oldestSequence - from
+        } else if cursor < oldestSequence - 1 {
             from = oldestSequence
+            missed = oldestSequence - 1 - cursor
+        } else {
+            from = cursor + 1
         }
         var events: [SecurityEvent] = []
         var sequence = from
@@ -70,7 +73,7 @@ public struct SecurityEventRing: Sendable {
             events.append(slots[index(of: sequence)])
             sequence += 1
         }
-        let next = events.last?.sequence ?? (cursor > lastSequence ? lastSequence : max(cursor, from &- 1))
+        let next = events.last?.sequence ?? (cursor > lastSequence ? lastSequence : from - 1)
         return Page(events: events, missed: missed, nextCursor: next)
     }
 

@@ -49,4 +49,16 @@ struct SecurityEventRingTests {
         #expect(page.nextCursor == 3)
         #expect(ring.hasEvents(after: 50))
     }
+
+    @Test("any cursor a client sends is answered, the largest and an empty ring's included")
+    func extremeCursors() {
+        var ring = SecurityEventRing(capacity: 4)
+        #expect(ring.events(after: .max, limit: 10) == .init(events: [], missed: .max, nextCursor: 0))
+        #expect(ring.events(after: 0, limit: 0) == .init(events: [], missed: 0, nextCursor: 0))
+        for n in 1...3 { ring.append(Self.event(n)) }
+        let page = ring.events(after: .max, limit: 10)
+        #expect(page.events.map(\.sequence) == [1, 2, 3] && page.nextCursor == 3)
+        #expect(ring.events(after: .max - 1, limit: 1).events.map(\.sequence) == [1])
+        #expect(ring.events(after: 3, limit: 10) == .init(events: [], missed: 0, nextCursor: 3))
+    }
 }
