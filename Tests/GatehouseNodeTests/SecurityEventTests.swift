@@ -339,6 +339,21 @@ struct SecurityEventTests {
         try await node.stop()
     }
 
+    @Test func openEventStreamsAndLongPollsDoNotHoldUpAShutdown() async throws {
+        let node = try await Self.start()
+        let connection = try await RawConnection.open(node.endpoints.http)
+        try await connection.send(
+            "GET /v1/events HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer \(TestNode.adminToken)\r\nAccept: text/event-stream\r\n\r\n")
+        _ = try await connection.waitFor(seconds: 10) { $0.contains("retry: 1000") }
+        let poll = Task { try? await node.http("GET", "/v1/events?wait_ms=60000") }
+        try await eventually("the long poll is waiting") { node.server.service.events.waiterCount >= 2 }
+        let started = ContinuousClock.now
+        try await node.stop()
+        #expect(ContinuousClock.now - started < .seconds(20), "a 5-minute stream and a 1-minute poll ended with the node")
+        _ = await poll.value
+        await connection.close()
+    }
+
     @Test func eventsAreWrittenAsJSONLinesToTheConfiguredFile() async throws {
         let path = TemporaryDirectory.make() + "/events.jsonl"
         let node = try await Self.start { config in

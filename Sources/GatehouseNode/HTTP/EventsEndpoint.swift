@@ -68,7 +68,8 @@ extension HTTPAPI {
             let deadline = ContinuousClock.now + .milliseconds(forMs)
             var cursor = cursor
             try await writer.write(ByteBuffer(string: "retry: 1000\n\n"))
-            while !Task.isCancelled {
+            // Until the time is up, the client goes (a write fails) or the node shuts down.
+            while !Task.isCancelled, !events.isClosed {
                 let page = events.events(after: cursor, limit: limit)
                 var text = ""
                 if page.missed > 0 { text += "event: missed\ndata: {\"missed\":\(page.missed)}\n\n" }

@@ -28,6 +28,9 @@ public final class SecurityEventLog: Sendable {
         /// Waiters whose time ran out before they were registered.
         var expired: Set<UInt64> = []
         var nextWaiter: UInt64 = 0
+        /// Set when the node shuts down: waits end at once, so open long polls and event
+        /// streams do not hold up the HTTP server's graceful shutdown.
+        var closed = false
     }
 
     private let state: Mutex<State>
@@ -120,7 +123,7 @@ public final class SecurityEventLog: Sendable {
     /// Returns once an event after `cursor` is held, after `timeout`, or when the task is cancelled.
     public func waitForEvents(after cursor: UInt64, timeout: Duration) async {
         let id: UInt64? = state.withLock { state in
-            guard !state.ring.hasEvents(after: cursor) else { return nil }
+            guard !state.closed, !state.ring.hasEvents(after: cursor) else { return nil }
             state.nextWaiter += 1
             return state.nextWaiter
         }
@@ -129,7 +132,7 @@ public final class SecurityEventLog: Sendable {
             group.addTask {
                 await withCheckedContinuation { continuation in
                     let now = self.state.withLock { state -> Bool in
-                        if state.expired.remove(id) != nil || state.ring.hasEvents(after: cursor) { return true }
+                        if state.closed || state.expired.remove(id) != nil || state.ring.hasEvents(after: cursor) { return true }
                         state.waiters[id] = continuation
                         return false
                     }
@@ -145,6 +148,22 @@ public final class SecurityEventLog: Sendable {
         }
         // Both children are done: a mark the timer left after an event woke the waiter goes.
         _ = state.withLock { $0.expired.remove(id) }
+    }
+
+    /// Long polls and event streams waiting now.
+    public var waiterCount: Int { state.withLock { $0.waiters.count } }
+
+    /// Whether the node is shutting down (see `State.closed`).
+    public var isClosed: Bool { state.withLock { $0.closed } }
+
+    /// Ends every wait, now and later.
+    func close() {
+        let woken = state.withLock { state -> [CheckedContinuation<Void, Never>] in
+            state.closed = true
+            defer { state.waiters = [:] }
+            return Array(state.waiters.values)
+        }
+        for waiter in woken { waiter.resume() }
     }
 
     private func expire(_ id: UInt64) {
@@ -168,6 +187,7 @@ public final class SecurityEventLog: Sendable {
                     self.tick(isThrottled: isThrottled)
                 }
                 self.tick(isThrottled: isThrottled)
+                self.close()
                 self.lineSink?.finish()
             }
             await group.waitForAll()
