@@ -228,21 +228,19 @@ final class RESPConnectionHandler: ChannelInboundHandler {
         let took = start.map { ContinuousClock.now - $0 }
         if sampled, let took { shared.metrics.verifyDuration.record(took) }
         uncounted.countVerify(answer.code)
-        // The caller's RID, or one made here: only when a line or an event needs it.
-        var madeID: RequestID?
-        func traceID() -> RequestID {
-            if let madeID { return madeID }
-            let id = parsed.requestID.flatMap(RequestID.init(validating:)) ?? .generate()
-            madeID = id
-            return id
-        }
+        // A refusal may be a security event (valid answers never get here); its request id,
+        // made only when the event log asks for it, is the one the access line uses too.
+        var eventRequestID: RequestID?
         if answer.code != .valid {
             shared.service.events.verified(answer.code, keyID: answer.keyID, source: request.source, nowMs: nowMs) {
-                .init(sourceIP: parsed.sourceAddress.map { String(buffer: $0) } ?? peerAddress(context), requestID: traceID().value)
+                let id = parsed.requestID.flatMap(RequestID.init(validating:)) ?? .generate()
+                eventRequestID = id
+                return .init(sourceIP: parsed.sourceAddress.map { String(buffer: $0) } ?? peerAddress(context), requestID: id.value)
             }
         }
         if accessLine || debugLines {
-            let requestID = traceID()
+            // The caller's RID, or one made here: only now, when a line needs it.
+            let requestID = eventRequestID ?? parsed.requestID.flatMap(RequestID.init(validating:)) ?? .generate()
             if debugLines {
                 shared.logger.debug("verify", metadata: ["request_id": "\(requestID)", "code": "\(answer.code.rawValue)", "key_id": "\(answer.keyID ?? "")"])
             }
