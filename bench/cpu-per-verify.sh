@@ -4,6 +4,9 @@
 # ±30 % between identical runs, while CPU time per request moves far less.
 #   bench/cpu-per-verify.sh [BIN_DIR]     (default .build-release/release)
 #   SERVE_ARGS="--access-log-resp full" bench/cpu-per-verify.sh    (extra arguments of gatehouse serve)
+#   KEY_BODY='{"name":"b","scopes":["read","orders:*"],"limits":[{"name":"b","limit":1,"window_ms":3600000}]}' bench/cpu-per-verify.sh
+#       (the key to verify: this one is refused RATE_LIMITED after its first VERIFY, the path
+#       that feeds the security events' per-key aggregation)
 set -euo pipefail
 bin=${1:-.build-release/release}
 command -v redis-benchmark >/dev/null || { echo "needs redis-benchmark: apt-get install redis-tools" >&2; exit 1; }
@@ -14,8 +17,10 @@ GATEHOUSE_ADMIN_TOKEN=bench-admin-token-0123456789 $bin/gatehouse serve --rpc 12
 pid=$!
 trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null; rm -rf $work' EXIT
 for _ in $(seq 100); do curl -sf http://127.0.0.1:$http/healthz >/dev/null 2>&1 && break; sleep 0.1; done
+default_key_body='{"name":"b","scopes":["read","orders:*"],"limits":[{"name":"b","limit":1000000000000,"window_ms":3600000}]}'
+key_body=${KEY_BODY:-$default_key_body}
 key=$(curl -sf -X POST http://127.0.0.1:$http/v1/keys -H "Authorization: Bearer bench-admin-token-0123456789" \
-  -d '{"name":"b","scopes":["read","orders:*"],"limits":[{"name":"b","limit":1000000000000,"window_ms":3600000}]}' | python3 -c 'import json,sys; print(json.load(sys.stdin)["key"])')
+  -d "$key_body" | python3 -c 'import json,sys; print(json.load(sys.stdin)["key"])')
 ticks() { awk '{print $14 + $15}' /proc/$pid/stat; }
 hz=$(getconf CLK_TCK)
 redis-benchmark -p $rpc -c 50 -n 200000 -P 16 -q VERIFY $key SCOPE orders:read >/dev/null 2>&1

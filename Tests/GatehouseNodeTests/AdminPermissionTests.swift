@@ -67,8 +67,7 @@ struct AdminPermissionTests {
             #expect(seen.insert("\(route.method) \(route.path)").inserted, "\(route.method) \(route.path) listed twice")
         }
         let used = Set(AdminRoutes.table.map(\.permission))
-        // events:read is for the event stream, which has no route yet.
-        #expect(used == Set(AdminPermission.allCases).subtracting([.eventsRead]))
+        #expect(used == Set(AdminPermission.allCases))
     }
 
     @Test func theAdminTokenKeepsEveryPermission() async throws {

@@ -32,6 +32,8 @@ final class DataPlane: Sendable {
     let maxFrameBytes: Int
     let maxConnections: Int
     let maxUnauthenticated: Int
+    /// Streams whose frames do not authenticate are security events.
+    let events: SecurityEventLog?
     private let links: NIOLoopBoundBox<[NodeID: PeerLink]>
     private let inbound: NIOLoopBoundBox<(all: Int, unauthenticated: Int)>
     private let random: NIOLoopBoundBox<SystemRandomNumberGenerator>
@@ -52,8 +54,9 @@ final class DataPlane: Sendable {
     init(
         nodeID: NodeID, keyring: ClusterKeyring, metrics: DataPlaneMetrics, logger: Logger, localHost: String, maxFrameBytes: Int,
         handshakeTimeoutMs: Int64 = 5_000, maxConnections: Int = 1_024, maxUnauthenticated: Int = 64,
-        outboxLimits: DataStreamOutbox.Limits = DataStreamOutbox.Limits()
+        outboxLimits: DataStreamOutbox.Limits = DataStreamOutbox.Limits(), events: SecurityEventLog? = nil
     ) {
+        self.events = events
         self.nodeID = nodeID
         self.keyring = keyring
         self.metrics = metrics

@@ -26,6 +26,8 @@ public final class GossipService: Service, Sendable {
     let now: @Sendable () -> Int64
     /// Told the cluster's time as the probes measure it, to answer on it when ours is off.
     private let clock: ClusterClock?
+    /// Gossip that does not authenticate and members failing are security events.
+    private let events: SecurityEventLog?
     let loop: any EventLoop
     /// Records, counters and anti-entropy: the per-peer streams.
     let dataPlane: DataPlane
@@ -66,8 +68,10 @@ public final class GossipService: Service, Sendable {
 
     public init(
         nodeID: String, config: ClusterConfig, clusterName: String, metrics: ClusterMetrics, dataMetrics: DataPlaneMetrics,
-        logger: Logger, group: any EventLoopGroup, now: @escaping @Sendable () -> Int64, clock: ClusterClock? = nil
+        logger: Logger, group: any EventLoopGroup, now: @escaping @Sendable () -> Int64, clock: ClusterClock? = nil,
+        events: SecurityEventLog? = nil
     ) throws {
+        self.events = events
         self.nodeID = NodeID(nodeID)
         self.clock = clock
         self.config = config
@@ -83,7 +87,7 @@ public final class GossipService: Service, Sendable {
             nodeID: NodeID(nodeID), keyring: keyring, metrics: dataMetrics, logger: logger, localHost: config.gossipAddress.host,
             maxFrameBytes: config.maxSyncFrameBytes,
             handshakeTimeoutMs: config.handshakeTimeoutMs, maxConnections: config.maxPeerConnections,
-            maxUnauthenticated: config.maxUnauthenticatedPeerConnections)
+            maxUnauthenticated: config.maxUnauthenticatedPeerConnections, events: events)
         let address = MemberAddress(host: config.gossipAddress.host, port: config.gossipAddress.port)
         let instance = MembershipInstance(
             id: NodeID(nodeID), address: address, settings: config.membership, seed: UInt64.random(in: 0...UInt64.max),
@@ -210,6 +214,9 @@ public final class GossipService: Service, Sendable {
                     self.perform(self.state.value.instance.onTimer(timer, nowMs: self.now()))
                 }
             case .memberChanged(let member, let previous):
+                if member.status == .suspect || member.status == .dead, previous != member.status {
+                    events?.memberChanged(member.id.description, address: "\(member.address)", dead: member.status == .dead)
+                }
                 logger.info("member changed", metadata: [
                     "member": "\(member.id)", "state": "\(member.status)", "previous": "\(previous.map(\.description) ?? "new")",
                     "incarnation": "\(member.incarnation)",
@@ -251,7 +258,7 @@ public final class GossipService: Service, Sendable {
     }
 
     /// A datagram from the network, on the loop: authenticate, decode, hand to the instance.
-    func receive(_ datagram: ByteBuffer) {
+    func receive(_ datagram: ByteBuffer, from sender: SocketAddress? = nil) {
         guard !isIsolated else { return }
         metrics.bytesIn.increment(by: Int64(datagram.readableBytes))
         metrics.packetsIn.increment()
@@ -259,7 +266,7 @@ public final class GossipService: Service, Sendable {
             metrics.countDrop(.oversized)
             return
         }
-        guard let plaintext = open(datagram.readableBytesView) else { return }
+        guard let plaintext = open(datagram.readableBytesView, from: sender) else { return }
         do {
             let message = try GossipCodec.decode(ByteBuffer(bytes: plaintext))
             perform(state.value.instance.onMessage(message, nowMs: now()))
@@ -269,14 +276,16 @@ public final class GossipService: Service, Sendable {
     }
 
     /// Opens a sealed packet or frame, counting why when it cannot be.
-    func open(_ sealed: some Collection<UInt8>) -> [UInt8]? {
+    func open(_ sealed: some Collection<UInt8>, from sender: SocketAddress? = nil) -> [UInt8]? {
         do {
             return try keyring.open(sealed)
         } catch {
             switch error {
             case .truncated: metrics.countDrop(.truncated)
             case .unknownVersion: metrics.countDrop(.unknownVersion)
-            case .notAuthentic: metrics.countDrop(.notAuthentic)
+            case .notAuthentic:
+                metrics.countDrop(.notAuthentic)
+                events?.gossipAuthFailed(from: sender.map { "\($0.ipAddress ?? "?"):\($0.port ?? 0)" } ?? "unknown")
             }
             return nil
         }
@@ -350,7 +359,8 @@ final class GossipDatagramHandler: ChannelInboundHandler {
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        service.receive(unwrapInboundIn(data).data)
+        let envelope = unwrapInboundIn(data)
+        service.receive(envelope.data, from: envelope.remoteAddress)
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {

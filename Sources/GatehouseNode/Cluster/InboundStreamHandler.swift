@@ -91,6 +91,8 @@ final class InboundStreamHandler: ChannelInboundHandler {
 
     private func handle(_ frame: ByteBuffer, context: ChannelHandlerContext) {
         guard let plaintext = plane.open(frame) else {
+            let remote = context.channel.remoteAddress
+            plane.events?.gossipAuthFailed(from: remote.map { "\($0.ipAddress ?? "?"):\($0.port ?? 0)" } ?? "unknown")
             refuse(.notAuthentic, context: context)
             return
         }

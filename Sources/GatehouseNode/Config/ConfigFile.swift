@@ -157,6 +157,20 @@ struct ConfigFile: Decodable {
         }
     }
 
+    struct Events: Decodable {
+        var output: String?
+        var path: String?
+        var ringSize: Int?
+        var windowMs: Int64?
+        var burstThreshold: Int64?
+        enum CodingKeys: String, CodingKey {
+            case output, path
+            case ringSize = "ring_size"
+            case windowMs = "window_ms"
+            case burstThreshold = "burst_threshold"
+        }
+    }
+
     struct Node: Decodable {
         var id: String
         var rpc: String?
@@ -176,6 +190,7 @@ struct ConfigFile: Decodable {
     var adminTokens: [AdminToken]?
     var audit: Audit?
     var accessLog: AccessLog?
+    var events: Events?
     var gatewayTokens: [String]?
     var trustedProxies: [String]?
     var gossipKeys: [String]?
@@ -191,7 +206,7 @@ struct ConfigFile: Decodable {
     var nodes: [Node]?
 
     enum CodingKeys: String, CodingKey {
-        case cluster, pepper, seeds, timing, defaults, limits, connections, tls, envoy, nodes, audit
+        case cluster, pepper, seeds, timing, defaults, limits, connections, tls, envoy, nodes, audit, events
         case adminToken = "admin_token"
         case adminTokens = "admin_tokens"
         case gatewayTokens = "gateway_tokens"
@@ -207,9 +222,10 @@ struct ConfigFile: Decodable {
         "": [
             "cluster", "pepper", "admin_token", "gateway_tokens", "trusted_proxies", "gossip_keys", "seeds", "timing", "defaults",
             "failed_attempts", "limits", "connections", "tls", "envoy", "log_level", "nodes", "admin_tokens", "audit",
-            "access_log",
+            "access_log", "events",
         ],
         "access_log": ["http", "resp", "grpc", "sample_rate"],
+        "events": ["output", "path", "ring_size", "window_ms", "burst_threshold"],
         "admin_tokens[]": ["name", "sha256", "secret_env", "permissions"],
         "audit": ["retention_days"],
         "cluster": ["name"],

@@ -123,6 +123,7 @@ public enum ConfigLoader {
         config.adminTokens = try adminTokens(file.adminTokens ?? [], environment: environment)
         if let days = file.audit?.retentionDays { config.auditRetentionDays = days }
         if let section = file.accessLog { config.accessLog = try accessLogSettings(section) }
+        if let section = file.events { config.events = try eventSettings(section, baseDirectory: baseDirectory) }
         if let tokens = environment[Environment.gatewayTokens] {
             config.gatewayTokens = tokens.split(separator: ",").map { String($0).trimmingSpaces() }.filter { !$0.isEmpty }
         } else {
@@ -237,6 +238,23 @@ public enum ConfigLoader {
             settings[keyPath: keyPath] = mode
         }
         if let rate = section.sampleRate { settings.sampleRate = rate }
+        return settings
+    }
+
+    /// The `events:` section; the output is named, so a typo is refused rather than read as off.
+    static func eventSettings(_ section: ConfigFile.Events, baseDirectory: String) throws(ConfigError) -> EventSettings {
+        var settings = EventSettings()
+        if let text = section.output {
+            guard let output = EventSettings.Output(rawValue: text) else {
+                let outputs = EventSettings.Output.allCases.map(\.rawValue).joined(separator: ", ")
+                throw ConfigError(field: "events.output", problem: "\"\(text)\" is not an output", fix: "use one of \(outputs)")
+            }
+            settings.output = output
+        }
+        if let path = section.path, !path.isEmpty { settings.path = path.hasPrefix("/") ? path : "\(baseDirectory)/\(path)" }
+        if let size = section.ringSize { settings.ringSize = size }
+        if let window = section.windowMs { settings.windowMs = window }
+        if let threshold = section.burstThreshold { settings.burstThreshold = threshold }
         return settings
     }
 

@@ -44,6 +44,8 @@ public struct NodeConfig: Sendable {
     public var logLevel: Logger.Level = .info
     /// Which requests get an access log line (`access_log:`); RESP and gRPC: none by default.
     public var accessLog = AccessLogSettings()
+    /// Security events: output, ring size, aggregation window (`events:`).
+    public var events = EventSettings()
     /// `false` keeps keys in memory only (tests); production nodes always persist.
     public var persistent = true
     /// Gossip membership; `nil` runs a standalone node.
@@ -113,6 +115,7 @@ public struct NodeConfig: Sendable {
         }
         try connections.validate()
         try accessLog.validate()
+        try events.validate()
         try tls.validate()
         guard maxBodyBytes >= 1024 else {
             throw ConfigError(field: "limits.max_body_bytes", problem: "must be at least 1024", fix: "set it to e.g. 65536")

@@ -38,6 +38,9 @@ struct EnvoyAuthorizationService: Envoy_Service_Auth_V3_Authorization.SimpleServ
             answer = try decision.decide(asked) { key, verifyRequest in
                 let answer = keys.verify(key: key, verifyRequest)
                 metrics.countVerify(answer.code)
+                keys.events.verified(answer.code, keyID: answer.keyID, source: verifyRequest.source) {
+                    .init(sourceIP: source.isEmpty ? nil : source, requestID: (requestID ?? GRPCRequestTrail.requestID(headers: http.headers)).value)
+                }
                 verified = answer
                 return answer
             }

@@ -39,6 +39,10 @@ struct EnvoyRateLimitService: Envoy_Service_Ratelimit_V3_RateLimitService.Simple
                 verify: { key, cost in
                     let answer = keys.verify(key: key, VerifyRequest(cost: cost))
                     metrics.countVerify(answer.code)
+                    // ShouldRateLimit carries no request headers: the id is this node's.
+                    keys.events.verified(answer.code, keyID: answer.keyID, source: nil) {
+                        .init(sourceIP: Self.peerHost(context.remotePeer), requestID: RequestID.generate().value)
+                    }
                     verified = answer
                     return answer
                 })

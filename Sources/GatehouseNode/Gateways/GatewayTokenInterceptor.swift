@@ -22,13 +22,17 @@ struct GatewayTokenInterceptor: ServerInterceptor {
             metrics.countGRPC(method, .unauthenticated)
             throw RPCError(code: .unauthenticated, message: "this node needs a gateway token in the x-gatehouse-token metadata")
         }
-        switch keys.checkCredential(from: Self.source(context.remotePeer), { authenticator.acceptsGateway(token.utf8) }) {
+        let source = Self.source(context.remotePeer)
+        let origin = { SecurityEventLog.Origin(sourceIP: EnvoyRateLimitService.peerHost(context.remotePeer), requestID: RequestID.generate().value) }
+        switch keys.checkCredential(from: source, { authenticator.acceptsGateway(token.utf8) }) {
         case .accepted:
             return try await next(request, context)
         case .refused:
+            keys.events.credentialRefused(.gatewayAuthFailed, origin: origin())
             metrics.countGRPC(method, .unauthenticated)
             throw RPCError(code: .unauthenticated, message: "the gateway token is not valid")
         case .sourceThrottled:
+            keys.events.sourceThrottled(source, origin: origin)
             metrics.countGRPC(method, .unauthenticated)
             throw RPCError(code: .resourceExhausted, message: "too many failed attempts from this address; retry later with a valid token")
         }

@@ -21,6 +21,7 @@ public enum AdminRoutes {
         Route(method: .get, path: "/v1/cluster/members", permission: .clusterRead),
         Route(method: .get, path: "/v1/cluster/status", permission: .clusterRead),
         Route(method: .get, path: "/v1/audit", permission: .auditRead),
+        Route(method: .get, path: "/v1/events", permission: .eventsRead),
     ]
 
     /// The permission `method path` needs; nil for a route that is not an admin route.

@@ -135,6 +135,9 @@ struct HTTPAPI: Sendable {
         admin(.get, "/v1/audit") { request, _, _ in
             try auditQuery(request)
         }
+        admin(.get, "/v1/events") { request, _, _ in
+            try await eventsQuery(request)
+        }
         admin(.get, "/v1/keys") { request, _, _ in
             let query = request.uri.queryParameters
             var limit = Self.defaultListLimit
@@ -186,12 +189,15 @@ struct HTTPAPI: Sendable {
         }
 
         on(.post, "/v1/verify") { request, context in
-            try requireGateway(request.headers[.authorization].flatMap(BearerToken.parse), from: clientSource(request, context))
+            try requireGateway(request.headers[.authorization].flatMap(BearerToken.parse), from: clientSource(request, context), request, context)
             let body = try await JSONBody.decode(VerifyBody.self, from: request, limit: maxBodyBytes)
             guard body.cost >= 0 else { throw APIError.invalid("cost", "must be 0 or more") }
             let verify = VerifyRequest(scopes: body.scopes, cost: body.cost, source: body.ip.map(SourceAddress.identity))
             let answer = service.verify(key: body.key, verify)
             metrics.countVerify(answer.code)
+            service.events.verified(answer.code, keyID: answer.keyID, source: verify.source) {
+                .init(sourceIP: body.ip ?? clientAddress(request, context).map { "\($0)" }, requestID: context.requestID.value)
+            }
             context.noteVerify(answer)
             if let requestID = body.requestID, context.logger.logLevel <= .debug {
                 context.logger.debug("verify", metadata: ["client_request_id": "\(requestID.prefix(128))", "code": "\(answer.code.rawValue)"])
@@ -219,7 +225,7 @@ struct HTTPAPI: Sendable {
             // A bad gateway token is the proxy's misconfiguration, not the client's bad key:
             // no `WWW-Authenticate` challenge that the proxy would pass on to the client.
             do {
-                try requireGateway(request.headers[.gatehouseToken], from: source)
+                try requireGateway(request.headers[.gatehouseToken], from: source, request, context)
             } catch var error as APIError where error.kind == .unauthorized {
                 error.extraHeaders[.wwwAuthenticate] = nil
                 error.extraHeaders[.gatehouseCode] = "GATEWAY_UNAUTHORIZED"
@@ -252,6 +258,7 @@ struct HTTPAPI: Sendable {
         }
         let answer = service.verify(key: key, VerifyRequest(scopes: scopes, cost: cost, source: source))
         metrics.countVerify(answer.code)
+        service.events.verified(answer.code, keyID: answer.keyID, source: source) { origin(request, context) }
         context.noteVerify(answer)
         let decision = ForwardAuthDecision(answer: answer, mode: mode, failedAttemptWindowMs: service.failedAttemptWindowMs)
         return try JSONBody.response(VerifyView(answer: answer), status: decision.status, headers: decision.headers)
@@ -292,7 +299,7 @@ struct HTTPAPI: Sendable {
             throw APIError.unauthorized("this endpoint needs an admin token: Authorization: Bearer <admin token>")
         }
         var credential: AdminCredential?
-        try check(from: clientSource(request, context), refusal: "the admin token is not valid") {
+        try check(from: clientSource(request, context), refusal: "the admin token is not valid", event: .adminAuthFailed, origin: origin(request, context)) {
             credential = admins.identify(token.utf8)
             return credential != nil
         }
@@ -311,25 +318,38 @@ struct HTTPAPI: Sendable {
         return trustedProxies.clientAddress(peer: peer, forwardedFor: request.headers[values: .xForwardedFor], realIP: request.headers[.xRealIP])
     }
 
-    private func requireGateway(_ token: String?, from source: SourceIdentity?) throws {
+    private func requireGateway(_ token: String?, from source: SourceIdentity?, _ request: Request, _ context: GatehouseRequestContext) throws {
         guard authenticator.isRequired else { return }
         guard let token else {
             throw APIError.unauthorized("this endpoint needs a gateway token")
         }
-        try check(from: source, refusal: "the gateway token is not valid") { authenticator.acceptsGateway(token.utf8) }
+        try check(from: source, refusal: "the gateway token is not valid", event: .gatewayAuthFailed, origin: origin(request, context)) {
+            authenticator.acceptsGateway(token.utf8)
+        }
     }
 
     /// A token check under the failed-attempt throttle: a wrong token counts against its
-    /// source, and a source over the limit gets 429 without its token being compared.
-    private func check(from source: SourceIdentity?, refusal: String, _ accepts: () -> Bool) throws {
+    /// source (and is a security event), and a source over the limit gets 429 without its
+    /// token being compared.
+    private func check(
+        from source: SourceIdentity?, refusal: String, event: SecurityEventType, origin: @autoclosure () -> SecurityEventLog.Origin,
+        _ accepts: () -> Bool
+    ) throws {
         switch service.checkCredential(from: source, accepts) {
         case .accepted:
             return
         case .refused:
+            service.events.credentialRefused(event, origin: origin())
             throw APIError.unauthorized(refusal)
         case .sourceThrottled:
+            service.events.sourceThrottled(source, origin: origin)
             throw APIError.sourceThrottled(retryAfterMs: service.failedAttemptWindowMs)
         }
+    }
+
+    /// Where a request came from, for its security events: the client's address and the request id.
+    private func origin(_ request: Request, _ context: GatehouseRequestContext) -> SecurityEventLog.Origin {
+        .init(sourceIP: clientAddress(request, context).map { "\($0)" }, requestID: context.requestID.value)
     }
 
     static let importPath = "/v1/keys/import"

@@ -47,6 +47,8 @@ public final class KeyService: Sendable {
     private let importedForms = Atomic<UInt8>(0)
     /// The audit trail every admin write adds an entry to, in the write's transaction.
     public let audit: AuditTrail
+    /// Security events: refused verifies and tokens, refused replicated records.
+    public let events: SecurityEventLog
     /// Told about every local write once it is durable, to replicate it.
     private let writeListener = LockedBox<WriteListener?>(nil)
 
@@ -104,8 +106,9 @@ public final class KeyService: Sendable {
         nodeID: String, hasher: LookupHasher, settings: Gatekeeper.Settings, defaultLimits: [RateLimit],
         defaultPrefix: String, storage: any KeyStorage, maxClockSkewMs: Int64 = ClusterConfig.defaultMaxClockSkewMs,
         auditRetentionMs: Int64 = Int64(AuditTrail.defaultRetentionDays) * 86_400_000,
-        now: @escaping @Sendable () -> Int64, logger: Logger
+        now: @escaping @Sendable () -> Int64, logger: Logger, events: SecurityEventLog? = nil
     ) throws {
+        self.events = events ?? SecurityEventLog(node: nodeID, logger: logger, now: now)
         audit = try AuditTrail(
             storage: storage, nodeID: nodeID, retentionMs: auditRetentionMs, maxClockSkewMs: maxClockSkewMs, now: now, logger: logger)
         var gatekeeper = Gatekeeper(hasher: hasher, settings: settings, node: nodeID)
@@ -215,6 +218,12 @@ public final class KeyService: Sendable {
         if accepts() { return .accepted }
         state.withLock { $0.recordFailedAttempt(source, nowMs: nowMs) }
         return .refused
+    }
+
+    /// Whether the failed-attempt throttle refuses `source` now.
+    public func isSourceThrottled(_ source: SourceIdentity) -> Bool {
+        let nowMs = now()
+        return state.withLock { $0.isSourceThrottled(source, nowMs: nowMs) }
     }
 
     /// The node's clock, in milliseconds since the epoch.
@@ -506,6 +515,13 @@ public final class KeyService: Sendable {
                 "first_version": "\(record.version.wallMs).\(record.version.logical)@\(record.version.node.prefix(ReplicaCheck.maxNodeNameBytes))",
                 "first_ahead_ms": "\(record.version.wallMs &- nowMs)",
             ])
+        }
+        if let skewed = outcome.rejected[.clockSkew], skewed > 0,
+            let first = records.first(where: { ReplicaCheck.rejection(of: $0, nowMs: nowMs, maxClockSkewMs: maxClockSkewMs) == .clockSkew })
+        {
+            events.clockSkewRejected(
+                member: String(first.version.node.prefix(ReplicaCheck.maxNodeNameBytes)), firstKeyID: String(first.id.prefix(ReplicaCheck.maxIDBytes)),
+                count: Int64(skewed), aheadMs: first.version.wallMs &- nowMs)
         }
         clock.withLock { clock in
             for record in accepted { clock.observe(record.version, nowMs: nowMs) }

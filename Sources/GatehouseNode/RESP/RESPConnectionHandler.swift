@@ -228,9 +228,19 @@ final class RESPConnectionHandler: ChannelInboundHandler {
         let took = start.map { ContinuousClock.now - $0 }
         if sampled, let took { shared.metrics.verifyDuration.record(took) }
         uncounted.countVerify(answer.code)
+        // A refusal may be a security event (valid answers never get here); its request id,
+        // made only when the event log asks for it, is the one the access line uses too.
+        var eventRequestID: RequestID?
+        if answer.code != .valid {
+            shared.service.events.verified(answer.code, keyID: answer.keyID, source: request.source, nowMs: nowMs) {
+                let id = parsed.requestID.flatMap(RequestID.init(validating:)) ?? .generate()
+                eventRequestID = id
+                return .init(sourceIP: parsed.sourceAddress.map { String(buffer: $0) } ?? peerAddress(context), requestID: id.value)
+            }
+        }
         if accessLine || debugLines {
             // The caller's RID, or one made here: only now, when a line needs it.
-            let requestID = parsed.requestID.flatMap(RequestID.init(validating:)) ?? .generate()
+            let requestID = eventRequestID ?? parsed.requestID.flatMap(RequestID.init(validating:)) ?? .generate()
             if debugLines {
                 shared.logger.debug("verify", metadata: ["request_id": "\(requestID)", "code": "\(answer.code.rawValue)", "key_id": "\(answer.keyID ?? "")"])
             }
@@ -269,8 +279,10 @@ final class RESPConnectionHandler: ChannelInboundHandler {
         case .accepted:
             break
         case .refused:
+            shared.service.events.credentialRefused(.gatewayAuthFailed, origin: .init(sourceIP: peerAddress(context), requestID: RequestID.generate().value))
             throw CommandError(.wrongPass, "invalid token")
         case .sourceThrottled:
+            shared.service.events.sourceThrottled(peer) { .init(sourceIP: peerAddress(context), requestID: RequestID.generate().value) }
             let seconds = (shared.service.failedAttemptWindowMs + 999) / 1000
             throw CommandError(.wrongPass, "too many failed attempts from this address; retry after \(seconds) s with a valid token")
         }

@@ -5,7 +5,7 @@ public enum AdminPermission: String, CaseIterable, Hashable, Sendable, Comparabl
     case keysRevoke = "keys:revoke"
     case clusterRead = "cluster:read"
     case auditRead = "audit:read"
-    /// For the event stream (no route in this version).
+    /// `GET /v1/events`: the security events.
     case eventsRead = "events:read"
 
     public static func < (lhs: AdminPermission, rhs: AdminPermission) -> Bool { lhs.rawValue < rhs.rawValue }

@@ -82,12 +82,13 @@ public final class GatehouseServer: Sendable {
             nodeID: config.nodeID, hasher: LookupHasher(pepper: secrets.pepper), settings: config.decision,
             defaultLimits: config.defaultLimits, defaultPrefix: config.defaultKeyPrefix, storage: chosenStorage,
             maxClockSkewMs: config.cluster?.maxClockSkewMs ?? ClusterConfig.defaultMaxClockSkewMs,
-            auditRetentionMs: Int64(config.auditRetentionDays) * 86_400_000, now: answerTime, logger: logger)
+            auditRetentionMs: Int64(config.auditRetentionDays) * 86_400_000, now: answerTime, logger: logger,
+            events: SecurityEventLog(node: config.nodeID, settings: config.events, metrics: metrics, logger: logger, now: answerTime))
         if let cluster = config.cluster {
             do {
                 gossip = try GossipService(
                     nodeID: config.nodeID, config: cluster, clusterName: config.clusterName, metrics: metrics.cluster,
-                    dataMetrics: metrics.dataPlane, logger: logger, group: group, now: now, clock: clock)
+                    dataMetrics: metrics.dataPlane, logger: logger, group: group, now: now, clock: clock, events: service.events)
             } catch let error as ClusterKeyring.InvalidKey {
                 throw ConfigError(field: "gossip_keys[\(error.index)]", problem: "is not 32 bytes of base64", fix: "generate keys with `openssl rand -base64 32`")
             }
@@ -170,7 +171,10 @@ public final class GatehouseServer: Sendable {
                 rule: cluster.counterSendRule,
                 settings: ReplicationMachine.Settings(directLimit: cluster.counterDirectLimit, fanout: cluster.membership.gossipFanout))))
         }
-        services += [.init(service: resp), .init(service: http), .init(service: flusher)]
+        services += [
+            .init(service: resp), .init(service: http), .init(service: flusher),
+            .init(service: SecurityEventService(events: service.events, keys: service)),
+        ]
         if let grpcAddress = config.grpcAddress {
             services.append(.init(service: envoyServer(address: grpcAddress, authenticator: authenticator) { report(nil, nil, $0) }))
         }

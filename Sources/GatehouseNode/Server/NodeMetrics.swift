@@ -57,6 +57,8 @@ public final class NodeMetrics: Sendable {
     public let adminCommits: Gauge
     public let adminCommittedWrites: Gauge
     public let usageFlushFailures: Counter
+    /// Security events emitted, by type (every type is exported from the start, at 0).
+    private let securityEvents: [SecurityEventType: Counter]
     public let cluster: ClusterMetrics
     public let replication: ReplicationMetrics
     public let dataPlane: DataPlaneMetrics
@@ -110,6 +112,9 @@ public final class NodeMetrics: Sendable {
         adminCommits = gauge("admin_commits", "Durable commits of admin writes since start (writes arriving during a commit share the next)")
         adminCommittedWrites = gauge("admin_committed_writes", "Admin writes those commits held")
         usageFlushFailures = counter("usage_flush_failures", "Failed writes of coalesced usage to disk")
+        securityEvents = Dictionary(uniqueKeysWithValues: SecurityEventType.allCases.map {
+            ($0, counter("security_events", "Security events emitted, by type (see GET /v1/events)", [("type", $0.rawValue)]))
+        })
         cluster = ClusterMetrics(registry: registry)
         replication = ReplicationMetrics(registry: registry)
         dataPlane = DataPlaneMetrics(registry: registry)
@@ -140,6 +145,10 @@ public final class NodeMetrics: Sendable {
         let methodIndex = GRPCMethod.allCases.firstIndex(of: method) ?? 0
         let resultIndex = GRPCResult.allCases.firstIndex(of: result) ?? 0
         grpcRequests[methodIndex][resultIndex].increment()
+    }
+
+    public func countSecurityEvent(_ type: SecurityEventType) {
+        securityEvents[type]?.increment()
     }
 
     public func countHTTPError(_ kind: HTTPErrorKind) {
