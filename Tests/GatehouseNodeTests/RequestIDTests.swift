@@ -193,6 +193,26 @@ struct RequestIDTests {
         try await node.stop()
     }
 
+    /// ShouldRateLimit carries no request headers: the gateway's id comes as call metadata,
+    /// and a call without one gets an id of the node's own.
+    @Test func aRateLimitCallsMetadataIDReachesItsAccessLine() async throws {
+        let node = try await EnvoyGRPCServiceTests.start { $0.accessLog.grpc = .full }
+        try await EnvoyGRPCServiceTests.withLimiter(node) { limiter in
+            var metadata = Metadata()
+            metadata.addString("rid-rls-1", forKey: "x-request-id")
+            _ = try await limiter.shouldRateLimit(EnvoyGRPCServiceTests.request([("path", "/login")]), metadata: metadata)
+            _ = try await limiter.shouldRateLimit(EnvoyGRPCServiceTests.request([("path", "/login")]))
+        }
+        let line = try await Self.accessLine(node, id: "rid-rls-1")
+        #expect(line["gatehouse.command"] as? String == "ShouldRateLimit")
+        try await eventually("the call without an id has a line too") {
+            Self.accessLines(node).filter { $0["gatehouse.command"] as? String == "ShouldRateLimit" }.count == 2
+        }
+        let ids = Self.accessLines(node).compactMap { $0["trace.id"] as? String }
+        #expect(Set(ids).count == ids.count, "each call its own id")
+        try await node.stop()
+    }
+
     @Test func accessLinesAreWrittenWhenTheNodeLogsOnlyWarnings() throws {
         let capture = LogCapture()
         let log = AccessLog(logger: capture.logger(level: .warning), settings: AccessLogSettings())

@@ -15,7 +15,28 @@ struct EnvoyRateLimitService: Envoy_Service_Ratelimit_V3_RateLimitService.Simple
     let metrics: NodeMetrics
     let trail: GRPCRequestTrail
 
+    /// The form with the call's metadata: a request id the gateway sends as `x-request-id`
+    /// metadata (Envoy: `request_headers_to_add`/`initial_metadata` of the rate-limit
+    /// service's gRPC service) names the call in its events and access line.
+    func shouldRateLimit(request: ServerRequest<Request>, context: ServerContext) async throws -> ServerResponse<Response> {
+        let given = request.metadata[stringValues: GRPCRequestTrail.requestIDHeader].first { _ in true }
+        return ServerResponse(message: try await decide(request.message, context: context, givenRequestID: given), metadata: [:])
+    }
+
     func shouldRateLimit(request: Request, context: ServerContext) async throws -> Response {
+        try await decide(request, context: context, givenRequestID: nil)
+    }
+
+    /// One call: `givenRequestID` is used when valid, otherwise an id is made, only when
+    /// something logs it.
+    private func decide(_ request: Request, context: ServerContext, givenRequestID: String?) async throws -> Response {
+        var madeID: RequestID?
+        func requestID() -> RequestID {
+            if let madeID { return madeID }
+            let id = RequestID.from(header: givenRequestID)
+            madeID = id
+            return id
+        }
         let asked = EnvoyRateLimitRequest(
             domain: request.domain,
             descriptors: request.descriptors.map { descriptor in
@@ -39,9 +60,8 @@ struct EnvoyRateLimitService: Envoy_Service_Ratelimit_V3_RateLimitService.Simple
                 verify: { key, cost in
                     let answer = keys.verify(key: key, VerifyRequest(cost: cost))
                     metrics.countVerify(answer.code)
-                    // ShouldRateLimit carries no request headers: the id is this node's.
                     keys.events.verified(answer.code, keyID: answer.keyID, source: nil) {
-                        .init(sourceIP: Self.peerHost(context.remotePeer), requestID: RequestID.generate().value)
+                        .init(sourceIP: Self.peerHost(context.remotePeer), requestID: requestID().value)
                     }
                     verified = answer
                     return answer
@@ -52,9 +72,8 @@ struct EnvoyRateLimitService: Envoy_Service_Ratelimit_V3_RateLimitService.Simple
         }
         metrics.countGRPC(.shouldRateLimit, answer.overallCode == .ok ? .ok : .overLimit)
         if let started {
-            // ShouldRateLimit carries no request headers: the id is this node's.
             trail.finish(AccessLog.Entry(
-                requestID: .generate(), keyID: verified?.keyID, owner: verified?.owner, sourceIP: Self.peerHost(context.remotePeer),
+                requestID: requestID(), keyID: verified?.keyID, owner: verified?.owner, sourceIP: Self.peerHost(context.remotePeer),
                 command: "ShouldRateLimit", path: request.domain,
                 code: verified?.code.rawValue ?? (answer.overallCode == .ok ? "OK" : "OVER_LIMIT"),
                 durationNanoseconds: (ContinuousClock.now - started).nanoseconds), plan)

@@ -3,7 +3,8 @@ import Logging
 
 /// The request id and access line of the Envoy gRPC services. Envoy names the request in
 /// ext_authz's `attributes.request.http.headers` (`x-request-id`, which Envoy sets on every
-/// request it routes); `ShouldRateLimit` carries no headers, so its id is generated. Ids are
+/// request it routes); `ShouldRateLimit` carries no headers, so its id comes from the call's
+/// `x-request-id` metadata when the gateway sends one, and is generated otherwise. Ids are
 /// made only when something logs: the services are on the gateways' hot path.
 struct GRPCRequestTrail: Sendable {
     static let requestIDHeader = "x-request-id"
