@@ -30,9 +30,12 @@ public struct JSONLogHandler: LogHandler {
     }
 
     public func log(event: LogEvent) {
-        var merged = metadata
-        if let provided = metadataProvider?.get() { merged.merge(provided) { $1 } }
-        if let extra = event.metadata { merged.merge(extra) { $1 } }
+        // Most lines bring all their metadata with the event: no merge then.
+        var merged = metadata.isEmpty && metadataProvider == nil ? event.metadata ?? [:] : metadata
+        if !metadata.isEmpty || metadataProvider != nil {
+            if let provided = metadataProvider?.get() { merged.merge(provided) { $1 } }
+            if let extra = event.metadata { merged.merge(extra) { $1 } }
+        }
         var fields: [(key: String, value: JSONLineWriter.Value)] = []
         fields.reserveCapacity(merged.count + 4)
         let timestamp = JSONLineWriter.Value.text(JSONTime.format(WallClock.nowMs()))
