@@ -43,13 +43,14 @@ struct JSONLineWriter {
     /// An object whose fields are written in key order (by bytes).
     mutating func writeObject(_ fields: [(key: String, value: Value)]) {
         bytes.append(UInt8(ascii: "{"))
-        var first = true
-        for field in fields.sorted(by: { Self.precedes($0.key, $1.key) }) {
-            if !first { bytes.append(UInt8(ascii: ",")) }
-            first = false
-            writeString(field.key)
+        // Positions are sorted, not the fields: moving a field moved its string and value.
+        let keys: [String] = fields.map { $0.key }
+        let order: [Int] = keys.indices.sorted { (left: Int, right: Int) -> Bool in Self.precedes(keys[left], keys[right]) }
+        for (written, index) in order.enumerated() {
+            if written > 0 { bytes.append(UInt8(ascii: ",")) }
+            writeString(fields[index].key)
             bytes.append(UInt8(ascii: ":"))
-            write(field.value)
+            write(fields[index].value)
         }
         bytes.append(UInt8(ascii: "}"))
     }

@@ -30,16 +30,20 @@ public struct JSONLogHandler: LogHandler {
     }
 
     public func log(event: LogEvent) {
-        // Most lines bring all their metadata with the event: no merge then.
-        var merged = metadata.isEmpty && metadataProvider == nil ? event.metadata ?? [:] : metadata
-        if !metadata.isEmpty || metadataProvider != nil {
-            if let provided = metadataProvider?.get() { merged.merge(provided) { $1 } }
-            if let extra = event.metadata { merged.merge(extra) { $1 } }
-        }
+        // The event's metadata, then the provider's, then the handler's: each key once, the
+        // first that has it winning, without building a merged dictionary.
+        let extra = event.metadata ?? [:]
+        let provided = metadataProvider?.get() ?? [:]
+        var merged: [(key: String, value: Logger.Metadata.Value)] = []
+        merged.reserveCapacity(extra.count + provided.count + metadata.count)
+        for (key, item) in extra { merged.append((key, item)) }
+        for (key, item) in provided where extra[key] == nil { merged.append((key, item)) }
+        for (key, item) in metadata where extra[key] == nil && provided[key] == nil { merged.append((key, item)) }
+        let dataset = extra["event.dataset"] ?? provided["event.dataset"] ?? metadata["event.dataset"]
         var fields: [(key: String, value: JSONLineWriter.Value)] = []
         fields.reserveCapacity(merged.count + 4)
         let timestamp = JSONLineWriter.Value.text(JSONTime.format(WallClock.nowMs()))
-        if case .string(AccessLog.dataset)? = merged["event.dataset"] {
+        if case .string(AccessLog.dataset)? = dataset {
             fields += [
                 ("@timestamp", timestamp), ("log.level", .text(event.level.rawValue)), ("message", .text("\(event.message)")),
                 ("log.logger", .text(label)),
