@@ -349,7 +349,9 @@ struct SecurityEventTests {
         try await eventually("the long poll is waiting") { node.server.service.events.waiterCount >= 2 }
         let started = ContinuousClock.now
         try await node.stop()
-        #expect(ContinuousClock.now - started < .seconds(20), "a 5-minute stream and a 1-minute poll ended with the node")
+        // Alone this takes a tenth of a second; the bound only has to tell "ended with the node"
+        // from "waited for the poll's minute" on a machine busy with the whole suite (20 s seen).
+        #expect(ContinuousClock.now - started < .seconds(50), "a 5-minute stream and a 1-minute poll ended with the node")
         _ = await poll.value
         await connection.close()
     }
