@@ -4,6 +4,7 @@
 # ±30 % between identical runs, while CPU time per request moves far less.
 #   bench/cpu-per-verify.sh [BIN_DIR]     (default .build-release/release)
 #   SERVE_ARGS="--access-log-resp full" bench/cpu-per-verify.sh    (extra arguments of gatehouse serve)
+#   VERIFY_FIELDS=code,remaining bench/cpu-per-verify.sh            (VERIFY … FIELDS code,remaining: the compact reply)
 set -euo pipefail
 bin=${1:-.build-release/release}
 command -v redis-benchmark >/dev/null || { echo "needs redis-benchmark: apt-get install redis-tools" >&2; exit 1; }
@@ -16,13 +17,15 @@ trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null; rm -rf $work' EXIT
 for _ in $(seq 100); do curl -sf http://127.0.0.1:$http/healthz >/dev/null 2>&1 && break; sleep 0.1; done
 key=$(curl -sf -X POST http://127.0.0.1:$http/v1/keys -H "Authorization: Bearer bench-admin-token-0123456789" \
   -d '{"name":"b","scopes":["read","orders:*"],"limits":[{"name":"b","limit":1000000000000,"window_ms":3600000}]}' | python3 -c 'import json,sys; print(json.load(sys.stdin)["key"])')
+fields=()
+[ -n "${VERIFY_FIELDS:-}" ] && fields=(FIELDS "$VERIFY_FIELDS")
 ticks() { awk '{print $14 + $15}' /proc/$pid/stat; }
 hz=$(getconf CLK_TCK)
-redis-benchmark -p $rpc -c 50 -n 200000 -P 16 -q VERIFY $key SCOPE orders:read >/dev/null 2>&1
+redis-benchmark -p $rpc -c 50 -n 200000 -P 16 -q VERIFY $key SCOPE orders:read "${fields[@]}" >/dev/null 2>&1
 for p in 16 1; do
   n=1500000; [ $p = 1 ] && n=200000
   before=$(ticks)
-  rps=$(redis-benchmark -p $rpc -c 50 -n $n -P $p --csv VERIFY $key SCOPE orders:read 2>/dev/null | tail -1 | cut -d, -f2)
+  rps=$(redis-benchmark -p $rpc -c 50 -n $n -P $p --csv VERIFY $key SCOPE orders:read "${fields[@]}" 2>/dev/null | tail -1 | cut -d, -f2)
   after=$(ticks)
-  python3 -c "print('$(basename $bin) -P $p: server CPU %.2f us/VERIFY  (%s req/s)' % (($after-$before)/$hz*1e6/$n, $rps))"
+  python3 -c "print('$(basename $bin)${VERIFY_FIELDS:+ FIELDS $VERIFY_FIELDS} -P $p: server CPU %.2f us/VERIFY  (%s req/s)' % (($after-$before)/$hz*1e6/$n, $rps))"
 done
