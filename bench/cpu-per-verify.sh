@@ -11,7 +11,7 @@ command -v redis-benchmark >/dev/null || { echo "needs redis-benchmark: apt-get 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
 rpc=$(free_port); http=$(free_port)
 work=$(mktemp -d)
-GATEHOUSE_ADMIN_TOKEN=bench-admin-token-0123456789 $bin/gatehouse serve --rpc 127.0.0.1:$rpc --http 127.0.0.1:$http --data-dir $work/data --log-level warning ${SERVE_ARGS:-} >$work/log 2>&1 &
+GATEHOUSE_ADMIN_TOKEN=bench-admin-token-0123456789 $bin/gatehouse serve --rpc 127.0.0.1:$rpc --http 127.0.0.1:$http --grpc off --data-dir $work/data --log-level warning ${SERVE_ARGS:-} >$work/log 2>&1 &
 pid=$!
 trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null; rm -rf $work' EXIT
 for _ in $(seq 100); do curl -sf http://127.0.0.1:$http/healthz >/dev/null 2>&1 && break; sleep 0.1; done
@@ -25,7 +25,7 @@ redis-benchmark -p $rpc -c 50 -n 200000 -P 16 -q VERIFY $key SCOPE orders:read "
 for p in 16 1; do
   n=1500000; [ $p = 1 ] && n=200000
   before=$(ticks)
-  rps=$(redis-benchmark -p $rpc -c 50 -n $n -P $p --csv VERIFY $key SCOPE orders:read "${fields[@]}" 2>/dev/null | tail -1 | cut -d, -f2)
+  rps=$(redis-benchmark -p $rpc -c 50 -n $n -P $p --csv VERIFY $key SCOPE orders:read "${fields[@]}" 2>/dev/null | tail -1 | python3 -c 'import csv,sys; print(next(csv.reader(sys.stdin))[1])')
   after=$(ticks)
   python3 -c "print('$(basename $bin)${VERIFY_FIELDS:+ FIELDS $VERIFY_FIELDS} -P $p: server CPU %.2f us/VERIFY  (%s req/s)' % (($after-$before)/$hz*1e6/$n, $rps))"
 done

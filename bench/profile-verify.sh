@@ -15,7 +15,7 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 rpc=$(free_port); http=$(free_port)
 work=$(mktemp -d)
 mkdir -p "$out"
-GATEHOUSE_ADMIN_TOKEN=bench-admin-token-0123456789 "$bin/gatehouse" serve --rpc 127.0.0.1:$rpc --http 127.0.0.1:$http \
+GATEHOUSE_ADMIN_TOKEN=bench-admin-token-0123456789 "$bin/gatehouse" serve --rpc 127.0.0.1:$rpc --http 127.0.0.1:$http --grpc off \
     --data-dir "$work/data" --log-level warning ${SERVE_ARGS:-} >"$work/log" 2>&1 &
 pid=$!
 trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null; rm -rf "$work"' EXIT
