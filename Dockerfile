@@ -2,7 +2,7 @@
 # The same three-node cluster as cluster.yaml runs with docker-compose.yml.
 FROM swift:6.3-noble AS build
 WORKDIR /src
-RUN apt-get update && apt-get install -y --no-install-recommends libsqlite3-dev && rm -rf /var/lib/apt/lists/*
+RUN apt-get update && apt-get install -y --no-install-recommends libsqlite3-dev libssl-dev && rm -rf /var/lib/apt/lists/*
 COPY Package.swift ./
 COPY Sources ./Sources
 COPY bench/sim ./bench/sim
@@ -11,7 +11,7 @@ RUN swift build -c release --product gatehouse --static-swift-stdlib \
     && cp "$(swift build -c release --show-bin-path)/gatehouse" /usr/local/bin/gatehouse
 
 FROM ubuntu:noble
-RUN apt-get update && apt-get install -y --no-install-recommends libsqlite3-0 ca-certificates \
+RUN apt-get update && apt-get install -y --no-install-recommends libsqlite3-0 libssl3t64 ca-certificates \
     && rm -rf /var/lib/apt/lists/* \
     && useradd --system --home /var/lib/gatehouse --create-home gatehouse
 COPY --from=build /usr/local/bin/gatehouse /usr/local/bin/gatehouse

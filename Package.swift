@@ -39,9 +39,17 @@ let package = Package(
         .package(url: "https://github.com/grpc/grpc-swift-protobuf.git", from: "2.4.1"),
     ],
     targets: [
+        .systemLibrary(
+            // OpenSSL's libcrypto: SHA-256 into caller-owned state for the lookup hash (see
+            // `LookupHasher`), which swift-crypto's API cannot do without allocating.
+            name: "COpenSSLCrypto",
+            pkgConfig: "libcrypto",
+            providers: [.apt(["libssl-dev"])]
+        ),
         .target(
             name: "GatehouseCore",
             dependencies: [
+                "COpenSSLCrypto",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Collections", package: "swift-collections"),
             ],
@@ -153,7 +161,7 @@ let package = Package(
         ),
         .testTarget(
             name: "GatehouseCoreTests",
-            dependencies: ["GatehouseCore", "GatehouseTestKit"],
+            dependencies: ["GatehouseCore", "GatehouseTestKit", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: strict
         ),
         .testTarget(

@@ -215,10 +215,12 @@ public struct Gatekeeper: Sendable {
                 revoked: index.isRevoked(slot: slot), enabled: index.isEnabled(slot: slot), expiresAt: index.expiresAt(slot: slot),
                 retiredUntil: target.retiredUntil, granted: scopes, request, nowMs: nowMs))
         let keyID = index.id(slot: slot)
-        answer.keyID = keyID
-        answer.owner = index.owner(slot: slot)
-        answer.scopes = scopes
-        answer.meta = index.meta(slot: slot)
+        if request.includesRecord {
+            answer.keyID = keyID
+            answer.owner = index.owner(slot: slot)
+            answer.scopes = scopes
+            answer.meta = index.meta(slot: slot)
+        }
         guard answer.code == .valid else { return answer }
 
         let cost = max(0, request.cost)

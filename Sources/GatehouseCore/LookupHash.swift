@@ -1,4 +1,4 @@
-import Crypto
+import COpenSSLCrypto
 import Foundation
 
 /// `HMAC-SHA256(pepper, key)`: the only form of a key that is kept, stored or gossiped.
@@ -78,35 +78,74 @@ public struct LookupHash: Hashable, Sendable, CustomStringConvertible {
     public var description: String { "LookupHash(\(String(hex.prefix(8)))…)" }
 }
 
-/// Computes lookup hashes with the pepper's HMAC key schedule done once, at start.
+/// Computes lookup hashes, `HMAC-SHA256(pepper, key)` (RFC 2104), with the pepper's key
+/// schedule done once, at start.
 ///
-/// `@unchecked Sendable`: `HMAC` is a value type whose hash state is copy-on-write, so each
-/// `hash` call mutates its own copy and the shared keyed state is only ever read.
-public struct LookupHasher: @unchecked Sendable {
-    private let keyed: HMAC<SHA256>
+/// The inner and outer SHA-256 states after the pepper's ipad and opad blocks are kept as
+/// OpenSSL `SHA256_CTX` values; a hash copies both (plain C structs, on the stack) and feeds
+/// them the key and then the inner digest. That is HMAC built from the library's SHA-256, not
+/// a SHA-256 of our own, and it allocates nothing: swift-crypto's `HMAC<SHA256>` hashes into
+/// copy-on-write heap state (two allocations and a quarter of a VERIFY's CPU in a profile),
+/// and its BoringSSL is not a product of the package. Lookup hashes are persisted and
+/// gossiped, so this must equal swift-crypto's `HMAC<SHA256>` for every pepper and key:
+/// `LookupHasherTests` checks it on random inputs.
+public struct LookupHasher: Sendable {
+    private let inner: SHA256_CTX
+    private let outer: SHA256_CTX
 
     /// `pepper` must be at least 32 bytes; it is the cluster-wide secret that makes a
     /// stolen database of lookup hashes useless without the pepper.
     public init(pepper: [UInt8]) {
         precondition(pepper.count >= 32, "the pepper must be at least 32 bytes")
-        keyed = HMAC<SHA256>(key: SymmetricKey(data: pepper))
+        // RFC 2104: a key longer than the block is replaced by its hash; the block is zero-padded.
+        let keyBlock = pepper.count > Self.blockSize ? Self.sha256(pepper) + [UInt8](repeating: 0, count: Self.blockSize - 32)
+            : pepper + [UInt8](repeating: 0, count: Self.blockSize - pepper.count)
+        inner = Self.state(afterBlock: keyBlock.map { $0 ^ 0x36 })
+        outer = Self.state(afterBlock: keyBlock.map { $0 ^ 0x5C })
     }
 
     public func hash(_ key: UnsafeRawBufferPointer) -> LookupHash {
-        var mac = keyed
-        mac.update(data: KeyBytes(key))
-        return mac.finalize().withUnsafeBytes(LookupHash.init(digest:))
+        var digest: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)
+        withUnsafeMutableBytes(of: &digest) { digest in
+            let bytes = digest.baseAddress!.assumingMemoryBound(to: UInt8.self)
+            var context = inner
+            SHA256_Update(&context, key.baseAddress, key.count)
+            SHA256_Final(bytes, &context)
+            context = outer
+            SHA256_Update(&context, bytes, digest.count)
+            SHA256_Final(bytes, &context)
+        }
+        return withUnsafeBytes(of: digest, LookupHash.init(digest:))
     }
 
     public func hash(_ key: String) -> LookupHash {
         var key = key
         return key.withUTF8 { hash(UnsafeRawBufferPointer($0)) }
     }
+
+    /// SHA-256's block size in bytes, the size of HMAC's key block.
+    private static let blockSize = 64
+
+    private static func state(afterBlock block: [UInt8]) -> SHA256_CTX {
+        var context = SHA256_CTX()
+        SHA256_Init(&context)
+        SHA256_Update(&context, block, block.count)
+        return context
+    }
+
+    private static func sha256(_ bytes: [UInt8]) -> [UInt8] {
+        var digest = [UInt8](repeating: 0, count: 32)
+        var context = SHA256_CTX()
+        SHA256_Init(&context)
+        SHA256_Update(&context, bytes, bytes.count)
+        SHA256_Final(&digest, &context)
+        return digest
+    }
 }
 
-/// The bytes of one key, handed to `HMAC.update(data:)`.
+/// The bytes of one key, handed to swift-crypto's `SHA256.hash(data:)`.
 ///
-/// `update` is generic over `DataProtocol` and not specialised for callers outside
+/// `hash(data:)` is generic over `DataProtocol` and not specialised for callers outside
 /// swift-crypto, so with a generic argument such as `UnsafeRawBufferPointer` (whose regions
 /// are a `CollectionOfOne<…>`) every call looks up generic type metadata at run time — more
 /// time than the hashing itself. This type and its regions are not generic, so their

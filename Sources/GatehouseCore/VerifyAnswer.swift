@@ -6,6 +6,11 @@ public struct VerifyRequest: Sendable {
     public var cost: Int64
     /// The caller's source, for the failed-attempt throttle; `nil` skips that check.
     public var source: SourceIdentity?
+    /// Whether the answer carries the record's `keyID`, `owner`, `scopes` and `meta`. A
+    /// caller that will not read them (a RESP reply of only the verdict) sets it to `false`
+    /// and saves copying them out of the index (reference counts shared by every thread).
+    /// The decision, and what it counts, is the same either way.
+    public var includesRecord = true
 
     public init(scopes: [String] = [], cost: Int64 = 1, source: SourceIdentity? = nil) {
         self.scopes = scopes

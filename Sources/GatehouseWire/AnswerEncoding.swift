@@ -13,45 +13,73 @@ public enum AnswerField {
 }
 
 extension ByteBuffer {
-    /// A verify answer: a map after `HELLO 3`, a flat field/value array before.
+    /// A verify answer: a map after `HELLO 3`, a flat field/value array before; only the
+    /// `fields` asked for (`VERIFY … FIELDS`), in the order of `AnswerField.verify`.
     ///
     /// The header and field names are constant bytes written as they are (no length to
     /// count or format), and the whole reply goes into one reservation: a reply is mostly
     /// field names, and this is the hot path.
-    public mutating func writeVerifyAnswer(_ answer: VerifyAnswer, _ version: RESPVersion) {
-        writeRESPReply(reserving: answer.maxRESPBytes) { out in
-            switch version {
-            case .v2: out.write("*22\r\n$5\r\nvalid\r\n")
-            case .v3: out.write("%11\r\n$5\r\nvalid\r\n")
+    public mutating func writeVerifyAnswer(_ answer: VerifyAnswer, _ version: RESPVersion, fields: VerifyReplyFields = .all) {
+        writeRESPReply(reserving: answer.maxRESPBytes(fields)) { out in
+            if fields == .all {
+                switch version {
+                case .v2: out.write("*22\r\n")
+                case .v3: out.write("%11\r\n")
+                }
+            } else {
+                out.writeMapHeader(count: fields.count, version)
             }
-            out.writeBoolean(answer.valid, version)
-            out.write("$4\r\ncode\r\n")
-            out.write(answer.code.respBulkString)
-            out.write("$6\r\nkey_id\r\n")
-            out.writeOptionalBulkString(answer.keyID, version)
-            out.write("$5\r\nowner\r\n")
-            out.writeOptionalBulkString(answer.owner, version)
-            out.write("$6\r\nscopes\r\n")
-            out.writeArrayHeader(count: answer.scopes.count)
-            for scope in answer.scopes { out.writeBulkString(scope) }
-            out.write("$4\r\nmeta\r\n")
-            out.writeMapHeader(count: answer.meta.count, version)
-            if !answer.meta.isEmpty {
-                for (key, value) in answer.meta.sorted(by: { $0.key < $1.key }) {
-                    out.writeBulkString(key)
-                    out.writeBulkString(value)
+            if fields.contains(.valid) {
+                out.write("$5\r\nvalid\r\n")
+                out.writeBoolean(answer.valid, version)
+            }
+            if fields.contains(.code) {
+                out.write("$4\r\ncode\r\n")
+                out.write(answer.code.respBulkString)
+            }
+            if fields.contains(.keyID) {
+                out.write("$6\r\nkey_id\r\n")
+                out.writeOptionalBulkString(answer.keyID, version)
+            }
+            if fields.contains(.owner) {
+                out.write("$5\r\nowner\r\n")
+                out.writeOptionalBulkString(answer.owner, version)
+            }
+            if fields.contains(.scopes) {
+                out.write("$6\r\nscopes\r\n")
+                out.writeArrayHeader(count: answer.scopes.count)
+                for scope in answer.scopes { out.writeBulkString(scope) }
+            }
+            if fields.contains(.meta) {
+                out.write("$4\r\nmeta\r\n")
+                out.writeMapHeader(count: answer.meta.count, version)
+                if !answer.meta.isEmpty {
+                    for (key, value) in answer.meta.sorted(by: { $0.key < $1.key }) {
+                        out.writeBulkString(key)
+                        out.writeBulkString(value)
+                    }
                 }
             }
-            out.write("$5\r\nlimit\r\n")
-            out.writeOptionalInteger(answer.limit, version)
-            out.write("$9\r\nremaining\r\n")
-            out.writeOptionalInteger(answer.remaining, version)
-            out.write("$8\r\nreset_ms\r\n")
-            out.writeOptionalInteger(answer.resetMs, version)
-            out.write("$14\r\nretry_after_ms\r\n")
-            out.writeOptionalInteger(answer.retryAfterMs, version)
-            out.write("$17\r\ncredits_remaining\r\n")
-            out.writeOptionalInteger(answer.creditsRemaining, version)
+            if fields.contains(.limit) {
+                out.write("$5\r\nlimit\r\n")
+                out.writeOptionalInteger(answer.limit, version)
+            }
+            if fields.contains(.remaining) {
+                out.write("$9\r\nremaining\r\n")
+                out.writeOptionalInteger(answer.remaining, version)
+            }
+            if fields.contains(.resetMs) {
+                out.write("$8\r\nreset_ms\r\n")
+                out.writeOptionalInteger(answer.resetMs, version)
+            }
+            if fields.contains(.retryAfterMs) {
+                out.write("$14\r\nretry_after_ms\r\n")
+                out.writeOptionalInteger(answer.retryAfterMs, version)
+            }
+            if fields.contains(.creditsRemaining) {
+                out.write("$17\r\ncredits_remaining\r\n")
+                out.writeOptionalInteger(answer.creditsRemaining, version)
+            }
         }
     }
 
@@ -75,14 +103,20 @@ extension ByteBuffer {
 }
 
 extension VerifyAnswer {
-    /// An upper bound on the bytes of this answer as a RESP reply (either version).
-    var maxRESPBytes: Int {
+    /// An upper bound on the bytes of this answer as a RESP reply of `fields` (either version).
+    func maxRESPBytes(_ fields: VerifyReplyFields) -> Int {
         // Header, field names, code and booleans: under 256 bytes; then five integers.
         var total = 256 + 5 * RESPReplyCursor.maxIntegerBytes
-        total += (keyID?.utf8.count ?? 0) + (owner?.utf8.count ?? 0) + 2 * RESPReplyCursor.bulkOverhead
-        total += RESPReplyCursor.maxIntegerBytes * 2  // the scopes and meta headers
-        for scope in scopes { total += scope.utf8.count + RESPReplyCursor.bulkOverhead }
-        for (key, value) in meta { total += key.utf8.count + value.utf8.count + 2 * RESPReplyCursor.bulkOverhead }
+        if fields.contains(.keyID) { total += (keyID?.utf8.count ?? 0) + RESPReplyCursor.bulkOverhead }
+        if fields.contains(.owner) { total += (owner?.utf8.count ?? 0) + RESPReplyCursor.bulkOverhead }
+        if fields.contains(.scopes) {
+            total += RESPReplyCursor.maxIntegerBytes
+            for scope in scopes { total += scope.utf8.count + RESPReplyCursor.bulkOverhead }
+        }
+        if fields.contains(.meta) {
+            total += RESPReplyCursor.maxIntegerBytes
+            for (key, value) in meta { total += key.utf8.count + value.utf8.count + 2 * RESPReplyCursor.bulkOverhead }
+        }
         return total
     }
 }

@@ -71,13 +71,15 @@ extension ByteBuffer {
     }
 }
 
-/// `VERIFY key [SCOPE s]… [COST n] [IP addr] [RID id]`, parsed.
+/// `VERIFY key [SCOPE s]… [COST n] [IP addr] [RID id] [FIELDS name,…]`, parsed.
 public struct VerifyArguments: Sendable {
     public var key: ByteBuffer
     public var scopes: [String] = []
     public var cost: Int64 = 1
     public var sourceAddress: ByteBuffer?
     public var requestID: String?
+    /// The fields of the reply (`FIELDS`); all by default.
+    public var fields = VerifyReplyFields.all
 
     public static let maxScopes = 32
     public static let maxScopeBytes = 128
@@ -99,15 +101,16 @@ public struct VerifyArguments: Sendable {
     /// connection parsing command after command does not allocate one each time.
     public init(parsing command: RESPCommandView, scopeStorage: consuming [String] = []) throws(CommandError) {
         guard command.count >= 2 else {
-            throw CommandError(.wrongArguments, "VERIFY needs a key: VERIFY key [SCOPE s]... [COST n] [IP addr] [RID id]")
+            throw CommandError(.wrongArguments, "VERIFY needs a key: VERIFY key [SCOPE s]... [COST n] [IP addr] [RID id] [FIELDS name,...]")
         }
         self.init(key: command.argument(1))
         scopes = consume scopeStorage
         scopes.removeAll(keepingCapacity: true)
         var index = 2
+        var fieldsGiven = false
         while index < command.count {
             guard index + 1 < command.count else {
-                throw CommandError(.wrongArguments, "VERIFY option without a value; options are SCOPE, COST, IP and RID")
+                throw CommandError(.wrongArguments, "VERIFY option without a value; options are SCOPE, COST, IP, RID and FIELDS")
             }
             let value = index + 1
             if command.argument(index, equalsIgnoringASCIICase: "SCOPE") {
@@ -133,8 +136,17 @@ public struct VerifyArguments: Sendable {
                     throw CommandError(.wrongArguments, "RID must be at most \(Self.maxRequestIDBytes) bytes")
                 }
                 requestID = command.string(value)
+            } else if command.argument(index, equalsIgnoringASCIICase: "FIELDS") {
+                guard !fieldsGiven else {
+                    throw CommandError(.wrongArguments, "VERIFY takes FIELDS once")
+                }
+                fieldsGiven = true
+                let parsed: Result<VerifyReplyFields, CommandError> = command.withBytes(value) { list in
+                    Result { () throws(CommandError) in try VerifyReplyFields(parsingList: list) }
+                }
+                fields = try parsed.get()
             } else {
-                throw CommandError(.wrongArguments, "unknown VERIFY option; options are SCOPE, COST, IP and RID")
+                throw CommandError(.wrongArguments, "unknown VERIFY option; options are SCOPE, COST, IP, RID and FIELDS")
             }
             index += 2
         }

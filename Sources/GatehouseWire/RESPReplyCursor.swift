@@ -49,6 +49,9 @@ public struct RESPReplyCursor: ~Copyable {
         write(UnsafeRawBufferPointer(start: text.utf8Start, count: text.utf8CodeUnitCount))
     }
 
+    /// "00", "01", … "99": two digits per division when formatting a decimal.
+    private static let digitPairs: StaticString = "00010203040506070809101112131415161718192021222324252627282930313233343536373839404142434445464748495051525354555657585960616263646566676869707172737475767778798081828384858687888990919293949596979899"
+
     public mutating func writeDecimal(_ value: Int64) {
         if value >= 0 && value < 10 {
             write(byte: UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: value))
@@ -56,13 +59,20 @@ public struct RESPReplyCursor: ~Copyable {
         }
         var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)  // 24 bytes of scratch, filled from the end
         var magnitude = value.magnitude
+        let pairs = Self.digitPairs.utf8Start
         withUnsafeMutableBytes(of: &digits) { scratch in
             var start = scratch.count
-            repeat {
+            while magnitude >= 10 {
+                let pair = Int(truncatingIfNeeded: magnitude % 100)
+                magnitude /= 100
+                start -= 2
+                scratch[start] = pairs[2 * pair]
+                scratch[start + 1] = pairs[2 * pair + 1]
+            }
+            if magnitude > 0 || start == scratch.count {
                 start -= 1
-                scratch[start] = UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: magnitude % 10)
-                magnitude /= 10
-            } while magnitude > 0
+                scratch[start] = UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: magnitude)
+            }
             if value < 0 {
                 start -= 1
                 scratch[start] = UInt8(ascii: "-")

@@ -19,7 +19,7 @@ struct GatehouseBench: AsyncParsableCommand {
     @Option(help: "What serves the requests: gatehouse or redis.")
     var target: Target = .gatehouse
 
-    @Option(help: "verify, throttle, http-verify, http-auth (gatehouse); get, lua (redis). Default: verify, or lua for redis.")
+    @Option(help: "verify, verify-verdict (VERIFY … FIELDS code,remaining), throttle, http-verify, http-auth (gatehouse); get, lua (redis). Default: verify, or lua for redis.")
     var workload: Workload?
 
     @Option(name: .customLong("address"), help: "host:port to load; repeat to spread connections over several nodes. Default: the target's usual port on 127.0.0.1.")

@@ -6,6 +6,9 @@ import NIOCore
 enum Workload: String, CaseIterable, Sendable, ExpressibleByArgument {
     /// `VERIFY key SCOPE orders:read` over RESP (Gatehouse).
     case verify
+    /// `VERIFY key SCOPE orders:read FIELDS code,remaining` over RESP: the compact reply a
+    /// gateway that acts only on the verdict asks for.
+    case verifyVerdict = "verify-verdict"
     /// `THROTTLE bench:<i> limit 60000` over RESP (Gatehouse).
     case throttle
     /// `POST /v1/verify` with a JSON body (Gatehouse HTTP).
@@ -34,6 +37,7 @@ struct RequestCatalog: Sendable {
     let requests: [ByteBuffer]
 
     static let scope = "orders:read"
+    static let verdictFields = "code,remaining"
     /// The limit THROTTLE and valid keys use: never reached by a run.
     static let unreachableLimit: Int64 = 1_000_000_000_000
 
@@ -45,6 +49,8 @@ struct RequestCatalog: Sendable {
             switch workload {
             case .verify:
                 requests.append(GatehouseClient.encode(["VERIFY", secret, "SCOPE", Self.scope]))
+            case .verifyVerdict:
+                requests.append(GatehouseClient.encode(["VERIFY", secret, "SCOPE", Self.scope, "FIELDS", Self.verdictFields]))
             case .throttle:
                 let limit = kind == .rateLimited ? 1 : Self.unreachableLimit
                 requests.append(GatehouseClient.encode(["THROTTLE", "bench:\(index)", String(limit), "60000"]))

@@ -52,6 +52,28 @@ struct GatekeeperVerifyTests {
         #expect(answer.creditsRemaining == nil)
     }
 
+    @Test("an answer without the record's fields decides and counts exactly as a full one")
+    func answerWithoutRecordFields() throws {
+        var full = Harness()
+        var verdictOnly = Harness()
+        let (_, secret) = try full.create(Self.richDraft)
+        let (_, same) = try verdictOnly.create(Self.richDraft)
+        #expect(secret == same, "both harnesses make the same key")
+        for step in 0..<14 {
+            let scopes = step == 3 ? ["admin"] : ["orders:read"]
+            let now = Self.t0 + Int64(step) * 10
+            let expected = full.verify(secret, scopes: scopes, at: now)
+            var request = VerifyRequest(scopes: scopes)
+            request.includesRecord = false
+            let answer = verdictOnly.keeper.verify(key: same, request, nowMs: now)
+            #expect(answer.code == expected.code)
+            #expect(answer.limit == expected.limit && answer.remaining == expected.remaining)
+            #expect(answer.resetMs == expected.resetMs && answer.retryAfterMs == expected.retryAfterMs)
+            #expect(answer.keyID == nil && answer.owner == nil && answer.scopes.isEmpty && answer.meta.isEmpty)
+        }
+        #expect(full.verify(secret, at: Self.t0 + 500).code == .rateLimited)
+    }
+
     @Test("MALFORMED for garbage and for a real key with one character changed; no key fields", arguments: [
         "", "gk_", "hello", "gk_0000000000000000000000000000000000000",
     ])

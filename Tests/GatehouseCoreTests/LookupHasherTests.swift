@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import GatehouseCore
 import GatehouseTestKit
@@ -23,6 +24,43 @@ struct LookupHasherTests {
         let data = "This is a test using a larger than block-size key and a larger than block-size data. "
             + "The key needs to be hashed before being used by the HMAC algorithm."
         #expect(hasher.hash(data).hex == "9b09ffa71b942fcb27635fbcd5b0e944bfdc63644f0713938a7f51535c3a35e2")
+    }
+
+    /// Lookup hashes are persisted and gossiped: the hasher over OpenSSL's SHA-256 must give
+    /// exactly what swift-crypto's `HMAC<SHA256>` (the hasher before it) gives, for peppers
+    /// shorter than, equal to and longer than SHA-256's 64-byte block, and keys from empty to
+    /// several blocks long.
+    @Test("equals swift-crypto's HMAC<SHA256> on random peppers and keys")
+    func equalsSwiftCryptoHMAC() {
+        var rng = SeededGenerator(seed: 14)
+        let pepperLengths = [32, 33, 55, 56, 63, 64, 65, 100, 128, 129, 200]
+        for pepperLength in pepperLengths {
+            for _ in 0..<8 {
+                let pepper = (0..<pepperLength).map { _ in UInt8.random(in: 0...255, using: &rng) }
+                let hasher = LookupHasher(pepper: pepper)
+                let reference = HMAC<SHA256>(key: SymmetricKey(data: pepper))
+                for keyLength in [0, 1, 20, 41, 55, 56, 63, 64, 65, 119, 120, 128, 300, Int.random(in: 0...500, using: &rng)] {
+                    let key = (0..<keyLength).map { _ in UInt8.random(in: 0...255, using: &rng) }
+                    var mac = reference
+                    mac.update(data: key)
+                    let expected = LookupHash(bytes: Array(mac.finalize()))
+                    let actual = key.withUnsafeBytes { hasher.hash($0) }
+                    #expect(actual == expected, "pepper \(pepperLength) bytes, key \(keyLength) bytes")
+                }
+            }
+        }
+    }
+
+    @Test("generated keys hash as swift-crypto's HMAC<SHA256> hashes them")
+    func generatedKeysEqualSwiftCryptoHMAC() {
+        var rng = SeededGenerator(seed: 15)
+        let reference = HMAC<SHA256>(key: SymmetricKey(data: Fixture.pepper))
+        for _ in 0..<500 {
+            let key = APIKeyFormat.generate(prefix: "gk", using: &rng)
+            var mac = reference
+            mac.update(data: Array(key.utf8))
+            #expect(Fixture.hasher.hash(key) == LookupHash(bytes: Array(mac.finalize())))
+        }
     }
 
     @Test("hashing is repeatable: the keyed state is not consumed by a call")

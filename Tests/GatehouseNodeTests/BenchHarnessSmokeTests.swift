@@ -125,9 +125,9 @@ struct BenchHarnessSmokeTests {
         let summary = try #require(
             try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out + "/latest.json"))) as? [String: Any])
         let rows = try #require(summary["rows"] as? [[String: Any]])
-        #expect(rows.count == 12)
+        #expect(rows.count == 16)
         for tool in ["redis-benchmark", "gatehouse-bench"] {
-            for target in ["Redis GET", "Redis Lua key check (EVALSHA)", "Gatehouse VERIFY"] {
+            for target in ["Redis GET", "Redis Lua key check (EVALSHA)", "Gatehouse VERIFY", "Gatehouse VERIFY … FIELDS code,remaining"] {
                 for pipeline in [1, 16] {
                     let row = rows.first { $0["tool"] as? String == tool && $0["target"] as? String == target && $0["pipeline"] as? Int == pipeline }
                     #expect((row?["rps"] as? Double ?? 0) > 0, "no throughput for \(tool) \(target) -P \(pipeline)")
@@ -135,6 +135,6 @@ struct BenchHarnessSmokeTests {
             }
         }
         let table = try String(contentsOfFile: out + "/latest.md", encoding: .utf8)
-        #expect(table.contains("| tool | target | -P | req/s | p50 ms | p99 ms | × Redis GET |"))
+        #expect(table.contains("| tool | target | -P | req/s | p50 ms | p99 ms | × Redis GET | × Lua |"))
     }
 }

@@ -26,6 +26,23 @@ struct RedisCLITests {
         try await node.stop()
     }
 
+    @Test func redisCLIGetsOnlyTheFieldsAskedFor() async throws {
+        let cli = try redisCLI()
+        let node = try await TestNode.start()
+        let key = try await node.createKey(["owner": "acct_cli", "scopes": ["read"], "limits": [["name": "m", "limit": 5, "window_ms": 60_000]]])
+        let port = String(node.endpoints.rpc.port)
+        for expectedRemaining in (0..<5).reversed() {
+            let verdict = try Subprocess.run(cli, ["-h", "127.0.0.1", "-p", port, "VERIFY", key.secret, "SCOPE", "read", "FIELDS", "remaining,code"])
+            #expect(verdict.output.split(separator: "\n").map(String.init) == ["code", "VALID", "remaining", "\(expectedRemaining)"])
+        }
+        let refused = try Subprocess.run(cli, ["-3", "-h", "127.0.0.1", "-p", port, "VERIFY", key.secret, "FIELDS", "code,key_id"])
+        #expect(refused.output.contains("RATE_LIMITED") && refused.output.contains("key_"))
+        #expect(!refused.output.contains("acct_cli"), "owner was not asked for")
+        let unknown = try Subprocess.run(cli, ["-h", "127.0.0.1", "-p", port, "VERIFY", key.secret, "FIELDS", "code,secret"])
+        #expect(unknown.output.contains("WRONGARGS"))
+        try await node.stop()
+    }
+
     @Test func redisCLIShowsTheGatehouseProtocolInHello() async throws {
         let cli = try redisCLI()
         let node = try await TestNode.start()

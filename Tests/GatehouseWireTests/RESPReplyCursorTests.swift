@@ -1,4 +1,5 @@
 import GatehouseCore
+import GatehouseTestKit
 import GatehouseWire
 import NIOCore
 import Testing
@@ -39,6 +40,24 @@ struct RESPReplyCursorTests {
             var buffer = ByteBuffer()
             buffer.writeRESPReply(reserving: 64) { example.write(&$0, version) }
             #expect(String(buffer: buffer) == (version == .v2 ? example.v2 : example.v3), "RESP\(version.rawValue)")
+        }
+    }
+
+    /// Decimals are written two digits per division: every length and both signs, against
+    /// the standard library's formatting.
+    @Test func decimalsMatchTheStandardLibrary() {
+        var values: [Int64] = [0, 1, 9, 10, 11, 99, 100, 101, 999, 1000, 1001, .max, .min, .max - 1, .min + 1]
+        var power: Int64 = 1
+        for _ in 0..<18 {
+            power *= 10
+            values += [power - 1, power, power + 1, -(power - 1), -power, -(power + 1)]
+        }
+        var rng = SeededGenerator(seed: 0xDEC1)
+        values += (0..<2000).map { _ in Int64.random(in: .min ... .max, using: &rng) >> Int64.random(in: 0...62, using: &rng) }
+        for value in values {
+            var buffer = ByteBuffer()
+            buffer.writeRESPReply(reserving: RESPReplyCursor.maxDecimalBytes) { $0.writeDecimal(value) }
+            #expect(String(buffer: buffer) == String(value))
         }
     }
 

@@ -221,6 +221,8 @@ final class RESPConnectionHandler: ChannelInboundHandler {
         // Timing every verify would cost more than some verifies; one in 16 is plenty for a histogram.
         let sampled = verifyCount & 15 == 0
         let accessLine = accessSampler.next()
+        // Access and debug lines name the key and its owner, whatever the reply carries.
+        request.includesRecord = !parsed.fields.isDisjoint(with: .record) || accessLine || debugLines
         let start = sampled || accessLine ? ContinuousClock.now : nil
         let nowMs = readTimeMs ?? shared.service.currentTimeMs()
         readTimeMs = nowMs
@@ -251,7 +253,7 @@ final class RESPConnectionHandler: ChannelInboundHandler {
                     command: "VERIFY", code: answer.code.rawValue, durationNanoseconds: took?.nanoseconds ?? 0))
             }
         }
-        replies.writeVerifyAnswer(answer, version)
+        replies.writeVerifyAnswer(answer, version, fields: parsed.fields)
     }
 
     /// The connection's peer as text, read from the channel on the first access line.
