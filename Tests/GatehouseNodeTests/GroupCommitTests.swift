@@ -7,8 +7,7 @@ import Testing
 /// answered only once it is durable; writes queued behind others build on them; a failed
 /// commit fails exactly the writes that went into it or queued behind it.
 ///
-/// Serialized: each test holds one of the cooperative pool's threads inside the store (as a
-/// commit's disk sync does), and two at once would leave none to open the gate.
+/// Serialized: each test holds the commit inside the store, on the service's commit queue.
 @Suite("Group commit", .serialized, .timeLimit(.minutes(2)))
 struct GroupCommitTests {
     typealias Storage = ReplicaPersistenceTests.RecordingStorage

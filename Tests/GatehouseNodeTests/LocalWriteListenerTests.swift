@@ -20,7 +20,7 @@ struct LocalWriteListenerTests {
         keys.onLocalWrites { records in heard.add(records.count, ordering: .relaxed) }
         let (created, _) = try await keys.create(KeyDraft(name: "edited", owner: "acct", scopes: ["read"]))
 
-        let edits = 200_000
+        let edits = 60_000
         for edit in 0..<edits {
             _ = try await keys.update(id: created.id, KeyChanges(name: "edit \(edit)"))
         }

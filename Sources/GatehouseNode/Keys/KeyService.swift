@@ -1,3 +1,4 @@
+import Dispatch
 import GatehouseCore
 import Logging
 import Synchronization
@@ -329,11 +330,11 @@ public final class KeyService: Sendable {
         }
         let (outcome, ticket, leads) = try queued.get()
         guard let ticket else { return outcome }
-        if leads { commitQueuedWrites() }
+        if leads { await commitOffThePool() }
         while true {
             switch await turn(of: ticket) {
             case .lead:
-                commitQueuedWrites()
+                await commitOffThePool()
             case .committed:
                 return outcome
             case .failed:
@@ -347,6 +348,20 @@ public final class KeyService: Sendable {
         await withCheckedContinuation { (continuation: CheckedContinuation<WriteTurn, Never>) in
             if let decided = diskWriter.withLock({ $0.turn(of: ticket, orWait: continuation) }) {
                 continuation.resume(returning: decided)
+            }
+        }
+    }
+
+    /// Commits run here, not on the caller's thread: a commit waits for the disk to sync, and
+    /// the cooperative pool has one thread per core (two on a small machine), which verifies and
+    /// every other request need.
+    private let commitQueue = DispatchQueue(label: "gatehouse.admin-commits")
+
+    private func commitOffThePool() async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            commitQueue.async {
+                self.commitQueuedWrites()
+                continuation.resume()
             }
         }
     }
