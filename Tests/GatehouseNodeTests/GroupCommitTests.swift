@@ -8,6 +8,8 @@ import Testing
 /// commit fails exactly the writes that went into it or queued behind it.
 ///
 /// Serialized: each test holds the commit inside the store, on the service's commit queue.
+/// Waits are long: with the whole suite running (500-node simulations beside it) a task here
+/// once took more than 10 s to be scheduled.
 @Suite("Group commit", .serialized, .timeLimit(.minutes(2)))
 struct GroupCommitTests {
     typealias Storage = ReplicaPersistenceTests.RecordingStorage
@@ -34,7 +36,7 @@ struct GroupCommitTests {
         let gate = Gate()
         gate.close(storage)
         let blocked = Task { try await keys.create(KeyDraft(name: "blocking")).record }
-        try await eventually("the first commit is under way") { gate.entered.withLock { $0 } }
+        try await eventually("the first commit is under way", timeout: .seconds(60)) { gate.entered.withLock { $0 } }
         return (gate, blocked)
     }
 
@@ -43,7 +45,7 @@ struct GroupCommitTests {
         let keys = try ReplicaPersistenceTests.service(storage)
         let (gate, blocked) = try await Self.blockedWrite(keys, storage)
         let queued = (0..<19).map { index in Task { try await keys.create(KeyDraft(name: "queued-\(index)", owner: "acct")) } }
-        try await eventually("the other writes queue behind it") { keys.queuedAdminWrites == 19 }
+        try await eventually("the other writes queue behind it", timeout: .seconds(60)) { keys.queuedAdminWrites == 19 }
         gate.open()
         _ = try await blocked.value
         for write in queued {
@@ -62,7 +64,7 @@ struct GroupCommitTests {
         let (made, _) = try await keys.create(KeyDraft(name: "rotated", owner: "acct"))
         let (gate, blocked) = try await Self.blockedWrite(keys, storage)
         let rotations = (0..<5).map { _ in Task { try await keys.rotate(id: made.id, graceMs: 3_600_000) } }
-        try await eventually("the rotations queue") { keys.queuedAdminWrites == 5 }
+        try await eventually("the rotations queue", timeout: .seconds(60)) { keys.queuedAdminWrites == 5 }
         gate.open()
         _ = try await blocked.value
         var newest: (record: KeyRecord, secret: String)?
@@ -82,7 +84,7 @@ struct GroupCommitTests {
         let keys = try ReplicaPersistenceTests.service(storage)
         let (gate, blocked) = try await Self.blockedWrite(keys, storage)
         let queued = (0..<3).map { index in Task { try await keys.create(KeyDraft(name: "lost-\(index)")) } }
-        try await eventually("the writes queue") { keys.queuedAdminWrites == 3 }
+        try await eventually("the writes queue", timeout: .seconds(60)) { keys.queuedAdminWrites == 3 }
         storage.failing.store(true, ordering: .relaxed)
         gate.open()
         _ = try await blocked.value
