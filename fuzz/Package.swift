@@ -35,9 +35,11 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.3"),
     ],
     targets: [
+        // OpenSSL's libcrypto for the lookup hash, as in the main package.
+        .systemLibrary(name: "COpenSSLCrypto", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
         .target(
             name: "GatehouseCore",
-            dependencies: [.product(name: "Crypto", package: "swift-crypto")],
+            dependencies: ["COpenSSLCrypto", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: instrumented
         ),
         .target(name: "GatehouseMembership", dependencies: ["GatehouseCore"], swiftSettings: instrumented),
