@@ -1,6 +1,10 @@
 /// A search of the audit trail: every filter optional, newest first, one page at a time.
 public struct AuditQuery: Hashable, Sendable {
     public var keyID: String?
+    /// When the key of `keyID` was created, if this node holds it: a bulk import's entry
+    /// (naming up to 1,000 keys) is dated exactly then, so a store finds it among the few
+    /// entries of that millisecond instead of indexing every imported key.
+    public var keyCreatedAtMs: Int64?
     public var actor: String?
     /// Entries at or after this time (Unix ms).
     public var sinceMs: Int64?

@@ -371,6 +371,7 @@ struct HTTPAPI: Sendable {
                 throw APIError.invalid("key_id", "must be a key id (1 to \(AuditRules.maxKeyIDBytes) characters)")
             }
             query.keyID = String(keyID)
+            query.keyCreatedAtMs = service.key(id: String(keyID))?.record.createdAt
         }
         if let actor = parameters["actor"] {
             guard AuditRules.isName(String(actor), maxBytes: AuditRules.maxActorBytes) else {

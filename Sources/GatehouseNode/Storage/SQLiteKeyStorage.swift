@@ -126,20 +126,6 @@ public final class SQLiteKeyStorage: KeyStorage {
                 CREATE INDEX audit_entry_actor ON audit_entry(actor, at, id);
                 """)
         }
-        // Entries that name several keys (a bulk import writes one per 1,000 keys): each key
-        // beside the entry's time and id, so a search by key finds them as it finds the
-        // entries of one key (by `audit_entry_key`).
-        migrator.registerMigration("v7-audit-keys") { db in
-            try db.execute(sql: """
-                CREATE TABLE audit_key (
-                    key_id TEXT NOT NULL,
-                    at INTEGER NOT NULL,
-                    entry_id TEXT NOT NULL,
-                    PRIMARY KEY (key_id, at, entry_id)
-                ) WITHOUT ROWID;
-                CREATE INDEX audit_key_at ON audit_key(at);
-                """)
-        }
         return migrator
     }
 
@@ -291,12 +277,7 @@ public final class SQLiteKeyStorage: KeyStorage {
             let fingerprint = Int64(bitPattern: AuditDigest.fingerprint(ofID: entry.id))
             let data = Data(AuditEntryCodec.encode(entry).readableBytesView)
             try insert.execute(arguments: [entry.id, entry.atMs, entry.actor, entry.keyID, fingerprint, data])
-            guard db.changesCount > 0 else { continue }
-            added.append(entry)
-            if entry.keyIDs.count > 1 {
-                let name = try db.cachedStatement(sql: "INSERT OR IGNORE INTO audit_key (key_id, at, entry_id) VALUES (?, ?, ?)")
-                for keyID in entry.keyIDs { try name.execute(arguments: [keyID, entry.atMs, entry.id]) }
-            }
+            if db.changesCount > 0 { added.append(entry) }
         }
         return added
     }
@@ -305,8 +286,17 @@ public final class SQLiteKeyStorage: KeyStorage {
         var conditions: [String] = []
         var arguments: StatementArguments = []
         if let keyID = query.keyID {
-            conditions.append("(key_id = ? OR id IN (SELECT entry_id FROM audit_key WHERE key_id = ?))")
-            arguments += [keyID, keyID]
+            if let createdAtMs = query.keyCreatedAtMs {
+                // Entries of several keys (`key_id` empty) are imports, dated when their keys
+                // were created; of those, the ones whose bytes hold this id. An index of every
+                // imported key was a random B-tree insert per key, a page of WAL each at a
+                // million keys.
+                conditions.append("(key_id = ? OR (key_id = '' AND at = ? AND instr(data, ?) > 0))")
+                arguments += [keyID, createdAtMs, Data(keyID.utf8)]
+            } else {
+                conditions.append("key_id = ?")
+                arguments += [keyID]
+            }
         }
         if let actor = query.actor {
             conditions.append("actor = ?")
@@ -356,7 +346,6 @@ public final class SQLiteKeyStorage: KeyStorage {
 
     public func pruneAudit(before cutoffMs: Int64) throws -> Int {
         try database.write { db in
-            try db.execute(sql: "DELETE FROM audit_key WHERE at < ?", arguments: [cutoffMs])
             try db.execute(sql: "DELETE FROM audit_entry WHERE at < ?", arguments: [cutoffMs])
             return db.changesCount
         }
