@@ -8,33 +8,6 @@ import Testing
 /// for the same values, for any text: quotes, backslashes, every control character, non-ASCII.
 @Suite("JSON line writer")
 struct JSONLineWriterTests {
-    /// The same value for `JSONEncoder`.
-    enum Encoded: Encodable {
-        case text(String)
-        case number(Int64)
-        case list([Encoded])
-        case object([String: Encoded])
-
-        init(_ value: JSONLineWriter.Value) {
-            switch value {
-            case .text(let text): self = .text(text)
-            case .number(let number): self = .number(number)
-            case .list(let items): self = .list(items.map(Encoded.init))
-            case .object(let fields): self = .object(Dictionary(fields.map { ($0.key, Encoded($0.value)) }) { $1 })
-            }
-        }
-
-        func encode(to encoder: any Encoder) throws {
-            var container = encoder.singleValueContainer()
-            switch self {
-            case .text(let text): try container.encode(text)
-            case .number(let number): try container.encode(number)
-            case .list(let items): try container.encode(items)
-            case .object(let fields): try container.encode(fields)
-            }
-        }
-    }
-
     static let alphabet: [String] = ["a", "Z", "0", "\"", "\\", "/", " ", "é", "→", "😀", "\u{7F}", "\u{2028}", "_", ".", "@"]
         + (0..<32).map { String(UnicodeScalar(UInt8($0))) }
 
@@ -68,7 +41,7 @@ struct JSONLineWriterTests {
             let fields = Self.fields(&random, depth: 0)
             var line = JSONLineWriter()
             line.writeObject(fields)
-            let expected = try encoder.encode(Encoded(.object(fields)))
+            let expected = try encoder.encode(JSONLineWriter.Value.object(fields))
             #expect(String(decoding: line.bytes, as: UTF8.self) == String(decoding: expected, as: UTF8.self))
         }
     }

@@ -6,7 +6,7 @@ import NIOCore
 
 /// A page of `GET /v1/events` as JSON.
 struct EventPageView: Encodable {
-    var events: [[String: SecurityEventJSON.Field]]
+    var events: [SecurityEventJSON.Field]
     /// The cursor for the next request: the last event's number (or the cursor asked for).
     var nextCursor: UInt64
     /// Events after the cursor the ring no longer held: 0 when none were missed.

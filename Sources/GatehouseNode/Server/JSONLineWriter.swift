@@ -107,3 +107,17 @@ struct JSONLineWriter {
         }
     }
 }
+
+/// The same value through `JSONEncoder`, for answers encoded with the rest of a body (a page
+/// of `GET /v1/events`).
+extension JSONLineWriter.Value: Encodable {
+    func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        switch self {
+        case .text(let text): try container.encode(text)
+        case .number(let number): try container.encode(number)
+        case .list(let items): try container.encode(items)
+        case .object(let fields): try container.encode(Dictionary(fields.map { ($0.key, $0.value) }) { $1 })
+        }
+    }
+}
