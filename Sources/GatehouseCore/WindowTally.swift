@@ -28,6 +28,10 @@ public struct WindowTally<Key: Hashable & Sendable, Note: Sendable>: Sendable {
     private var closed: [Closed] = []
     /// Occurrences of new keys not counted because the table was full.
     public private(set) var dropped = 0
+    /// The window the last scan for ended windows ran in: every key held since is in it or a
+    /// later one, so a full table meeting new keys in the same window is not scanned again
+    /// (a flood of distinct keys would otherwise scan the whole table per occurrence).
+    private var scannedInWindow = Int64.min
 
     public init(windowMs: Int64, capacity: Int) {
         precondition(windowMs > 0 && capacity > 0)
@@ -72,6 +76,8 @@ public struct WindowTally<Key: Hashable & Sendable, Note: Sendable>: Sendable {
     }
 
     private mutating func closeEnded(before current: Int64) {
+        guard current > scannedInWindow else { return }
+        scannedInWindow = current
         guard open.contains(where: { $0.value.window < current }) else { return }
         for (key, entry) in open where entry.window < current {
             closed.append(Closed(key: key, windowStartMs: entry.window * windowMs, count: entry.count, first: entry.first))

@@ -127,7 +127,8 @@ struct SecurityEventDetectorTests {
         var tally = WindowTally<Int, Void>(windowMs: 1_000, capacity: 3)
         for key in 0..<3 { #expect(tally.add(key, nowMs: 0, note: {}) == 1) }
         #expect(tally.add(99, nowMs: 10, note: {}) == 0)
-        #expect(tally.dropped == 1)
+        #expect(tally.add(98, nowMs: 20, note: {}) == 0)
+        #expect(tally.dropped == 2)
         #expect(tally.add(1, nowMs: 10, note: {}) == 2, "keys held still count")
         #expect(tally.add(99, nowMs: 1_000, note: {}) == 1, "windows that ended make room")
         #expect(tally.close(nowMs: 1_000).map(\.count).sorted() == [1, 1, 2])
