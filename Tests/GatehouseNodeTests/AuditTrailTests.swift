@@ -157,6 +157,22 @@ struct AuditTrailTests {
         try await node.stop()
     }
 
+    /// A key's search finds an import's entries by the key's creation time and the id in the
+    /// entry's bytes, but only entries that name exactly this key, not a longer id holding it.
+    @Test func aKeysSearchFindsOnlyEntriesNamingExactlyIt() async throws {
+        let node = try await TestNode.start()
+        let key = try await node.createKey(["owner": "acct_exact"])
+        let createdAt = try #require(node.server.service.key(id: key.id)?.record.createdAt)
+        var random = SystemRandomNumberGenerator()
+        let lookalike = AuditEntry(
+            id: AuditEntry.makeID(atMs: createdAt, using: &random), atMs: createdAt, node: "n2", actor: "ci", source: "", requestID: "r",
+            action: .keyImport, keyIDs: [key.id + "Z", "key_other"], changes: [])
+        #expect(node.server.service.audit.merge([lookalike], from: "n2").added == 1)
+        let found = Self.entries(try await node.http("GET", "/v1/audit?key_id=\(key.id)"))
+        #expect(found.map { $0["action"] as? String } == ["key.create"])
+        try await node.stop()
+    }
+
     @Test func aPeersEntriesAreCheckedAndKeptOnce() async throws {
         let node = try await TestNode.start()
         let trail = node.server.service.audit

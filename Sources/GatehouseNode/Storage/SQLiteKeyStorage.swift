@@ -317,9 +317,13 @@ public final class SQLiteKeyStorage: KeyStorage {
         let filter = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
         arguments += [query.limit]
         let sql = "SELECT data FROM audit_entry \(filter) ORDER BY at DESC, id DESC LIMIT ?"
-        return try database.read { db in
+        let entries = try database.read { db in
             try Data.fetchAll(db, sql: sql, arguments: arguments).map { try AuditEntryCodec.decode(ByteBuffer(bytes: $0)) }
         }
+        // `instr` matches bytes: an entry naming a longer id that contains this one (only a
+        // peer could send such an id) is not this key's.
+        guard let keyID = query.keyID else { return entries }
+        return entries.filter { $0.keyIDs.contains(keyID) }
     }
 
     public func auditEntries(inHour hour: Int64, offset: Int, limit: Int) throws -> [AuditEntry] {
