@@ -60,6 +60,11 @@ struct AuditReplicationTests {
         let all = try await Self.ids(on: nodes[0])
         #expect(all.count == 8)
         try await eventually("the restarted n2 holds every entry", timeout: .seconds(30)) { try await Self.ids(on: restarted) == all }
+        // A search finds an import's entries for a key the node holds (by its creation time):
+        // records and entries catch up separately.
+        try await eventually("the restarted n2 holds the imported keys", timeout: .seconds(30)) {
+            restarted.server.service.key(id: lastImported) != nil
+        }
         let found = try await restarted.http("GET", "/v1/audit?key_id=\(lastImported)")
         #expect((found.object["entries"] as? [[String: Any]])?.first?["action"] as? String == "key.import")
         try await eventually("n3 holds every entry") { try await Self.ids(on: nodes[2]) == all }
