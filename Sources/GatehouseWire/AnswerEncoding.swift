@@ -7,6 +7,8 @@ public enum AnswerField {
         "valid", "code", "key_id", "owner", "scopes", "meta", "limit", "remaining", "reset_ms", "retry_after_ms",
         "credits_remaining",
     ]
+    /// The request's id in a VERIFY reply, after the answer's fields (`VerifyReplyFields`).
+    public static let requestID = "request_id"
     /// `evicted` came last and is read as `false` when absent, so clients that read fields
     /// by name work with servers on either side of it.
     public static let throttle = ["allowed", "limit", "remaining", "reset_ms", "retry_after_ms", "evicted"]
@@ -14,20 +16,24 @@ public enum AnswerField {
 
 extension ByteBuffer {
     /// A verify answer: a map after `HELLO 3`, a flat field/value array before; only the
-    /// `fields` asked for (`VERIFY … FIELDS`), in the order of `AnswerField.verify`.
+    /// `fields` asked for (`VERIFY … FIELDS`), in the order of `AnswerField.verify`; then
+    /// `request_id` when `requestID` is given (the caller has applied `VerifyReplyFields`' rule).
     ///
     /// The header and field names are constant bytes written as they are (no length to
     /// count or format), and the whole reply goes into one reservation: a reply is mostly
     /// field names, and this is the hot path.
-    public mutating func writeVerifyAnswer(_ answer: VerifyAnswer, _ version: RESPVersion, fields: VerifyReplyFields = .all) {
-        writeRESPReply(reserving: answer.maxRESPBytes(fields)) { out in
-            if fields == .all {
+    public mutating func writeVerifyAnswer(
+        _ answer: VerifyAnswer, _ version: RESPVersion, fields: VerifyReplyFields = .all, requestID: String? = nil
+    ) {
+        let reserved = answer.maxRESPBytes(fields) + (requestID.map { $0.utf8.count + 16 + RESPReplyCursor.bulkOverhead } ?? 0)
+        writeRESPReply(reserving: reserved) { out in
+            if fields == .all && requestID == nil {
                 switch version {
                 case .v2: out.write("*22\r\n")
                 case .v3: out.write("%11\r\n")
                 }
             } else {
-                out.writeMapHeader(count: fields.count, version)
+                out.writeMapHeader(count: fields.count + (requestID == nil ? 0 : 1), version)
             }
             if fields.contains(.valid) {
                 out.write("$5\r\nvalid\r\n")
@@ -79,6 +85,10 @@ extension ByteBuffer {
             if fields.contains(.creditsRemaining) {
                 out.write("$17\r\ncredits_remaining\r\n")
                 out.writeOptionalInteger(answer.creditsRemaining, version)
+            }
+            if let requestID {
+                out.write("$10\r\nrequest_id\r\n")
+                out.writeBulkString(requestID)
             }
         }
     }

@@ -80,6 +80,8 @@ public struct VerifyArguments: Sendable {
     public var requestID: String?
     /// The fields of the reply (`FIELDS`); all by default.
     public var fields = VerifyReplyFields.all
+    /// Whether the command named its fields: `request_id` is then in the reply only if named.
+    public var fieldsListed = false
 
     public static let maxScopes = 32
     public static let maxScopeBytes = 128
@@ -107,7 +109,6 @@ public struct VerifyArguments: Sendable {
         scopes = consume scopeStorage
         scopes.removeAll(keepingCapacity: true)
         var index = 2
-        var fieldsGiven = false
         while index < command.count {
             guard index + 1 < command.count else {
                 throw CommandError(.wrongArguments, "VERIFY option without a value; options are SCOPE, COST, IP, RID and FIELDS")
@@ -137,10 +138,10 @@ public struct VerifyArguments: Sendable {
                 }
                 requestID = command.string(value)
             } else if command.argument(index, equalsIgnoringASCIICase: "FIELDS") {
-                guard !fieldsGiven else {
+                guard !fieldsListed else {
                     throw CommandError(.wrongArguments, "VERIFY takes FIELDS once")
                 }
-                fieldsGiven = true
+                fieldsListed = true
                 let parsed: Result<VerifyReplyFields, CommandError> = command.withBytes(value) { list in
                     Result { () throws(CommandError) in try VerifyReplyFields(parsingList: list) }
                 }

@@ -1,6 +1,12 @@
 /// The fields a VERIFY reply carries: all of them unless the command names some with
 /// `FIELDS name,name,…`.
 ///
+/// `request_id` is apart from `all`: a reply without `FIELDS` carries it only when the
+/// request has an id (`RID`, or one made for an event or access line), and a `FIELDS` list
+/// that names it gets one either way (made when there is no `RID`), the same id the request's
+/// lines and events hold. Making an id for every verify would cost the hot path; most
+/// gateways pass their own.
+///
 /// A gateway that acts only on the verdict (`code`, perhaps `remaining` for a header) asks
 /// for those; the reply is then a fifth of the full one's bytes and skips the strings and
 /// integers it would not read. Fields are written in the order of `AnswerField.verify`,
@@ -23,6 +29,7 @@ public struct VerifyReplyFields: OptionSet, Sendable, Hashable {
     public static let resetMs = Self(rawValue: 1 << 8)
     public static let retryAfterMs = Self(rawValue: 1 << 9)
     public static let creditsRemaining = Self(rawValue: 1 << 10)
+    public static let requestID = Self(rawValue: 1 << 11)
 
     public static let all: Self = [
         .valid, .code, .keyID, .owner, .scopes, .meta, .limit, .remaining, .resetMs, .retryAfterMs, .creditsRemaining,
@@ -32,18 +39,19 @@ public struct VerifyReplyFields: OptionSet, Sendable, Hashable {
     /// them lets the decision skip copying them (`VerifyRequest.includesRecord`).
     public static let record: Self = [.keyID, .owner, .scopes, .meta]
 
-    /// How many fields the reply carries.
-    public var count: Int { rawValue.nonzeroBitCount }
+    /// How many fields of the answer the reply carries (`request_id` aside).
+    public var count: Int { subtracting(.requestID).rawValue.nonzeroBitCount }
 
     /// Longest `FIELDS` value accepted: every name once, with commas, fits well within it.
     public static let maxListBytes = 160
 
     /// Each field with its name spelled in capitals, as compared with what a client sends
-    /// (names are matched ignoring ASCII case); the same order as `AnswerField.verify`.
+    /// (names are matched ignoring ASCII case); the same order as `AnswerField.verify`, then
+    /// `request_id`.
     static let spellings: [(name: StaticString, field: Self)] = [
         ("VALID", .valid), ("CODE", .code), ("KEY_ID", .keyID), ("OWNER", .owner), ("SCOPES", .scopes),
         ("META", .meta), ("LIMIT", .limit), ("REMAINING", .remaining), ("RESET_MS", .resetMs),
-        ("RETRY_AFTER_MS", .retryAfterMs), ("CREDITS_REMAINING", .creditsRemaining),
+        ("RETRY_AFTER_MS", .retryAfterMs), ("CREDITS_REMAINING", .creditsRemaining), ("REQUEST_ID", .requestID),
     ]
 
     /// The fields named by a comma-separated list such as `code,remaining` (no spaces).
@@ -75,6 +83,6 @@ public struct VerifyReplyFields: OptionSet, Sendable, Hashable {
     }
 
     private static var unknownField: CommandError {
-        CommandError(.wrongArguments, "FIELDS takes a comma-separated list of \(AnswerField.verify.joined(separator: ", "))")
+        CommandError(.wrongArguments, "FIELDS takes a comma-separated list of \((AnswerField.verify + [AnswerField.requestID]).joined(separator: ", "))")
     }
 }

@@ -32,7 +32,7 @@ struct RESPServerTests {
     }
 
     @Test func resp3RepliesAreMapsAfterHello3() async throws {
-        let node = try await TestNode.start()
+        let node = try await TestNode.start(logLevel: .info)
         let key = try await node.createKey()
         let client = try await node.client(protocolVersion: 3)
         let reply = try await client.send(GatehouseClient.verifyCommand(key.secret))

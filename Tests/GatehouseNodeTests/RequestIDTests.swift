@@ -113,10 +113,11 @@ struct RequestIDTests {
         let node = try await TestNode.start { $0.accessLog.resp = .full }
         let key = try await node.createKey(["owner": "acct_resp"])
         let client = try await node.client()
-        _ = try await client.send(["VERIFY", key.secret, "RID", "rid-resp-1"])
-        _ = try await client.send(["VERIFY", key.secret])
-        _ = try await client.send(["VERIFY", key.secret, "IP", "198.51.100.7", "RID", "has space"])
+        let echoed = try await client.send(["VERIFY", key.secret, "RID", "rid-resp-1"])
+        let made = try await client.send(["VERIFY", key.secret])
+        let replaced = try await client.send(["VERIFY", key.secret, "IP", "198.51.100.7", "RID", "has space"])
         try await client.close()
+        #expect(echoed.fields?["request_id"]?.string == "rid-resp-1")
         let line = try await Self.accessLine(node, id: "rid-resp-1")
         #expect(line["gatehouse.command"] as? String == "VERIFY")
         #expect(line["gatehouse.key_id"] as? String == key.id)
@@ -129,10 +130,46 @@ struct RequestIDTests {
         #expect(resp.count == 3)
         let generated = resp.compactMap { $0["trace.id"] as? String }.filter { $0 != "rid-resp-1" }
         #expect(generated.count == 2 && generated.allSatisfy { $0.count == 16 })
+        // The ids made for the access lines are the ones the replies carry.
+        let repliedIDs = [made, replaced].compactMap { $0.fields?["request_id"]?.string }
+        #expect(repliedIDs == generated)
         #expect(resp.contains { $0["source.ip"] as? String == "198.51.100.7" })
         for raw in node.logs.all where raw.contains("\"gatehouse.command\"") {
             Self.expectNoPartOf(key.secret, in: raw)
         }
+        try await node.stop()
+    }
+
+    /// The reply carries the request's id whenever it has one; none is made for a plain verify
+    /// that nothing logs (the hot path: no access line, no debug line), unless `FIELDS` names
+    /// `request_id`.
+    @Test func aRESPVerifysReplyCarriesTheRequestsID() async throws {
+        let node = try await TestNode.start(logLevel: .info)
+        let key = try await node.createKey()
+        let revoked = try await node.createKey()
+        #expect(try await node.http("POST", "/v1/keys/\(revoked.id)/revoke").status == 200)
+        let client = try await node.client()
+        func repliedID(_ arguments: [String]) async throws -> String? {
+            let reply = try #require(try await client.send(["VERIFY"] + arguments).fields, "a VERIFY answer")
+            #expect(reply["code"] != nil || arguments.contains("FIELDS"))
+            return reply["request_id"]?.string
+        }
+        #expect(try await repliedID([key.secret]) == nil)
+        #expect(try await repliedID([key.secret, "RID", "rid-echo-1"]) == "rid-echo-1")
+        let replaced = try await repliedID([key.secret, "RID", "has space"])
+        #expect(replaced?.count == 16 && replaced != "has space")
+        #expect(try await repliedID([key.secret, "RID", "rid-echo-2", "FIELDS", "code"]) == nil, "FIELDS without request_id")
+        #expect(try await repliedID([key.secret, "RID", "rid-echo-3", "FIELDS", "code,request_id"]) == "rid-echo-3")
+        let asked = try #require(try await repliedID([key.secret, "FIELDS", "request_id"]))
+        #expect(asked.count == 16)
+        // A refusal that is an event made an id: the reply carries the event's.
+        let eventID = try #require(try await repliedID([revoked.secret, "IP", "198.51.100.9"]))
+        let event = try await SecurityEventTests.event(node, .keyRevokedInUse)
+        #expect(event["trace.id"] as? String == eventID)
+        // RESP2 and RESP3 alike.
+        _ = try await client.send(["HELLO", "3"])
+        #expect(try await repliedID([key.secret, "RID", "rid-echo-4"]) == "rid-echo-4")
+        try await client.close()
         try await node.stop()
     }
 
@@ -194,19 +231,31 @@ struct RequestIDTests {
     }
 
     /// ShouldRateLimit carries no request headers: the gateway's id comes as call metadata,
-    /// and a call without one gets an id of the node's own.
-    @Test func aRateLimitCallsMetadataIDReachesItsAccessLine() async throws {
+    /// and a call without one gets an id of the node's own; either comes back as the answer's
+    /// `x-request-id` metadata.
+    @Test func aRateLimitCallsMetadataIDReachesItsAccessLineAndAnswer() async throws {
         let node = try await EnvoyGRPCServiceTests.start { $0.accessLog.grpc = .full }
         try await EnvoyGRPCServiceTests.withLimiter(node) { limiter in
             var metadata = Metadata()
             metadata.addString("rid-rls-1", forKey: "x-request-id")
-            _ = try await limiter.shouldRateLimit(EnvoyGRPCServiceTests.request([("path", "/login")]), metadata: metadata)
-            _ = try await limiter.shouldRateLimit(EnvoyGRPCServiceTests.request([("path", "/login")]))
+            func answeredID(_ metadata: Metadata) async throws -> String? {
+                try await limiter.shouldRateLimit(EnvoyGRPCServiceTests.request([("path", "/login")]), metadata: metadata) { response in
+                    _ = try response.message
+                    return response.metadata[stringValues: "x-request-id"].first { _ in true }
+                }
+            }
+            #expect(try await answeredID(metadata) == "rid-rls-1")
+            let made = try #require(try await answeredID([:]))
+            #expect(made.count == 16)
+            #expect(try await Self.accessLine(node, id: made)["gatehouse.command"] as? String == "ShouldRateLimit")
+            var spaced = Metadata()
+            spaced.addString("has space", forKey: "x-request-id")
+            #expect(try await answeredID(spaced)?.count == 16)
         }
         let line = try await Self.accessLine(node, id: "rid-rls-1")
         #expect(line["gatehouse.command"] as? String == "ShouldRateLimit")
         try await eventually("the call without an id has a line too") {
-            Self.accessLines(node).filter { $0["gatehouse.command"] as? String == "ShouldRateLimit" }.count == 2
+            Self.accessLines(node).filter { $0["gatehouse.command"] as? String == "ShouldRateLimit" }.count == 3
         }
         let ids = Self.accessLines(node).compactMap { $0["trace.id"] as? String }
         #expect(Set(ids).count == ids.count, "each call its own id")

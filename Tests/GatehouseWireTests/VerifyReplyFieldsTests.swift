@@ -136,4 +136,28 @@ import Testing
             for name in keys { #expect(got[name] == full[name], "\(name)") }
         }
     }
+
+    @Test func requestIDIsNamedApartFromTheAnswersFields() throws {
+        let plain = try Self.parse(["RID", "rid-1"])
+        #expect(plain.fields == .all && !plain.fieldsListed)
+        let named = try Self.parse(["FIELDS", "code,Request_Id"])
+        #expect(named.fields == [.code, .requestID] && named.fieldsListed)
+        #expect(named.fields.count == 1, "count is of the answer's fields")
+        let every = (AnswerField.verify + [AnswerField.requestID]).joined(separator: ",")
+        #expect(every.utf8.count <= VerifyReplyFields.maxListBytes)
+        #expect(try Self.parse(["FIELDS", every]).fields == VerifyReplyFields.all.union(.requestID))
+    }
+
+    @Test(arguments: [RESPVersion.v2, .v3])
+    func aRequestIDComesLastInFullAndCompactReplies(version: RESPVersion) throws {
+        let full = try Wire.roundTrip { $0.writeVerifyAnswer(Self.answer, version, requestID: "rid-7") }
+        #expect(AnswerEncodingTests.keys(full) == AnswerField.verify + [AnswerField.requestID])
+        #expect(full.fields?["request_id"]?.string == "rid-7")
+        let compact = try Wire.roundTrip { $0.writeVerifyAnswer(Self.answer, version, fields: [.code, .requestID], requestID: "rid-8") }
+        #expect(AnswerEncodingTests.keys(compact) == ["code", "request_id"])
+        #expect(compact.fields?["request_id"]?.string == "rid-8")
+        let longest = String(repeating: "r", count: VerifyArguments.maxRequestIDBytes)
+        let long = try Wire.roundTrip { $0.writeVerifyAnswer(Self.answer, version, fields: [.code], requestID: longest) }
+        #expect(long.fields?["request_id"]?.string == longest)
+    }
 }

@@ -16,24 +16,28 @@ struct EnvoyRateLimitService: Envoy_Service_Ratelimit_V3_RateLimitService.Simple
     let trail: GRPCRequestTrail
 
     /// The form with the call's metadata: a request id the gateway sends as `x-request-id`
-    /// metadata (Envoy: `request_headers_to_add`/`initial_metadata` of the rate-limit
-    /// service's gRPC service) names the call in its events and access line.
+    /// metadata (Envoy: `initial_metadata` of the rate-limit service's gRPC service) names the
+    /// call in its events and access line, and comes back as the answer's `x-request-id`
+    /// metadata — made here when the call has none (or one that is not visible ASCII).
     func shouldRateLimit(request: ServerRequest<Request>, context: ServerContext) async throws -> ServerResponse<Response> {
         let given = request.metadata[stringValues: GRPCRequestTrail.requestIDHeader].first { _ in true }
-        return ServerResponse(message: try await decide(request.message, context: context, givenRequestID: given), metadata: [:])
+        var requestID = given.map(RequestID.from(header:))
+        let message = try await decide(request.message, context: context, requestID: &requestID)
+        let answered = requestID ?? .generate()
+        return ServerResponse(message: message, metadata: [GRPCRequestTrail.requestIDHeader: .string(answered.value)])
     }
 
     func shouldRateLimit(request: Request, context: ServerContext) async throws -> Response {
-        try await decide(request, context: context, givenRequestID: nil)
+        var requestID: RequestID?
+        return try await decide(request, context: context, requestID: &requestID)
     }
 
-    /// One call: `givenRequestID` is used when valid, otherwise an id is made, only when
-    /// something logs it.
-    private func decide(_ request: Request, context: ServerContext, givenRequestID: String?) async throws -> Response {
-        var madeID: RequestID?
+    /// One call: `requestID` is the caller's (already checked), or one made here when
+    /// something logs it — left in `requestID` for the answer.
+    private func decide(_ request: Request, context: ServerContext, requestID madeID: inout RequestID?) async throws -> Response {
         func requestID() -> RequestID {
             if let madeID { return madeID }
-            let id = RequestID.from(header: givenRequestID)
+            let id = RequestID.generate()
             madeID = id
             return id
         }
@@ -68,7 +72,7 @@ struct EnvoyRateLimitService: Envoy_Service_Ratelimit_V3_RateLimitService.Simple
                 })
         } catch {
             metrics.countGRPC(.shouldRateLimit, .invalid)
-            throw RPCError(code: .invalidArgument, message: error.description)
+            throw RPCError(code: .invalidArgument, message: error.description, metadata: [GRPCRequestTrail.requestIDHeader: .string(requestID().value)])
         }
         metrics.countGRPC(.shouldRateLimit, answer.overallCode == .ok ? .ok : .overLimit)
         if let started {

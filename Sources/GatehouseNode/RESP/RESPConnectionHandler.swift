@@ -230,30 +230,38 @@ final class RESPConnectionHandler: ChannelInboundHandler {
         let took = start.map { ContinuousClock.now - $0 }
         if sampled, let took { shared.metrics.verifyDuration.record(took) }
         uncounted.countVerify(answer.code)
-        // A refusal may be a security event (valid answers never get here); its request id,
-        // made only when the event log asks for it, is the one the access line uses too.
-        var eventRequestID: RequestID?
+        // The request's id: the caller's RID (replaced when not visible ASCII), else one made
+        // only when something needs it — an event, a line, or a reply whose FIELDS names it.
+        // Events, lines and the reply then all hold the same id.
+        var requestID: RequestID?
+        if let given = parsed.requestID {
+            requestID = RequestID(validating: given) ?? .generate()
+        } else if parsed.fieldsListed && parsed.fields.contains(.requestID) {
+            requestID = .generate()
+        }
+        func madeRequestID() -> RequestID {
+            if let requestID { return requestID }
+            let made = RequestID.generate()
+            requestID = made
+            return made
+        }
+        // A refusal may be a security event (valid answers never get here).
         if answer.code != .valid {
             shared.service.events.verified(answer.code, keyID: answer.keyID, source: request.source, nowMs: nowMs) {
-                let id = parsed.requestID.flatMap(RequestID.init(validating:)) ?? .generate()
-                eventRequestID = id
-                return .init(sourceIP: parsed.sourceAddress.map { String(buffer: $0) } ?? peerAddress(context), requestID: id.value)
+                .init(sourceIP: parsed.sourceAddress.map { String(buffer: $0) } ?? peerAddress(context), requestID: madeRequestID().value)
             }
         }
-        if accessLine || debugLines {
-            // The caller's RID, or one made here: only now, when a line needs it.
-            let requestID = eventRequestID ?? parsed.requestID.flatMap(RequestID.init(validating:)) ?? .generate()
-            if debugLines {
-                shared.logger.debug("verify", metadata: ["request_id": "\(requestID)", "code": "\(answer.code.rawValue)", "key_id": "\(answer.keyID ?? "")"])
-            }
-            if accessLine {
-                shared.accessLog.write(AccessLog.Entry(
-                    requestID: requestID, keyID: answer.keyID, owner: answer.owner,
-                    sourceIP: parsed.sourceAddress.map { String(buffer: $0) } ?? peerAddress(context),
-                    command: "VERIFY", code: answer.code.rawValue, durationNanoseconds: took?.nanoseconds ?? 0))
-            }
+        if debugLines {
+            shared.logger.debug("verify", metadata: ["request_id": "\(madeRequestID())", "code": "\(answer.code.rawValue)", "key_id": "\(answer.keyID ?? "")"])
         }
-        replies.writeVerifyAnswer(answer, version, fields: parsed.fields)
+        if accessLine {
+            shared.accessLog.write(AccessLog.Entry(
+                requestID: madeRequestID(), keyID: answer.keyID, owner: answer.owner,
+                sourceIP: parsed.sourceAddress.map { String(buffer: $0) } ?? peerAddress(context),
+                command: "VERIFY", code: answer.code.rawValue, durationNanoseconds: took?.nanoseconds ?? 0))
+        }
+        let repliedID = parsed.fieldsListed && !parsed.fields.contains(.requestID) ? nil : requestID
+        replies.writeVerifyAnswer(answer, version, fields: parsed.fields, requestID: repliedID?.value)
     }
 
     /// The connection's peer as text, read from the channel on the first access line.

@@ -22,9 +22,11 @@ final class TestNode: Sendable {
     static let pepper = "test-pepper-0123456789abcdef0123456789abcdef"
 
     /// Starts a node; `configure` adjusts the config (ports are always 0, data in a temp dir).
+    /// It logs at `logLevel`: debug lines by default, which some paths act on (a RESP verify
+    /// makes a request id for its debug line).
     static func start(
         dataDirectory: String? = nil, clock: ManualClock = ManualClock(), logs: LogCapture = LogCapture(),
-        realClock: Bool = false, configure: (inout NodeConfig) -> Void = { _ in }
+        realClock: Bool = false, logLevel: Logger.Level = .debug, configure: (inout NodeConfig) -> Void = { _ in }
     ) async throws -> TestNode {
         var config = NodeConfig()
         config.rpcAddress = HostPort(host: "127.0.0.1", port: 0)
@@ -39,7 +41,7 @@ final class TestNode: Sendable {
         config.connections.authTimeoutMs = 60_000
         config.connections.frameTimeoutMs = 60_000
         configure(&config)
-        let server = try GatehouseServer(config: config, logger: logs.logger(level: .debug), now: realClock ? WallClock.nowMs : clock.now)
+        let server = try GatehouseServer(config: config, logger: logs.logger(level: logLevel), now: realClock ? WallClock.nowMs : clock.now)
         let (stream, continuation) = AsyncStream.makeStream(of: NodeEndpoints.self)
         let task = Task {
             // If the node fails to start (say a port was taken meanwhile), the stream must
