@@ -21,6 +21,8 @@ extension Keys {
         var batch = 5_000
         @Option(help: "Most bytes per request (the node's limits.max_import_body_bytes, 8 MiB by default, must hold it).")
         var batchBytes = 4 * 1024 * 1024
+        @Option(help: "Requests in flight at once, each on its own connection (1 to 8; http:// only).")
+        var parallel = 2
 
         private static func object(_ data: Data) throws -> [String: Any] {
             guard let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
@@ -29,11 +31,28 @@ extension Keys {
             return object
         }
 
+        /// Where to resume: the line ranges of `pieces` at `indices` (not imported, or their
+        /// answer never came), for a person to check and send again.
+        static func notImported(_ indices: [Int], of pieces: [ImportPieces.Piece]) -> String {
+            var ranges: [(first: Int, last: Int?)] = []
+            for index in indices {
+                let last = index + 1 < pieces.count ? pieces[index + 1].firstLine - 1 : nil
+                if let previous = ranges.last, previous.last.map({ $0 + 1 }) == pieces[index].firstLine {
+                    ranges[ranges.count - 1].last = last
+                } else {
+                    ranges.append((pieces[index].firstLine, last))
+                }
+            }
+            let named = ranges.map { range in range.last.map { "\(range.first)–\($0)" } ?? "\(range.first) to the end" }
+            return "lines \(named.joined(separator: ", ")) may not have been imported: check which of their keys exist, then send those lines again"
+        }
+
         private static let blank: Set<UInt8> = [UInt8(ascii: " "), UInt8(ascii: "\t"), UInt8(ascii: "\r"), UInt8(ascii: "\n")]
 
         func validate() throws {
             guard (1...10_000).contains(batch) else { throw ValidationError("--batch must be from 1 to 10000") }
             guard batchBytes >= 1024 else { throw ValidationError("--batch-bytes must be at least 1024") }
+            guard (1...8).contains(parallel) else { throw ValidationError("--parallel must be from 1 to 8") }
         }
 
         func run() async throws {
@@ -69,28 +88,27 @@ extension Keys {
                     }
                 }
             }
-            var next = 0
-            do {
-                if let endpoint = URL(string: connection.url), endpoint.scheme == "http", let host = endpoint.host {
-                    try await ImportUpload.post(
-                        bodies: pieces.map(\.bytes), host: host, port: endpoint.port ?? 80, path: endpoint.path + "/v1/keys/import",
-                        token: try connection.token()
-                    ) { answer in
-                        take(try Self.object(AdminConnection.checked(status: answer.status, answer.body)), of: pieces[next])
-                        next += 1
-                    }
-                } else {
+            if let endpoint = URL(string: connection.url), endpoint.scheme == "http", let host = endpoint.host {
+                let outcome = await ImportUpload.post(
+                    bodies: pieces.map(\.bytes), host: host, port: endpoint.port ?? 80, path: endpoint.path + "/v1/keys/import",
+                    token: try connection.token(), connections: parallel
+                ) { index, answer in
+                    take(try Self.object(AdminConnection.checked(status: answer.status, answer.body)), of: pieces[index])
+                }
+                if let error = outcome.firstError {
+                    throw CLIError("\(error); \(imported) keys were imported; \(Self.notImported(outcome.unanswered, of: pieces))")
+                }
+            } else {
+                var next = 0
+                do {
                     for piece in pieces {
                         take(try Self.object(await connection.send(
                             "POST", "/v1/keys/import", body: piece.bytes, contentType: "application/x-ndjson")), of: piece)
                         next += 1
                     }
+                } catch {
+                    throw CLIError("\(error); \(imported) keys were imported; \(Self.notImported(Array(next..<pieces.count), of: pieces))")
                 }
-            } catch {
-                // Say where to resume: the pieces before this one were imported (and their
-                // secrets printed); this one's outcome is unknown if the answer never came.
-                let from = next < pieces.count ? pieces[next].firstLine : 0
-                throw CLIError("\(error); lines before \(from) were imported (\(imported) keys); resume from line \(from) after checking which of its keys exist")
             }
             let seconds = max(Date().timeIntervalSince(started), 0.001)
             if connection.json {

@@ -36,4 +36,14 @@ struct ImportPiecesTests {
         #expect(pieces.count == 1)
         #expect(String(decoding: pieces[0].bytes, as: UTF8.self) == "a\nb")
     }
+
+    @Test func theLinesNotImportedAreNamedAsRanges() {
+        let pieces = ImportPieces.split(Self.file((1...50).map { "line \($0)" }), maxLines: 10, maxBytes: 10_000)
+        #expect(pieces.map(\.firstLine) == [1, 11, 21, 31, 41])
+        func named(_ indices: [Int]) -> String { Keys.Import.notImported(indices, of: pieces) }
+        #expect(named([1]).hasPrefix("lines 11–20 may not"))
+        #expect(named([1, 2, 3, 4]).hasPrefix("lines 11 to the end may not"))
+        #expect(named([0, 2, 3]).hasPrefix("lines 1–10, 21–40 may not"))
+        #expect(named([1, 3, 4]).hasPrefix("lines 11–20, 31 to the end may not"))
+    }
 }

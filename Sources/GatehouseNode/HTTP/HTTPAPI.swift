@@ -421,31 +421,35 @@ struct HTTPAPI: Sendable {
             throw APIError.invalid("body", "at most \(KeyService.maxImportBatch) keys per request; send the rest in further requests")
         }
         guard !lines.isEmpty else { throw APIError.badJSON("the body needs one JSON object per line (NDJSON), one per key") }
-        var results = lines.map { ImportView.LineResult(line: $0.number) }
-        var entries: [KeyImportEntry] = []
-        var positions: [Int] = []
-        entries.reserveCapacity(lines.count)
-        // Lines are decoded on every core: JSON decoding is the largest part of an import.
-        let (maxLineBytes, defaultPrefix) = (maxBodyBytes, service.defaultPrefix)
-        let decoded = ParallelMap.map(lines.map { Data($0.bytes) }) { line -> Result<KeyImportEntry, APIError> in
-            Result { () throws(APIError) in
-                guard line.count <= maxLineBytes else { throw APIError.bodyTooLarge(limit: maxLineBytes) }
-                let parsed = try JSONBody.decode(ImportKeyLine.self, from: line)
-                var draft = parsed.body.draft
-                if !parsed.body.prefixGiven { draft.prefix = defaultPrefix }
-                return KeyImportEntry(draft: draft, secret: parsed.secret)
+        // Decoding and writing block (every core, then the writer's lock and the disk): done
+        // on a Dispatch thread, so that two imports at once overlap — one decoding while the
+        // other writes — without taking the cooperative pool.
+        let (maxLineBytes, defaultPrefix, service) = (maxBodyBytes, service.defaultPrefix, service)
+        let (decoded, outcomes) = await OffThePool.run { () -> ([Result<KeyImportEntry, APIError>], [KeyImportOutcome]) in
+            // Lines are decoded on every core: JSON decoding is the largest part of an import.
+            let decoded = ParallelMap.map(lines.map { Data($0.bytes) }) { line -> Result<KeyImportEntry, APIError> in
+                Result { () throws(APIError) in
+                    guard line.count <= maxLineBytes else { throw APIError.bodyTooLarge(limit: maxLineBytes) }
+                    let parsed = try JSONBody.decode(ImportKeyLine.self, from: line)
+                    var draft = parsed.body.draft
+                    if !parsed.body.prefixGiven { draft.prefix = defaultPrefix }
+                    return KeyImportEntry(draft: draft, secret: parsed.secret)
+                }
             }
+            let entries = decoded.compactMap { try? $0.get() }
+            return (decoded, service.importKeys(entries, origin: origin))
         }
+        var results = lines.map { ImportView.LineResult(line: $0.number) }
+        var positions: [Int] = []
+        positions.reserveCapacity(lines.count)
         for (position, line) in decoded.enumerated() {
             switch line {
-            case .success(let entry):
-                entries.append(entry)
+            case .success:
                 positions.append(position)
             case .failure(let error):
                 results[position].error = ImportView.ErrorView(code: error.code, field: error.field, message: error.message)
             }
         }
-        let outcomes = service.importKeys(entries, origin: origin)
         var imported = 0
         for (position, outcome) in zip(positions, outcomes) {
             switch outcome {
