@@ -24,11 +24,33 @@ extension Keys {
         @Option(help: "Requests in flight at once, each on its own connection (1 to 8; http:// only).")
         var parallel = 2
 
-        private static func object(_ data: Data) throws -> [String: Any] {
-            guard let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
-                throw CLIError("the node's answer to an import is not a JSON object; is the node a different version?")
+        /// The node's answer to one request (`ImportView` on the node), read into types: the
+        /// untyped `JSONSerialization` tree and its casts were a third of the CLI's CPU.
+        struct Answer: Decodable {
+            var imported: Int
+            var results: [LineResult]
+        }
+
+        struct LineResult: Codable {
+            var line: Int
+            var id: String?
+            var key: String?
+            var start: String?
+            var error: LineError?
+        }
+
+        struct LineError: Codable {
+            var code: String
+            var field: String?
+            var message: String
+        }
+
+        private static func answer(_ data: Data) throws -> Answer {
+            do {
+                return try JSONDecoder().decode(Answer.self, from: data)
+            } catch {
+                throw CLIError("the node's answer to an import is not what this CLI reads; is the node a different version?")
             }
-            return object
         }
 
         /// Where to resume: the line ranges of `pieces` at `indices` (not imported, or their
@@ -65,8 +87,8 @@ extension Keys {
             }
             let started = Date()
             var imported = 0
-            var refused: [[String: Any]] = []
-            var results: [[String: Any]] = []
+            var refused: [LineResult] = []
+            var results: [LineResult] = []
             var pieces = ImportPieces.split(data, maxLines: batch, maxBytes: batchBytes)
             let cutShort = pieces.last?.oversizedLine != nil
             if let oversized = pieces.last?.oversizedLine {
@@ -75,25 +97,27 @@ extension Keys {
                 pieces.removeLast()
             }
             pieces.removeAll { piece in !piece.bytes.contains(where: { !Self.blank.contains($0) }) }
-            func take(_ answer: [String: Any], of piece: ImportPieces.Piece) {
-                imported += answer["imported"] as? Int ?? 0
-                for var result in answer["results"] as? [[String: Any]] ?? [] {
-                    let line = (result["line"] as? Int ?? 0) + piece.firstLine - 1
-                    result["line"] = line
-                    if result["error"] != nil { refused.append(result) }
+            /// Counts a piece's answer and prints its new secrets (line, id, key), in one write.
+            func take(_ answer: Answer, of piece: ImportPieces.Piece) {
+                imported += answer.imported
+                var printed = ""
+                for var result in answer.results {
+                    result.line += piece.firstLine - 1
+                    if result.error != nil { refused.append(result) }
                     if connection.json {
                         results.append(result)
-                    } else if let secret = result["key"] as? String, let id = result["id"] as? String {
-                        print("\(line)\t\(id)\t\(secret)")
+                    } else if let secret = result.key, let id = result.id {
+                        printed += "\(result.line)\t\(id)\t\(secret)\n"
                     }
                 }
+                if !printed.isEmpty { FileHandle.standardOutput.write(Data(printed.utf8)) }
             }
             if let endpoint = URL(string: connection.url), endpoint.scheme == "http", let host = endpoint.host {
                 let outcome = await ImportUpload.post(
                     bodies: pieces.map(\.bytes), host: host, port: endpoint.port ?? 80, path: endpoint.path + "/v1/keys/import",
                     token: try connection.token(), connections: parallel
                 ) { index, answer in
-                    take(try Self.object(AdminConnection.checked(status: answer.status, answer.body)), of: pieces[index])
+                    take(try Self.answer(AdminConnection.checked(status: answer.status, answer.body)), of: pieces[index])
                 }
                 if let error = outcome.firstError {
                     throw CLIError("\(error); \(imported) keys were imported; \(Self.notImported(outcome.unanswered, of: pieces))")
@@ -102,7 +126,7 @@ extension Keys {
                 var next = 0
                 do {
                     for piece in pieces {
-                        take(try Self.object(await connection.send(
+                        take(try Self.answer(await connection.send(
                             "POST", "/v1/keys/import", body: piece.bytes, contentType: "application/x-ndjson")), of: piece)
                         next += 1
                     }
@@ -112,15 +136,21 @@ extension Keys {
             }
             let seconds = max(Date().timeIntervalSince(started), 0.001)
             if connection.json {
-                let answer: [String: Any] = ["imported": imported, "refused": refused.count, "results": results]
-                let text = try JSONSerialization.data(withJSONObject: answer, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
+                struct Summary: Encodable {
+                    var imported: Int
+                    var refused: Int
+                    var results: [LineResult]
+                }
+                let encoder = JSONEncoder()
+                encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+                let text = try encoder.encode(Summary(imported: imported, refused: refused.count, results: results))
                 print(String(decoding: text, as: UTF8.self))
             } else {
                 for result in refused {
-                    let error = result["error"] as? [String: Any] ?? [:]
-                    let field = (error["field"] as? String).map { " (\($0))" } ?? ""
+                    let error = result.error
+                    let field = error?.field.map { " (\($0))" } ?? ""
                     FileHandle.standardError.write(Data(
-                        "line \(result["line"] ?? "?"): \(error["code"] ?? "")\(field): \(error["message"] ?? "")\n".utf8))
+                        "line \(result.line): \(error?.code ?? "")\(field): \(error?.message ?? "")\n".utf8))
                 }
             }
             FileHandle.standardError.write(Data(
@@ -140,33 +170,37 @@ enum ImportPieces {
         var oversizedLine: Int?
     }
 
+    /// Lines are found in the raw bytes and each piece copied once: walking `Data` by index
+    /// and appending line by line cost a quarter of the CLI's CPU on a million-line file.
     static func split(_ data: Data, maxLines: Int, maxBytes: Int) -> [Piece] {
-        var pieces: [Piece] = []
-        var current = Data()
-        var currentLines = 0
-        var firstLine = 1
-        var lineNumber = 0
-        var start = data.startIndex
-        while start < data.endIndex {
-            let end = data[start...].firstIndex(of: UInt8(ascii: "\n")).map { data.index(after: $0) } ?? data.endIndex
-            lineNumber += 1
-            let line = data[start..<end]
-            if line.count > maxBytes {
-                if currentLines > 0 { pieces.append(Piece(firstLine: firstLine, bytes: current)) }
-                pieces.append(Piece(firstLine: lineNumber, bytes: Data(), oversizedLine: lineNumber))
-                return pieces
+        data.withUnsafeBytes { bytes in
+            var pieces: [Piece] = []
+            var pieceStart = 0
+            var pieceLines = 0
+            var firstLine = 1
+            var lineNumber = 0
+            var start = 0
+            while start < bytes.count {
+                var end = start
+                while end < bytes.count, bytes[end] != UInt8(ascii: "\n") { end += 1 }
+                if end < bytes.count { end += 1 }
+                lineNumber += 1
+                if end - start > maxBytes {
+                    if pieceLines > 0 { pieces.append(Piece(firstLine: firstLine, bytes: Data(bytes[pieceStart..<start]))) }
+                    pieces.append(Piece(firstLine: lineNumber, bytes: Data(), oversizedLine: lineNumber))
+                    return pieces
+                }
+                if pieceLines == maxLines || end - pieceStart > maxBytes {
+                    pieces.append(Piece(firstLine: firstLine, bytes: Data(bytes[pieceStart..<start])))
+                    pieceStart = start
+                    pieceLines = 0
+                    firstLine = lineNumber
+                }
+                pieceLines += 1
+                start = end
             }
-            if currentLines == maxLines || current.count + line.count > maxBytes {
-                pieces.append(Piece(firstLine: firstLine, bytes: current))
-                current = Data()
-                currentLines = 0
-                firstLine = lineNumber
-            }
-            current.append(line)
-            currentLines += 1
-            start = end
+            if pieceLines > 0 { pieces.append(Piece(firstLine: firstLine, bytes: Data(bytes[pieceStart..<start]))) }
+            return pieces
         }
-        if currentLines > 0 { pieces.append(Piece(firstLine: firstLine, bytes: current)) }
-        return pieces
     }
 }

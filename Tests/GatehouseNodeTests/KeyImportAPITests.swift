@@ -104,6 +104,16 @@ struct KeyImportAPITests {
         let secret = try #require(printed.last.map { String($0[2]) })
         let verified = try await node.http("POST", "/v1/verify", json: ["key": secret], token: nil)
         #expect(verified.object["owner"] as? String == "acct_25")
+        // --json: the whole answer as one document, lines numbered as in the file.
+        let json = try await Subprocess.runOffThePool(
+            gatehouse, ["keys", "import", "-", "--url", node.httpBase, "--admin-token", TestNode.adminToken, "--batch", "10", "--json"],
+            input: lines.map { $0.replacingOccurrences(of: "acct_", with: "json_") }.joined(separator: "\n") + "\n")
+        let document = try #require(try JSONSerialization.jsonObject(with: Data(json.output.utf8)) as? [String: Any], "\(json.output)")
+        #expect(document["imported"] as? Int == 23 && document["refused"] as? Int == 1)
+        let results = try #require(document["results"] as? [[String: Any]])
+        #expect(results.compactMap { $0["line"] as? Int } == (1...25).filter { $0 != 21 })
+        #expect(results.filter { $0["key"] is String && $0["id"] is String }.count == 23)
+        #expect((results.first { $0["line"] as? Int == 17 }?["error"] as? [String: Any])?["field"] as? String == "limits")
         try await node.stop()
     }
 
