@@ -14,8 +14,11 @@ struct ImportKeyLine: Decodable {
         case key, sha256, start
     }
 
+    /// Made once: a million-line import checks every line against it.
+    static let knownFields = CreateKeyBody.CodingKeys.allCases.map(\.rawValue) + SecretKeys.allCases.map(\.rawValue)
+
     init(from decoder: any Decoder) throws {
-        try decoder.rejectUnknownFields(CreateKeyBody.CodingKeys.allCases.map(\.rawValue) + SecretKeys.allCases.map(\.rawValue))
+        try decoder.rejectUnknownFields(Self.knownFields)
         body = try CreateKeyBody(fieldsOf: decoder)
         let container = try decoder.container(keyedBy: SecretKeys.self)
         let key = try container.decodeIfPresent(String.self, forKey: .key)

@@ -415,7 +415,7 @@ public final class KeyService: Sendable {
         let nowMs = now()
         let (defaultLimits, hasher, placeholder) = (defaultLimits, hasher, HybridTimestamp(wallMs: nowMs, logical: 0, node: ""))
         let prepared = ParallelMap.map(entries) { entry -> Result<(record: KeyRecord, secret: String?), KeyError> in
-            var random = SystemRandomNumberGenerator()
+            var random = BatchedSystemRandom()
             return Result { () throws(KeyError) in
                 try KeyLifecycle.importKey(
                     entry.draft, secret: entry.secret, defaultLimits: defaultLimits, hasher: hasher, nowMs: nowMs, version: placeholder,
