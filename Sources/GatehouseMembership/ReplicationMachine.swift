@@ -107,6 +107,15 @@ public struct ReplicationMachine: Sendable {
     private var relays: [Relay] = []
     /// Live members, this node excluded, as the membership last reported them.
     public private(set) var live: [NodeID] = []
+    /// This node's audit summary at its previous anti-entropy round.
+    private var previousAuditDigest: AuditDigest?
+    /// Hours of this node's audit summary that changed between its last two rounds: still
+    /// being written (here, or streaming in from the writer), so a peer's summary differs there
+    /// only because entries are on their way. They are left out of this node's comparisons
+    /// until a round finds them unchanged. Comparing them would send the whole hour in both
+    /// directions every round: during a bulk import that is every entry written so far (each
+    /// naming a thousand keys), round after round, on top of the stream that delivers them.
+    public private(set) var unsettledAuditHours: Set<Int64> = []
 
     public init(me: NodeID, settings: Settings = Settings(), seed: UInt64) {
         self.me = me
@@ -186,8 +195,14 @@ public struct ReplicationMachine: Sendable {
         return Self.chunks(rows).flatMap { chunk in live.map { .send(.escrowRows(chunk), to: $0) } }
     }
 
-    /// The anti-entropy timer: one round with a random live member.
+    /// The anti-entropy timer: one round with a random live member. Also the clock of
+    /// `unsettledAuditHours`: the hours whose summary changed since the previous tick.
     public mutating func onAntiEntropyTimer(index: some ReplicaIndexView) -> [ReplicationDirective] {
+        let audit = index.auditDigest()
+        if let previous = previousAuditDigest {
+            unsettledAuditHours = Set(audit.buckets.keys.filter { audit.buckets[$0] != previous.buckets[$0] })
+        }
+        previousAuditDigest = audit
         guard !live.isEmpty else { return [] }
         let peer = live[Int(random.next(upperBound: UInt64(live.count)))]
         return [.send(.digest(index.digest()), to: peer)] + auditRound(with: peer, index: index)
@@ -294,12 +309,13 @@ public struct ReplicationMachine: Sendable {
     }
 
     /// Sends `peer` what this node holds in the hours where the two summaries differ (whole
-    /// hours, newest first, up to `maxAuditEntriesPerExchange`), then, when `peer` started
+    /// hours, newest first, up to `maxAuditEntriesPerExchange`; hours still changing here are
+    /// left for a later round: `unsettledAuditHours`), then, when `peer` started
     /// the round, this node's summary, so that it sends back what it holds there. Summaries are compared
     /// over the hours both speak for (`AuditDigest.fromHour`).
     private func onAuditDigest(_ theirs: AuditDigest, reply: Bool, from peer: NodeID, index: some ReplicaIndexView) -> [ReplicationDirective] {
         let ours = index.auditDigest().newest(Self.maxAuditDigestHours)
-        let differing = ours.differingHours(from: theirs)
+        let differing = ours.differingHours(from: theirs).filter { !unsettledAuditHours.contains($0) }
         guard !differing.isEmpty else { return [] }
         var hours: [Int64] = []
         var entryCount: UInt64 = 0

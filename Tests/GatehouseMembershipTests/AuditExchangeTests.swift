@@ -127,4 +127,36 @@ struct AuditExchangeTests {
             #expect(chunk.count <= ReplicationMachine.auditEntriesPerMessage)
         }
     }
+
+    /// An hour still being written on a node (an import's entries streaming to every member)
+    /// is not exchanged by that node until a round finds it unchanged: comparing it would
+    /// send the whole hour both ways every round while the stream delivers it anyway.
+    @Test func anHourStillChangingIsExchangedOnlyOnceItSettles() {
+        let a = NodeID("a"), b = NodeID("b")
+        var machines = [a: ReplicationMachine(me: a, seed: 1), b: ReplicationMachine(me: b, seed: 2)]
+        machines[a]!.onMembers([b])
+        machines[b]!.onMembers([a])
+        let t0: Int64 = 1_800_000_000_000
+        var indexes = [a: FakeAuditIndex(), b: FakeAuditIndex()]
+        let settled = Self.entry(atMs: t0 - 3_600_000, node: "a")
+        indexes[a]!.entries[settled.id] = settled
+        _ = machines[a]!.onAntiEntropyTimer(index: indexes[a]!)
+        _ = machines[b]!.onAntiEntropyTimer(index: indexes[b]!)
+        // A writes into the current hour between two of its ticks: that hour is unsettled on A.
+        for minute in 0..<5 {
+            let entry = Self.entry(atMs: t0 + Int64(minute) * 60_000, node: "a")
+            indexes[a]!.entries[entry.id] = entry
+        }
+        let round = machines[a]!.onAntiEntropyTimer(index: indexes[a]!)
+        #expect(machines[a]!.unsettledAuditHours == [AuditDigest.hour(ofMs: t0)])
+        _ = Self.run(round, machines: machines, indexes: &indexes, from: a)
+        // The settled hour went across; the one A is still writing did not (B asked, A held back).
+        #expect(indexes[b]!.entries[settled.id] != nil)
+        #expect(indexes[b]!.entries.count == 1)
+        // A round later nothing changed on A: the hour is settled and exchanged.
+        let next = machines[a]!.onAntiEntropyTimer(index: indexes[a]!)
+        #expect(machines[a]!.unsettledAuditHours.isEmpty)
+        _ = Self.run(next, machines: machines, indexes: &indexes, from: a)
+        #expect(indexes[b]!.entries.keys.sorted() == indexes[a]!.entries.keys.sorted())
+    }
 }
