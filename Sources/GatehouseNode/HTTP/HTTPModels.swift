@@ -21,29 +21,33 @@ struct CreateKeyBody: Decodable {
         case expiresAt = "expires_at"
     }
 
+    static let knownFields = CodingKeys.allCases.map(\.rawValue)
+
     init(from decoder: any Decoder) throws {
-        try decoder.rejectUnknownFields(CodingKeys.allCases.map(\.rawValue))
-        try self.init(fieldsOf: decoder)
+        let container = try decoder.container(keyedBy: AnyCodingKey.self)
+        try container.rejectUnknownFields(Self.knownFields)
+        try self.init(fields: container)
     }
 
-    /// The fields of a create request, where the caller checked which fields may appear
-    /// (a bulk import line has a few more).
-    init(fieldsOf decoder: any Decoder) throws {
-        let container = try decoder.container(keyedBy: CodingKeys.self)
-        if let prefix = try container.decodeIfPresent(String.self, forKey: .prefix) {
+    /// The fields of a create request, read from the container the caller made and checked
+    /// for unknown fields (a bulk import line has a few more): one container per object, as
+    /// making one is a good part of decoding an import's line.
+    init(fields container: KeyedDecodingContainer<AnyCodingKey>) throws {
+        func key(_ field: CodingKeys) -> AnyCodingKey { container.field(field.rawValue) }
+        if let prefix = try container.decodeIfPresent(String.self, forKey: key(.prefix)) {
             draft.prefix = prefix
             prefixGiven = true
         }
-        draft.name = try container.decodeIfPresent(String.self, forKey: .name) ?? ""
-        draft.owner = try container.decodeIfPresent(String.self, forKey: .owner) ?? ""
-        draft.scopes = try container.decodeIfPresent([String].self, forKey: .scopes) ?? []
-        draft.limits = try container.decodeIfPresent([RateLimitBody].self, forKey: .limits)?.map(\.limit)
-        draft.credits = try container.decodeIfPresent(Int64.self, forKey: .credits)
-        draft.refill = try container.decodeIfPresent(RefillBody.self, forKey: .refill)?.refill
-        draft.meta = try container.decodeIfPresent([String: String].self, forKey: .meta) ?? [:]
-        draft.enabled = try container.decodeIfPresent(Bool.self, forKey: .enabled) ?? true
-        if try container.contains(.expiresAt) && !container.decodeNil(forKey: .expiresAt) {
-            draft.expiresAt = try decodeTime(container, .expiresAt)
+        draft.name = try container.decodeIfPresent(String.self, forKey: key(.name)) ?? ""
+        draft.owner = try container.decodeIfPresent(String.self, forKey: key(.owner)) ?? ""
+        draft.scopes = try container.decodeIfPresent([String].self, forKey: key(.scopes)) ?? []
+        draft.limits = try container.decodeIfPresent([RateLimitBody].self, forKey: key(.limits))?.map(\.limit)
+        draft.credits = try container.decodeIfPresent(Int64.self, forKey: key(.credits))
+        draft.refill = try container.decodeIfPresent(RefillBody.self, forKey: key(.refill))?.refill
+        draft.meta = try container.decodeIfPresent([String: String].self, forKey: key(.meta)) ?? [:]
+        draft.enabled = try container.decodeIfPresent(Bool.self, forKey: key(.enabled)) ?? true
+        if try container.contains(key(.expiresAt)) && !container.decodeNil(forKey: key(.expiresAt)) {
+            draft.expiresAt = try decodeTime(container, key(.expiresAt))
         }
     }
 }

@@ -26,11 +26,20 @@ extension Decoder {
     /// Refuses fields outside `known`: a typo like `"scope"` for `"scopes"` must not be
     /// silently ignored on an API that grants access.
     func rejectUnknownFields(_ known: [String]) throws {
-        let container = try self.container(keyedBy: AnyCodingKey.self)
-        for key in container.allKeys where !known.contains(key.stringValue) {
+        try container(keyedBy: AnyCodingKey.self).rejectUnknownFields(known)
+    }
+}
+
+extension KeyedDecodingContainer where Key == AnyCodingKey {
+    /// `Decoder.rejectUnknownFields` on a container the caller goes on reading its fields
+    /// from: one container per object instead of two.
+    func rejectUnknownFields(_ known: [String]) throws {
+        for key in allKeys where !known.contains(key.stringValue) {
             throw UnknownFieldError(field: JSONBody.fieldPath(codingPath + [key]), known: known)
         }
     }
+
+    func field(_ name: String) -> AnyCodingKey { AnyCodingKey(stringValue: name) }
 }
 
 /// Reading and writing JSON bodies with the node's size limit and error shapes.

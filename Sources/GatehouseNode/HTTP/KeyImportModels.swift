@@ -18,12 +18,12 @@ struct ImportKeyLine: Decodable {
     static let knownFields = CreateKeyBody.CodingKeys.allCases.map(\.rawValue) + SecretKeys.allCases.map(\.rawValue)
 
     init(from decoder: any Decoder) throws {
-        try decoder.rejectUnknownFields(Self.knownFields)
-        body = try CreateKeyBody(fieldsOf: decoder)
-        let container = try decoder.container(keyedBy: SecretKeys.self)
-        let key = try container.decodeIfPresent(String.self, forKey: .key)
-        let hex = try container.decodeIfPresent(String.self, forKey: .sha256)
-        let start = try container.decodeIfPresent(String.self, forKey: .start)
+        let container = try decoder.container(keyedBy: AnyCodingKey.self)
+        try container.rejectUnknownFields(Self.knownFields)
+        body = try CreateKeyBody(fields: container)
+        let key = try container.decodeIfPresent(String.self, forKey: container.field(SecretKeys.key.rawValue))
+        let hex = try container.decodeIfPresent(String.self, forKey: container.field(SecretKeys.sha256.rawValue))
+        let start = try container.decodeIfPresent(String.self, forKey: container.field(SecretKeys.start.rawValue))
         switch (key, hex) {
         case (nil, nil):
             guard start == nil else { throw APIError.invalid("start", "goes with sha256 only (a key's own start is taken from the key)") }
