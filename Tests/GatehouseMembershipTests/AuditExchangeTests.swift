@@ -41,6 +41,17 @@ struct AuditExchangeTests {
             action: .keyCreate, keyID: "key_1", changes: [AuditChange(field: "owner", before: nil, after: "acct")])
     }
 
+    static let (a, b) = (NodeID("a"), NodeID("b"))
+    static let t0: Int64 = 1_800_000_000_000
+
+    /// Two members that know each other, with empty trails.
+    static func pair() -> ([NodeID: ReplicationMachine], [NodeID: FakeAuditIndex]) {
+        var machines = [a: ReplicationMachine(me: a, seed: 1), b: ReplicationMachine(me: b, seed: 2)]
+        machines[a]!.onMembers([b])
+        machines[b]!.onMembers([a])
+        return (machines, [a: FakeAuditIndex(), b: FakeAuditIndex()])
+    }
+
     /// Delivers every message `directives` send, between the two, until none is left.
     static func run(_ start: [ReplicationDirective], machines: [NodeID: ReplicationMachine], indexes: inout [NodeID: FakeAuditIndex], from: NodeID) -> Int {
         var queue: [(DataMessage, from: NodeID, to: NodeID)] = start.sent.map { ($0.message, from, $0.to) }
@@ -67,12 +78,8 @@ struct AuditExchangeTests {
     }
 
     @Test func twoTrailsConvergeToTheirUnionInOneRound() {
-        let a = NodeID("a"), b = NodeID("b")
-        var machines = [a: ReplicationMachine(me: a, seed: 1), b: ReplicationMachine(me: b, seed: 2)]
-        machines[a]!.onMembers([b])
-        machines[b]!.onMembers([a])
-        let t0: Int64 = 1_800_000_000_000
-        var indexes = [a: FakeAuditIndex(), b: FakeAuditIndex()]
+        let (a, b, t0) = (Self.a, Self.b, Self.t0)
+        var (machines, indexes) = Self.pair()
         let shared = Self.entry(atMs: t0, node: "a")
         indexes[a]!.entries[shared.id] = shared
         indexes[b]!.entries[shared.id] = shared
@@ -132,12 +139,8 @@ struct AuditExchangeTests {
     /// is not exchanged by that node until a round finds it unchanged: comparing it would
     /// send the whole hour both ways every round while the stream delivers it anyway.
     @Test func anHourStillChangingIsExchangedOnlyOnceItSettles() {
-        let a = NodeID("a"), b = NodeID("b")
-        var machines = [a: ReplicationMachine(me: a, seed: 1), b: ReplicationMachine(me: b, seed: 2)]
-        machines[a]!.onMembers([b])
-        machines[b]!.onMembers([a])
-        let t0: Int64 = 1_800_000_000_000
-        var indexes = [a: FakeAuditIndex(), b: FakeAuditIndex()]
+        let (a, b, t0) = (Self.a, Self.b, Self.t0)
+        var (machines, indexes) = Self.pair()
         let settled = Self.entry(atMs: t0 - 3_600_000, node: "a")
         indexes[a]!.entries[settled.id] = settled
         _ = machines[a]!.onAntiEntropyTimer(index: indexes[a]!)

@@ -117,15 +117,25 @@ struct KeyImportAPITests {
         try await node.stop()
     }
 
-    /// A piece the node refuses whole stops the import, and the CLI says where to resume.
-    @Test func theCLISaysWhereToResumeWhenAPieceIsRefused() async throws {
-        let gatehouse = try #require(Subprocess.gatehouseExecutable(), "the gatehouse executable is built next to the tests")
-        let node = try await TestNode.start { config in
+    /// A node whose import requests take at most 2 KiB: ten lines of 250 bytes are refused whole.
+    static func startWithSmallBodies() async throws -> TestNode {
+        try await TestNode.start { config in
             config.maxBodyBytes = 1_024
             config.maxImportBodyBytes = 2_048
         }
-        let short = (1...10).map { #"{"owner": "acct_\#($0)"}"# }
-        let long = (11...20).map { #"{"owner": "acct_\#($0)", "name": "\#(String(repeating: "n", count: 250))"}"# }
+    }
+
+    /// Lines 1–10 fit a small node's import request; lines 11–20 together do not.
+    static func tenShortThenTenLongLines() -> (short: [String], long: [String]) {
+        ((1...10).map { #"{"owner": "acct_\#($0)"}"# },
+         (11...20).map { #"{"owner": "acct_\#($0)", "name": "\#(String(repeating: "n", count: 250))"}"# })
+    }
+
+    /// A piece the node refuses whole stops the import, and the CLI says where to resume.
+    @Test func theCLISaysWhereToResumeWhenAPieceIsRefused() async throws {
+        let gatehouse = try #require(Subprocess.gatehouseExecutable(), "the gatehouse executable is built next to the tests")
+        let node = try await Self.startWithSmallBodies()
+        let (short, long) = Self.tenShortThenTenLongLines()
         let result = try await Subprocess.runOffThePool(
             gatehouse, ["keys", "import", "-", "--url", node.httpBase, "--admin-token", TestNode.adminToken, "--batch", "10"],
             input: (short + long).joined(separator: "\n") + "\n")
@@ -142,12 +152,8 @@ struct KeyImportAPITests {
     /// the lines it cannot vouch for.
     @Test func aPieceRefusedBetweenImportedOnesIsNamedAndTheOthersSecretsArePrinted() async throws {
         let gatehouse = try #require(Subprocess.gatehouseExecutable(), "the gatehouse executable is built next to the tests")
-        let node = try await TestNode.start { config in
-            config.maxBodyBytes = 1_024
-            config.maxImportBodyBytes = 2_048
-        }
-        let short = (1...10).map { #"{"owner": "acct_\#($0)"}"# }
-        let long = (11...20).map { #"{"owner": "acct_\#($0)", "name": "\#(String(repeating: "n", count: 250))"}"# }
+        let node = try await Self.startWithSmallBodies()
+        let (short, long) = Self.tenShortThenTenLongLines()
         let after = (21...30).map { #"{"owner": "acct_\#($0)"}"# }
         let result = try await Subprocess.runOffThePool(
             gatehouse, ["keys", "import", "-", "--url", node.httpBase, "--admin-token", TestNode.adminToken, "--batch", "10", "--parallel", "2"],
