@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import GatehouseNode
 
 extension Keys {
     /// `gatehouse keys import FILE`: bulk import from NDJSON, sent in pieces.
@@ -24,26 +25,10 @@ extension Keys {
         @Option(help: "Requests in flight at once, each on its own connection (1 to 8; http:// only).")
         var parallel = 2
 
-        /// The node's answer to one request (`ImportView` on the node), read into types: the
-        /// untyped `JSONSerialization` tree and its casts were a third of the CLI's CPU.
-        struct Answer: Decodable {
-            var imported: Int
-            var results: [LineResult]
-        }
-
-        struct LineResult: Codable {
-            var line: Int
-            var id: String?
-            var key: String?
-            var start: String?
-            var error: LineError?
-        }
-
-        struct LineError: Codable {
-            var code: String
-            var field: String?
-            var message: String
-        }
+        /// The node's answer to one request, read into its types: the untyped
+        /// `JSONSerialization` tree and its casts were a third of the CLI's CPU.
+        typealias Answer = ImportView
+        typealias LineResult = ImportView.LineResult
 
         private static func answer(_ data: Data) throws -> Answer {
             do {
@@ -136,14 +121,9 @@ extension Keys {
             }
             let seconds = max(Date().timeIntervalSince(started), 0.001)
             if connection.json {
-                struct Summary: Encodable {
-                    var imported: Int
-                    var refused: Int
-                    var results: [LineResult]
-                }
                 let encoder = JSONEncoder()
                 encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-                let text = try encoder.encode(Summary(imported: imported, refused: refused.count, results: results))
+                let text = try encoder.encode(ImportView(imported: imported, refused: refused.count, results: results))
                 print(String(decoding: text, as: UTF8.self))
             } else {
                 for result in refused {

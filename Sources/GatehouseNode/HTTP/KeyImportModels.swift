@@ -76,22 +76,34 @@ enum ImportLines {
 
 /// The answer to an import: how many keys were imported and refused, and per line the new
 /// key's id (and secret, for a key Gatehouse generated: shown this once) or why it was refused.
-struct ImportView: Encodable {
-    var imported: Int
-    var refused: Int
-    var results: [LineResult]
+/// Public and decodable for `gatehouse keys import`, which reads it back: one definition of
+/// the answer's shape for both ends.
+public struct ImportView: Codable, Sendable {
+    public var imported: Int
+    public var refused: Int
+    public var results: [LineResult]
 
-    struct LineResult: Encodable {
-        var line: Int
-        var id: String?
-        var key: String?
-        var start: String?
-        var error: ErrorView?
+    public init(imported: Int, refused: Int, results: [LineResult]) {
+        self.imported = imported
+        self.refused = refused
+        self.results = results
     }
 
-    struct ErrorView: Encodable {
-        var code: String
-        var field: String?
-        var message: String
+    public struct LineResult: Codable, Sendable {
+        public var line: Int
+        public var id: String?
+        public var key: String?
+        public var start: String?
+        public var error: ErrorView?
+
+        init(line: Int) {
+            self.line = line
+        }
+    }
+
+    public struct ErrorView: Codable, Sendable {
+        public var code: String
+        public var field: String?
+        public var message: String
     }
 }
