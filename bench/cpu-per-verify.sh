@@ -8,6 +8,7 @@
 #       (the key to verify: this one is refused RATE_LIMITED after its first VERIFY, the path
 #       that feeds the security events' per-key aggregation)
 #   VERIFY_FIELDS=code,remaining bench/cpu-per-verify.sh            (VERIFY … FIELDS code,remaining: the compact reply)
+#   VERIFY_RID=req-0123456789abcdef bench/cpu-per-verify.sh          (VERIFY … RID id: the id checked and echoed as request_id)
 set -euo pipefail
 bin=${1:-.build-release/release}
 command -v redis-benchmark >/dev/null || { echo "needs redis-benchmark: apt-get install redis-tools" >&2; exit 1; }
@@ -24,6 +25,7 @@ key=$(curl -sf -X POST http://127.0.0.1:$http/v1/keys -H "Authorization: Bearer 
   -d "$key_body" | python3 -c 'import json,sys; print(json.load(sys.stdin)["key"])')
 fields=()
 [ -n "${VERIFY_FIELDS:-}" ] && fields=(FIELDS "$VERIFY_FIELDS")
+[ -n "${VERIFY_RID:-}" ] && fields+=(RID "$VERIFY_RID")
 ticks() { awk '{print $14 + $15}' /proc/$pid/stat; }
 hz=$(getconf CLK_TCK)
 redis-benchmark -p $rpc -c 50 -n 200000 -P 16 -q VERIFY $key SCOPE orders:read "${fields[@]}" >/dev/null 2>&1
@@ -32,5 +34,5 @@ for p in 16 1; do
   before=$(ticks)
   rps=$(redis-benchmark -p $rpc -c 50 -n $n -P $p --csv VERIFY $key SCOPE orders:read "${fields[@]}" 2>/dev/null | tail -1 | python3 -c 'import csv,sys; print(next(csv.reader(sys.stdin))[1])')
   after=$(ticks)
-  python3 -c "print('$(basename $bin)${VERIFY_FIELDS:+ FIELDS $VERIFY_FIELDS} -P $p: server CPU %.2f us/VERIFY  (%s req/s)' % (($after-$before)/$hz*1e6/$n, $rps))"
+  python3 -c "print('$(basename $bin)${VERIFY_FIELDS:+ FIELDS $VERIFY_FIELDS}${VERIFY_RID:+ RID} -P $p: server CPU %.2f us/VERIFY  (%s req/s)' % (($after-$before)/$hz*1e6/$n, $rps))"
 done

@@ -17,9 +17,9 @@ enum ImportUpload {
         var body: Data
     }
 
-    /// What became of the bodies: `answer` was called for each one answered, in the order of
-    /// the bodies as far as none is missing; `unanswered` are those sent without an answer or
-    /// never sent, after `firstError` stopped the upload.
+    /// What became of the bodies: `answer` took each one answered, in the order of the bodies
+    /// as far as none is missing; `unanswered` are the rest — sent without an answer, answered
+    /// with a refusal `answer` threw on, or never sent once `firstError` stopped the upload.
     struct Outcome {
         var unanswered: [Int] = []
         var firstError: (any Error)?
@@ -27,7 +27,7 @@ enum ImportUpload {
 
     private enum Report: Sendable {
         case answered(Int, Answer)
-        case failed(Int?, any Error)
+        case failed(any Error)
     }
 
     static func post(
@@ -40,17 +40,15 @@ enum ImportUpload {
             await withTaskGroup(of: Void.self) { group in
                 for _ in 0..<max(1, min(connections, bodies.count)) {
                     group.addTask {
-                        var current: Int?
                         do {
                             try await upload(host: host, port: port, path: path, token: token, bodies: bodies) {
-                                current = dispenser.claim()
-                                return current
+                                dispenser.claim()
                             } answered: { index, answer in
                                 reporter.yield(.answered(index, answer))
                             }
                         } catch {
                             dispenser.stop()
-                            reporter.yield(.failed(current, error))
+                            reporter.yield(.failed(error))
                         }
                     }
                 }
@@ -78,7 +76,7 @@ enum ImportUpload {
                     deliver(nextInOrder, ready)
                     nextInOrder += 1
                 }
-            case .failed(_, let error):
+            case .failed(let error):
                 if outcome.firstError == nil { outcome.firstError = error }
             }
         }
