@@ -130,6 +130,38 @@ struct SQLiteKeyStorageLoadTests {
         #expect(Self.differences(try SQLiteKeyStorage(directory: directory).loadRecords(), expected) == [])
     }
 
+    /// A data directory of the build that indexed every imported key in `audit_key`
+    /// (migration "v7-audit-keys", since removed) loses that table at its next start: nothing
+    /// reads or prunes it any more, so its rows would stay forever. Its audit entries stay.
+    @Test func theAuditKeyIndexOfAnEarlierBuildIsDroppedAtTheNextStart() throws {
+        let directory = TemporaryDirectory.make()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let path = "\(directory)/\(SQLiteKeyStorage.fileName)"
+        do {
+            let database = try DatabaseQueue(path: path)
+            try SQLiteKeyStorage.migrator.migrate(database, upTo: "v6-audit")
+            try database.write { db in
+                try db.execute(sql: """
+                    CREATE TABLE audit_key (key_id TEXT NOT NULL, at INTEGER NOT NULL, entry_id TEXT NOT NULL,
+                        PRIMARY KEY (key_id, at, entry_id)) WITHOUT ROWID;
+                    INSERT INTO audit_key VALUES ('key_a', 1, 'entry_1');
+                    INSERT INTO audit_entry (id, at, actor, key_id, fingerprint, data) VALUES ('entry_1', 1, 'admin', '', 0, x'00');
+                    INSERT INTO grdb_migrations (identifier) VALUES ('v7-audit-keys');
+                    """)
+            }
+            try database.close()
+        }
+        _ = try SQLiteKeyStorage(directory: directory)
+        let database = try DatabaseQueue(path: path)
+        defer { try? database.close() }
+        let (tables, entries) = try database.read { db in
+            (try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM sqlite_master WHERE name = 'audit_key'"),
+             try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM audit_entry"))
+        }
+        #expect(tables == 0)
+        #expect(entries == 1)
+    }
+
     /// The log keeps every version written; a load merges them as replicas do, so the one
     /// that takes precedence wins whatever order they were stored in (a revoke stored before
     /// a later edit of the same key still holds). A start that finds more superseded rows

@@ -232,33 +232,34 @@ final class RESPConnectionHandler: ChannelInboundHandler {
         uncounted.countVerify(answer.code)
         // The request's id: the caller's RID (replaced when not visible ASCII), else one made
         // only when something needs it — an event, a line, or a reply whose FIELDS names it.
-        // Events, lines and the reply then all hold the same id.
+        // Events, lines and the reply then all hold the same id. (Made inline, not by a local
+        // function capturing `requestID`: that cost the hot path, see 283f083.)
         var requestID: RequestID?
         if let given = parsed.requestID {
             requestID = RequestID(validating: given) ?? .generate()
         } else if parsed.fieldsListed && parsed.fields.contains(.requestID) {
             requestID = .generate()
         }
-        func madeRequestID() -> RequestID {
-            if let requestID { return requestID }
-            let made = RequestID.generate()
-            requestID = made
-            return made
-        }
         // A refusal may be a security event (valid answers never get here).
         if answer.code != .valid {
             shared.service.events.verified(answer.code, keyID: answer.keyID, source: request.source, nowMs: nowMs) {
-                .init(sourceIP: parsed.sourceAddress.map { String(buffer: $0) } ?? peerAddress(context), requestID: madeRequestID().value)
+                let id = requestID ?? .generate()
+                requestID = id
+                return .init(sourceIP: parsed.sourceAddress.map { String(buffer: $0) } ?? peerAddress(context), requestID: id.value)
             }
         }
-        if debugLines {
-            shared.logger.debug("verify", metadata: ["request_id": "\(madeRequestID())", "code": "\(answer.code.rawValue)", "key_id": "\(answer.keyID ?? "")"])
-        }
-        if accessLine {
-            shared.accessLog.write(AccessLog.Entry(
-                requestID: madeRequestID(), keyID: answer.keyID, owner: answer.owner,
-                sourceIP: parsed.sourceAddress.map { String(buffer: $0) } ?? peerAddress(context),
-                command: "VERIFY", code: answer.code.rawValue, durationNanoseconds: took?.nanoseconds ?? 0))
+        if accessLine || debugLines {
+            let id = requestID ?? .generate()
+            requestID = id
+            if debugLines {
+                shared.logger.debug("verify", metadata: ["request_id": "\(id)", "code": "\(answer.code.rawValue)", "key_id": "\(answer.keyID ?? "")"])
+            }
+            if accessLine {
+                shared.accessLog.write(AccessLog.Entry(
+                    requestID: id, keyID: answer.keyID, owner: answer.owner,
+                    sourceIP: parsed.sourceAddress.map { String(buffer: $0) } ?? peerAddress(context),
+                    command: "VERIFY", code: answer.code.rawValue, durationNanoseconds: took?.nanoseconds ?? 0))
+            }
         }
         let repliedID = parsed.fieldsListed && !parsed.fields.contains(.requestID) ? nil : requestID
         replies.writeVerifyAnswer(answer, version, fields: parsed.fields, requestID: repliedID?.value)

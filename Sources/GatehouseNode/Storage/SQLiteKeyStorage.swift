@@ -35,9 +35,10 @@ public final class SQLiteKeyStorage: KeyStorage {
         // An acknowledged admin write must survive power loss: every commit syncs the WAL.
         // GRDB sets `NORMAL` on a pool's writer (which may lose the last commits); all
         // writes go through that one connection, so setting it there covers every write.
-        // The writer's page cache at 32 MiB instead of SQLite's 2: an import of a million keys
-        // adds rows at random places of the audit key index, and each page missing from the
-        // cache was a read from the file (a tenth of an import's CPU on every node).
+        // The writer's page cache at 32 MiB instead of SQLite's 2: set when the audit trail kept
+        // an index row per imported key (rows at random places, each page missing from the cache
+        // a read from the file: a tenth of an import's CPU on every node); that index is gone
+        // (`v7-no-audit-key-index`) and the size has not been measured again since.
         try database.writeWithoutTransaction { db in
             try db.execute(sql: "PRAGMA synchronous = FULL")
             try db.execute(sql: "PRAGMA cache_size = -32768")
@@ -125,6 +126,13 @@ public final class SQLiteKeyStorage: KeyStorage {
                 CREATE INDEX audit_entry_key ON audit_entry(key_id, at, id);
                 CREATE INDEX audit_entry_actor ON audit_entry(actor, at, id);
                 """)
+        }
+        // A build between two releases indexed every key of an import's audit entry in
+        // `audit_key` (migration "v7-audit-keys"); searches find those entries by the key's
+        // creation time now, and nothing reads or prunes that table: a data directory that
+        // has it would keep a row per key imported then, forever.
+        migrator.registerMigration("v7-no-audit-key-index") { db in
+            try db.execute(sql: "DROP TABLE IF EXISTS audit_key")
         }
         return migrator
     }
