@@ -33,6 +33,9 @@ public enum ReplicationDirective: Hashable, Sendable {
     case mergeCounters([CounterSlot], origin: NodeID, from: NodeID)
     /// Our own slots, as a peer kept them: restore them after a restart.
     case restoreOwnCounters([CounterSlot])
+    /// Counter recovery after a start is over: `answered` gave their copies of our counts,
+    /// `unanswered` were live but never answered (their copies are not restored).
+    case counterRecoveryFinished(answered: [NodeID], unanswered: [NodeID])
     /// An anti-entropy round this node started with `peer` got its answer.
     case antiEntropyAnswered(by: NodeID, differingBuckets: Int)
     /// `peer`'s own escrow rows, from its stream: merge them.
@@ -82,6 +85,11 @@ public struct ReplicationMachine: Sendable {
         /// the outbox's bound (`DataStreamOutbox.Limits.maxAuditEntries`), so a slow stream
         /// never drops what one round sends.
         public var maxAuditEntriesPerExchange = 10_000
+        /// Counter ticks between two requests for our own counts to a member that has not
+        /// answered, and how many ticks after the first the recovery gives up on those left
+        /// (`CounterRecovery`). At the node's 50 ms tick: every second, for half a minute.
+        public var recoveryTicksBetweenAsks = 20
+        public var recoveryMaxTicks = 600
 
         public init(
             maxRecordsPerExchange: Int = 1_000, maxEntriesPerReply: Int = 8_192, directLimit: Int = 16, fanout: Int = 3, maxRelays: Int = 4_096
@@ -116,6 +124,8 @@ public struct ReplicationMachine: Sendable {
     /// directions every round: during a bulk import that is every entry written so far (each
     /// naming a thousand keys), round after round, on top of the stream that delivers them.
     public private(set) var unsettledAuditHours: Set<Int64> = []
+    /// Getting our own counts back after a start, while it lasts (`onStartRecovery`).
+    public private(set) var recovery: CounterRecovery?
 
     public init(me: NodeID, settings: Settings = Settings(), seed: UInt64) {
         self.me = me
@@ -171,6 +181,19 @@ public struct ReplicationMachine: Sendable {
         return directives
     }
 
+    /// Slots per `countersReply`: the data stream's decoder takes at most
+    /// `DataStreamLimits.maxSlotsPerFrame` (4,096) in one frame, and a peer that kept
+    /// tens of thousands of our windows must still give them all back.
+    public static let slotsPerCountersReply = 2_048
+
+    /// `slots` as `countersReply` messages, each within a frame; one empty reply for none.
+    static func counterReplies(_ slots: [CounterSlot]) -> [DataMessage] {
+        guard !slots.isEmpty else { return [.countersReply(slots: [])] }
+        return stride(from: 0, to: slots.count, by: slotsPerCountersReply).map {
+            .countersReply(slots: Array(slots[$0..<min(slots.count, $0 + slotsPerCountersReply)]))
+        }
+    }
+
     /// Escrow rows per message: well inside a frame even for rows naming many members.
     static let escrowRowsPerMessage = 256
 
@@ -208,15 +231,36 @@ public struct ReplicationMachine: Sendable {
         return [.send(.digest(index.digest()), to: peer)] + auditRound(with: peer, index: index)
     }
 
-    /// This node just started: ask every live member for the counts it kept for us.
-    public func onStartRecovery() -> [ReplicationDirective] {
-        live.map { .send(.countersRequest, to: $0) }
+    /// This node just started: from the next counter tick on, ask the live members for the
+    /// counts they kept for us until each answered (`CounterRecovery`).
+    public mutating func onStartRecovery() {
+        recovery = CounterRecovery(ticksBetweenAsks: settings.recoveryTicksBetweenAsks, maxTicks: settings.recoveryMaxTicks)
     }
 
-    /// The counter-sync tick: this node's own slots due now (by `CounterSendRule`).
-    /// `retransmitLimit` is λ·log(N+1) for the current cluster size.
+    /// The counter-sync tick: this node's own slots due now (by `CounterSendRule`), and the
+    /// requests of a counter recovery still going on. `retransmitLimit` is λ·log(N+1) for
+    /// the current cluster size.
     public mutating func onCounterTick(ownChanges: [CounterSlot], retransmitLimit: Int) -> [ReplicationDirective] {
         guard !live.isEmpty else { return [] }
+        return recoveryStep() + counterSends(ownChanges: ownChanges, retransmitLimit: retransmitLimit)
+    }
+
+    private mutating func recoveryStep() -> [ReplicationDirective] {
+        guard var ongoing = recovery else { return [] }
+        let step = ongoing.onTick(live: live)
+        recovery = ongoing
+        switch step {
+        case .ask(let members):
+            return members.map { .send(.countersRequest, to: $0) }
+        case .wait:
+            return []
+        case .finished(let answered, let unanswered):
+            recovery = nil
+            return [.counterRecoveryFinished(answered: answered, unanswered: unanswered)]
+        }
+    }
+
+    private mutating func counterSends(ownChanges: [CounterSlot], retransmitLimit: Int) -> [ReplicationDirective] {
         if live.count <= settings.directLimit {
             guard !ownChanges.isEmpty else { return [] }
             return live.map { .send(.counters(origin: me, slots: ownChanges), to: $0) }
@@ -246,7 +290,7 @@ public struct ReplicationMachine: Sendable {
     }
 
     /// A message arrived on the stream `from` opened to us (`from` is the authenticated member).
-    public func onMessage(_ message: DataMessage, from peer: NodeID, index: some ReplicaIndexView) -> [ReplicationDirective] {
+    public mutating func onMessage(_ message: DataMessage, from peer: NodeID, index: some ReplicaIndexView) -> [ReplicationDirective] {
         switch message {
         case .hello:
             return []
@@ -283,9 +327,12 @@ public struct ReplicationMachine: Sendable {
             guard origin != me, !slots.isEmpty else { return [] }
             return [.mergeCounters(slots, origin: origin, from: peer)]
         case .countersRequest:
-            return [.send(.countersReply(slots: index.counterSlots(heldFor: peer)), to: peer)]
+            // Always at least one reply, empty when nothing is held: it is the answer the
+            // asker waits for.
+            return Self.counterReplies(index.counterSlots(heldFor: peer)).map { .send($0, to: peer) }
                 + Self.chunks(index.escrowRows(heldFor: peer)).map { .send(.escrowRestore($0), to: peer) }
         case .countersReply(let slots):
+            recovery?.onAnswer(from: peer)
             return slots.isEmpty ? [] : [.restoreOwnCounters(slots)]
         case .escrowRows(let rows):
             return rows.isEmpty ? [] : [.mergeEscrow(rows, of: peer)]

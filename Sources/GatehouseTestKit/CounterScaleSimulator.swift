@@ -315,7 +315,7 @@ public enum CounterScaleSimulator {
                     guard let from = indexOf[origin] else { continue }
                     let news = gatekeepers[index].mergeCounters(slots, from: ordinal(of: from), nowMs: now)
                     machines[index].onCounterNews(news, origin: origin)
-                case .apply, .restoreOwnCounters, .antiEntropyAnswered, .mergeEscrow, .handOver, .restoreOwnEscrow, .applyAudit, .sendAuditEntries:
+                case .apply, .restoreOwnCounters, .counterRecoveryFinished, .antiEntropyAnswered, .mergeEscrow, .handOver, .restoreOwnEscrow, .applyAudit, .sendAuditEntries:
                     break
                 }
             }

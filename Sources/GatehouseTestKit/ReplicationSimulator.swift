@@ -40,6 +40,8 @@ public struct ReplicationSimulator {
     /// How long a broken stream stays down before it tries again.
     public var reconnectDelayMs: ClosedRange<Int64> = 100...500
     public private(set) var streamReconnects = 0
+    /// Counter recoveries that ended: the restarted replica, and who answered it.
+    public private(set) var recoveriesFinished: [(replica: Int, answered: [NodeID])] = []
     private var events = Heap<Event>()
     private var sequence: UInt64 = 0
     private var random: SeededGenerator
@@ -99,6 +101,33 @@ public struct ReplicationSimulator {
             replicas[index].setLiveMembers(names.map(\.name))
             machines[index].onMembers(names)
         }
+    }
+
+    /// The survivors take `replica` back as live (after `restart`, once the membership has
+    /// told them): from now on they send to it again.
+    public mutating func declareAlive(_ replica: Int) {
+        let everyone = replicas.indices.map { Self.node($0) }
+        for index in replicas.indices where index != replica {
+            replicas[index].setLiveMembers(everyone.map(\.name))
+            machines[index].onMembers(everyone)
+        }
+    }
+
+    /// `replica` crashed and starts again: its records are back from its disk, its counts
+    /// (in memory) are gone, and a new machine starts recovering them from the peers. It
+    /// knows every member (its join gave it the membership); the peers still have it as
+    /// dead until `declareAlive`, and drop what they would send it until then, as a node
+    /// without a stream to a member does.
+    public mutating func restart(_ replica: Int) {
+        let names = replicas.indices.map { Self.node($0) }
+        var fresh = Gatekeeper(hasher: hasher, node: replicas[replica].node)
+        fresh.setLiveMembers(names.map(\.name))
+        for record in replicas[replica].records(ids: Array(model.keys)) { fresh.apply(record) }
+        replicas[replica] = fresh
+        machines[replica] = ReplicationMachine(me: Self.node(replica), settings: machines[replica].settings, seed: random.next())
+        machines[replica].onMembers(names)
+        machines[replica].onStartRecovery()
+        brokenStreams = brokenStreams.filter { !$0.contains(replica) }
     }
 
     /// A key with one limit, known to every replica from the start (its replication is what
@@ -194,11 +223,13 @@ public struct ReplicationSimulator {
                     if replicas[replica].apply(record), repair { recordsRepaired += 1 }
                 }
             case .mergeCounters(let slots, let origin, _):
-                guard let ordinal = Self.index(of: origin).map({ NodeOrdinal($0 + 1) }) else { continue }
+                guard let ordinal = Self.ordinal(of: origin) else { continue }
                 let news = replicas[replica].mergeCounters(slots, from: ordinal, nowMs: nowMs)
                 machines[replica].onCounterNews(news, origin: origin)
             case .restoreOwnCounters(let slots):
                 replicas[replica].mergeCounters(slots, from: 0, nowMs: nowMs)
+            case .counterRecoveryFinished(let answered, _):
+                recoveriesFinished.append((replica, answered))
             case .antiEntropyAnswered:
                 break
             case .applyAudit, .sendAuditEntries:
@@ -220,7 +251,8 @@ public struct ReplicationSimulator {
         bytesSent += messageBytes(message)
         let source = Self.node(from)
         let target = Self.node(to)
-        guard !brokenStreams.contains([from, to]) else { return }
+        // The node sends only to members it has as live (it has no stream to the others).
+        guard machines[from].live.contains(target), !brokenStreams.contains([from, to]) else { return }
         let link = network.conditions(from: source, to: target)
         guard network.canReach(from: source, to: target), !chance(link.loss) else {
             breakStream(from: from, to: to)
@@ -246,6 +278,11 @@ public struct ReplicationSimulator {
         node.name.hasPrefix("r") ? Int(node.name.dropFirst()) : nil
     }
 
+    /// Where a replica keeps a peer's counts: ordinal 0 is its own, replica i's are at i + 1.
+    static func ordinal(of node: NodeID) -> NodeOrdinal? {
+        index(of: node).map { NodeOrdinal($0 + 1) }
+    }
+
     public mutating func run(forMs duration: Int64) {
         let end = nowMs + duration
         while let next = events.min, next.atMs <= end {
@@ -253,10 +290,10 @@ public struct ReplicationSimulator {
             nowMs = max(nowMs, event.atMs)
             switch event.kind {
             case .deliver(let message, let from, let to):
-                let view = GatekeeperIndexView(gatekeeper: replicas[to])
+                let view = GatekeeperIndexView(gatekeeper: replicas[to], ordinal: Self.ordinal)
                 perform(machines[to].onMessage(message, from: Self.node(from), index: view), at: to)
             case .antiEntropy(let replica):
-                let view = GatekeeperIndexView(gatekeeper: replicas[replica])
+                let view = GatekeeperIndexView(gatekeeper: replicas[replica], ordinal: Self.ordinal)
                 perform(machines[replica].onAntiEntropyTimer(index: view), at: replica)
                 schedule(.antiEntropy(replica), atMs: nowMs + antiEntropyMs)
             case .counterTick(let replica):
@@ -274,7 +311,7 @@ public struct ReplicationSimulator {
                 }
                 brokenStreams.remove([from, to])
                 streamReconnects += 1
-                let view = GatekeeperIndexView(gatekeeper: replicas[from])
+                let view = GatekeeperIndexView(gatekeeper: replicas[from], ordinal: Self.ordinal)
                 perform(machines[from].onStreamConnected(Self.node(to), index: view), at: from)
             }
         }
@@ -347,11 +384,13 @@ public struct ReplicationSimulator {
 /// A replica's index as the replication machine reads it (a copy: values, no locks).
 struct GatekeeperIndexView: ReplicaIndexView {
     let gatekeeper: Gatekeeper
+    /// Where the replica keeps a peer's counts.
+    let ordinal: (NodeID) -> NodeOrdinal?
 
     func digest() -> ReplicaDigest { gatekeeper.digest }
     func entries(inBuckets buckets: Set<Int>) -> [ReplicaEntry] { gatekeeper.entries(inBuckets: buckets) }
     func records(ids: [String]) -> [KeyRecord] { gatekeeper.records(ids: ids) }
-    func counterSlots(heldFor node: NodeID) -> [CounterSlot] { [] }
+    func counterSlots(heldFor node: NodeID) -> [CounterSlot] { ordinal(node).map { gatekeeper.counterSlots(of: $0) } ?? [] }
     func ownCounterSlots() -> [CounterSlot] { gatekeeper.counterSlots(of: 0) }
     func escrowRows(heldFor node: NodeID) -> [EscrowRow] { gatekeeper.escrowRows(of: node.name, inRecords: 0..<gatekeeper.keyCount) }
     func ownEscrowRows() -> [EscrowRow] { gatekeeper.escrowRows(of: gatekeeper.node, inRecords: 0..<gatekeeper.keyCount) }

@@ -54,6 +54,7 @@ struct AuditExchangeTests {
 
     /// Delivers every message `directives` send, between the two, until none is left.
     static func run(_ start: [ReplicationDirective], machines: [NodeID: ReplicationMachine], indexes: inout [NodeID: FakeAuditIndex], from: NodeID) -> Int {
+        var machines = machines
         var queue: [(DataMessage, from: NodeID, to: NodeID)] = start.sent.map { ($0.message, from, $0.to) }
         var delivered = 0
         while !queue.isEmpty {

@@ -57,7 +57,7 @@ struct ReplicationMachineTests {
 
     @Test func fourOneWayStepsReconcileTwoReplicas() {
         var a = Self.machine(Self.n1, members: [Self.n2])
-        let b = Self.machine(Self.n2, members: [Self.n1])
+        var b = Self.machine(Self.n2, members: [Self.n1])
         var indexA = FakeIndex()
         var indexB = FakeIndex()
         for index in 0..<20 { indexA.held["key_a\(index)"] = DataStreamOutboxTests.record("key_a\(index)", wallMs: 5) }
@@ -85,7 +85,7 @@ struct ReplicationMachineTests {
     }
 
     @Test func aDigestIsAnsweredEvenWhenNothingDiffers() {
-        let a = Self.machine(Self.n1, members: [Self.n2])
+        var a = Self.machine(Self.n1, members: [Self.n2])
         let index = FakeIndex(held: ["key_a": DataStreamOutboxTests.record("key_a", wallMs: 1)])
         let answer = a.onMessage(.digest(index.digest()), from: Self.n2, index: index).sent
         #expect(answer.map(\.message) == [.digestReply(buckets: [], entries: [])])
@@ -108,7 +108,7 @@ struct ReplicationMachineTests {
     }
 
     @Test func ourOwnCountsRelayedBackAreIgnoredAndOthersAreMerged() {
-        let machine = Self.machine(Self.n1, members: [Self.n2])
+        var machine = Self.machine(Self.n1, members: [Self.n2])
         let slot = DataStreamOutboxTests.slot("key_a", window: 3, count: 7)
         #expect(machine.onMessage(.counters(origin: Self.n1, slots: [slot]), from: Self.n2, index: FakeIndex()).isEmpty)
         #expect(machine.onMessage(.counters(origin: Self.n2, slots: [slot]), from: Self.n2, index: FakeIndex())
@@ -133,13 +133,75 @@ struct ReplicationMachineTests {
     }
 
     @Test func aRestartedMemberAsksEveryoneForItsCountsAndGetsThemBack() {
-        let machine = Self.machine(Self.n1, members: [Self.n2, Self.n3])
-        #expect(Set(machine.onStartRecovery().sent.map(\.to)) == [Self.n2, Self.n3])
+        var machine = Self.machine(Self.n1, members: [Self.n2, Self.n3])
+        machine.onStartRecovery()
+        #expect(Set(machine.onCounterTick(ownChanges: [], retransmitLimit: 1).sent.map(\.to)) == [Self.n2, Self.n3])
         let slot = DataStreamOutboxTests.slot("key_a", window: 3, count: 7)
-        let other = Self.machine(Self.n2, members: [Self.n1])
+        var other = Self.machine(Self.n2, members: [Self.n1])
         let answer = other.onMessage(.countersRequest, from: Self.n1, index: FakeIndex(countersHeld: [Self.n1: [slot]])).sent
         #expect(answer.map(\.message) == [.countersReply(slots: [slot])])
         #expect(machine.onMessage(answer[0].message, from: Self.n2, index: FakeIndex()) == [.restoreOwnCounters([slot])])
+        // A member holding nothing for us still answers (empty), so the asker can stop asking.
+        let empty = other.onMessage(.countersRequest, from: Self.n3, index: FakeIndex()).sent
+        #expect(empty.map(\.message) == [.countersReply(slots: [])])
+        #expect(machine.onMessage(empty[0].message, from: Self.n3, index: FakeIndex()).isEmpty)
+        #expect(machine.onCounterTick(ownChanges: [], retransmitLimit: 1) == [.counterRecoveryFinished(answered: [Self.n2, Self.n3], unanswered: [])])
+        #expect(machine.recovery == nil)
+    }
+
+    /// A member that has not taken the restarted node back as live drops its answer: the
+    /// node asks it again (only it) until it answers.
+    @Test func aRestartedMemberAsksAgainThoseThatDidNotAnswer() {
+        var settings = ReplicationMachine.Settings()
+        settings.recoveryTicksBetweenAsks = 3
+        settings.recoveryMaxTicks = 10
+        var machine = ReplicationMachine(me: Self.n1, settings: settings, seed: 1)
+        machine.onMembers([Self.n2, Self.n3])
+        machine.onStartRecovery()
+        func asked() -> [NodeID] { machine.onCounterTick(ownChanges: [], retransmitLimit: 1).sent.map(\.to) }
+        #expect(asked() == [Self.n2, Self.n3])
+        _ = machine.onMessage(.countersReply(slots: []), from: Self.n2, index: FakeIndex())
+        #expect(asked().isEmpty)
+        #expect(asked().isEmpty)
+        #expect(asked() == [Self.n3])
+        #expect(asked().isEmpty)
+        #expect(asked().isEmpty)
+        #expect(asked() == [Self.n3])
+        #expect(asked().isEmpty)
+        #expect(asked().isEmpty)
+        #expect(asked() == [Self.n3])
+        // Ten ticks after the first request it gives up on n3, and says so.
+        #expect(machine.onCounterTick(ownChanges: [], retransmitLimit: 1) == [.counterRecoveryFinished(answered: [Self.n2], unanswered: [Self.n3])])
+        #expect(machine.recovery == nil)
+    }
+
+    /// Alone, a started node has nobody to ask and does not count time against its recovery;
+    /// the member it sees first is asked.
+    @Test func aStartedNodeAloneWaitsForAMemberToAsk() {
+        var settings = ReplicationMachine.Settings()
+        settings.recoveryMaxTicks = 2
+        var machine = ReplicationMachine(me: Self.n1, settings: settings, seed: 1)
+        machine.onStartRecovery()
+        for _ in 0..<5 { #expect(machine.onCounterTick(ownChanges: [], retransmitLimit: 1).isEmpty) }
+        machine.onMembers([Self.n2])
+        #expect(machine.onCounterTick(ownChanges: [], retransmitLimit: 1).sent.map(\.message) == [.countersRequest])
+        #expect(machine.recovery != nil)
+    }
+
+    /// A peer that kept more of our windows than one frame holds answers in several replies.
+    @Test func manySlotsAreGivenBackInRepliesThatFitAFrame() {
+        var other = Self.machine(Self.n2, members: [Self.n1])
+        let many = (0..<(ReplicationMachine.slotsPerCountersReply * 2 + 1)).map {
+            DataStreamOutboxTests.slot("key_\($0)", window: 3, count: 1)
+        }
+        let replies = other.onMessage(.countersRequest, from: Self.n1, index: FakeIndex(countersHeld: [Self.n1: many])).sent.map(\.message)
+        #expect(replies.count == 3)
+        var given: [CounterSlot] = []
+        for case .countersReply(let slots) in replies {
+            #expect(slots.count <= ReplicationMachine.slotsPerCountersReply)
+            given += slots
+        }
+        #expect(given == many)
     }
 
     /// Counts go out only when they change, so one lost with a broken stream's buffers

@@ -155,4 +155,37 @@ struct ReplicationSimulationTests {
         #expect(simulator.runUntilConverged(limitMs: 30_000) != nil)
         #expect(simulator.countsConverged)
     }
+
+    /// A replica restarts (its counts, in memory, gone) and its peers take it back as live
+    /// only after its first requests for its counts: those answers are dropped (a node has
+    /// no stream to a member it has as dead), and the replica must ask again until each
+    /// peer answered — then it holds its own admissions again and refuses past the limit.
+    @Test(arguments: [31, 32, 33] as [UInt64])
+    func aRestartedReplicaGetsItsCountsBackEvenFromPeersThatTookItBackLate(seed: UInt64) {
+        var simulator = ReplicationSimulator(
+            replicas: 3, seed: seed, network: SimulatedNetwork(defaults: LinkConditions(minDelayMs: 1, maxDelayMs: 20)),
+            antiEntropyMs: 5_000)
+        let secret = simulator.countedKey(limit: 20, windowMs: 600_000)
+        var admittedBefore = 0
+        for _ in 0..<8 where simulator.hit(secret, on: 1) { admittedBefore += 1 }
+        #expect(admittedBefore == 8)
+        #expect(simulator.runUntilConverged(limitMs: 5_000) != nil)
+
+        simulator.declareDead(1)
+        simulator.restart(1)
+        #expect(!simulator.countsConverged, "the restarted replica starts without its own counts")
+        simulator.run(forMs: 300)
+        #expect(!simulator.countsConverged, "the peers dropped the answers to its first requests")
+        #expect(simulator.recoveriesFinished.isEmpty)
+
+        simulator.declareAlive(1)
+        #expect(simulator.runUntilConverged(limitMs: 5_000) != nil)
+        #expect(simulator.replicas[1].counterSlots(of: 0).map(\.count).reduce(0, +) == 8, "its own 8 admissions are back")
+        simulator.run(forMs: 100)
+        #expect(simulator.recoveriesFinished.map(\.replica) == [1])
+        #expect(simulator.recoveriesFinished.first?.answered == [ReplicationSimulator.node(0), ReplicationSimulator.node(2)])
+        var admitted = 0
+        for _ in 0..<20 where simulator.hit(secret, on: 1) { admitted += 1 }
+        #expect(admitted <= 12)
+    }
 }

@@ -176,6 +176,23 @@ struct DataStreamCodecTests {
         }
     }
 
+    /// A peer gives a restarted member its counts back in `countersReply` messages of
+    /// `ReplicationMachine.slotsPerCountersReply` slots: a full one, every slot a bucket not
+    /// yet defined on the stream and named as long as names go, passes the default caps.
+    @Test func aFullCountersReplyFitsTheDefaultCaps() throws {
+        let slots = (0..<ReplicationMachine.slotsPerCountersReply).map { index in
+            CounterSlot(
+                bucket: .keyLimit(keyID: "key_" + String(repeating: "k", count: 60) + "\(index)", limit: String(repeating: "l", count: 64), windowMs: 60_000),
+                windowIndex: 29_000_000, count: 1_000_000)
+        }
+        let message = DataMessage.countersReply(slots: slots)
+        var encoder = DataStreamEncoder()
+        var decoder = DataStreamDecoder()
+        let frame = encoder.encode(message)
+        #expect(frame.readableBytes <= DataStreamLimits.default.maxFrameBytes)
+        #expect(try decoder.decode(frame) == message)
+    }
+
     @Test func aNegativeCountIsRefused() {
         var frame = ByteBuffer()
         frame.writeClusterHeader(.countersReply)

@@ -86,7 +86,7 @@ final class ClusterReplication: Service, Sendable {
     }
 
     func run() async throws {
-        var recovered = false
+        try? await plane.loop.submit { self.machine.value.onStartRecovery() }.get()
         var sinceAntiEntropyMs: Int64 = 0
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
             do {
@@ -101,12 +101,9 @@ final class ClusterReplication: Service, Sendable {
             sinceAntiEntropyMs += counterIntervalMs
             let antiEntropyDue = sinceAntiEntropyMs >= antiEntropyIntervalMs
             if antiEntropyDue { sinceAntiEntropyMs = 0 }
-            let recover = !recovered && !live.isEmpty
-            if recover { recovered = true }
             try? await plane.loop.submit {
                 self.plane.setPeers(Dictionary(live.map { ($0.id, $0.address) }, uniquingKeysWith: { first, _ in first }))
                 self.machine.value.onMembers(live.map(\.id))
-                if recover { self.perform(self.machine.value.onStartRecovery()) }
                 self.perform(self.machine.value.onCounterTick(ownChanges: changes, retransmitLimit: retransmits))
                 self.perform(self.machine.value.onEscrowRows(self.keys.takeChangedCreditRows()))
                 if antiEntropyDue { self.perform(self.machine.value.onAntiEntropyTimer(index: self.view)) }
@@ -160,6 +157,17 @@ final class ClusterReplication: Service, Sendable {
             case .restoreOwnCounters(let slots):
                 mergeGroup.next().execute { [keys, metrics] in
                     metrics.countRejected(.invalidCounter, keys.restoreOwnCounters(slots))
+                }
+            case .counterRecoveryFinished(let answered, let unanswered):
+                let metadata: Logger.Metadata = [
+                    "answered": .array(answered.map { .string($0.name) }), "unanswered": .array(unanswered.map { .string($0.name) }),
+                ]
+                if unanswered.isEmpty {
+                    logger.info("own rate-limit counts recovered from the peers' copies", metadata: metadata)
+                } else {
+                    logger.warning(
+                        "own rate-limit counts recovered without the copies of peers that never answered: counts they alone held are lost",
+                        metadata: metadata)
                 }
             case .antiEntropyAnswered:
                 metrics.antiEntropyRounds.increment()
