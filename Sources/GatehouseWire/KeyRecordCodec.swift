@@ -73,80 +73,38 @@ public enum KeyRecordCodec {
     public static let maxHolders = KeyRules.maxHolders
 }
 
+extension KeyRecordCodec {
+    /// At least as many bytes as `writeKeyRecord` writes for `record`: ten for each varint,
+    /// ten plus its UTF-8 for each string, 32 for each lookup hash.
+    static func maxEncodedBytes(of record: KeyRecord) -> Int {
+        let varint = RawBytesWriter.maxVarintBytes
+        func string(_ text: String) -> Int { varint + text.utf8.count }
+        // The flags, the secret form, the refill's interval byte, and every varint not in a
+        // list: created, expires, credits, credits set (two and a string), revoked, last
+        // used, generation, four list counts, the version (two and a string), extensions,
+        // holder count, strict mask, refill amount.
+        var bytes = 3 + 20 * varint + 32
+        bytes += string(record.id) + string(record.start) + string(record.name) + string(record.owner)
+        bytes += string(record.version.node) + string(record.creditsSetAt?.node ?? "")
+        for scope in record.scopes { bytes += string(scope) }
+        for limit in record.limits { bytes += string(limit.name) + 2 * varint }
+        for (key, value) in record.meta { bytes += string(key) + string(value) }
+        for secret in record.retiredSecrets { bytes += 32 + string(secret.start) + varint + 1 }
+        for holder in record.holders { bytes += string(holder) }
+        return bytes
+    }
+}
+
 extension ByteBuffer {
+    /// Writes `record` in the codec's form (one capacity reservation, then raw bytes:
+    /// `RawBytesWriter`); returns the bytes written.
     @discardableResult
     public mutating func writeKeyRecord(_ record: KeyRecord) -> Int {
-        let start = writerIndex
-        writeVarintString(record.id)
-        writeLookupHash(record.lookup)
-        writeVarintString(record.start)
-        writeVarintString(record.name)
-        writeVarintString(record.owner)
-        var flags: KeyRecordCodec.Flags = []
-        if record.enabled { flags.insert(.enabled) }
-        if record.expiresAt != nil { flags.insert(.expiresAt) }
-        if record.credits != nil { flags.insert(.credits) }
-        if record.creditsSetAt != nil { flags.insert(.creditsSetAt) }
-        if record.revokedAt != nil { flags.insert(.revokedAt) }
-        if record.lastUsedAt != nil { flags.insert(.lastUsedAt) }
-        if record.secretGeneration != 0 { flags.insert(.secretGeneration) }
-        var extensions: KeyRecordCodec.Extensions = []
-        if !record.holders.isEmpty { extensions.insert(.holders) }
-        if record.limits.contains(where: \.strict) { extensions.insert(.strictLimits) }
-        if record.refill != nil { extensions.insert(.refill) }
-        if record.secretForm != .native || record.retiredSecrets.contains(where: { $0.form != .native }) {
-            extensions.insert(.secretForms)
+        writeWithUnsafeMutableBytes(minimumWritableBytes: KeyRecordCodec.maxEncodedBytes(of: record)) { memory in
+            var writer = RawBytesWriter(memory)
+            writer.writeKeyRecord(record)
+            return writer.count
         }
-        if !extensions.isEmpty { flags.insert(.extended) }
-        writeInteger(flags.rawValue)
-        writeZigZag(record.createdAt)
-        if let expiresAt = record.expiresAt { writeZigZag(expiresAt) }
-        if let credits = record.credits { writeZigZag(credits) }
-        if let creditsSetAt = record.creditsSetAt { writeHybridTimestamp(creditsSetAt) }
-        if let revokedAt = record.revokedAt { writeZigZag(revokedAt) }
-        if let lastUsedAt = record.lastUsedAt { writeZigZag(lastUsedAt) }
-        if record.secretGeneration != 0 { writeVarint(UInt64(record.secretGeneration)) }
-        writeVarint(UInt64(record.scopes.count))
-        for scope in record.scopes { writeVarintString(scope) }
-        writeVarint(UInt64(record.limits.count))
-        for limit in record.limits {
-            writeVarintString(limit.name)
-            writeZigZag(limit.limit)
-            writeZigZag(limit.windowMs)
-        }
-        writeVarint(UInt64(record.meta.count))
-        for key in record.meta.keys.sorted() {
-            writeVarintString(key)
-            writeVarintString(record.meta[key] ?? "")
-        }
-        writeVarint(UInt64(record.retiredSecrets.count))
-        for secret in record.retiredSecrets {
-            writeLookupHash(secret.lookup)
-            writeVarintString(secret.start)
-            writeZigZag(secret.validUntil)
-        }
-        writeHybridTimestamp(record.version)
-        if !extensions.isEmpty {
-            writeVarint(extensions.rawValue)
-            if extensions.contains(.holders) {
-                writeVarint(UInt64(record.holders.count))
-                for holder in record.holders { writeVarintString(holder) }
-            }
-            if extensions.contains(.strictLimits) {
-                var mask: UInt64 = 0
-                for (position, limit) in record.limits.enumerated() where limit.strict && position < 64 { mask |= 1 << UInt64(position) }
-                writeVarint(mask)
-            }
-            if let refill = record.refill {
-                writeZigZag(refill.amount)
-                writeInteger(refill.interval == .daily ? UInt8(0) : 1)
-            }
-            if extensions.contains(.secretForms) {
-                writeInteger(record.secretForm.rawValue)
-                for secret in record.retiredSecrets { writeInteger(secret.form.rawValue) }
-            }
-        }
-        return writerIndex - start
     }
 
     public mutating func readKeyRecord() throws(GossipDecodeError) -> KeyRecord {
@@ -285,5 +243,92 @@ extension ByteBuffer {
         let logical = try readVarint("timestamp logical")
         guard let logical = UInt32(exactly: logical) else { throw GossipDecodeError(.invalidField, "timestamp logical is out of range") }
         return HybridTimestamp(wallMs: wallMs, logical: logical, node: try readVarintString("timestamp node", maxBytes: KeyRecordCodec.maxStringBytes))
+    }
+}
+
+extension RawBytesWriter {
+    /// The fields in the codec's order (`KeyRecordCodec`).
+    mutating func writeKeyRecord(_ record: KeyRecord) {
+        writeVarintString(record.id)
+        writeLookupHash(record.lookup)
+        writeVarintString(record.start)
+        writeVarintString(record.name)
+        writeVarintString(record.owner)
+        var flags: KeyRecordCodec.Flags = []
+        if record.enabled { flags.insert(.enabled) }
+        if record.expiresAt != nil { flags.insert(.expiresAt) }
+        if record.credits != nil { flags.insert(.credits) }
+        if record.creditsSetAt != nil { flags.insert(.creditsSetAt) }
+        if record.revokedAt != nil { flags.insert(.revokedAt) }
+        if record.lastUsedAt != nil { flags.insert(.lastUsedAt) }
+        if record.secretGeneration != 0 { flags.insert(.secretGeneration) }
+        var extensions: KeyRecordCodec.Extensions = []
+        if !record.holders.isEmpty { extensions.insert(.holders) }
+        if record.limits.contains(where: \.strict) { extensions.insert(.strictLimits) }
+        if record.refill != nil { extensions.insert(.refill) }
+        if record.secretForm != .native || record.retiredSecrets.contains(where: { $0.form != .native }) {
+            extensions.insert(.secretForms)
+        }
+        if !extensions.isEmpty { flags.insert(.extended) }
+        writeByte(flags.rawValue)
+        writeZigZag(record.createdAt)
+        if let expiresAt = record.expiresAt { writeZigZag(expiresAt) }
+        if let credits = record.credits { writeZigZag(credits) }
+        if let creditsSetAt = record.creditsSetAt { writeHybridTimestamp(creditsSetAt) }
+        if let revokedAt = record.revokedAt { writeZigZag(revokedAt) }
+        if let lastUsedAt = record.lastUsedAt { writeZigZag(lastUsedAt) }
+        if record.secretGeneration != 0 { writeVarint(UInt64(record.secretGeneration)) }
+        writeVarint(UInt64(record.scopes.count))
+        for scope in record.scopes { writeVarintString(scope) }
+        writeVarint(UInt64(record.limits.count))
+        for limit in record.limits {
+            writeVarintString(limit.name)
+            writeZigZag(limit.limit)
+            writeZigZag(limit.windowMs)
+        }
+        writeVarint(UInt64(record.meta.count))
+        for key in record.meta.keys.sorted() {
+            writeVarintString(key)
+            writeVarintString(record.meta[key] ?? "")
+        }
+        writeVarint(UInt64(record.retiredSecrets.count))
+        for secret in record.retiredSecrets {
+            writeLookupHash(secret.lookup)
+            writeVarintString(secret.start)
+            writeZigZag(secret.validUntil)
+        }
+        writeHybridTimestamp(record.version)
+        guard !extensions.isEmpty else { return }
+        writeVarint(extensions.rawValue)
+        if extensions.contains(.holders) {
+            writeVarint(UInt64(record.holders.count))
+            for holder in record.holders { writeVarintString(holder) }
+        }
+        if extensions.contains(.strictLimits) {
+            var mask: UInt64 = 0
+            for (position, limit) in record.limits.enumerated() where limit.strict && position < 64 { mask |= 1 << UInt64(position) }
+            writeVarint(mask)
+        }
+        if let refill = record.refill {
+            writeZigZag(refill.amount)
+            writeByte(refill.interval == .daily ? 0 : 1)
+        }
+        if extensions.contains(.secretForms) {
+            writeByte(record.secretForm.rawValue)
+            for secret in record.retiredSecrets { writeByte(secret.form.rawValue) }
+        }
+    }
+
+    mutating func writeLookupHash(_ lookup: LookupHash) {
+        writeBigEndian(lookup.w0)
+        writeBigEndian(lookup.w1)
+        writeBigEndian(lookup.w2)
+        writeBigEndian(lookup.w3)
+    }
+
+    mutating func writeHybridTimestamp(_ timestamp: HybridTimestamp) {
+        writeZigZag(timestamp.wallMs)
+        writeVarint(UInt64(timestamp.logical))
+        writeVarintString(timestamp.node)
     }
 }

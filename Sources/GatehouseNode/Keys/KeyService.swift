@@ -541,7 +541,7 @@ public final class KeyService: Sendable {
         clock.withLock { clock in
             for record in accepted { clock.observe(record.version, nowMs: nowMs) }
         }
-        let applied = accepted.filter { record in state.withLock { $0.apply(record) } }
+        let applied = inLockBatches(accepted) { gatekeeper, batch in batch.filter { gatekeeper.apply($0) } }
         if !applied.isEmpty { refreshImportedForms() }
         markReplicasPending(applied.map(\.id))
         outcome.applied = applied.count
@@ -562,7 +562,7 @@ public final class KeyService: Sendable {
                 return pending
             }
             guard !ids.isEmpty else { return 0 }
-            let records = ids.compactMap { id in state.withLock { $0.record(id: id) } }
+            let records = inLockBatches(Array(ids)) { gatekeeper, batch in batch.compactMap { gatekeeper.record(id: $0) } }
             do {
                 try storage.save(records)
             } catch {
@@ -670,6 +670,21 @@ public final class KeyService: Sendable {
             start = end
         }
         return found
+    }
+
+    /// `body` over `items`, `lockBatch` items per acquisition of the verify path's lock: a
+    /// lock per item costs more than the work on a replicated import, one for all of ten
+    /// thousand would stall a verify.
+    private func inLockBatches<Item, Result: Sendable>(_ items: [Item], _ body: (inout Gatekeeper, ArraySlice<Item>) -> [Result]) -> [Result] {
+        var results: [Result] = []
+        results.reserveCapacity(items.count)
+        var start = 0
+        while start < items.count {
+            let end = min(items.count, start + Self.lockBatch)
+            results += state.withLock { body(&$0, items[start..<end]) }
+            start = end
+        }
+        return results
     }
 
     public func ownEscrowRows() -> [EscrowRow] { escrowRows(of: state.withLock { $0.node }) }
