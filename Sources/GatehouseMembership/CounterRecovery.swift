@@ -29,8 +29,7 @@ public struct CounterRecovery: Hashable, Sendable {
         self.maxTicks = max(1, maxTicks)
     }
 
-    /// A member's answer arrived (its first part is enough: the rest follow on the same
-    /// stream, in order).
+    /// A member's whole answer arrived (its last part: `ReplicationMachine.counterReplies`).
     public mutating func onAnswer(from peer: NodeID) {
         answered.insert(peer)
     }

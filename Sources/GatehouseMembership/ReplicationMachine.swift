@@ -87,9 +87,18 @@ public struct ReplicationMachine: Sendable {
         public var maxAuditEntriesPerExchange = 10_000
         /// Counter ticks between two requests for our own counts to a member that has not
         /// answered, and how many ticks after the first the recovery gives up on those left
-        /// (`CounterRecovery`). At the node's 50 ms tick: every second, for half a minute.
+        /// (`CounterRecovery`). The shell sets them from its tick (`recoveryTicks`); these
+        /// are those of the default 50 ms tick: every second, for half a minute.
         public var recoveryTicksBetweenAsks = 20
         public var recoveryMaxTicks = 600
+
+        /// Sets the recovery's ticks for a counter tick of `tickMs`: a request every second,
+        /// for half a minute, whatever the tick.
+        public mutating func recoveryTicks(tickMs: Int64) {
+            let tick = max(1, tickMs)
+            recoveryTicksBetweenAsks = Int(max(1, 1_000 / tick))
+            recoveryMaxTicks = Int(max(1, 30_000 / tick))
+        }
 
         public init(
             maxRecordsPerExchange: Int = 1_000, maxEntriesPerReply: Int = 8_192, directLimit: Int = 16, fanout: Int = 3, maxRelays: Int = 4_096
@@ -186,13 +195,19 @@ public struct ReplicationMachine: Sendable {
     /// tens of thousands of our windows must still give them all back.
     public static let slotsPerCountersReply = 2_048
 
-    /// `slots` as `countersReply` messages, each within a frame; one empty reply for none.
+    /// `slots` as `countersReply` messages, each within a frame. Every part but the last is
+    /// full and the last is not (an empty one is added when the slots fill the parts
+    /// exactly): the asker knows the answer is complete when a short part arrives.
     static func counterReplies(_ slots: [CounterSlot]) -> [DataMessage] {
-        guard !slots.isEmpty else { return [.countersReply(slots: [])] }
-        return stride(from: 0, to: slots.count, by: slotsPerCountersReply).map {
-            .countersReply(slots: Array(slots[$0..<min(slots.count, $0 + slotsPerCountersReply)]))
+        var replies = stride(from: 0, to: slots.count, by: slotsPerCountersReply).map {
+            DataMessage.countersReply(slots: Array(slots[$0..<min(slots.count, $0 + slotsPerCountersReply)]))
         }
+        if slots.count % slotsPerCountersReply == 0 { replies.append(.countersReply(slots: [])) }
+        return replies
     }
+
+    /// Whether a `countersReply` of `count` slots is the last part of its answer.
+    public static func endsCountersReply(slotCount count: Int) -> Bool { count < slotsPerCountersReply }
 
     /// Escrow rows per message: well inside a frame even for rows naming many members.
     static let escrowRowsPerMessage = 256
@@ -327,12 +342,12 @@ public struct ReplicationMachine: Sendable {
             guard origin != me, !slots.isEmpty else { return [] }
             return [.mergeCounters(slots, origin: origin, from: peer)]
         case .countersRequest:
-            // Always at least one reply, empty when nothing is held: it is the answer the
-            // asker waits for.
+            // Always at least one reply, ending with a short one (empty when nothing is
+            // held): it is the answer the asker waits for.
             return Self.counterReplies(index.counterSlots(heldFor: peer)).map { .send($0, to: peer) }
                 + Self.chunks(index.escrowRows(heldFor: peer)).map { .send(.escrowRestore($0), to: peer) }
         case .countersReply(let slots):
-            recovery?.onAnswer(from: peer)
+            if Self.endsCountersReply(slotCount: slots.count) { recovery?.onAnswer(from: peer) }
             return slots.isEmpty ? [] : [.restoreOwnCounters(slots)]
         case .escrowRows(let rows):
             return rows.isEmpty ? [] : [.mergeEscrow(rows, of: peer)]

@@ -112,4 +112,31 @@ struct DataStreamOutboxTests {
         let batch = outbox.takeBatch()
         #expect(batch == [.digest(ReplicaDigest()), .recordsAndWant(records: [], want: ["key_b"]), .records([Self.record("key_a", wallMs: 1)])])
     }
+
+    /// A restarted peer's counts given back are never dropped, however many control messages
+    /// pile up beside them (the peer would stop asking at the last part and miss the rest),
+    /// go one part per batch, and a complete answer still pending gives way to a newer one.
+    @Test func countersRepliesAreKeptWholeAndANewerAnswerReplacesAPendingOne() {
+        var outbox = DataStreamOutbox(limits: .init(maxControlMessages: 2))
+        let full = (0..<ReplicationMachine.slotsPerCountersReply).map { Self.slot("key_\($0)", window: 1, count: 1) }
+        let older: [DataMessage] = [.countersReply(slots: full), .countersReply(slots: [Self.slot("key_x", window: 1, count: 1)])]
+        for message in older { outbox.enqueue(message) }
+        for _ in 0..<10 { outbox.enqueue(.countersRequest) }
+        #expect(outbox.dropped == 8, "control messages past their bound are dropped, the reply's parts are not")
+        let newer: [DataMessage] = [.countersReply(slots: full), .countersReply(slots: [Self.slot("key_x", window: 1, count: 2)])]
+        for message in newer { outbox.enqueue(message) }
+        var replies: [DataMessage] = []
+        while !outbox.isEmpty {
+            let parts = outbox.takeBatch().filter { if case .countersReply = $0 { true } else { false } }
+            #expect(parts.count <= 1)
+            replies += parts
+        }
+        #expect(replies == newer)
+        // A part of an answer still coming is not replaced: the newer answer follows it.
+        outbox.enqueue(.countersReply(slots: full))
+        for message in newer { outbox.enqueue(message) }
+        replies = []
+        while !outbox.isEmpty { replies += outbox.takeBatch() }
+        #expect(replies == [.countersReply(slots: full)] + newer)
+    }
 }

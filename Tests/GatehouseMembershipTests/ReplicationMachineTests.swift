@@ -175,31 +175,47 @@ struct ReplicationMachineTests {
         #expect(machine.recovery == nil)
     }
 
-    /// Alone, a started node has nobody to ask and does not count time against its recovery;
-    /// the member it sees first is asked.
+    /// Alone, a started node has nobody to ask and does not count time against its recovery:
+    /// ticks alone never end it, and the member it sees first is asked.
     @Test func aStartedNodeAloneWaitsForAMemberToAsk() {
-        var settings = ReplicationMachine.Settings()
-        settings.recoveryMaxTicks = 2
-        var machine = ReplicationMachine(me: Self.n1, settings: settings, seed: 1)
-        machine.onStartRecovery()
-        for _ in 0..<5 { #expect(machine.onCounterTick(ownChanges: [], retransmitLimit: 1).isEmpty) }
-        machine.onMembers([Self.n2])
-        #expect(machine.onCounterTick(ownChanges: [], retransmitLimit: 1).sent.map(\.message) == [.countersRequest])
-        #expect(machine.recovery != nil)
+        var recovery = CounterRecovery(ticksBetweenAsks: 1, maxTicks: 2)
+        for _ in 0..<5 { #expect(recovery.onTick(live: []) == .wait) }
+        #expect(recovery.onTick(live: [Self.n2]) == .ask([Self.n2]))
+        #expect(recovery.onTick(live: [Self.n2]) == .ask([Self.n2]))
+        #expect(recovery.onTick(live: [Self.n2]) == .finished(answered: [], unanswered: [Self.n2]))
     }
 
-    /// A peer that kept more of our windows than one frame holds answers in several replies.
-    @Test func manySlotsAreGivenBackInRepliesThatFitAFrame() {
+    /// The recovery's pace is in time, not ticks: a request every second for half a minute.
+    @Test func recoveryTicksFollowTheCounterTick() {
+        var settings = ReplicationMachine.Settings()
+        settings.recoveryTicks(tickMs: 1_000)
+        #expect(settings.recoveryTicksBetweenAsks == 1 && settings.recoveryMaxTicks == 30)
+        settings.recoveryTicks(tickMs: 50)
+        #expect(settings.recoveryTicksBetweenAsks == 20 && settings.recoveryMaxTicks == 600)
+        settings.recoveryTicks(tickMs: 0)
+        #expect(settings.recoveryTicksBetweenAsks == 1_000 && settings.recoveryMaxTicks == 30_000)
+    }
+
+    /// A peer that kept more of our windows than one frame holds answers in several replies;
+    /// the last is always short (empty when the slots fill the others exactly), and only it
+    /// tells the asker the answer is complete.
+    @Test(arguments: [0, 1, ReplicationMachine.slotsPerCountersReply, ReplicationMachine.slotsPerCountersReply * 2 + 1])
+    func manySlotsAreGivenBackInRepliesThatFitAFrame(count: Int) {
         var other = Self.machine(Self.n2, members: [Self.n1])
-        let many = (0..<(ReplicationMachine.slotsPerCountersReply * 2 + 1)).map {
-            DataStreamOutboxTests.slot("key_\($0)", window: 3, count: 1)
-        }
+        let many = (0..<count).map { DataStreamOutboxTests.slot("key_\($0)", window: 3, count: 1) }
         let replies = other.onMessage(.countersRequest, from: Self.n1, index: FakeIndex(countersHeld: [Self.n1: many])).sent.map(\.message)
-        #expect(replies.count == 3)
+        #expect(replies.count == count / ReplicationMachine.slotsPerCountersReply + 1)
         var given: [CounterSlot] = []
-        for case .countersReply(let slots) in replies {
+        var asker = Self.machine(Self.n1, members: [Self.n2])
+        asker.onStartRecovery()
+        _ = asker.onCounterTick(ownChanges: [], retransmitLimit: 1)
+        for (position, reply) in replies.enumerated() {
+            guard case .countersReply(let slots) = reply else { continue }
             #expect(slots.count <= ReplicationMachine.slotsPerCountersReply)
+            #expect(ReplicationMachine.endsCountersReply(slotCount: slots.count) == (position == replies.count - 1))
             given += slots
+            _ = asker.onMessage(reply, from: Self.n2, index: FakeIndex())
+            #expect((asker.recovery?.answered.contains(Self.n2) ?? false) == (position == replies.count - 1))
         }
         #expect(given == many)
     }

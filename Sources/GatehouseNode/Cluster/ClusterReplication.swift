@@ -49,6 +49,8 @@ final class ClusterReplication: Service, Sendable {
         self.antiEntropyIntervalMs = antiEntropyIntervalMs
         self.rule = rule
         view = KeyIndexView(keys: keys)
+        var settings = settings
+        settings.recoveryTicks(tickMs: counterIntervalMs)
         machine = NIOLoopBoundBox.makeBoxSendingValue(
             ReplicationMachine(me: gossip.nodeID, settings: settings, seed: UInt64.random(in: 0...UInt64.max)), eventLoop: plane.loop)
         keys.onLocalWrites { [weak self] records in
