@@ -45,6 +45,14 @@ public struct Gatekeeper: Sendable {
     /// Key ids whose `last_used_at` or credit usage changed since the last `takeUsageChanges`.
     private var usageChanged: Set<Int> = []
     private var dirtyThrottleBuckets: Set<BucketKey> = []
+    /// Of each window restored after a restart, the largest copy of our own count added so
+    /// far (`restoreOwnCounters`), until the recovery ends.
+    private var ownCountsRestored: [RestoredWindow: Int64] = [:]
+
+    private struct RestoredWindow: Hashable {
+        var bucket: CounterBucket
+        var windowIndex: Int64
+    }
 
     public init(hasher: LookupHasher, settings: Settings = Settings(), node: String = "local") {
         self.hasher = hasher
@@ -362,8 +370,8 @@ public struct Gatekeeper: Sendable {
         return changes
     }
 
-    /// Merges slots a peer sent (its own counts, `node` being its ordinal here; `0` restores
-    /// this node's own slots from a peer's copy after a restart). A slot `ReplicaCheck` does
+    /// Merges slots a peer sent (its own counts, `node` being its ordinal here; a restarted
+    /// node's own counts come back through `restoreOwnCounters`). A slot `ReplicaCheck` does
     /// not accept at `nowMs` (a count out of bounds, a window far from now) is skipped.
     /// Returns the slots that brought news (grew a count), which relays pass on.
     @discardableResult
@@ -383,6 +391,45 @@ public struct Gatekeeper: Sendable {
             if grew { news.append(slot) }
         }
         return news
+    }
+
+    /// Our own slots from before a restart, as peers kept them (one call per answer, in
+    /// parts). The count kept by a peer is added to what this node counted since it started
+    /// — the peers' copies never took those smaller counts in, and the shell keeps them back
+    /// until the recovery ends — less what an earlier answer added for the same window: so
+    /// the count is the largest copy plus the counts since the start, however many peers
+    /// answer and in whatever order. A slot `ReplicaCheck` refuses is skipped. Returns the
+    /// slots that grew a count.
+    @discardableResult
+    public mutating func restoreOwnCounters(_ slots: [CounterSlot], nowMs: Int64) -> [CounterSlot] {
+        var grown: [CounterSlot] = []
+        for slot in slots where ReplicaCheck.accepts(slot, nowMs: nowMs) {
+            let window = RestoredWindow(bucket: slot.bucket, windowIndex: slot.windowIndex)
+            let base = ownCountsRestored[window] ?? 0
+            guard slot.count > base else { continue }
+            let grew: Bool
+            switch slot.bucket {
+            case .keyLimit(let keyID, let limitName, let windowMs):
+                guard let recordSlot = index.slot(id: keyID),
+                    let position = index.limits(slot: recordSlot).firstIndex(where: { $0.name == limitName && $0.windowMs == windowMs })
+                else { continue }
+                grew = counters.restoreOwn(
+                    slot: recordSlot, position: position, windowIndex: slot.windowIndex, count: slot.count, restoredBefore: base, nowMs: nowMs)
+            case .throttle(let name, let windowMs):
+                let key = BucketKey(name: name, windowMs: windowMs)
+                grew = throttleBuckets.restoreOwn(key, windowIndex: slot.windowIndex, count: slot.count, restoredBefore: base)
+                if grew { dirtyThrottleBuckets.insert(key) }
+            }
+            ownCountsRestored[window] = slot.count
+            if grew { grown.append(slot) }
+        }
+        return grown
+    }
+
+    /// The recovery of our own counts is over: forget what it added (later answers, from a
+    /// peer asked again, would count again).
+    public mutating func endCounterRecovery() {
+        ownCountsRestored = [:]
     }
 
     /// Every slot held for `node`, to hand a restarted peer its own counts back.

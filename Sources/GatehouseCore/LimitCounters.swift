@@ -181,6 +181,22 @@ public struct LimitCounters: Sendable {
         return records[slot].windows[position].merge(windowIndex: windowIndex, node: node, count: count)
     }
 
+    /// Our own count of one window of a limit, restored after a restart (`SlidingWindow.restoreOwn`).
+    /// The record is marked unsent when it grew: the peers know the restored part, not what
+    /// was counted since the start on top of it.
+    mutating func restoreOwn(slot: Int, position: Int, windowIndex: Int64, count: Int64, restoredBefore base: Int64, nowMs: Int64) -> Bool {
+        ensureWindow(slot: slot, position: position)
+        guard records[slot].windows[position].restoreOwn(windowIndex: windowIndex, count: count, restoredBefore: base) else { return false }
+        if !records[slot].dirty {
+            records[slot].dirty = true
+            records[slot].dirtySince = nowMs
+            enqueue(slot)
+        } else if !records[slot].queued {
+            enqueue(slot)
+        }
+        return true
+    }
+
     /// The slots held for `node` in some records' limits, so a caller can walk every record
     /// in small ranges instead of holding the verify path's lock over all of them.
     func slots(of node: NodeOrdinal, inRecords range: Range<Int>, in index: KeyIndex) -> [CounterSlot] {

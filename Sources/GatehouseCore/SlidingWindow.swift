@@ -169,6 +169,25 @@ public struct SlidingWindow: Hashable, Sendable {
         return false
     }
 
+    /// Our own count of `windowIndex` from before a restart, as a peer kept it, `base` of it
+    /// added already (by an earlier answer). What this node counted since it started is
+    /// added to, not merged with, the restored count: the peers' copies keep the larger of
+    /// two counts, so they never saw a restarted node's counts below its old ones (they are
+    /// kept back from them until the recovery ends). Returns whether the count grew.
+    @discardableResult
+    public mutating func restoreOwn(windowIndex: Int64, count: Int64, restoredBefore base: Int64) -> Bool {
+        guard count > base else { return false }
+        if windowIndex > current.index { shift(to: windowIndex) }
+        if windowIndex == current.index {
+            currentSent = max(currentSent, count)
+            return current.merge(node: 0, count: current.own &+ (count &- base))
+        } else if windowIndex == previous.index {
+            previousSent = max(previousSent, count)
+            return previous.merge(node: 0, count: previous.own &+ (count &- base))
+        }
+        return false
+    }
+
     /// Whether both windows lie wholly in the past at `nowMs`, so the counter can be dropped.
     public func isExpired(nowMs: Int64, windowMs: Int64) -> Bool {
         Self.windowIndex(nowMs: nowMs, windowMs: windowMs) > current.index &+ 1

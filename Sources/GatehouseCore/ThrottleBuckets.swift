@@ -74,6 +74,13 @@ public struct ThrottleBuckets: Sendable {
         return entries.values[position].window.merge(windowIndex: windowIndex, node: node, count: count)
     }
 
+    /// Our own count of a bucket's window, restored after a restart (`SlidingWindow.restoreOwn`).
+    @discardableResult
+    public mutating func restoreOwn(_ key: BucketKey, windowIndex: Int64, count: Int64, restoredBefore base: Int64) -> Bool {
+        let (position, _) = locate(key, nowMs: nil)
+        return entries.values[position].window.restoreOwn(windowIndex: windowIndex, count: count, restoredBefore: base)
+    }
+
     /// Drops every bucket whose windows have both ended.
     public mutating func sweep(nowMs: Int64) {
         var ended: [BucketKey] = []

@@ -136,6 +136,18 @@ public struct ReplicationMachine: Sendable {
     /// Getting our own counts back after a start, while it lasts (`onStartRecovery`).
     public private(set) var recovery: CounterRecovery?
 
+    /// Whether this node is still getting its own counts back.
+    public var isRecoveringCounts: Bool { recovery != nil }
+
+    /// Whether our own counts may go to `peer` now: always, except while recovering, to a
+    /// member that has not answered yet. A peer keeps the larger of two counts of a slot, so
+    /// counts made since the start would come back inside its answer, which is added to them
+    /// (`Gatekeeper.restoreOwnCounters`): they would count twice. A member gets our own
+    /// counts whole when its answer has come.
+    func mayReceiveOwnCounts(_ peer: NodeID) -> Bool {
+        recovery.map { $0.answered.contains(peer) } ?? true
+    }
+
     public init(me: NodeID, settings: Settings = Settings(), seed: UInt64) {
         self.me = me
         self.settings = settings
@@ -180,11 +192,12 @@ public struct ReplicationMachine: Sendable {
     }
 
     /// A data stream to `peer` is up (first time or again): compare with it now, and give
-    /// it our own counts (whole slots merge idempotently, so a repeat costs only bytes).
+    /// it our own counts (whole slots merge idempotently, so a repeat costs only bytes)
+    /// unless it may not have them yet (`mayReceiveOwnCounts`).
     public func onStreamConnected(_ peer: NodeID, index: some ReplicaIndexView) -> [ReplicationDirective] {
         var directives: [ReplicationDirective] = [.send(.digest(index.digest()), to: peer)]
         directives += auditRound(with: peer, index: index)
-        let own = index.ownCounterSlots()
+        let own = mayReceiveOwnCounts(peer) ? index.ownCounterSlots() : []
         if !own.isEmpty { directives.append(.send(.counters(origin: me, slots: own), to: peer)) }
         for rows in Self.chunks(index.ownEscrowRows()) { directives.append(.send(.escrowRows(rows), to: peer)) }
         return directives
@@ -278,7 +291,7 @@ public struct ReplicationMachine: Sendable {
     private mutating func counterSends(ownChanges: [CounterSlot], retransmitLimit: Int) -> [ReplicationDirective] {
         if live.count <= settings.directLimit {
             guard !ownChanges.isEmpty else { return [] }
-            return live.map { .send(.counters(origin: me, slots: ownChanges), to: $0) }
+            return live.filter(mayReceiveOwnCounts).map { .send(.counters(origin: me, slots: ownChanges), to: $0) }
         }
         if !ownChanges.isEmpty { relays.append(Relay(origin: me, slots: ownChanges, remaining: retransmitLimit)) }
         guard !relays.isEmpty else { return [] }
@@ -288,7 +301,7 @@ public struct ReplicationMachine: Sendable {
         var directives: [ReplicationDirective] = []
         for index in relays.indices {
             if relays[index].remaining == nil { relays[index].remaining = retransmitLimit }
-            for target in targets where target != relays[index].origin {
+            for target in targets where target != relays[index].origin && (relays[index].origin != me || mayReceiveOwnCounts(target)) {
                 directives.append(.send(.counters(origin: relays[index].origin, slots: relays[index].slots), to: target))
             }
             relays[index].remaining! -= 1
@@ -347,8 +360,17 @@ public struct ReplicationMachine: Sendable {
             return Self.counterReplies(index.counterSlots(heldFor: peer)).map { .send($0, to: peer) }
                 + Self.chunks(index.escrowRows(heldFor: peer)).map { .send(.escrowRestore($0), to: peer) }
         case .countersReply(let slots):
-            if Self.endsCountersReply(slotCount: slots.count) { recovery?.onAnswer(from: peer) }
-            return slots.isEmpty ? [] : [.restoreOwnCounters(slots)]
+            // Restored counts are added to those made since the start: an answer that comes
+            // after the recovery ended (a peer asked twice) would count them twice.
+            guard recovery != nil else { return [] }
+            var directives: [ReplicationDirective] = slots.isEmpty ? [] : [.restoreOwnCounters(slots)]
+            if Self.endsCountersReply(slotCount: slots.count), recovery?.answered.contains(peer) == false {
+                recovery?.onAnswer(from: peer)
+                // Held from it until now; what the restore adds goes out as unsent counts.
+                let own = index.ownCounterSlots()
+                if !own.isEmpty { directives.append(.send(.counters(origin: me, slots: own), to: peer)) }
+            }
+            return directives
         case .escrowRows(let rows):
             return rows.isEmpty ? [] : [.mergeEscrow(rows, of: peer)]
         case .escrowWants(let wants):

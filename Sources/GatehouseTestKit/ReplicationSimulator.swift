@@ -227,8 +227,9 @@ public struct ReplicationSimulator {
                 let news = replicas[replica].mergeCounters(slots, from: ordinal, nowMs: nowMs)
                 machines[replica].onCounterNews(news, origin: origin)
             case .restoreOwnCounters(let slots):
-                replicas[replica].mergeCounters(slots, from: 0, nowMs: nowMs)
+                replicas[replica].restoreOwnCounters(slots, nowMs: nowMs)
             case .counterRecoveryFinished(let answered, _):
+                replicas[replica].endCounterRecovery()
                 recoveriesFinished.append((replica, answered))
             case .antiEntropyAnswered:
                 break

@@ -149,6 +149,31 @@ struct ReplicationMachineTests {
         #expect(machine.recovery == nil)
     }
 
+    /// While recovering, own counts go only to members that have answered (a stream that
+    /// comes up to another gets none); a member gets them whole with its answer; and an
+    /// answer that comes after the recovery ended restores nothing: restored counts are added
+    /// to those since the start, so a second helping would count them twice.
+    @Test func ownCountsGoOnlyToMembersThatAnsweredAndLateAnswersAreDropped() {
+        var machine = Self.machine(Self.n1, members: [Self.n2, Self.n3])
+        let slot = DataStreamOutboxTests.slot("key_a", window: 3, count: 7)
+        let held = FakeIndex(ownCounters: [slot])
+        #expect(!machine.isRecoveringCounts)
+        machine.onStartRecovery()
+        #expect(machine.isRecoveringCounts)
+        #expect(machine.onStreamConnected(Self.n2, index: held).sent.map(\.message) == [.digest(ReplicaDigest())])
+        #expect(Set(machine.onCounterTick(ownChanges: [slot], retransmitLimit: 1).sent.map(\.message)) == [.countersRequest])
+        let answer = machine.onMessage(.countersReply(slots: [slot]), from: Self.n2, index: held)
+        #expect(answer == [.restoreOwnCounters([slot]), .send(.counters(origin: Self.n1, slots: [slot]), to: Self.n2)])
+        let sends = machine.onCounterTick(ownChanges: [slot], retransmitLimit: 1).sent
+        #expect(sends.map(\.to) == [Self.n2], "n3 has not answered: it gets no counts")
+        _ = machine.onMessage(.countersReply(slots: []), from: Self.n3, index: FakeIndex())
+        #expect(machine.onCounterTick(ownChanges: [], retransmitLimit: 1) == [.counterRecoveryFinished(answered: [Self.n2, Self.n3], unanswered: [])])
+        #expect(!machine.isRecoveringCounts)
+        #expect(machine.onMessage(.countersReply(slots: [slot]), from: Self.n2, index: FakeIndex()).isEmpty)
+        #expect(machine.onStreamConnected(Self.n3, index: held).sent.count == 2)
+        #expect(Set(machine.onCounterTick(ownChanges: [slot], retransmitLimit: 1).sent.map(\.to)) == [Self.n2, Self.n3])
+    }
+
     /// A member that has not taken the restarted node back as live drops its answer: the
     /// node asks it again (only it) until it answers.
     @Test func aRestartedMemberAsksAgainThoseThatDidNotAnswer() {

@@ -157,10 +157,13 @@ final class ClusterReplication: Service, Sendable {
                     plane.loop.execute { self.machine.value.onCounterNews(merged.news, origin: origin) }
                 }
             case .restoreOwnCounters(let slots):
+                // On the merge loop (one thread), in order: the recovery's end below must
+                // follow its last restore.
                 mergeGroup.next().execute { [keys, metrics] in
                     metrics.countRejected(.invalidCounter, keys.restoreOwnCounters(slots))
                 }
             case .counterRecoveryFinished(let answered, let unanswered):
+                mergeGroup.next().execute { [keys] in keys.endCounterRecovery() }
                 let metadata: Logger.Metadata = [
                     "answered": .array(answered.map { .string($0.name) }), "unanswered": .array(unanswered.map { .string($0.name) }),
                 ]

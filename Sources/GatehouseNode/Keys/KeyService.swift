@@ -749,14 +749,20 @@ public final class KeyService: Sendable {
         return (news, slots.count - accepted.count)
     }
 
-    /// This node's own slots, recovered from a peer's copy after a restart. Returns how many
-    /// `ReplicaCheck` refused.
+    /// This node's own slots, recovered from a peer's copy after a restart
+    /// (`Gatekeeper.restoreOwnCounters`: added to the counts made since the start). Returns
+    /// how many `ReplicaCheck` refused.
     @discardableResult
     public func restoreOwnCounters(_ slots: [CounterSlot]) -> Int {
         let nowMs = now()
         let accepted = slots.filter { ReplicaCheck.accepts($0, nowMs: nowMs) }
-        _ = state.withLock { $0.mergeCounters(accepted, from: 0, nowMs: nowMs) }
+        _ = inLockBatches(accepted) { gatekeeper, batch in gatekeeper.restoreOwnCounters(Array(batch), nowMs: nowMs) }
         return slots.count - accepted.count
+    }
+
+    /// The recovery of this node's own counts is over (`Gatekeeper.endCounterRecovery`).
+    public func endCounterRecovery() {
+        state.withLock { $0.endCounterRecovery() }
     }
 
     /// The slots held for a peer, to give a restarted peer its counts back.
