@@ -381,9 +381,7 @@ public struct Gatekeeper: Sendable {
             let grew: Bool
             switch slot.bucket {
             case .keyLimit(let keyID, let limitName, let windowMs):
-                guard let recordSlot = index.slot(id: keyID),
-                    let position = index.limits(slot: recordSlot).firstIndex(where: { $0.name == limitName && $0.windowMs == windowMs })
-                else { continue }
+                guard let (recordSlot, position) = limitPosition(keyID: keyID, limit: limitName, windowMs: windowMs) else { continue }
                 grew = counters.merge(slot: recordSlot, position: position, windowIndex: slot.windowIndex, node: node, count: slot.count)
             case .throttle(let name, let windowMs):
                 grew = throttleBuckets.merge(BucketKey(name: name, windowMs: windowMs), windowIndex: slot.windowIndex, node: node, count: slot.count)
@@ -391,6 +389,14 @@ public struct Gatekeeper: Sendable {
             if grew { news.append(slot) }
         }
         return news
+    }
+
+    /// Where a limit's counts live: the record's slot and the limit's position in it.
+    private func limitPosition(keyID: String, limit name: String, windowMs: Int64) -> (slot: Int, position: Int)? {
+        guard let slot = index.slot(id: keyID),
+            let position = index.limits(slot: slot).firstIndex(where: { $0.name == name && $0.windowMs == windowMs })
+        else { return nil }
+        return (slot, position)
     }
 
     /// Our own slots from before a restart, as peers kept them (one call per answer, in
@@ -410,9 +416,7 @@ public struct Gatekeeper: Sendable {
             let grew: Bool
             switch slot.bucket {
             case .keyLimit(let keyID, let limitName, let windowMs):
-                guard let recordSlot = index.slot(id: keyID),
-                    let position = index.limits(slot: recordSlot).firstIndex(where: { $0.name == limitName && $0.windowMs == windowMs })
-                else { continue }
+                guard let (recordSlot, position) = limitPosition(keyID: keyID, limit: limitName, windowMs: windowMs) else { continue }
                 grew = counters.restoreOwn(
                     slot: recordSlot, position: position, windowIndex: slot.windowIndex, count: slot.count, restoredBefore: base, nowMs: nowMs)
             case .throttle(let name, let windowMs):
