@@ -51,11 +51,12 @@ public struct DataStreamOutbox: Sendable {
     private var auditEntries: [String: AuditEntry] = [:]
     private var auditOrder = FIFOKeys<String>()
     private var control: [DataMessage] = []
-    /// A restarted peer's own counts, given back (`countersReply` parts, in order). Never
-    /// dropped: the peer stops asking at the last part and misses what did not come. A
-    /// complete answer still pending is replaced by a newer one (it holds every count the
-    /// older did, or more), so a peer asking again while the link is slow costs no memory.
-    private var countersReplies: [DataMessage] = []
+    /// A restarted peer's own escrow rows and counts, given back (`escrowRestore` then
+    /// `countersReply` parts, in order). Never dropped: the peer stops asking at the last
+    /// part and misses what did not come. A complete answer still pending is replaced by a
+    /// newer one (it holds everything the older did, or more), so a peer asking again while
+    /// the link is slow costs no memory.
+    private var recoveryAnswers: [DataMessage] = []
     /// Entries dropped because a bound was reached.
     public private(set) var dropped = 0
 
@@ -70,7 +71,7 @@ public struct DataStreamOutbox: Sendable {
 
     public var isEmpty: Bool {
         records.isEmpty && slots.isEmpty && control.isEmpty && escrowRows.isEmpty && escrowWants.isEmpty && auditEntries.isEmpty
-            && countersReplies.isEmpty
+            && recoveryAnswers.isEmpty
     }
     public var pendingAuditEntries: Int { auditEntries.count }
 
@@ -192,11 +193,11 @@ public struct DataStreamOutbox: Sendable {
             // request for the others stays in order with the anti-entropy steps.
             enqueue(records: records)
             enqueue(.recordsAndWant(records: [], want: want))
-        case .countersReply:
-            if case .countersReply(let pending) = countersReplies.last, ReplicationMachine.endsCountersReply(slotCount: pending.count) {
-                countersReplies.removeAll()
+        case .countersReply, .escrowRestore:
+            if case .countersReply(let pending) = recoveryAnswers.last, ReplicationMachine.endsCountersReply(slotCount: pending.count) {
+                recoveryAnswers.removeAll()
             }
-            countersReplies.append(message)
+            recoveryAnswers.append(message)
         default:
             if control.count >= limits.maxControlMessages {
                 control.removeFirst()
@@ -207,7 +208,7 @@ public struct DataStreamOutbox: Sendable {
     }
 
     /// The next messages to write, oldest first: requests for escrow and escrow rows (a
-    /// refusal may be waiting on them), control messages, one part of a counters reply, then up to a batch of records,
+    /// refusal may be waiting on them), control messages, one part of a recovery answer, then up to a batch of records,
     /// then up to a batch of slots grouped by origin. Empty when nothing waits.
     public mutating func takeBatch() -> [DataMessage] {
         var batch: [DataMessage] = []
@@ -223,7 +224,7 @@ public struct DataStreamOutbox: Sendable {
         if !rows.isEmpty { batch.append(.escrowRows(rows)) }
         batch += control
         control.removeAll(keepingCapacity: true)
-        if !countersReplies.isEmpty { batch.append(countersReplies.removeFirst()) }
+        if !recoveryAnswers.isEmpty { batch.append(recoveryAnswers.removeFirst()) }
         var taken: [KeyRecord] = []
         while taken.count < limits.recordsPerBatch, let id = recordOrder.popFirst(present: { records[$0] != nil }) {
             taken.append(records.removeValue(forKey: id)!)

@@ -355,10 +355,11 @@ public struct ReplicationMachine: Sendable {
             guard origin != me, !slots.isEmpty else { return [] }
             return [.mergeCounters(slots, origin: origin, from: peer)]
         case .countersRequest:
-            // Always at least one reply, ending with a short one (empty when nothing is
-            // held): it is the answer the asker waits for.
-            return Self.counterReplies(index.counterSlots(heldFor: peer)).map { .send($0, to: peer) }
-                + Self.chunks(index.escrowRows(heldFor: peer)).map { .send(.escrowRestore($0), to: peer) }
+            // The escrow rows first, then the counts, ending with a short part (empty when
+            // nothing is held): that last part is the answer the asker waits for, and on one
+            // stream everything before it has arrived by then.
+            return Self.chunks(index.escrowRows(heldFor: peer)).map { .send(.escrowRestore($0), to: peer) }
+                + Self.counterReplies(index.counterSlots(heldFor: peer)).map { .send($0, to: peer) }
         case .countersReply(let slots):
             // Restored counts are added to those made since the start: an answer that comes
             // after the recovery ended (a peer asked twice) would count them twice.

@@ -113,21 +113,28 @@ struct DataStreamOutboxTests {
         #expect(batch == [.digest(ReplicaDigest()), .recordsAndWant(records: [], want: ["key_b"]), .records([Self.record("key_a", wallMs: 1)])])
     }
 
-    /// A restarted peer's counts given back are never dropped, however many control messages
-    /// pile up beside them (the peer would stop asking at the last part and miss the rest),
-    /// go one part per batch, and a complete answer still pending gives way to a newer one.
+    /// A restarted peer's escrow rows and counts given back are never dropped, however many
+    /// control messages pile up beside them (the peer would stop asking at the last part and
+    /// miss the rest), go one part per batch, and a complete answer still pending gives way to
+    /// a newer one.
     @Test func countersRepliesAreKeptWholeAndANewerAnswerReplacesAPendingOne() {
         var outbox = DataStreamOutbox(limits: .init(maxControlMessages: 2))
         let full = (0..<ReplicationMachine.slotsPerCountersReply).map { Self.slot("key_\($0)", window: 1, count: 1) }
-        let older: [DataMessage] = [.countersReply(slots: full), .countersReply(slots: [Self.slot("key_x", window: 1, count: 1)])]
+        let row = EscrowRow(ledger: .credits(keyID: "key_a", epoch: .zero, period: 0), quota: 10, spent: 1, given: [:])
+        let older: [DataMessage] = [.escrowRestore([row]), .countersReply(slots: full), .countersReply(slots: [Self.slot("key_x", window: 1, count: 1)])]
         for message in older { outbox.enqueue(message) }
         for _ in 0..<10 { outbox.enqueue(.countersRequest) }
         #expect(outbox.dropped == 8, "control messages past their bound are dropped, the reply's parts are not")
-        let newer: [DataMessage] = [.countersReply(slots: full), .countersReply(slots: [Self.slot("key_x", window: 1, count: 2)])]
+        let newer: [DataMessage] = [.escrowRestore([row]), .countersReply(slots: full), .countersReply(slots: [Self.slot("key_x", window: 1, count: 2)])]
         for message in newer { outbox.enqueue(message) }
         var replies: [DataMessage] = []
         while !outbox.isEmpty {
-            let parts = outbox.takeBatch().filter { if case .countersReply = $0 { true } else { false } }
+            let parts = outbox.takeBatch().filter {
+                switch $0 {
+                case .countersReply, .escrowRestore: true
+                default: false
+                }
+            }
             #expect(parts.count <= 1)
             replies += parts
         }

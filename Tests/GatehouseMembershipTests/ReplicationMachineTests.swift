@@ -7,6 +7,7 @@ struct FakeIndex: ReplicaIndexView {
     var held: [String: KeyRecord] = [:]
     var countersHeld: [NodeID: [CounterSlot]] = [:]
     var ownCounters: [CounterSlot] = []
+    var escrowHeld: [EscrowRow] = []
 
     func digest() -> ReplicaDigest {
         var digest = ReplicaDigest()
@@ -21,7 +22,7 @@ struct FakeIndex: ReplicaIndexView {
     func records(ids: [String]) -> [KeyRecord] { ids.compactMap { held[$0] } }
     func counterSlots(heldFor node: NodeID) -> [CounterSlot] { countersHeld[node] ?? [] }
     func ownCounterSlots() -> [CounterSlot] { ownCounters }
-    func escrowRows(heldFor node: NodeID) -> [EscrowRow] { [] }
+    func escrowRows(heldFor node: NodeID) -> [EscrowRow] { escrowHeld }
     func ownEscrowRows() -> [EscrowRow] { [] }
 
     mutating func apply(_ directives: [ReplicationDirective]) {
@@ -219,6 +220,16 @@ struct ReplicationMachineTests {
         #expect(settings.recoveryTicksBetweenAsks == 20 && settings.recoveryMaxTicks == 600)
         settings.recoveryTicks(tickMs: 0)
         #expect(settings.recoveryTicksBetweenAsks == 1_000 && settings.recoveryMaxTicks == 30_000)
+    }
+
+    /// The escrow rows a peer kept for us go before the counts: the counts' short last part
+    /// ends the whole answer, so on one stream the rows have arrived when it does.
+    @Test func anAnswerEndsWithTheShortPartOfTheCounts() {
+        var other = Self.machine(Self.n2, members: [Self.n1])
+        let row = EscrowRow(ledger: .credits(keyID: "key_a", epoch: .zero, period: 0), quota: 10, spent: 1, given: [:])
+        let slot = DataStreamOutboxTests.slot("key_a", window: 3, count: 7)
+        let answer = other.onMessage(.countersRequest, from: Self.n1, index: FakeIndex(countersHeld: [Self.n1: [slot]], escrowHeld: [row])).sent
+        #expect(answer.map(\.message) == [.escrowRestore([row]), .countersReply(slots: [slot])])
     }
 
     /// A peer that kept more of our windows than one frame holds answers in several replies;
