@@ -26,11 +26,29 @@ enum Subprocess {
         let pid = process.processIdentifier
         let watchdog = DispatchWorkItem { kill(pid, SIGKILL) }
         DispatchQueue.global().asyncAfter(deadline: .now() + timeout, execute: watchdog)
-        let outData = output.fileHandleForReading.readDataToEndOfFile()
-        let errData = error.fileHandleForReading.readDataToEndOfFile()
+        let outData = readToEndOfFile(output.fileHandleForReading)
+        let errData = readToEndOfFile(error.fileHandleForReading)
         process.waitUntilExit()
         watchdog.cancel()
         return Result(status: process.terminationStatus, output: String(decoding: outData, as: UTF8.self), error: String(decoding: errData, as: UTF8.self))
+    }
+
+    /// Everything `handle` yields until end of file, reading again when a signal interrupts
+    /// a read: Foundation's `readDataToEndOfFile` traps on `EINTR` (seen in CI, with many
+    /// children starting and exiting around the test process).
+    static func readToEndOfFile(_ handle: FileHandle) -> Data {
+        var data = Data()
+        var buffer = [UInt8](repeating: 0, count: 65_536)
+        while true {
+            let count = buffer.withUnsafeMutableBytes { read(handle.fileDescriptor, $0.baseAddress, $0.count) }
+            if count > 0 {
+                data.append(contentsOf: buffer[0..<count])
+            } else if count < 0 && errno == EINTR {
+                continue
+            } else {
+                return data
+            }
+        }
     }
 
     /// `run` on a thread of its own, for async tests whose tool talks to a node in this
