@@ -14,8 +14,8 @@ struct BenchHarnessSmokeTests {
     }
 
     /// Runs `gatehouse-bench … --json` and returns the parsed report.
-    private func runBench(_ arguments: [String]) throws -> [String: Any] {
-        let result = try Subprocess.run(try benchExecutable(), arguments + ["--json", "--quiet"], timeout: 120)
+    private func runBench(_ arguments: [String]) async throws -> [String: Any] {
+        let result = try await Subprocess.run(try benchExecutable(), arguments + ["--json", "--quiet"], timeout: 120)
         #expect(result.status == 0, "gatehouse-bench failed: \(result.error)")
         let parsed = try JSONSerialization.jsonObject(with: Data(result.output.utf8))
         return try #require(parsed as? [String: Any], "gatehouse-bench --json printed no JSON object: \(result.output.prefix(300))")
@@ -54,13 +54,13 @@ struct BenchHarnessSmokeTests {
 
     @Test func loadGeneratorDrivesEveryGatehouseWorkload() async throws {
         let executable = try #require(Subprocess.gatehouseExecutable(), "build the gatehouse executable first (swift build)")
-        let node = try ServeProcess.start(executable: executable, dataDirectory: TemporaryDirectory.make(), adminToken: Self.adminToken)
+        let node = try await ServeProcess.start(executable: executable, dataDirectory: TemporaryDirectory.make(), adminToken: Self.adminToken)
         defer { node.kill9() }
         let rpc = "\(node.endpoints.rpc)"
         let http = "\(node.endpoints.http)"
         let common = ["-c", "4", "--keys", "20", "--admin-token", Self.adminToken, "--admin", http]
 
-        let verify = try runBench(common + [
+        let verify = try await runBench(common + [
             "--address", rpc, "-d", "1", "-P", "4", "--invalid-share", "0.2", "--revoked-share", "0.1", "--limited-share", "0.1",
             "--popularity", "zipf",
         ])
@@ -72,11 +72,11 @@ struct BenchHarnessSmokeTests {
         #expect((counters[#"gatehouse_verify_total{code="VALID"}"#] ?? 0) >= Double(results["accepted"] as? Int ?? 0))
         #expect((counters[#"gatehouse_verify_total{code="NOT_FOUND"}"#] ?? 0) > 0)
 
-        try checkShape(try runBench(common + ["--address", rpc, "--workload", "throttle", "-n", "400", "--limited-share", "0.5"]),
+        try await checkShape(try runBench(common + ["--address", rpc, "--workload", "throttle", "-n", "400", "--limited-share", "0.5"]),
                        workload: "throttle", keys: 20)
-        try checkShape(try runBench(common + ["--address", http, "--workload", "http-verify", "-n", "200", "--invalid-share", "0.25"]),
+        try await checkShape(try runBench(common + ["--address", http, "--workload", "http-verify", "-n", "200", "--invalid-share", "0.25"]),
                        workload: "http-verify", keys: 20)
-        let openLoop = try runBench(common + ["--address", http, "--workload", "http-auth", "--rate", "400", "-d", "1", "--wake-grid-us", "500"])
+        let openLoop = try await runBench(common + ["--address", http, "--workload", "http-auth", "--rate", "400", "-d", "1", "--wake-grid-us", "500"])
         try checkShape(openLoop, workload: "http-auth", keys: 20)
         let openFlags = try #require(openLoop["flags"] as? [String: Any])
         #expect(openFlags["mode"] as? String == "open-loop")
@@ -100,10 +100,10 @@ struct BenchHarnessSmokeTests {
             kill(redis.processIdentifier, SIGKILL)
             redis.waitUntilExit()
         }
-        for _ in 0..<200 where !FreePort.isListening(port: port) { usleep(20_000) }
+        try await eventually("redis-server listens on \(port)") { FreePort.isListening(port: port) }
 
         let common = ["--target", "redis", "--address", "127.0.0.1:\(port)", "-c", "4", "--keys", "20", "-n", "400"]
-        let lua = try runBench(common + ["--workload", "lua", "--invalid-share", "0.25", "--revoked-share", "0.25"])
+        let lua = try await runBench(common + ["--workload", "lua", "--invalid-share", "0.25", "--revoked-share", "0.25"])
         try checkShape(lua, workload: "lua", keys: 20)
         // The Lua script refuses the unknown and revoked keys: the only refusals, so some, not all.
         let results = try #require(lua["results"] as? [String: Any])
@@ -111,7 +111,7 @@ struct BenchHarnessSmokeTests {
         #expect((results["accepted"] as? Int ?? 0) > 0)
         let counters = try #require(lua["server_counters"] as? [String: Double])
         #expect((counters["redis_total_commands_processed"] ?? 0) >= 400)
-        try checkShape(try runBench(common + ["--workload", "get", "-P", "8"]), workload: "get", keys: 20)
+        try await checkShape(try runBench(common + ["--workload", "get", "-P", "8"]), workload: "get", keys: 20)
     }
 
     @Test(.enabled(if: BenchHarnessSmokeTests.redisBenchmarkAvailable, "needs redis-server, redis-cli and redis-benchmark"))
@@ -120,7 +120,7 @@ struct BenchHarnessSmokeTests {
         let binDirectory = URL(fileURLWithPath: executable).deletingLastPathComponent().path
         let out = TemporaryDirectory.make()
         let script = Subprocess.packageRoot.appendingPathComponent("bench/compare").path
-        let result = try Subprocess.run(script, ["--bin", binDirectory, "--out", out, "-n", "2000", "-d", "1", "-w", "0", "--keys", "10", "-c", "8"], timeout: 240)
+        let result = try await Subprocess.run(script, ["--bin", binDirectory, "--out", out, "-n", "2000", "-d", "1", "-w", "0", "--keys", "10", "-c", "8"], timeout: 240)
         #expect(result.status == 0, "bench/compare failed: \(result.error.suffix(2000))")
         let summary = try #require(
             try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out + "/latest.json"))) as? [String: Any])

@@ -11,7 +11,7 @@ struct CLIJSONOutputTests {
 
     /// Runs `gatehouse arguments… --json` and returns its output parsed as one JSON object.
     private func json(_ executable: String, _ arguments: [String], exitStatus: Int32 = 0) async throws -> [String: Any] {
-        let result = try await Subprocess.runOffThePool(executable, arguments + ["--json"])
+        let result = try await Subprocess.run(executable, arguments + ["--json"])
         #expect(result.status == exitStatus, "gatehouse \(arguments.joined(separator: " ")): \(result.error)")
         let object = try JSONSerialization.jsonObject(with: Data(result.output.utf8)) as? [String: Any]
         return try #require(object, "gatehouse \(arguments.joined(separator: " ")) --json printed: \(result.output)")

@@ -11,9 +11,9 @@ struct ClockSkewProcessTests {
         let executable = try #require(Subprocess.gatehouseExecutable(), "build the gatehouse executable first (swift build)")
         let cluster = try ClusterProcesses(executable: executable, count: 3)
         defer { cluster.stopAll() }
-        try cluster.start("n1")
-        try cluster.start("n2")
-        try cluster.start("n3", environment: ["GATEHOUSE_CLOCK_OFFSET_MS": "60000"])
+        try await cluster.start("n1")
+        try await cluster.start("n2")
+        try await cluster.start("n3", environment: ["GATEHOUSE_CLOCK_OFFSET_MS": "60000"])
         try await cluster.waitUntil("every node sees all three alive", seconds: 30, observers: ["n1", "n2", "n3"]) { view in
             ["n1", "n2", "n3"].allSatisfy { view[$0]?.state == "alive" }
         }

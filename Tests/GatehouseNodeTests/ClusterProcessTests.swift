@@ -21,7 +21,7 @@ struct ClusterProcessTests {
             $0["n2"]?.state == "dead"
         }
 
-        try cluster.start("n2")
+        try await cluster.start("n2")
         try await cluster.waitUntil("the restarted n2 is alive again for n1 and n3", seconds: 30, observers: ["n1", "n3"]) {
             $0["n2"]?.state == "alive"
         }
@@ -33,12 +33,12 @@ struct ClusterProcessTests {
         let cluster = try cluster()
         defer { cluster.stopAll() }
         try cluster.writeConfig(name: "impostor.yaml", keys: [ClusterProcesses.keyB])
-        try cluster.start("n1")
-        try cluster.start("n2")
+        try await cluster.start("n1")
+        try await cluster.start("n2")
         try await cluster.waitUntil("n1 and n2 see each other", seconds: 30, observers: ["n1", "n2"]) {
             $0["n1"]?.state == "alive" && $0["n2"]?.state == "alive"
         }
-        try cluster.start("n3", config: "impostor.yaml")
+        try await cluster.start("n3", config: "impostor.yaml")
         // The impostor's join (a push-pull over TCP) fails at its first, wrongly sealed frame.
         try await eventually("n1 refuses the impostor's stream as not authentic", timeout: .seconds(30)) {
             (try await cluster.metric("gatehouse_data_streams_refused_total{reason=\"not_authentic\"}", on: "n1") ?? 0) > 0
@@ -77,7 +77,7 @@ struct ClusterProcessTests {
             if index == 4 { cluster.kill9("n2") }
             created.append(try await cluster.createKey(on: "n1", ["name": "during \(index)"]).id)
         }
-        try cluster.start("n2")
+        try await cluster.start("n2")
         let n2 = cluster.httpBase("n2")
         try await cluster.waitUntil("n1 sees the restarted n2 alive", seconds: 30, observers: ["n1"]) { $0["n2"]?.state == "alive" }
         try await eventually("n2 holds all 11 keys", timeout: .seconds(30)) {

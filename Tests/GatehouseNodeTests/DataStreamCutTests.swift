@@ -17,7 +17,7 @@ struct DataStreamCutTests {
         // Anti-entropy's timer far beyond the test: what arrives, arrives by the streams.
         let cluster = try ClusterProcesses(executable: executable, count: 3, hosts: Self.hosts, antiEntropyMs: 600_000)
         defer { cluster.stopAll() }
-        for node in ["n1", "n2", "n3"] { try cluster.start(node) }
+        for node in ["n1", "n2", "n3"] { try await cluster.start(node) }
         #expect(try await cluster.waitUntil(seconds: 15, observers: ["n1", "n2", "n3"]) { view in
             ["n1", "n2", "n3"].allSatisfy { view[$0]?.state == "alive" }
         })
@@ -29,8 +29,8 @@ struct DataStreamCutTests {
 
         let firewall = try LoopbackFirewall()
         defer { firewall.heal() }
-        try firewall.cutTCP(between: Self.hosts[2], and: Self.hosts[0])
-        try firewall.cutTCP(between: Self.hosts[2], and: Self.hosts[1])
+        try await firewall.cutTCP(between: Self.hosts[2], and: Self.hosts[0])
+        try await firewall.cutTCP(between: Self.hosts[2], and: Self.hosts[1])
         let onCutNode = try await createKey(cluster, on: "n3", name: "made on the cut node")
         let onOthers = try await createKey(cluster, on: "n1", name: "made while n3 is cut off")
         _ = try await HTTP.json("POST", cluster.httpBase("n1") + "/v1/keys/\(earlier.id)/revoke", token: cluster.adminToken, body: nil)

@@ -37,7 +37,7 @@ struct DurabilityTests {
         let executable = try #require(Subprocess.gatehouseExecutable(), "build the gatehouse executable first (swift build)")
         let directory = TemporaryDirectory.make()
         let token = "kill-test-admin-token-0123456789"
-        var process = try ServeProcess.start(executable: executable, dataDirectory: directory, adminToken: token)
+        var process = try await ServeProcess.start(executable: executable, dataDirectory: directory, adminToken: token)
         let node = process.endpoints
         let base = "http://\(node.http)"
         let created = try await HTTP.json("POST", base + "/v1/keys", token: token, body: ["name": "durable"])
@@ -50,7 +50,7 @@ struct DurabilityTests {
         _ = try await HTTP.json("POST", base + "/v1/keys/\(otherID)/revoke", token: token, body: nil)
         process.kill9()
 
-        process = try ServeProcess.start(executable: executable, dataDirectory: directory, adminToken: token)
+        process = try await ServeProcess.start(executable: executable, dataDirectory: directory, adminToken: token)
         defer { process.kill9() }
         let restarted = process.endpoints
         let client = try await GatehouseClient.connect(host: restarted.rpc.host, port: restarted.rpc.port)
@@ -66,7 +66,7 @@ struct DurabilityTests {
         let executable = try #require(Subprocess.gatehouseExecutable(), "build the gatehouse executable first (swift build)")
         let directory = TemporaryDirectory.make()
         let token = "term-test-admin-token-0123456789"
-        var process = try ServeProcess.start(executable: executable, dataDirectory: directory, adminToken: token)
+        var process = try await ServeProcess.start(executable: executable, dataDirectory: directory, adminToken: token)
         let base = "http://\(process.endpoints.http)"
         let created = try await HTTP.json("POST", base + "/v1/keys", token: token, body: ["credits": 10])
         let secret = try #require(created["key"] as? String)
@@ -78,7 +78,7 @@ struct DurabilityTests {
         #expect(process.process.terminationReason == .exit)
         #expect(process.process.terminationStatus == 0)
 
-        process = try ServeProcess.start(executable: executable, dataDirectory: directory, adminToken: token)
+        process = try await ServeProcess.start(executable: executable, dataDirectory: directory, adminToken: token)
         defer { process.kill9() }
         let again = try await GatehouseClient.connect(host: "127.0.0.1", port: process.endpoints.rpc.port)
         #expect(try await again.verify(secret).creditsRemaining == 5)

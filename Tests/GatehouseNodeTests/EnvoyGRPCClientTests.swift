@@ -32,7 +32,7 @@ struct EnvoyGRPCClientTests {
     /// python3 with grpcio and xds-protos importable (scripts/test installs them with pip).
     static let python: String? = {
         guard let python = Subprocess.locate("python3"),
-            let probe = try? Subprocess.run(python, ["-c", "import grpc, envoy.service.ratelimit.v3.rls_pb2"]), probe.status == 0
+            let probe = try? Subprocess.runBlocking(python, ["-c", "import grpc, envoy.service.ratelimit.v3.rls_pb2"]), probe.status == 0
         else { return nil }
         return python
     }()
@@ -50,7 +50,7 @@ struct EnvoyGRPCClientTests {
                 """)
         defer { cluster.stopAll() }
         try Self.rules.write(toFile: "\(cluster.directory)/ratelimit.yaml", atomically: true, encoding: .utf8)
-        for node in cluster.nodes { try cluster.start(node.id) }
+        for node in cluster.nodes { try await cluster.start(node.id) }
         for node in cluster.nodes {
             try await eventually("\(node.id) serves gRPC", timeout: .seconds(60)) { FreePort.isListening(port: node.grpc, host: node.host) }
         }
@@ -73,7 +73,7 @@ struct EnvoyGRPCClientTests {
         let configFile = "\(cluster.directory)/client.json"
         try JSONSerialization.data(withJSONObject: config).write(to: URL(fileURLWithPath: configFile))
 
-        let run = try Subprocess.run(python, [Self.script, configFile], timeout: 300)
+        let run = try await Subprocess.run(python, [Self.script, configFile], timeout: 300)
         #expect(run.status == 0, "\(run.output)\n\(run.error)")
         for check in [
             "unauthenticated without the gateway token", "OK until the limit, then OVER_LIMIT", "x-ratelimit headers", "shadow mode", "unlimited",

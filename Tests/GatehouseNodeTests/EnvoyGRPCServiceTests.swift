@@ -180,7 +180,7 @@ struct EnvoyGRPCServiceTests {
     }
 
     @Test func theListenerSpeaksTLSFromTheNodesTLSSettingsAndReloadsIt() async throws {
-        let pki = try TestCertificates.make()
+        let pki = try await TestCertificates.make()
         let node = try await Self.start { config in
             config.tls = TLSSettings(certificateFile: pki.serverCertificateFile, privateKeyFile: pki.serverKeyFile)
         }
@@ -193,10 +193,10 @@ struct EnvoyGRPCServiceTests {
         }
         // A renewed certificate reaches new gRPC connections on reload (SIGHUP), as on RESP and HTTP.
         let port = try #require(node.endpoints.grpc?.port)
-        #expect(try pki.servedSerial(port: port) == "1001")
-        try pki.renewServer(serial: "1002")
+        await #expect(try pki.servedSerial(port: port) == "1001")
+        try await pki.renewServer(serial: "1002")
         _ = node.server.reloadTLS()
-        #expect(try pki.servedSerial(port: port) == "1002")
+        await #expect(try pki.servedSerial(port: port) == "1002")
         try await Self.withLimiter(node) { limiter in
             await #expect(throws: RPCError.self) { try await limiter.shouldRateLimit(Self.request([("a", "b")]), options: Self.shortDeadline) }
         }

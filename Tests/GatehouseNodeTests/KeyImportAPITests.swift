@@ -92,7 +92,7 @@ struct KeyImportAPITests {
         var lines = (1...25).map { #"{"owner": "acct_\#($0)"}"# }
         lines[16] = #"{"owner": "acct_17", "limits": "many"}"#
         lines[20] = ""
-        let result = try await Subprocess.runOffThePool(
+        let result = try await Subprocess.run(
             gatehouse, ["keys", "import", "-", "--url", node.httpBase, "--admin-token", TestNode.adminToken, "--batch", "10"],
             input: lines.joined(separator: "\n") + "\n")
         #expect(result.status == 1, "one refused line makes the exit status 1: \(result.error)")
@@ -105,7 +105,7 @@ struct KeyImportAPITests {
         let verified = try await node.http("POST", "/v1/verify", json: ["key": secret], token: nil)
         #expect(verified.object["owner"] as? String == "acct_25")
         // --json: the whole answer as one document, lines numbered as in the file.
-        let json = try await Subprocess.runOffThePool(
+        let json = try await Subprocess.run(
             gatehouse, ["keys", "import", "-", "--url", node.httpBase, "--admin-token", TestNode.adminToken, "--batch", "10", "--json"],
             input: lines.map { $0.replacingOccurrences(of: "acct_", with: "json_") }.joined(separator: "\n") + "\n")
         let document = try #require(try JSONSerialization.jsonObject(with: Data(json.output.utf8)) as? [String: Any], "\(json.output)")
@@ -136,7 +136,7 @@ struct KeyImportAPITests {
         let gatehouse = try #require(Subprocess.gatehouseExecutable(), "the gatehouse executable is built next to the tests")
         let node = try await Self.startWithSmallBodies()
         let (short, long) = Self.tenShortThenTenLongLines()
-        let result = try await Subprocess.runOffThePool(
+        let result = try await Subprocess.run(
             gatehouse, ["keys", "import", "-", "--url", node.httpBase, "--admin-token", TestNode.adminToken, "--batch", "10"],
             input: (short + long).joined(separator: "\n") + "\n")
         #expect(result.status != 0)
@@ -155,7 +155,7 @@ struct KeyImportAPITests {
         let node = try await Self.startWithSmallBodies()
         let (short, long) = Self.tenShortThenTenLongLines()
         let after = (21...30).map { #"{"owner": "acct_\#($0)"}"# }
-        let result = try await Subprocess.runOffThePool(
+        let result = try await Subprocess.run(
             gatehouse, ["keys", "import", "-", "--url", node.httpBase, "--admin-token", TestNode.adminToken, "--batch", "10", "--parallel", "2"],
             input: (short + long + after).joined(separator: "\n") + "\n")
         #expect(result.status != 0)

@@ -55,7 +55,7 @@ struct NginxGatewayTests {
     @Test(.enabled(if: NginxProcess.executable != nil, "nginx is not installed and could not be (scripts/test installs Debian's nginx)"))
     func theShippedConfigAnswers200_401_403And429WithTheirHeaders() async throws {
         let executable = try #require(Subprocess.gatehouseExecutable(), "the gatehouse executable is not built")
-        let node = try ServeProcess.start(
+        let node = try await ServeProcess.start(
             executable: executable, dataDirectory: TemporaryDirectory.make(), adminToken: Self.adminToken,
             environment: ["GATEHOUSE_GATEWAY_TOKENS": Self.gatewayToken])
         defer { node.kill9() }
@@ -77,7 +77,7 @@ struct NginxGatewayTests {
 
         // 200: the application answers and is told whose key it was, whatever the client claims;
         // the client gets the key's limit. A POST's check is a GET to Gatehouse all the same.
-        let allowed = try CurlReply.fetch(
+        let allowed = try await CurlReply.fetch(
             base + "/orders/42", method: "POST", headers: ["X-API-Key": orders, "X-Gatehouse-Key-Id": "key_forged"], body: "{}")
         #expect(allowed.status == 200, "\(allowed) \(nginx.errorLog)")
         #expect(allowed.body.contains("key_id=\(ordersID) owner=acct_nginx method=POST"), "\(allowed.body)")
@@ -87,26 +87,26 @@ struct NginxGatewayTests {
         #expect(allowed.headers["retry-after"] == nil)
 
         // 401: no key, or an unknown one; the Bearer challenge reaches the client.
-        let unknown = try CurlReply.fetch(base + "/", headers: ["Authorization": "Bearer gk_000000000000000000000000000000000000"])
+        let unknown = try await CurlReply.fetch(base + "/", headers: ["Authorization": "Bearer gk_000000000000000000000000000000000000"])
         #expect(unknown.status == 401, "\(unknown)")
         #expect(unknown.headers["www-authenticate"] == "Bearer")
         #expect(["MALFORMED", "NOT_FOUND"].contains(unknown.headers["x-gatehouse-code"] ?? ""), "\(unknown.headers)")
-        let missing = try CurlReply.fetch(base + "/")
+        let missing = try await CurlReply.fetch(base + "/")
         #expect(missing.status == 401 && missing.headers["x-gatehouse-code"] == "MALFORMED", "\(missing)")
 
         // 403: a valid key without the location's scope; it stays a 403, not a 429.
-        let forbidden = try CurlReply.fetch(base + "/orders/42", headers: ["X-API-Key": reader])
+        let forbidden = try await CurlReply.fetch(base + "/orders/42", headers: ["X-API-Key": reader])
         #expect(forbidden.status == 403, "\(forbidden)")
         #expect(forbidden.headers["x-gatehouse-code"] == "INSUFFICIENT_SCOPE")
         #expect(forbidden.headers["retry-after"] == nil)
-        let readerElsewhere = try CurlReply.fetch(base + "/", headers: ["X-API-Key": reader])
+        let readerElsewhere = try await CurlReply.fetch(base + "/", headers: ["X-API-Key": reader])
         #expect(readerElsewhere.status == 200, "\(readerElsewhere)")
 
         // 429: the second request uses the last of the limit, the third is refused, with
         // Retry-After and the RateLimit headers reaching the client.
-        let last = try CurlReply.fetch(base + "/orders/42", headers: ["X-API-Key": orders])
+        let last = try await CurlReply.fetch(base + "/orders/42", headers: ["X-API-Key": orders])
         #expect(last.status == 200 && last.headers["ratelimit-remaining"] == "0", "\(last)")
-        let limited = try CurlReply.fetch(base + "/orders/42", headers: ["X-API-Key": orders])
+        let limited = try await CurlReply.fetch(base + "/orders/42", headers: ["X-API-Key": orders])
         #expect(limited.status == 429, "\(limited) \(nginx.errorLog)")
         #expect(limited.headers["x-gatehouse-code"] == "RATE_LIMITED")
         // A sliding window: the request fits again once the earlier hits weigh less, up to two windows away.

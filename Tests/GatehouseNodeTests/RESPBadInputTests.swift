@@ -75,13 +75,10 @@ struct RESPBadInputTests {
             await connection.close()
         }
         try await assertStillServing(node, key: key.secret)
-        var truncated = 0.0
-        for _ in 0..<100 {
-            truncated = try await node.metric("gatehouse_resp_errors_total{reason=\"truncated\"}") ?? 0
-            if truncated >= 20 { break }
-            try await Task.sleep(for: .milliseconds(20))
+        try await eventually("twenty truncated commands counted") {
+            try await node.metric("gatehouse_resp_errors_total{reason=\"truncated\"}") ?? 0 >= 20
         }
-        #expect(truncated == 20)
+        #expect(try await node.metric("gatehouse_resp_errors_total{reason=\"truncated\"}") == 20)
         try await node.stop()
     }
 
@@ -101,13 +98,9 @@ struct RESPBadInputTests {
             try await group.waitForAll()
         }
         try await assertStillServing(node, key: key.secret)
-        var open = -1.0
-        for _ in 0..<200 {
-            open = try await node.metric("gatehouse_resp_connections_open") ?? -1
-            if open == 0 { break }
-            try await Task.sleep(for: .milliseconds(20))
+        try await eventually("every connection closed on the node's side too") {
+            try await node.metric("gatehouse_resp_connections_open") == 0
         }
-        #expect(open == 0)
         #expect(try await node.metric("gatehouse_resp_connections_total") ?? 0 >= 2001)
         try await node.stop()
     }
@@ -122,7 +115,9 @@ struct RESPBadInputTests {
         #expect(try await node.metric("gatehouse_resp_errors_total{reason=\"connection_limit\"}") == 1)
         for client in held { try await client.ping() }
         try await held[0].close()
-        try await Task.sleep(for: .milliseconds(100))
+        try await eventually("the node sees the closed connection go") {
+            try await node.metric("gatehouse_resp_connections_open") == 2
+        }
         let again = try await node.client()
         try await again.ping()
         for client in held.dropFirst() { try await client.close() }

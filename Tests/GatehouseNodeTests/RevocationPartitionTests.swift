@@ -22,8 +22,8 @@ struct RevocationPartitionTests {
 
         let firewall = try LoopbackFirewall()
         defer { firewall.heal() }
-        try firewall.cutTCP(between: Self.hosts[2], and: Self.hosts[0])
-        try firewall.cutTCP(between: Self.hosts[2], and: Self.hosts[1])
+        try await firewall.cutTCP(between: Self.hosts[2], and: Self.hosts[0])
+        try await firewall.cutTCP(between: Self.hosts[2], and: Self.hosts[1])
         let revoked = try await HTTP.json(
             "POST", cluster.httpBase("n1") + "/v1/keys/\(key.id)/revoke", token: cluster.adminToken, body: nil, expecting: [200])
         #expect(revoked["revoked_at"] != nil)

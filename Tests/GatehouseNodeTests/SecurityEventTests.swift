@@ -324,16 +324,16 @@ struct SecurityEventTests {
         }
         let connection = try await RawConnection.open(node.endpoints.http)
         try await connection.send(
-            "GET /v1/events?wait_ms=8000 HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer \(TestNode.adminToken)\r\n"
+            "GET /v1/events?wait_ms=60000 HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer \(TestNode.adminToken)\r\n"
                 + "Accept: text/event-stream\r\nLast-Event-ID: 1\r\n\r\n")
-        let text = try await connection.waitFor(seconds: 10) { $0.contains("id: 3\n") }
+        let text = try await connection.waitFor { $0.contains("id: 3\n") }
         #expect(text.contains("text/event-stream"))
         #expect(!text.contains("id: 1\n"), "Last-Event-ID 1: the stream starts after it")
         #expect(text.contains("id: 2\nevent: admin_auth_failed\ndata: {"))
         #expect(text.contains("\"trace.id\":\"rid-sse-2\""))
         // A new event reaches the open stream.
         _ = try await node.http("GET", "/v1/keys", token: "wrong-admin-token-000000009", headers: ["X-Request-Id": "rid-sse-live"])
-        let later = try await connection.waitFor(seconds: 10) { $0.contains("rid-sse-live") }
+        let later = try await connection.waitFor { $0.contains("rid-sse-live") }
         #expect(later.contains("id: 4\n"))
         await connection.close()
         try await node.stop()
@@ -344,7 +344,7 @@ struct SecurityEventTests {
         let connection = try await RawConnection.open(node.endpoints.http)
         try await connection.send(
             "GET /v1/events HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer \(TestNode.adminToken)\r\nAccept: text/event-stream\r\n\r\n")
-        _ = try await connection.waitFor(seconds: 10) { $0.contains("retry: 1000") }
+        _ = try await connection.waitFor { $0.contains("retry: 1000") }
         let poll = Task { try? await node.http("GET", "/v1/events?wait_ms=60000") }
         try await eventually("the long poll is waiting") { node.server.service.events.waiterCount >= 2 }
         let started = ContinuousClock.now

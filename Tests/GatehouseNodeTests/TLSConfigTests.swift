@@ -56,8 +56,8 @@ struct TLSConfigTests {
         #expect(error { try flags.validate() }?.field == "tls.certificate_file")
     }
 
-    @Test func filesThatDoNotLoadStopTheStart() throws {
-        let pki = try TestCertificates.make()
+    @Test func filesThatDoNotLoadStopTheStart() async throws {
+        let pki = try await TestCertificates.make()
         let logger = LogCapture().logger(level: .info)
         func problem(_ settings: TLSSettings) -> ConfigError? {
             error { _ = try TLSContextProvider(settings: settings, logger: logger) }

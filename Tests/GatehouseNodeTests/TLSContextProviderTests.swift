@@ -14,8 +14,8 @@ struct TLSContextProviderTests {
         return nil
     }
 
-    @Test func reloadServesRenewedFilesAndKeepsTheOldOnesOnBadFiles() throws {
-        let pki = try TestCertificates.make()
+    @Test func reloadServesRenewedFilesAndKeepsTheOldOnesOnBadFiles() async throws {
+        let pki = try await TestCertificates.make()
         let logs = LogCapture()
         let metrics = NodeMetrics()
         let provider = try TLSContextProvider(
@@ -25,7 +25,7 @@ struct TLSContextProviderTests {
         #expect(provider.certificate.serial == "1001")
         #expect(metric(metrics, "gatehouse_tls_certificate_not_after_seconds") == Double(provider.certificate.notValidAfter))
 
-        try pki.renewServer(serial: "1002")
+        try await pki.renewServer(serial: "1002")
         let renewed = try provider.reload().get()
         #expect(renewed.serial == "1002")
         #expect(provider.certificate.serial == "1002")
@@ -34,7 +34,7 @@ struct TLSContextProviderTests {
 
         // A renewal caught half-way: a new certificate with the old key.
         let keptKey = try Data(contentsOf: URL(fileURLWithPath: pki.serverKeyFile))
-        try pki.renewServer(serial: "1003")
+        try await pki.renewServer(serial: "1003")
         try keptKey.write(to: URL(fileURLWithPath: pki.serverKeyFile))
         let current = provider.context
         guard case .failure(let mismatch) = provider.reload() else {
@@ -56,7 +56,7 @@ struct TLSContextProviderTests {
         #expect(metric(metrics, #"gatehouse_tls_reloads_total{result="ok"}"#) == 1)
 
         // Fixed files are picked up again.
-        try pki.renewServer(serial: "1004")
+        try await pki.renewServer(serial: "1004")
         #expect(try provider.reload().get().serial == "1004")
 
         let text = logs.text

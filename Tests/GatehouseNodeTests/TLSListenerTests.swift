@@ -19,7 +19,7 @@ struct TLSListenerTests {
     }
 
     @Test func aHandshakeThatNeverCompletesIsClosedByTheFrameDeadline() async throws {
-        let pki = try TestCertificates.make()
+        let pki = try await TestCertificates.make()
         let node = try await TestNode.start { config in
             config.tls = TLSSettings(certificateFile: pki.serverCertificateFile, privateKeyFile: pki.serverKeyFile)
             // Without TLS nothing would close these before the idle deadline (5 minutes for
@@ -41,7 +41,7 @@ struct TLSListenerTests {
     }
 
     @Test func theSourceCapSeesThePeerAndRefusesOverTLS() async throws {
-        let pki = try TestCertificates.make()
+        let pki = try await TestCertificates.make()
         let node = try await TestNode.start { config in
             config.tls = TLSSettings(certificateFile: pki.serverCertificateFile, privateKeyFile: pki.serverKeyFile)
             config.connections.maxPerSource = 2
@@ -69,7 +69,7 @@ struct TLSListenerTests {
     }
 
     @Test func mutualTLSNeedsACertificateTheCASigned() async throws {
-        let pki = try TestCertificates.make()
+        let pki = try await TestCertificates.make()
         let node = try await TestNode.start { config in
             config.tls = TLSSettings(
                 certificateFile: pki.serverCertificateFile, privateKeyFile: pki.serverKeyFile, clientCAFile: pki.caFile)

@@ -75,7 +75,7 @@ final class ClusterProcesses {
 
     /// `environment`: variables added to this process's own for the node (for example a
     /// clock moved on purpose).
-    func start(_ id: String, config: String = "cluster.yaml", environment: [String: String] = [:]) throws {
+    func start(_ id: String, config: String = "cluster.yaml", environment: [String: String] = [:]) async throws {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
         if !environment.isEmpty {
@@ -89,12 +89,10 @@ final class ClusterProcesses {
         try process.run()
         processes[id] = process
         let node = nodes.first { $0.id == id }!
-        let deadline = Date().addingTimeInterval(20)
-        while Date() < deadline {
-            if FreePort.isListening(port: node.http, host: node.host) { return }
-            guard process.isRunning else { break }
-            usleep(20_000)
+        let listening = try await GatehouseNodeTests.waitUntil(timeout: .seconds(60)) {
+            FreePort.isListening(port: node.http, host: node.host) || !process.isRunning
         }
+        if listening && process.isRunning { return }
         let stderr = (try? String(contentsOfFile: errorLog, encoding: .utf8)) ?? ""
         throw TestNodeError.unexpected("\(id) did not start: \(stderr.suffix(500))")
     }
@@ -142,7 +140,7 @@ final class ClusterProcesses {
 
     /// Starts n1…nN and waits until every one sees every other alive.
     func startAll(sourceLocation: SourceLocation = #_sourceLocation) async throws {
-        for node in nodes { try start(node.id) }
+        for node in nodes { try await start(node.id) }
         let ids = nodes.map(\.id)
         try await waitUntil("every node sees all \(ids.count) alive", seconds: 30, observers: ids, sourceLocation: sourceLocation) { view in
             ids.allSatisfy { view[$0]?.state == "alive" }

@@ -11,7 +11,7 @@ final class LoopbackFirewall {
 
     static var isAvailable: Bool {
         guard getuid() == 0, let iptables = Subprocess.locate("iptables") ?? Self.systemIptables else { return false }
-        return (try? Subprocess.run(iptables, ["-w", "-L", "INPUT", "-n"], timeout: 10).status) == 0
+        return (try? Subprocess.runBlocking(iptables, ["-w", "-L", "INPUT", "-n"], timeout: 10).status) == 0
     }
 
     private static var systemIptables: String? {
@@ -26,18 +26,19 @@ final class LoopbackFirewall {
     }
 
     /// Drops every TCP packet between `a` and `b`, both ways.
-    func cutTCP(between a: String, and b: String) throws {
+    func cutTCP(between a: String, and b: String) async throws {
         for (source, destination) in [(a, b), (b, a)] {
             let rule = ["INPUT", "-p", "tcp", "-s", source, "-d", destination, "-m", "comment", "--comment", tag, "-j", "DROP"]
-            let result = try Subprocess.run(iptables, ["-w", "-I"] + rule, timeout: 10)
+            let result = try await Subprocess.run(iptables, ["-w", "-I"] + rule, timeout: 10)
             guard result.status == 0 else { throw TestNodeError.unexpected("iptables -I failed: \(result.error)") }
             rules.append(rule)
         }
     }
 
-    /// Removes every rule this firewall added.
+    /// Removes every rule this firewall added; blocking, so that `deinit` can call it (each
+    /// removal takes milliseconds).
     func heal() {
-        for rule in rules { _ = try? Subprocess.run(iptables, ["-w", "-D"] + rule, timeout: 10) }
+        for rule in rules { _ = try? Subprocess.runBlocking(iptables, ["-w", "-D"] + rule, timeout: 10) }
         rules.removeAll()
     }
 

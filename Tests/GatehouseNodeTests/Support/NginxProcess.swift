@@ -20,7 +20,7 @@ final class NginxProcess {
         let file = directory + "/nginx.conf"
         try config.write(toFile: file, atomically: true, encoding: .utf8)
         let arguments = ["-p", directory, "-c", file, "-e", directory + "/error.log"]
-        let check = try Subprocess.run(executable, arguments + ["-t"])
+        let check = try await Subprocess.run(executable, arguments + ["-t"])
         guard check.status == 0 else { throw TestNodeError.unexpected("nginx -t refused the config: \(check.error)") }
         process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
@@ -61,12 +61,12 @@ struct CurlReply {
     var headers: [String: String]
     var body: String
 
-    static func fetch(_ url: String, method: String = "GET", headers: [String: String] = [:], body: String? = nil) throws -> CurlReply {
+    static func fetch(_ url: String, method: String = "GET", headers: [String: String] = [:], body: String? = nil) async throws -> CurlReply {
         guard let curl = Subprocess.locate("curl") else { throw TestNodeError.unexpected("curl is missing (scripts/test installs it)") }
         var arguments = ["-sS", "-i", "--max-time", "30", "-X", method]
         for (name, value) in headers { arguments += ["-H", "\(name): \(value)"] }
         if let body { arguments += ["--data-binary", body] }
-        let result = try Subprocess.run(curl, arguments + [url], timeout: 60)
+        let result = try await Subprocess.run(curl, arguments + [url], timeout: 60)
         guard result.status == 0 else { throw TestNodeError.unexpected("curl \(url) failed: \(result.error)") }
         return try parse(result.output)
     }

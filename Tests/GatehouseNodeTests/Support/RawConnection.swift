@@ -36,25 +36,15 @@ final class RawConnection: Sendable {
     var text: String { String(decoding: received.withLock { $0 }, as: UTF8.self) }
     var isOpen: Bool { channel.isActive }
 
-    /// Waits (up to `seconds`) until the reply text satisfies `condition`.
-    func waitFor(seconds: Double = 5, _ condition: (String) -> Bool) async throws -> String {
-        let deadline = ContinuousClock.now + .milliseconds(Int(seconds * 1000))
-        while ContinuousClock.now < deadline {
-            let current = text
-            if condition(current) { return current }
-            try await Task.sleep(for: .milliseconds(5))
-        }
+    /// Waits (up to `seconds`) until the reply text satisfies `condition`; returns the text.
+    func waitFor(seconds: Double = 30, _ condition: (String) -> Bool) async throws -> String {
+        _ = try await waitUntil(timeout: .milliseconds(Int(seconds * 1000))) { condition(text) }
         return text
     }
 
     /// Waits until the server closes the connection; true if it did within `seconds`.
-    func waitForClose(seconds: Double = 5) async throws -> Bool {
-        let deadline = ContinuousClock.now + .milliseconds(Int(seconds * 1000))
-        while ContinuousClock.now < deadline {
-            if !channel.isActive { return true }
-            try await Task.sleep(for: .milliseconds(5))
-        }
-        return !channel.isActive
+    func waitForClose(seconds: Double = 30) async throws -> Bool {
+        try await waitUntil(timeout: .milliseconds(Int(seconds * 1000))) { !channel.isActive }
     }
 
     func close() async {

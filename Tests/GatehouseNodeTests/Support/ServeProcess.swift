@@ -15,7 +15,7 @@ struct ServeProcess {
     static func start(
         executable: String, dataDirectory: String, adminToken: String, extraArguments: [String] = [],
         environment extraEnvironment: [String: String] = [:]
-    ) throws -> ServeProcess {
+    ) async throws -> ServeProcess {
         let rpc = try FreePort.find()
         let http = try FreePort.find()
         let grpc = try FreePort.find()
@@ -32,12 +32,10 @@ struct ServeProcess {
         let endpoints = NodeEndpoints(
             rpc: HostPort(host: "127.0.0.1", port: rpc), http: HostPort(host: "127.0.0.1", port: http), grpc: HostPort(host: "127.0.0.1", port: grpc))
         let serving = ServeProcess(process: process, endpoints: endpoints)
-        let deadline = Date().addingTimeInterval(20)
-        while Date() < deadline {
-            if FreePort.isListening(port: http) && FreePort.isListening(port: rpc) { return serving }
-            guard process.isRunning else { break }
-            usleep(20_000)
+        let listening = try await waitUntil(timeout: .seconds(60)) {
+            (FreePort.isListening(port: http) && FreePort.isListening(port: rpc)) || !process.isRunning
         }
+        if listening && process.isRunning { return serving }
         serving.kill9()
         throw TestNodeError.unexpected("gatehouse serve did not start listening")
     }

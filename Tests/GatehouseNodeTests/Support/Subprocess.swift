@@ -1,6 +1,10 @@
 import Foundation
 
 /// Runs a command line tool to completion, with a time limit, and returns its output.
+///
+/// `run` waits on a thread of its own, never on the cooperative pool: the pool has one
+/// thread per core (two here), and a test blocking them leaves none to the in-process nodes
+/// every other test is talking to.
 enum Subprocess {
     struct Result {
         var status: Int32
@@ -8,7 +12,17 @@ enum Subprocess {
         var error: String
     }
 
-    static func run(_ executable: String, _ arguments: [String], input: String? = nil, timeout: Double = 30) throws -> Result {
+    static func run(_ executable: String, _ arguments: [String], input: String? = nil, timeout: Double = 30) async throws -> Result {
+        try await withCheckedThrowingContinuation { continuation in
+            Thread.detachNewThread {
+                continuation.resume(with: Swift.Result { try runBlocking(executable, arguments, input: input, timeout: timeout) })
+            }
+        }
+    }
+
+    /// `run` on the caller's thread: only for callers that cannot wait, such as a test
+    /// trait's condition.
+    static func runBlocking(_ executable: String, _ arguments: [String], input: String? = nil, timeout: Double = 30) throws -> Result {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
@@ -47,17 +61,6 @@ enum Subprocess {
                 continue
             } else {
                 return data
-            }
-        }
-    }
-
-    /// `run` on a thread of its own, for async tests whose tool talks to a node in this
-    /// process: `run` blocks its thread until the tool exits, and two tests blocking the
-    /// cooperative pool's threads (two on a 2-core machine) leave none to the node they call.
-    static func runOffThePool(_ executable: String, _ arguments: [String], input: String? = nil, timeout: Double = 30) async throws -> Result {
-        try await withCheckedThrowingContinuation { continuation in
-            Thread.detachNewThread {
-                continuation.resume(with: Swift.Result { try run(executable, arguments, input: input, timeout: timeout) })
             }
         }
     }

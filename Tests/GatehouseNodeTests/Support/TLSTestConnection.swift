@@ -53,14 +53,13 @@ final class TLSTestConnection: Sendable {
     }
 
     /// Waits for what was received to contain `expected`.
-    func waitFor(_ expected: String, seconds: Double = 10) async throws -> Bool {
-        let deadline = ContinuousClock.now + .milliseconds(Int(seconds * 1000))
-        while ContinuousClock.now < deadline {
-            if String(decoding: received.withLock { $0 }, as: UTF8.self).contains(expected) { return true }
-            guard channel.isActive else { break }
-            try await Task.sleep(for: .milliseconds(5))
-        }
-        return String(decoding: received.withLock { $0 }, as: UTF8.self).contains(expected)
+    func waitFor(_ expected: String, seconds: Double = 30) async throws -> Bool {
+        let received = received
+        let channel = channel
+        func holds() -> Bool { String(decoding: received.withLock { $0 }, as: UTF8.self).contains(expected) }
+        // A closed connection receives nothing more: stop waiting, and answer from what came.
+        _ = try await waitUntil(timeout: .milliseconds(Int(seconds * 1000))) { holds() || !channel.isActive }
+        return holds()
     }
 
     /// The serial of the certificate this connection was served (after its handshake).
