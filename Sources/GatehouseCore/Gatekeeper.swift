@@ -20,6 +20,9 @@ public struct Gatekeeper: Sendable {
         public var clusterShares = true
         /// What a refusal by a share tells the caller to wait: about one hand-over.
         public var shareRetryAfterMs: Int64 = 10
+        /// What a refusal while this node recovers its own state tells the caller to wait:
+        /// one request to the peers (`beginOwnStateRecovery`).
+        public var recoveryRetryAfterMs: Int64 = 1_000
 
         public init(
             failedAttemptLimit: Int64 = 50, failedAttemptWindowMs: Int64 = 60_000,
@@ -48,6 +51,9 @@ public struct Gatekeeper: Sendable {
     /// Of each window restored after a restart, the largest copy of our own count added so
     /// far (`restoreOwnCounters`), until the recovery ends.
     private var ownCountsRestored: [RestoredWindow: Int64] = [:]
+    /// While this node waits for its peers' copies of its own state after a start: until
+    /// this time at most (`beginOwnStateRecovery`); `nil` otherwise.
+    private var ownStateRecoveryEndsMs: Int64?
 
     private struct RestoredWindow: Hashable {
         var bucket: CounterBucket
@@ -232,13 +238,18 @@ public struct Gatekeeper: Sendable {
         guard answer.code == .valid else { return answer }
 
         let cost = max(0, request.cost)
+        // A request that spends nothing cannot pass a limit: it is answered while recovering.
+        let recovering = cost > 0 && isRecoveringOwnState(nowMs: nowMs)
         // Every limit is checked before any is counted: all or nothing.
         var tightest: SlidingWindow.Check?
         var refusing: SlidingWindow.Check?
         let limits = index.limits(slot: slot)
         for (position, limit) in limits.enumerated() {
             var check = counters.check(slot: slot, position: position, cost: cost, limit: limit, nowMs: nowMs)
-            if (limit.strict || settings.clusterShares) && escrow.escrows(limit, holders: index.holders(slot: slot))
+            if limit.strict && recovering && check.allowed {
+                check.allowed = false
+                check.retryAfterMs = settings.recoveryRetryAfterMs
+            } else if (limit.strict || settings.clusterShares) && escrow.escrows(limit, holders: index.holders(slot: slot))
                 && !escrow.windowAdmits(
                     slot: slot, position: position, limit: limit, keyID: keyID, holders: index.holders(slot: slot),
                     ownUsage: counters.ownEstimate(slot: slot, position: position, limit: limit, nowMs: nowMs), cost: cost, nowMs: nowMs)
@@ -261,6 +272,14 @@ public struct Gatekeeper: Sendable {
         }
         if let tightest { fill(&answer, from: tightest) }
 
+        if recovering && index.hasCredits(slot: slot) {
+            // Not "usage exceeded": the credits may well be there, once the peers said what
+            // this node spent of them.
+            answer.code = .rateLimited
+            answer.retryAfterMs = settings.recoveryRetryAfterMs
+            answer.creditsRemaining = creditsRemaining(slot: slot, nowMs: nowMs)
+            return answer
+        }
         if index.hasCredits(slot: slot), let credits = escrow.spendCredits(slot: slot, record: index.record(at: slot), cost: cost, nowMs: nowMs) {
             guard credits.spent else {
                 answer.code = .usageExceeded
@@ -430,10 +449,27 @@ public struct Gatekeeper: Sendable {
         return grown
     }
 
+    /// A start in a cluster: this node's counts and escrow rows from before it (what it
+    /// admitted, spent and handed to peers) are only in its peers' copies until they answer
+    /// (`restoreOwnCounters`, `mergeEscrowRows` of its own). Until `endCounterRecovery`, or
+    /// `untilMs` at the latest (alone, nobody can answer), it refuses what a strict limit or
+    /// credits would decide and hands nothing over: spending a share it may have spent
+    /// already would pass a limit that must never be passed. Default-mode limits answer on.
+    public mutating func beginOwnStateRecovery(untilMs: Int64) {
+        ownStateRecoveryEndsMs = untilMs
+    }
+
+    /// Whether strict limits and credits still wait for the peers' copies (`beginOwnStateRecovery`).
+    public func isRecoveringOwnState(nowMs: Int64) -> Bool {
+        guard let ends = ownStateRecoveryEndsMs else { return false }
+        return nowMs < ends
+    }
+
     /// The recovery of our own counts is over: forget what it added (later answers, from a
-    /// peer asked again, would count again).
+    /// peer asked again, would count again), and decide strict limits and credits again.
     public mutating func endCounterRecovery() {
         ownCountsRestored = [:]
+        ownStateRecoveryEndsMs = nil
     }
 
     /// Every slot held for `node`, to hand a restarted peer its own counts back.
@@ -467,8 +503,10 @@ public struct Gatekeeper: Sendable {
 
     /// Answers `peer`'s request for more of a ledger: hands over part of what this node holds
     /// and does not use. Returns this node's updated row when it handed anything.
+    /// Hands over nothing while this node recovers its own state: it does not know yet what
+    /// it holds.
     public mutating func handOver(_ want: EscrowWant, to peer: String, nowMs: Int64) -> EscrowRow? {
-        guard let slot = index.slot(id: want.ledger.keyID) else { return nil }
+        guard !isRecoveringOwnState(nowMs: nowMs), let slot = index.slot(id: want.ledger.keyID) else { return nil }
         let counters = counters
         let row = escrow.handOver(want, to: peer, slot: slot, record: index.record(at: slot), nowMs: nowMs) { position, limit in
             var window = counters.window(slot: slot, position: position)

@@ -92,12 +92,16 @@ public struct ReplicationMachine: Sendable {
         public var recoveryTicksBetweenAsks = 20
         public var recoveryMaxTicks = 600
 
+        /// How long a recovery asks at most, and how often (`recoveryTicks`).
+        public static let recoveryMaxMs: Int64 = 30_000
+        public static let recoveryAskIntervalMs: Int64 = 1_000
+
         /// Sets the recovery's ticks for a counter tick of `tickMs`: a request every second,
         /// for half a minute, whatever the tick.
         public mutating func recoveryTicks(tickMs: Int64) {
             let tick = max(1, tickMs)
-            recoveryTicksBetweenAsks = Int(max(1, 1_000 / tick))
-            recoveryMaxTicks = Int(max(1, 30_000 / tick))
+            recoveryTicksBetweenAsks = Int(max(1, Self.recoveryAskIntervalMs / tick))
+            recoveryMaxTicks = Int(max(1, Self.recoveryMaxMs / tick))
         }
 
         public init(

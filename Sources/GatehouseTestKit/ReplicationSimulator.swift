@@ -104,17 +104,25 @@ public struct ReplicationSimulator {
     }
 
     /// The survivors take `replica` back as live (after `restart`, once the membership has
-    /// told them): from now on they send to it again.
+    /// told them): from now on they send to it again, starting with what a new data stream
+    /// carries both ways (`onStreamConnected`: digests, own counts, own escrow rows).
     public mutating func declareAlive(_ replica: Int) {
         let everyone = replicas.indices.map { Self.node($0) }
         for index in replicas.indices where index != replica {
             replicas[index].setLiveMembers(everyone.map(\.name))
             machines[index].onMembers(everyone)
         }
+        for index in replicas.indices where index != replica {
+            for (from, to) in [(index, replica), (replica, index)] {
+                let view = GatekeeperIndexView(gatekeeper: replicas[from], ordinal: Self.ordinal)
+                perform(machines[from].onStreamConnected(Self.node(to), index: view), at: from)
+            }
+        }
     }
 
     /// `replica` crashed and starts again: its records are back from its disk, its counts
-    /// (in memory) are gone, and a new machine starts recovering them from the peers. It
+    /// and escrow rows (in memory) are gone, and a new machine starts recovering them from
+    /// the peers (strict limits and credits wait for them). It
     /// knows every member (its join gave it the membership); the peers still have it as
     /// dead until `declareAlive`, and drop what they would send it until then, as a node
     /// without a stream to a member does.
@@ -123,6 +131,7 @@ public struct ReplicationSimulator {
         var fresh = Gatekeeper(hasher: hasher, node: replicas[replica].node)
         fresh.setLiveMembers(names.map(\.name))
         for record in replicas[replica].records(ids: Array(model.keys)) { fresh.apply(record) }
+        fresh.beginOwnStateRecovery(untilMs: nowMs + ReplicationMachine.Settings.recoveryMaxMs)
         replicas[replica] = fresh
         machines[replica] = ReplicationMachine(me: Self.node(replica), settings: machines[replica].settings, seed: random.next())
         machines[replica].onMembers(names)

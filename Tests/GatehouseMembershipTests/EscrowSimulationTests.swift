@@ -107,4 +107,44 @@ struct EscrowSimulationTests {
         #expect(admitted[0] >= 200)
         #expect(admitted[2] >= 150)
     }
+
+    /// A replica killed mid-window forgets what it admitted and what it handed to its peers
+    /// until they give it back. Admitting meanwhile, it would spend its share a second time:
+    /// so until its recovery ends it refuses what a strict limit or credits would decide,
+    /// and the cluster never passes either, however much traffic lands on it.
+    @Test(arguments: [41, 42, 43] as [UInt64])
+    func aRestartedReplicaSpendsNoEscrowUntilItsPeersGaveItsStateBack(seed: UInt64) {
+        var simulator = ReplicationSimulator(replicas: 3, seed: seed, network: Self.loopback)
+        let strict = simulator.countedKey(limit: 30, windowMs: 600_000, strict: true)
+        let credited = simulator.countedKey(limit: 1_000_000, windowMs: 600_000, credits: 30)
+        var admitted = [0, 0]
+        // Most of both on replica 1, which needs its peers' shares for it.
+        for _ in 0..<25 {
+            for (which, secret) in [strict, credited].enumerated() where simulator.hit(secret, on: 1) { admitted[which] += 1 }
+            simulator.run(forMs: 5)
+        }
+        #expect(admitted[0] > 10 && admitted[1] > 10, "replica 1 spent more than its own third of each")
+        simulator.run(forMs: 500)
+
+        simulator.declareDead(1)
+        simulator.restart(1)
+        var whileRecovering = [0, 0]
+        for _ in 0..<20 {
+            for (which, secret) in [strict, credited].enumerated() where simulator.hit(secret, on: 1) { whileRecovering[which] += 1 }
+        }
+        #expect(whileRecovering == [0, 0], "nothing spent before the peers answered")
+        admitted = zip(admitted, whileRecovering).map { $0 + $1 }
+        simulator.declareAlive(1)
+        simulator.run(forMs: 3_000)
+        #expect(simulator.recoveriesFinished.map(\.replica) == [1])
+
+        for step in 0..<90 {
+            for (which, secret) in [strict, credited].enumerated() where simulator.hit(secret, on: step % 3) { admitted[which] += 1 }
+            simulator.run(forMs: 5)
+        }
+        #expect(admitted[0] <= 30, "\(admitted[0]) admitted against a strict limit of 30")
+        #expect(admitted[1] <= 30, "\(admitted[1]) credits spent of 30")
+        // After its recovery the replica takes part again: the rest of each was spent.
+        #expect(admitted[0] >= 27 && admitted[1] == 30, "\(admitted)")
+    }
 }

@@ -53,6 +53,11 @@ final class ClusterReplication: Service, Sendable {
         settings.recoveryTicks(tickMs: counterIntervalMs)
         machine = NIOLoopBoundBox.makeBoxSendingValue(
             ReplicationMachine(me: gossip.nodeID, settings: settings, seed: UInt64.random(in: 0...UInt64.max)), eventLoop: plane.loop)
+        // Before any listener serves: what this node spent before a restart is only in its
+        // peers' copies now. A node with no seed is the cluster's first and has no peer to ask.
+        if !gossip.config.seeds.isEmpty {
+            keys.beginOwnStateRecovery(forMs: ReplicationMachine.Settings.recoveryMaxMs)
+        }
         keys.onLocalWrites { [weak self] records in
             guard let self else { return }
             metrics.writesSent.increment(by: Int64(records.count))

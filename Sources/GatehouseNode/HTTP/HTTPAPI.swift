@@ -99,7 +99,10 @@ struct HTTPAPI: Sendable {
             try JSONBody.response(["status": "ok", "node_id": nodeID, "version": GatehouseVersion.current])
         }
         on(.get, "/readyz") { _, _ in
-            try JSONBody.response(["ready": readiness.isReady], status: readiness.isReady ? .ok : .serviceUnavailable)
+            // A node still getting its own counts back from its peers would answer
+            // default-mode limits without the admissions it made before its restart.
+            let ready = readiness.isReady && !service.isRecoveringOwnState
+            return try JSONBody.response(["ready": ready], status: ready ? .ok : .serviceUnavailable)
         }
         on(.get, "/metrics") { _, _ in
             metrics.keys.set(to: Double(service.keyCount))

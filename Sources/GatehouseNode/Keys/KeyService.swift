@@ -760,6 +760,19 @@ public final class KeyService: Sendable {
         return slots.count - accepted.count
     }
 
+    /// This node starts in a cluster: strict limits and credits wait for the peers' copies of
+    /// its own state, `forMs` at most (`Gatekeeper.beginOwnStateRecovery`).
+    public func beginOwnStateRecovery(forMs: Int64) {
+        let untilMs = now() + forMs
+        state.withLock { $0.beginOwnStateRecovery(untilMs: untilMs) }
+    }
+
+    /// Whether strict limits and credits still wait for the peers' copies.
+    public var isRecoveringOwnState: Bool {
+        let nowMs = now()
+        return state.withLock { $0.isRecoveringOwnState(nowMs: nowMs) }
+    }
+
     /// The recovery of this node's own counts is over (`Gatekeeper.endCounterRecovery`).
     public func endCounterRecovery() {
         state.withLock { $0.endCounterRecovery() }

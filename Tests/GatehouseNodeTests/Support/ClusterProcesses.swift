@@ -138,13 +138,24 @@ final class ClusterProcesses {
         }
     }
 
-    /// Starts n1…nN and waits until every one sees every other alive.
+    /// Starts n1…nN and waits until every one sees every other alive and is ready (its
+    /// peers answered its counter recovery: strict limits and credits are decided again).
     func startAll(sourceLocation: SourceLocation = #_sourceLocation) async throws {
         for node in nodes { try await start(node.id) }
         let ids = nodes.map(\.id)
         try await waitUntil("every node sees all \(ids.count) alive", seconds: 30, observers: ids, sourceLocation: sourceLocation) { view in
             ids.allSatisfy { view[$0]?.state == "alive" }
         }
+        try await eventually("every node is ready", sourceLocation: sourceLocation) {
+            for id in ids where try await !isReady(id) { return false }
+            return true
+        }
+    }
+
+    /// Whether `GET /readyz` of a node answers 200.
+    func isReady(_ id: String) async throws -> Bool {
+        let answer = try await HTTP.json("GET", httpBase(id) + "/readyz", token: nil, body: nil, expecting: [200, 503])
+        return answer["ready"] as? Bool == true
     }
 
     /// A metric's value on a node (its first sample when labelled), or `nil` when absent.
