@@ -90,14 +90,11 @@ struct BenchHarnessSmokeTests {
     @Test(.enabled(if: BenchHarnessSmokeTests.redisAvailable, "needs redis-server (scripts/test installs it)"))
     func loadGeneratorDrivesRedisGetAndTheLuaKeyCheck() async throws {
         let port = try FreePort.find()
-        let redis = Process()
-        redis.executableURL = URL(fileURLWithPath: try #require(Subprocess.locate("redis-server")))
-        redis.arguments = ["--port", "\(port)", "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
-        redis.standardOutput = FileHandle.nullDevice
-        redis.standardError = FileHandle.nullDevice
-        try redis.run()
+        let redis = try ChildProcess(
+            executable: try #require(Subprocess.locate("redis-server")),
+            arguments: ["--port", "\(port)", "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
         defer {
-            kill(redis.processIdentifier, SIGKILL)
+            redis.signal(SIGKILL)
             redis.waitUntilExit()
         }
         try await eventually("redis-server listens on \(port)") { FreePort.isListening(port: port) }

@@ -55,17 +55,15 @@ struct CLIJSONOutputTests {
         let (http, rpc) = (try FreePort.find(), try FreePort.find())
         let output = "\(directory)/stdout"
         try Data().write(to: URL(fileURLWithPath: output))
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: gatehouse)
-        process.arguments = [
-            "serve", "--json", "--rpc", "127.0.0.1:\(rpc)", "--http", "127.0.0.1:\(http)", "--grpc", "off",
-            "--data-dir", "\(directory)/data", "--log-level", "warning",
-        ]
-        process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: output))
-        process.standardError = FileHandle.nullDevice
-        try process.run()
+        let process = try ChildProcess(
+            executable: gatehouse,
+            arguments: [
+                "serve", "--json", "--rpc", "127.0.0.1:\(rpc)", "--http", "127.0.0.1:\(http)", "--grpc", "off",
+                "--data-dir", "\(directory)/data", "--log-level", "warning",
+            ],
+            standardOutput: .file(output))
         defer {
-            kill(process.processIdentifier, SIGKILL)
+            process.signal(SIGKILL)
             process.waitUntilExit()
         }
         func lines() -> [String] {
@@ -98,12 +96,8 @@ struct CLIJSONOutputTests {
             """.write(toFile: config, atomically: true, encoding: .utf8)
         let output = "\(directory)/stdout"
         try Data().write(to: URL(fileURLWithPath: output))
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: gatehouse)
-        process.arguments = ["cluster", "up", "--json", "--config", config]
-        process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: output))
-        process.standardError = FileHandle.nullDevice
-        try process.run()
+        let process = try ChildProcess(
+            executable: gatehouse, arguments: ["cluster", "up", "--json", "--config", config], standardOutput: .file(output))
         func objects() -> [[String: Any]] {
             let text = (try? String(contentsOfFile: output, encoding: .utf8)) ?? ""
             return text.split(separator: "\n").map { line in
@@ -115,7 +109,7 @@ struct CLIJSONOutputTests {
         }
         let started = try #require(objects().first { $0["event"] as? String == "started" })
         let child = try #require(started["pid"] as? Int)
-        kill(process.processIdentifier, SIGTERM)
+        process.signal(SIGTERM)
         process.waitUntilExit()
         // cluster up stops its children before it exits; make sure, by PID, if it did not.
         if kill(pid_t(child), 0) == 0 {

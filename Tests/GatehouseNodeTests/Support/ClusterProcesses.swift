@@ -25,7 +25,7 @@ final class ClusterProcesses {
     let antiEntropyMs: Int
     /// Top-level settings added to the generated config (e.g. `envoy:`, `gateway_tokens:`).
     let extraYAML: String
-    private(set) var processes: [String: Process] = [:]
+    private(set) var processes: [String: ChildProcess] = [:]
 
     static let keyA = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="
     static let keyB = "HxwdHhscGRoXGBUWExQREg8QDQ4LDAkKBwgFBgMEAQI="
@@ -76,17 +76,11 @@ final class ClusterProcesses {
     /// `environment`: variables added to this process's own for the node (for example a
     /// clock moved on purpose).
     func start(_ id: String, config: String = "cluster.yaml", environment: [String: String] = [:]) async throws {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        if !environment.isEmpty {
-            process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, added in added }
-        }
-        process.arguments = ["serve", "--config", "\(directory)/\(config)", "--node", id]
-        process.standardOutput = FileHandle.nullDevice
         let errorLog = "\(directory)/\(id).stderr"
-        _ = FileManager.default.createFile(atPath: errorLog, contents: nil)
-        process.standardError = FileHandle(forWritingAtPath: errorLog)
-        try process.run()
+        let process = try ChildProcess(
+            executable: executable, arguments: ["serve", "--config", "\(directory)/\(config)", "--node", id],
+            environment: environment.isEmpty ? nil : ProcessInfo.processInfo.environment.merging(environment) { _, added in added },
+            standardError: .file(errorLog))
         processes[id] = process
         let node = nodes.first { $0.id == id }!
         let listening = try await GatehouseNodeTests.waitUntil(timeout: .seconds(60)) {
@@ -98,8 +92,8 @@ final class ClusterProcesses {
     }
 
     func kill9(_ id: String) {
-        guard let process = processes[id], process.isRunning else { return }
-        kill(process.processIdentifier, SIGKILL)
+        guard let process = processes[id] else { return }
+        process.signal(SIGKILL)
         process.waitUntilExit()
     }
 

@@ -4,7 +4,7 @@ import Testing
 /// A real nginx (Debian's package) in the foreground, on a config the test wrote into a
 /// temporary directory, stopped by PID.
 final class NginxProcess {
-    let process: Process
+    let process: ChildProcess
     let directory: String
 
     /// nginx as installed by `apt-get install nginx` (scripts/test does), or on `PATH`.
@@ -22,12 +22,7 @@ final class NginxProcess {
         let arguments = ["-p", directory, "-c", file, "-e", directory + "/error.log"]
         let check = try await Subprocess.run(executable, arguments + ["-t"])
         guard check.status == 0 else { throw TestNodeError.unexpected("nginx -t refused the config: \(check.error)") }
-        process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments + ["-g", "daemon off;"]
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
+        process = try ChildProcess(executable: executable, arguments: arguments + ["-g", "daemon off;"])
         let started = try await eventually("nginx listens on 127.0.0.1:\(port)", timeout: .seconds(60)) {
             FreePort.isListening(port: port) || !process.isRunning
         }
@@ -45,9 +40,8 @@ final class NginxProcess {
     /// SIGTERM to the master (it stops its workers), SIGKILL if it has not exited in 20 s.
     func stop() {
         guard process.isRunning else { return }
-        let pid = process.processIdentifier
-        kill(pid, SIGTERM)
-        let watchdog = DispatchWorkItem { kill(pid, SIGKILL) }
+        process.signal(SIGTERM)
+        let watchdog = DispatchWorkItem { [process] in process.signal(SIGKILL) }
         DispatchQueue.global().asyncAfter(deadline: .now() + 20, execute: watchdog)
         process.waitUntilExit()
         watchdog.cancel()

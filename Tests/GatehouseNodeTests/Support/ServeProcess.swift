@@ -7,7 +7,7 @@ import FoundationNetworking
 
 /// A `gatehouse serve` child process on free loopback ports, stopped by PID.
 struct ServeProcess {
-    let process: Process
+    let process: ChildProcess
     let endpoints: NodeEndpoints
 
     /// `extraArguments` go after the listen addresses, e.g. TLS flags; `environment` adds to
@@ -19,16 +19,11 @@ struct ServeProcess {
         let rpc = try FreePort.find()
         let http = try FreePort.find()
         let grpc = try FreePort.find()
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = ["serve", "--rpc", "127.0.0.1:\(rpc)", "--http", "127.0.0.1:\(http)", "--grpc", "127.0.0.1:\(grpc)", "--data-dir", dataDirectory, "--log-level", "warning"] + extraArguments
+        let arguments = ["serve", "--rpc", "127.0.0.1:\(rpc)", "--http", "127.0.0.1:\(http)", "--grpc", "127.0.0.1:\(grpc)", "--data-dir", dataDirectory, "--log-level", "warning"] + extraArguments
         var environment = ProcessInfo.processInfo.environment
         environment["GATEHOUSE_ADMIN_TOKEN"] = adminToken
         environment.merge(extraEnvironment) { _, given in given }
-        process.environment = environment
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
+        let process = try ChildProcess(executable: executable, arguments: arguments, environment: environment)
         let endpoints = NodeEndpoints(
             rpc: HostPort(host: "127.0.0.1", port: rpc), http: HostPort(host: "127.0.0.1", port: http), grpc: HostPort(host: "127.0.0.1", port: grpc))
         let serving = ServeProcess(process: process, endpoints: endpoints)
@@ -41,8 +36,7 @@ struct ServeProcess {
     }
 
     func kill9() {
-        guard process.isRunning else { return }
-        kill(process.processIdentifier, SIGKILL)
+        process.signal(SIGKILL)
         process.waitUntilExit()
     }
 }

@@ -23,38 +23,76 @@ enum Subprocess {
     /// `run` on the caller's thread: only for callers that cannot wait, such as a test
     /// trait's condition.
     static func runBlocking(_ executable: String, _ arguments: [String], input: String? = nil, timeout: Double = 30) throws -> Result {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        let output = Pipe()
-        let error = Pipe()
-        process.standardOutput = output
-        process.standardError = error
-        let stdin = Pipe()
-        process.standardInput = stdin
-        try process.run()
-        if let input { stdin.fileHandleForWriting.write(Data(input.utf8)) }
-        try? stdin.fileHandleForWriting.close()
+        let stdin = try Pipe.make()
+        let stdout = try Pipe.make()
+        let stderr = try Pipe.make()
+        let child: ChildProcess
+        do {
+            child = try ChildProcess(
+                executable: executable, arguments: arguments,
+                standardInput: .descriptor(stdin.read), standardOutput: .descriptor(stdout.write), standardError: .descriptor(stderr.write))
+        } catch {
+            for descriptor in [stdin.read, stdin.write, stdout.read, stdout.write, stderr.read, stderr.write] { close(descriptor) }
+            throw error
+        }
+        // The child has its copies; with ours closed, end of file comes when it exits.
+        for descriptor in [stdin.read, stdout.write, stderr.write] { close(descriptor) }
+        if let input { writeAll(Array(input.utf8), to: stdin.write) }
+        close(stdin.write)
         // A watchdog enforces the time limit: reading to end of file below only returns once
         // the child has exited, so a hung child must be killed from elsewhere.
-        let pid = process.processIdentifier
-        let watchdog = DispatchWorkItem { kill(pid, SIGKILL) }
+        let watchdog = DispatchWorkItem { child.signal(SIGKILL) }
         DispatchQueue.global().asyncAfter(deadline: .now() + timeout, execute: watchdog)
-        let outData = readToEndOfFile(output.fileHandleForReading)
-        let errData = readToEndOfFile(error.fileHandleForReading)
-        process.waitUntilExit()
+        let outData = readToEndOfFile(stdout.read)
+        let errData = readToEndOfFile(stderr.read)
+        close(stdout.read)
+        close(stderr.read)
+        let status = child.terminationStatus
         watchdog.cancel()
-        return Result(status: process.terminationStatus, output: String(decoding: outData, as: UTF8.self), error: String(decoding: errData, as: UTF8.self))
+        return Result(status: status, output: String(decoding: outData, as: UTF8.self), error: String(decoding: errData, as: UTF8.self))
     }
 
-    /// Everything `handle` yields until end of file, reading again when a signal interrupts
+    /// The two ends of a pipe, closed on exec (a child gets only the ends it is given, and
+    /// `ChildProcess` closes the rest in the child anyway).
+    private struct Pipe {
+        var read: Int32
+        var write: Int32
+
+        static func make() throws -> Pipe {
+            var ends: [Int32] = [0, 0]
+            guard pipe(&ends) == 0 else { throw TestNodeError.unexpected("pipe failed: errno \(errno)") }
+            for end in ends { _ = fcntl(end, F_SETFD, FD_CLOEXEC) }
+            return Pipe(read: ends[0], write: ends[1])
+        }
+    }
+
+    /// Writes `bytes` whole (a child that exits early without reading them is not an error:
+    /// SIGPIPE is ignored in this process, so the write fails with EPIPE and stops).
+    private static func writeAll(_ bytes: [UInt8], to descriptor: Int32) {
+        _ = ignoreSIGPIPE
+        var offset = 0
+        while offset < bytes.count {
+            let written = bytes[offset...].withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) }
+            if written > 0 {
+                offset += written
+            } else if written < 0 && errno == EINTR {
+                continue
+            } else {
+                return
+            }
+        }
+    }
+
+    private static let ignoreSIGPIPE: Void = { signal(SIGPIPE, SIG_IGN) }()
+
+    /// Everything `descriptor` yields until end of file, reading again when a signal interrupts
     /// a read: Foundation's `readDataToEndOfFile` traps on `EINTR` (seen in CI, with many
     /// children starting and exiting around the test process).
-    static func readToEndOfFile(_ handle: FileHandle) -> Data {
+    static func readToEndOfFile(_ descriptor: Int32) -> Data {
         var data = Data()
         var buffer = [UInt8](repeating: 0, count: 65_536)
         while true {
-            let count = buffer.withUnsafeMutableBytes { read(handle.fileDescriptor, $0.baseAddress, $0.count) }
+            let count = buffer.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
             if count > 0 {
                 data.append(contentsOf: buffer[0..<count])
             } else if count < 0 && errno == EINTR {
