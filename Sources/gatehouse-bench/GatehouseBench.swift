@@ -58,6 +58,9 @@ struct GatehouseBench: AsyncParsableCommand {
     @Option(help: "Seconds of load before measuring starts.")
     var warmup: Double = 0
 
+    @Option(help: "Seconds to wait for outstanding replies after the last send; replies still missing then count as lost.")
+    var drainGrace: Double = 5
+
     @Option(help: "How many keys in the population.")
     var keys = 1000
 
@@ -149,7 +152,7 @@ struct GatehouseBench: AsyncParsableCommand {
         let runner = LoadRunner(
             addresses: addresses, connections: connections, threads: threads ?? ProcessInfo.processInfo.activeProcessorCount,
             pipeline: pipeline, rate: rate, wakeGridNs: UInt64(max(0, wakeGridUs)) * 1000, durationSeconds: requests == nil ? (duration ?? 10) : nil, requests: requests,
-            warmupSeconds: warmup, seed: seed, progress: !quiet)
+            warmupSeconds: warmup, drainGraceNs: UInt64(max(0, drainGrace) * 1e9), seed: seed, progress: !quiet)
         log("running \(workload.rawValue) against \(addresses.map(\.description).joined(separator: ", "))…")
         let measurement = try await runner.run(catalog: catalog, picker: picker, framer: workload.framer)
         let after = try await counters(workload: workload, admin: adminAPI, redis: redis)

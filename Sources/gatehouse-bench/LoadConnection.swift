@@ -24,6 +24,8 @@ struct StartLoad: Sendable {
     var measureFromNs: UInt64
     /// No request is sent at or after this; `nil` with a request budget.
     var stopSendingNs: UInt64?
+    /// How long to wait for outstanding replies after the last send before counting them lost.
+    var drainGraceNs: UInt64
 }
 
 /// What one connection measured.
@@ -88,8 +90,6 @@ final class LoadConnectionHandler: ChannelInboundHandler {
     typealias OutboundOut = ByteBuffer
 
     static let maxLatencyNs: UInt64 = 60_000_000_000
-    /// How long to wait for outstanding replies after the last send before counting them lost.
-    static let drainGraceNs: UInt64 = 5_000_000_000
 
     private let catalog: RequestCatalog
     private let picker: KeyPicker
@@ -137,7 +137,7 @@ final class LoadConnectionHandler: ChannelInboundHandler {
         }
         self.start = start
         nextDueNs = start.firstDueNs
-        let hardStop = (start.stopSendingNs ?? (Self.now() + 3_600_000_000_000)) + Self.drainGraceNs
+        let hardStop = (start.stopSendingNs ?? (Self.now() + 3_600_000_000_000)) + start.drainGraceNs
         giveUp = context.eventLoop.assumeIsolated().scheduleTask(deadline: .uptimeNanoseconds(hardStop)) { [self] in
             finish(failure: stampsInFlight.isEmpty ? nil : "\(stampsInFlight.count) replies outstanding after the drain grace")
         }

@@ -16,6 +16,8 @@ struct LoadRunner {
     var durationSeconds: Double?
     var requests: Int?
     var warmupSeconds: Double
+    /// How long replies may still arrive after the last send (`StartLoad.drainGraceNs`).
+    var drainGraceNs: UInt64 = 5_000_000_000
     var seed: UInt64
     var progress: Bool
 
@@ -75,7 +77,8 @@ struct LoadRunner {
         for (index, channel) in channels.enumerated() {
             var firstDue = startNs
             if case .open(let interval, _) = pace { firstDue += interval * UInt64(index) / UInt64(connections) }
-            channel.pipeline.fireUserInboundEventTriggered(StartLoad(firstDueNs: firstDue, measureFromNs: measureFromNs, stopSendingNs: stopSendingNs))
+            channel.pipeline.fireUserInboundEventTriggered(StartLoad(
+                firstDueNs: firstDue, measureFromNs: measureFromNs, stopSendingNs: stopSendingNs, drainGraceNs: drainGraceNs))
         }
 
         let reporter = progress ? Task { await Self.report(tally: tally, startNs: startNs) } : nil

@@ -14,8 +14,10 @@ struct BenchHarnessSmokeTests {
     }
 
     /// Runs `gatehouse-bench … --json` and returns the parsed report.
+    /// A long drain grace: this checks the report's shape, and the suite around it can hold a
+    /// reply up for seconds (a CI run lost one after the default 5).
     private func runBench(_ arguments: [String]) async throws -> [String: Any] {
-        let result = try await Subprocess.run(try benchExecutable(), arguments + ["--json", "--quiet"], timeout: 120)
+        let result = try await Subprocess.run(try benchExecutable(), arguments + ["--json", "--quiet", "--drain-grace", "60"], timeout: 180)
         #expect(result.status == 0, "gatehouse-bench failed: \(result.error)")
         let parsed = try JSONSerialization.jsonObject(with: Data(result.output.utf8))
         return try #require(parsed as? [String: Any], "gatehouse-bench --json printed no JSON object: \(result.output.prefix(300))")
