@@ -51,7 +51,8 @@ struct ClusterProcessTests {
     }
 
     /// kill -9 during writes: the restarted node catches up the keys it missed and gets its
-    /// own rate-limit counts back from its peers.
+    /// own rate-limit counts back from its peers; a strict limit it had spent most of is
+    /// never passed, however soon after its start it is asked.
     @Test func aNodeKilledDuringWritesCatchesUpKeysAndCounters() async throws {
         let cluster = try cluster()
         defer { cluster.stopAll() }
@@ -59,9 +60,20 @@ struct ClusterProcessTests {
         let limited = try await cluster.createKey(on: "n1", [
             "name": "limited", "limits": [["name": "minute", "limit": 20, "window_ms": 60_000]],
         ])
+        let strict = try await cluster.createKey(on: "n1", [
+            "name": "strict", "limits": [["name": "hour", "limit": 30, "window_ms": 3_600_000, "strict": true]],
+        ])
         var client = try await cluster.client("n2")
-        try await eventually("the limited key reaches n2") { try await client.verify(limited.secret, cost: 0).code == .valid }
+        try await eventually("the keys reach n2") {
+            let limitedCode = try await client.verify(limited.secret, cost: 0).code
+            let strictCode = try await client.verify(strict.secret, cost: 0).code
+            return limitedCode == .valid && strictCode == .valid
+        }
         for _ in 0..<8 { #expect(try await client.verify(limited.secret).code == .valid) }
+        // More than its third of the strict limit: its peers handed it part of theirs.
+        var strictAdmitted = 0
+        for _ in 0..<20 where try await client.verify(strict.secret).code == .valid { strictAdmitted += 1 }
+        #expect(strictAdmitted > 10)
         try await client.close()
         // n2's eight admissions reach its peers before it dies.
         for peer in ["n1", "n3"] {
@@ -78,11 +90,16 @@ struct ClusterProcessTests {
             created.append(try await cluster.createKey(on: "n1", ["name": "during \(index)"]).id)
         }
         try await cluster.start("n2")
+        // At once, before its peers can have given it anything back: what it answers now must
+        // not spend the strict limit a second time.
+        client = try await cluster.client("n2")
+        for _ in 0..<15 where try await client.verify(strict.secret).code == .valid { strictAdmitted += 1 }
+        try await client.close()
         let n2 = cluster.httpBase("n2")
         try await cluster.waitUntil("n1 sees the restarted n2 alive", seconds: 30, observers: ["n1"]) { $0["n2"]?.state == "alive" }
-        try await eventually("n2 holds all 11 keys", timeout: .seconds(30)) {
+        try await eventually("n2 holds all 12 keys", timeout: .seconds(30)) {
             let status = try await HTTP.json("GET", n2 + "/v1/cluster/status", token: cluster.adminToken, body: nil)
-            return status["key_count"] as? Int == 11
+            return status["key_count"] as? Int == 12
         }
         // Its 8 earlier admissions came back from the peers: 12 are left, seen without spending.
         client = try await cluster.client("n2")
@@ -94,6 +111,15 @@ struct ClusterProcessTests {
         try await client.close()
         #expect(admitted <= 12, "n2 admitted \(admitted) after its restart")
         #expect(admitted >= 1)
+
+        try await eventually("the restarted n2 is ready (its peers answered)") { try await cluster.isReady("n2") }
+        for index in 0..<45 {
+            let node = cluster.nodes[index % 3].id
+            let each = try await cluster.client(node)
+            if try await each.verify(strict.secret).code == .valid { strictAdmitted += 1 }
+            try await each.close()
+        }
+        #expect(strictAdmitted <= 30, "\(strictAdmitted) admitted against a strict limit of 30 over a kill -9")
     }
 
     /// Separate processes: a key created on n1 verifies on n3, a revocation on n2 holds on n1 and n3.
