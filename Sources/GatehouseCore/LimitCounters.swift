@@ -89,14 +89,19 @@ public struct LimitCounters: Sendable {
         guard records.hasEntry(slot) else { return }
         for position in records[slot].windows.indices { records[slot].windows[position].record(cost: cost) }
         guard cost > 0 && !records[slot].windows.isEmpty else { return }
-        if !records[slot].dirty {
-            records[slot].dirty = true
-            records[slot].dirtySince = nowMs
-            enqueue(slot)
-            return
-        }
+        if markDirty(slot: slot, nowMs: nowMs) { return }
         records[slot].countedSinceCheck &+= cost
         if !records[slot].queued && records[slot].countedSinceCheck >= records[slot].countsToMatter { enqueue(slot) }
+    }
+
+    /// Marks the record unsent since `nowMs` and queues it to be weighed, unless it was
+    /// unsent already; returns whether it was newly marked.
+    private mutating func markDirty(slot: Int, nowMs: Int64) -> Bool {
+        guard !records[slot].dirty else { return false }
+        records[slot].dirty = true
+        records[slot].dirtySince = nowMs
+        enqueue(slot)
+        return true
     }
 
     private mutating func enqueue(_ slot: Int) {
@@ -187,13 +192,7 @@ public struct LimitCounters: Sendable {
     mutating func restoreOwn(slot: Int, position: Int, windowIndex: Int64, count: Int64, restoredBefore base: Int64, nowMs: Int64) -> Bool {
         ensureWindow(slot: slot, position: position)
         guard records[slot].windows[position].restoreOwn(windowIndex: windowIndex, count: count, restoredBefore: base) else { return false }
-        if !records[slot].dirty {
-            records[slot].dirty = true
-            records[slot].dirtySince = nowMs
-            enqueue(slot)
-        } else if !records[slot].queued {
-            enqueue(slot)
-        }
+        if !markDirty(slot: slot, nowMs: nowMs) && !records[slot].queued { enqueue(slot) }
         return true
     }
 

@@ -1,4 +1,5 @@
 import Foundation
+import GatehouseTestKit
 
 /// Runs a command line tool to completion, with a time limit, and returns its output.
 ///
@@ -13,19 +14,15 @@ enum Subprocess {
     }
 
     static func run(_ executable: String, _ arguments: [String], input: String? = nil, timeout: Double = 30) async throws -> Result {
-        try await withCheckedThrowingContinuation { continuation in
-            Thread.detachNewThread {
-                continuation.resume(with: Swift.Result { try runBlocking(executable, arguments, input: input, timeout: timeout) })
-            }
-        }
+        try await onOwnThread { Swift.Result { try runBlocking(executable, arguments, input: input, timeout: timeout) } }.get()
     }
 
     /// `run` on the caller's thread: only for callers that cannot wait, such as a test
     /// trait's condition.
     static func runBlocking(_ executable: String, _ arguments: [String], input: String? = nil, timeout: Double = 30) throws -> Result {
-        let stdin = try Pipe.make()
-        let stdout = try Pipe.make()
-        let stderr = try Pipe.make()
+        let stdin = try PipeEnds.make()
+        let stdout = try PipeEnds.make()
+        let stderr = try PipeEnds.make()
         let child: ChildProcess
         do {
             child = try ChildProcess(
@@ -54,15 +51,15 @@ enum Subprocess {
 
     /// The two ends of a pipe, closed on exec (a child gets only the ends it is given, and
     /// `ChildProcess` closes the rest in the child anyway).
-    private struct Pipe {
+    private struct PipeEnds {
         var read: Int32
         var write: Int32
 
-        static func make() throws -> Pipe {
+        static func make() throws -> PipeEnds {
             var ends: [Int32] = [0, 0]
             guard pipe(&ends) == 0 else { throw TestNodeError.unexpected("pipe failed: errno \(errno)") }
             for end in ends { _ = fcntl(end, F_SETFD, FD_CLOEXEC) }
-            return Pipe(read: ends[0], write: ends[1])
+            return PipeEnds(read: ends[0], write: ends[1])
         }
     }
 
